@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
+
+namespace TreeScout.Capture;
+
+/// <summary>Registers the Capture worker's options, handlers and subscriptions (process and embedded mode alike).</summary>
+public sealed class CaptureWorkerModule : IWorkerModule
+{
+    public WorkerRole Role => WorkerRole.Capture;
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+    }
+}

@@ -1,0 +1,4 @@
+using TreeScout.Capture;
+using TreeScout.Hosting;
+
+return await WorkerHost.RunAsync(WorkerHost.CreateBuilder(args, new CaptureWorkerModule()));

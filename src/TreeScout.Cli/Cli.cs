@@ -1,0 +1,45 @@
+using System.CommandLine;
+
+namespace TreeScout.Cli;
+
+/// <summary>Shared conventions of every command: one clear error line on stderr and a non-zero exit code, never a stack trace.</summary>
+public static class Cli
+{
+    public const int UsageError = 2;
+    public const int Failure = 1;
+
+    public static async Task<int> InvokeAsync(RootCommand root, string[] args)
+    {
+        try
+        {
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (CliException ex)
+        {
+            await Console.Error.WriteLineAsync($"treescout: {ex.Message}");
+            return ex.ExitCode;
+        }
+    }
+}
+
+/// <summary>A failure the user can act on: printed as one line, no stack trace.</summary>
+public sealed class CliException : Exception
+{
+    public CliException(string message, int exitCode = Cli.Failure)
+        : base(message) => ExitCode = exitCode;
+
+    public CliException(string message, Exception inner)
+        : base(message, inner) => ExitCode = Cli.Failure;
+
+    public CliException()
+        : this("failed")
+    {
+    }
+
+    public CliException(string message)
+        : this(message, Cli.Failure)
+    {
+    }
+
+    public int ExitCode { get; }
+}

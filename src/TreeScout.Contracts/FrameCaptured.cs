@@ -1,0 +1,33 @@
+namespace TreeScout.Contracts;
+
+/// <summary>
+/// One camera frame. On RabbitMQ the JPEG travels as the raw message body and the other fields as headers
+/// (see docs/wire-format.md); in JSON it is base64.
+/// </summary>
+public sealed record FrameCaptured : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    /// <summary>0-based frame counter within the run and camera.</summary>
+    public required long Sequence { get; init; }
+
+    public required string CameraId { get; init; }
+
+    /// <summary>Capture time on the camera host's clock (offset from GNSS time is estimated by fusion).</summary>
+    public required DateTimeOffset CapturedAtUtc { get; init; }
+
+    /// <summary>Capture time on the host's monotonic clock, nanoseconds; immune to wall-clock steps.</summary>
+    public required long MonotonicNs { get; init; }
+
+    public required int Width { get; init; }
+
+    public required int Height { get; init; }
+
+    public required byte[] Jpeg { get; init; }
+}

@@ -1,0 +1,80 @@
+namespace TreeScout.Contracts;
+
+/// <summary>An operator (or a replay) started a scan run. Carries everything downstream needs to interpret the run.</summary>
+public sealed record RunStarted : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required DateTimeOffset StartedAtUtc { get; init; }
+
+    /// <summary>Orchard block name as the grower knows it.</summary>
+    public required string Block { get; init; }
+
+    /// <summary>Apple variety; selects the thinning prescription profile.</summary>
+    public string? Variety { get; init; }
+
+    /// <summary>The block's planting plan (GeoJSON FeatureCollection in WGS84: rows as LineStrings, trees as Points); null = infer rows and trees.</summary>
+    public string? BlockPlanGeoJson { get; init; }
+
+    /// <summary>Nominal tree spacing in the row, metres; used when no plan lists the trees.</summary>
+    public double? TreeSpacingM { get; init; }
+
+    /// <summary>Nominal distance between rows, metres.</summary>
+    public double? RowSpacingM { get; init; }
+
+    public required IReadOnlyList<CameraMounting> Cameras { get; init; }
+
+    /// <summary>"live" or "replay:&lt;recording name&gt;".</summary>
+    public required string Source { get; init; }
+}
+
+/// <summary>The operator asked to end a run; the capture side stops and then announces <see cref="RunStopped"/>.</summary>
+public sealed record RunStopRequested : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required DateTimeOffset RequestedAtUtc { get; init; }
+
+    public string? RequestedBy { get; init; }
+}
+
+/// <summary>
+/// Capture has ended for a run. The counts let later stages know when they have seen everything
+/// (messages travel on different queues, so a stop can overtake the last frames).
+/// </summary>
+public sealed record RunStopped : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required DateTimeOffset StoppedAtUtc { get; init; }
+
+    /// <summary>Frames the broker confirmed; every one of them will reach detection.</summary>
+    public required long FramesPublished { get; init; }
+
+    /// <summary>Frames refused by the broker under overload (frames queue full) and not retried.</summary>
+    public long FramesShed { get; init; }
+
+    /// <summary>Frames the source delivered that could not be read or encoded.</summary>
+    public long FramesUnreadable { get; init; }
+
+    /// <summary>"operator", "end-of-recording", "source-lost", ...</summary>
+    public required string Reason { get; init; }
+}

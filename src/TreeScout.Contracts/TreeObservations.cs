@@ -1,0 +1,101 @@
+namespace TreeScout.Contracts;
+
+/// <summary>
+/// One blossom cluster, seen in one or more consecutive frames, geo-referenced and attributed to a tree.
+/// Fusion emits each physical cluster once (de-duplicated across overlapping frames).
+/// </summary>
+public sealed record BlossomClusterObservation
+{
+    /// <summary>Deterministic id (derived from run and the frames that saw it): the writer's idempotency key.</summary>
+    public required Guid ObservationId { get; init; }
+
+    /// <summary>Tree the cluster hangs on, e.g. "R03-T017"; null when it could not be attributed.</summary>
+    public string? TreeId { get; init; }
+
+    public string? RowId { get; init; }
+
+    /// <summary>Cluster position, WGS84 degrees.</summary>
+    public required double Latitude { get; init; }
+
+    public required double Longitude { get; init; }
+
+    /// <summary>Height above ground, metres.</summary>
+    public double? HeightM { get; init; }
+
+    /// <summary>Distance along the row from its first end, metres.</summary>
+    public double? AlongRowM { get; init; }
+
+    /// <summary>1-sigma horizontal position uncertainty of the cluster, metres.</summary>
+    public required double PositionSigmaM { get; init; }
+
+    /// <summary>True when the position is too uncertain to trust the tree attribution (sigma above half the tree spacing, no usable pose, ...).</summary>
+    public required bool LowConfidence { get; init; }
+
+    /// <summary>Why it is low-confidence, when it is.</summary>
+    public string? LowConfidenceReason { get; init; }
+
+    public required BbchStage Stage { get; init; }
+
+    public required float[] StageProbabilities { get; init; }
+
+    /// <summary>Best detector score over the frames that saw it.</summary>
+    public required float Score { get; init; }
+
+    public required int FramesSeen { get; init; }
+
+    public required long FirstFrameSequence { get; init; }
+
+    public required long LastFrameSequence { get; init; }
+
+    public required string CameraId { get; init; }
+
+    /// <summary>Worst fix quality used to place it.</summary>
+    public required GnssQuality GnssQuality { get; init; }
+
+    /// <summary>GNSS time at which the cluster was best seen.</summary>
+    public required DateTimeOffset ObservedAtUtc { get; init; }
+}
+
+/// <summary>A batch of cluster observations that fusion finalised together.</summary>
+public sealed record TreeObservations : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required IReadOnlyList<BlossomClusterObservation> Observations { get; init; }
+}
+
+/// <summary>Per fix-quality counts of the fixes fusion used in a run.</summary>
+public sealed record GnssQualitySummary(long RtkFixed, long RtkFloat, long Dgps, long Autonomous, long Other, long MalformedNmeaLines);
+
+/// <summary>Fusion has emitted every observation of a run; sent after them on the same exchange so it arrives last.</summary>
+public sealed record RunFused : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required long ObservationsPublished { get; init; }
+
+    public required long FramesFused { get; init; }
+
+    /// <summary>Frames that had no usable pose (GNSS gap beyond the limit, no fix at all): reported, their clusters flagged.</summary>
+    public required long FramesWithoutPose { get; init; }
+
+    /// <summary>Frames announced by <see cref="RunStopped"/> that never arrived (e.g. dead-lettered as undecodable).</summary>
+    public required long FramesMissing { get; init; }
+
+    public required GnssQualitySummary Gnss { get; init; }
+
+    /// <summary>Estimated camera-host clock minus GNSS time, milliseconds.</summary>
+    public double? ClockOffsetMs { get; init; }
+}

@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TreeScout.Contracts;
+using TreeScout.Messaging;
+
+namespace TreeScout.Hosting;
+
+public sealed class StatusOptions
+{
+    public const string Section = "Status";
+
+    [Range(typeof(TimeSpan), "00:00:00.200", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>Publishes the worker's counters, warnings and readiness on the status exchange for `treescout run status`.</summary>
+public sealed class StatusHeartbeatService(
+    IMessageBus bus,
+    WorkerIdentity identity,
+    WorkerCounters counters,
+    WorkerWarnings warnings,
+    ActiveRun activeRun,
+    IOptions<StatusOptions> options,
+    ILogger<StatusHeartbeatService> logger) : BackgroundService
+{
+    private long _sequence;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.HeartbeatInterval);
+        try
+        {
+            do
+            {
+                if (bus.IsReady)
+                {
+                    await PublishOnceAsync(stoppingToken);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task PublishOnceAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await bus.PublishAsync(Build(), stoppingToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogDebug("Status heartbeat not published: {Reason}", ex.Message);
+        }
+    }
+
+    public WorkerStatus Build() => new()
+    {
+        MessageId = MessageIds.For(identity.Instance, "status", Interlocked.Increment(ref _sequence)),
+        RunId = activeRun.RunId ?? WorkerStatus.IdleRunId,
+        Worker = identity.Worker,
+        Instance = identity.Instance,
+        Version = identity.Version,
+        AtUtc = DateTimeOffset.UtcNow,
+        Ready = bus.IsReady,
+        Counters = counters.Snapshot(),
+        Warnings = warnings.Snapshot(),
+    };
+}
+
+/// <summary>Who this process is: stamped on logs, heartbeats and dead-letter headers.</summary>
+public sealed record WorkerIdentity(string Worker, string Instance, string Version)
+{
+    public static WorkerIdentity For(WorkerRole role) => new(
+        role.ToString().ToLowerInvariant(),
+        $"{role.ToString().ToLowerInvariant()}@{Environment.MachineName}-{Environment.ProcessId}",
+        typeof(WorkerIdentity).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0");
+}

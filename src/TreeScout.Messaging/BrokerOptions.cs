@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace TreeScout.Messaging;
+
+/// <summary>Bus settings (section "Broker"). No <see cref="Uri"/> means the embedded in-memory bus.</summary>
+public sealed class BrokerOptions : IValidatableObject
+{
+    public const string Section = "Broker";
+
+    /// <summary>amqp://user:password@host:5672/vhost; env TREESCOUT__Broker__Uri.</summary>
+    public string? Uri { get; set; }
+
+    /// <summary>Unacknowledged deliveries per consumer (default for queues not listed in <see cref="PrefetchByQueue"/>).</summary>
+    [Range(1, 65535)]
+    public int Prefetch { get; set; } = 16;
+
+    /// <summary>Per-queue prefetch, e.g. fusion holds acknowledgements for a tracking window and needs more.</summary>
+    public Dictionary<string, int> PrefetchByQueue { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Upper bound of the reconnect backoff while the broker is unreachable.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan NetworkRecoveryInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a publish waits for the broker to come back before giving up.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    public TopologyOptions Topology { get; set; } = new();
+
+    public bool IsEmbedded => string.IsNullOrWhiteSpace(Uri);
+
+    public int PrefetchFor(string queue) => PrefetchByQueue.TryGetValue(queue, out var p) ? p : Prefetch;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!IsEmbedded && (!System.Uri.TryCreate(Uri, UriKind.Absolute, out var u) || (u.Scheme != "amqp" && u.Scheme != "amqps")))
+        {
+            yield return new ValidationResult($"Broker:Uri '{Redact(Uri)}' is not an amqp:// or amqps:// URI", [nameof(Uri)]);
+        }
+        foreach (var (queue, prefetch) in PrefetchByQueue)
+        {
+            if (prefetch is < 1 or > 65535)
+            {
+                yield return new ValidationResult($"Broker:PrefetchByQueue:{queue} = {prefetch} is outside 1..65535", [nameof(PrefetchByQueue)]);
+            }
+        }
+        var topology = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(Topology, new ValidationContext(Topology), topology, validateAllProperties: true))
+        {
+            foreach (var r in topology)
+            {
+                yield return r;
+            }
+        }
+    }
+
+    /// <summary>The URI without its password, for logs and error messages.</summary>
+    public static string Redact(string? uri)
+    {
+        if (!System.Uri.TryCreate(uri, UriKind.Absolute, out var u) || string.IsNullOrEmpty(u.UserInfo))
+        {
+            return uri ?? "";
+        }
+        var user = u.UserInfo.Split(':')[0];
+        return new UriBuilder(u) { UserName = user, Password = "***" }.Uri.ToString();
+    }
+}

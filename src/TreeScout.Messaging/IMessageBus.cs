@@ -1,0 +1,28 @@
+namespace TreeScout.Messaging;
+
+/// <summary>A worker's connection to the bus: RabbitMQ, or the in-memory broker of the embedded mode.</summary>
+public interface IMessageBus : IMessagePublisher, IAsyncDisposable
+{
+    /// <summary>Consume <paramref name="queue"/> with <paramref name="dispatcher"/>; call before <see cref="StartAsync"/>.</summary>
+    void Subscribe(string queue, MessageDispatcher dispatcher);
+
+    /// <summary>Connects and starts consuming. Returns without waiting for an unreachable broker (it keeps retrying).</summary>
+    Task StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stops taking deliveries, lets the handler in flight finish and acknowledge, then disconnects.</summary>
+    Task StopAsync(CancellationToken cancellationToken);
+
+    /// <summary>Connected, topology declared and every subscription has a registered consumer.</summary>
+    bool IsReady { get; }
+
+    /// <summary>Short human-readable state for health output ("ready", "connecting: connection refused", ...).</summary>
+    string State { get; }
+
+    /// <summary>Messages waiting in a queue and its dead-letter queue (null when unknown, e.g. broker down).</summary>
+    Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>Listen to an exchange on a private, auto-deleted queue (maps, status); returns the subscription to dispose.</summary>
+    Task<IAsyncDisposable> ListenAsync(string exchange, string routingPattern, Func<MessageEnvelope, Task> onMessage, CancellationToken cancellationToken);
+}
+
+public sealed record QueueDepth(string Queue, long Ready, long DeadLettered, int Consumers);

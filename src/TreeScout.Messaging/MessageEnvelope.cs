@@ -1,0 +1,33 @@
+namespace TreeScout.Messaging;
+
+/// <summary>A message as it travels: transport-neutral body and headers (docs/wire-format.md).</summary>
+public sealed record MessageEnvelope(
+    Guid MessageId,
+    string Type,
+    string ContentType,
+    IReadOnlyDictionary<string, string> Headers,
+    ReadOnlyMemory<byte> Body)
+{
+    public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
+}
+
+/// <summary>Header names of the wire format.</summary>
+public static class WireHeaders
+{
+    public const string SchemaVersion = "ts-schema";
+    public const string RunId = "ts-run";
+    public const string Sequence = "ts-seq";
+    public const string CameraId = "ts-camera";
+    public const string CapturedAt = "ts-captured-at";
+    public const string MonotonicNs = "ts-monotonic-ns";
+    public const string Width = "ts-width";
+    public const string Height = "ts-height";
+
+    // Added when a message is dead-lettered by a TreeScout consumer.
+    public const string Error = "x-treescout-error";
+    public const string ErrorType = "x-treescout-error-type";
+    public const string FailedQueue = "x-treescout-queue";
+    public const string FailedWorker = "x-treescout-worker";
+    public const string DeliveryCount = "x-treescout-delivery-count";
+    public const string FailedAt = "x-treescout-failed-at";
+}

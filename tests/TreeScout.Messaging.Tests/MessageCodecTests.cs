@@ -1,0 +1,78 @@
+using System.Text;
+using TreeScout.Contracts;
+
+namespace TreeScout.Messaging.Tests;
+
+public class MessageCodecTests
+{
+    [Fact]
+    public void Frame_travels_as_raw_jpeg_body_with_metadata_in_headers()
+    {
+        var frame = new FrameCaptured
+        {
+            MessageId = MessageIds.For("run-1", "frame", 7),
+            RunId = "run-1",
+            Sequence = 7,
+            CameraId = "cam-right",
+            CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 250, TimeSpan.Zero),
+            MonotonicNs = 123_456_789,
+            Width = 1280,
+            Height = 720,
+            Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
+        };
+
+        var envelope = MessageCodec.Encode(frame);
+        Assert.Equal("image/jpeg", envelope.ContentType);
+        Assert.Equal(frame.Jpeg, envelope.Body.ToArray());
+        Assert.Equal("7", envelope.Headers[WireHeaders.Sequence]);
+
+        var decoded = Assert.IsType<FrameCaptured>(MessageCodec.Decode(envelope));
+        Assert.Equal(frame.CapturedAtUtc, decoded.CapturedAtUtc);
+        Assert.Equal(frame.Jpeg, decoded.Jpeg);
+        Assert.Equal(frame with { Jpeg = decoded.Jpeg }, decoded);
+    }
+
+    [Fact]
+    public void Json_message_round_trips_with_enums_as_strings()
+    {
+        var fix = new GnssFix
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = "run-1",
+            Sequence = 3,
+            TimeUtc = DateTimeOffset.UnixEpoch,
+            ReceivedAtUtc = DateTimeOffset.UnixEpoch.AddMilliseconds(40),
+            Latitude = 51.93,
+            Longitude = 5.70,
+            Mode = 3,
+            Quality = GnssQuality.RtkFixed,
+            HorizontalSigmaM = 0.015,
+        };
+        var envelope = MessageCodec.Encode(fix);
+        Assert.Contains("\"quality\":\"RtkFixed\"", Encoding.UTF8.GetString(envelope.Body.Span), StringComparison.Ordinal);
+        Assert.Equal(fix, MessageCodec.Decode(envelope));
+    }
+
+    [Theory]
+    [InlineData("gnss-fix", "1", "{not json", "not valid JSON")]
+    [InlineData("gnss-fix", "9", "{}", "unsupported schema version 9")]
+    [InlineData("no-such-type", "1", "{}", "unknown message type")]
+    [InlineData("gnss-fix", "", "{}", "missing or invalid ts-schema")]
+    public void Malformed_envelopes_are_rejected_with_a_reason(string type, string schema, string body, string expected)
+    {
+        var envelope = new MessageEnvelope(Guid.NewGuid(), type, MessageCodec.JsonContentType,
+            new Dictionary<string, string> { [WireHeaders.SchemaVersion] = schema, [WireHeaders.RunId] = "run-1" }, Encoding.UTF8.GetBytes(body));
+        var ex = Assert.Throws<MalformedMessageException>(() => MessageCodec.Decode(envelope));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Derived_ids_are_deterministic_and_distinct()
+    {
+        var frame = MessageIds.For("run-1", "frame", 1);
+        Assert.Equal(frame, MessageIds.For("run-1", "frame", 1));
+        Assert.NotEqual(frame, MessageIds.For("run-1", "frame", 2));
+        Assert.Equal(MessageIds.Derive(frame, "detections"), MessageIds.Derive(frame, "detections"));
+        Assert.NotEqual(MessageIds.Derive(frame, "detections"), frame);
+    }
+}
