@@ -29,5 +29,11 @@ public sealed record FrameCaptured : IMessage
 
     public required int Height { get; init; }
 
+    /// <summary>
+    /// The camera's configured mount rotation (0/90/180/270, clockwise), copied from the run's CameraMounting by capture,
+    /// so detection can rotate the image upright without needing the run's control messages.
+    /// </summary>
+    public int MountRotationDeg { get; init; }
+
     public required byte[] Jpeg { get; init; }
 }

@@ -29,6 +29,7 @@ public static class MessageCodec
             headers[WireHeaders.MonotonicNs] = frame.MonotonicNs.ToString(CultureInfo.InvariantCulture);
             headers[WireHeaders.Width] = frame.Width.ToString(CultureInfo.InvariantCulture);
             headers[WireHeaders.Height] = frame.Height.ToString(CultureInfo.InvariantCulture);
+            headers[WireHeaders.MountRotation] = frame.MountRotationDeg.ToString(CultureInfo.InvariantCulture);
             return new MessageEnvelope(frame.MessageId, info.Name, JpegContentType, headers, frame.Jpeg);
         }
         var body = JsonSerializer.SerializeToUtf8Bytes(message, info.Type, ContractsJsonContext.Default);
@@ -104,6 +105,7 @@ public static class MessageCodec
             MonotonicNs = ParseLong(envelope, WireHeaders.MonotonicNs),
             Width = (int)ParseLong(envelope, WireHeaders.Width),
             Height = (int)ParseLong(envelope, WireHeaders.Height),
+            MountRotationDeg = envelope.Header(WireHeaders.MountRotation) is null ? 0 : (int)ParseLong(envelope, WireHeaders.MountRotation),
             Jpeg = envelope.Body.ToArray(),
         };
     }

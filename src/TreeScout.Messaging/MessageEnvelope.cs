@@ -22,6 +22,7 @@ public static class WireHeaders
     public const string MonotonicNs = "ts-monotonic-ns";
     public const string Width = "ts-width";
     public const string Height = "ts-height";
+    public const string MountRotation = "ts-mount-rotation";
 
     // Added when a message is dead-lettered by a TreeScout consumer.
     public const string Error = "x-treescout-error";

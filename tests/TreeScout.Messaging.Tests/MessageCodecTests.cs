@@ -18,6 +18,7 @@ public class MessageCodecTests
             MonotonicNs = 123_456_789,
             Width = 1280,
             Height = 720,
+            MountRotationDeg = 180,
             Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
         };
 
