@@ -45,6 +45,13 @@ def main():
     r["heldOutCameras"] = data.HELD_OUT_CAMERAS
     print("held-out cameras:", ", ".join(data.HELD_OUT_CAMERAS), " S =", size)
     report(r)
+    # reporting only (the threshold is fixed in write_metadata.py, not tuned here)
+    from write_metadata import MIN_CONFIDENCE
+    y = np.array([k for _, k, _, _ in held])
+    conf_ok = probs.max(1) >= MIN_CONFIDENCE
+    print("minConfidence %.2f: %.1f %% of crops confident, top-1 %.4f / within-one %.4f on those, top-1 %.4f on the rest" % (
+        MIN_CONFIDENCE, 100 * conf_ok.mean(), (probs[conf_ok].argmax(1) == y[conf_ok]).mean(),
+        (np.abs(probs[conf_ok].argmax(1) - y[conf_ok]) <= 1).mean(), (probs[~conf_ok].argmax(1) == y[~conf_ok]).mean()))
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(r, f, indent=1)

@@ -129,6 +129,8 @@ def main():
     ap.add_argument("--upto", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-every", type=int, default=2)
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="stop after this epoch (the LR schedule still follows --epochs)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -242,6 +244,9 @@ def main():
         torch.save({"state_dict": net.state_dict(), "args": vars(args), "epoch": ep + 1,
                     "train_cameras": sorted({c for _, _, c, _ in train_items}), "train_crops": len(train_items)},
                    os.path.join(out, "model.pt"))
+        if args.stop_after and ep + 1 >= args.stop_after:
+            log("stopped after epoch %d of %d (--stop-after)" % (ep + 1, args.epochs))
+            break
     log("done in %.1f min" % ((time.time() - t0) / 60))
 
 
