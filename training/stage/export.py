@@ -21,14 +21,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", required=True)
     ap.add_argument("--out", default=os.path.join(data.repo_root(), "models", "bbch-stage.onnx"))
-    ap.add_argument("--flip-tta", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
     ck = torch.load(args.ckpt)
     size = ck["args"]["size"]
     net = StageNet(upto=ck["args"]["upto"])
     net.load_state_dict(ck["state_dict"])
-    m = Exported(net, args.flip_tta).eval()
+    m = Exported(net).eval()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     torch.onnx.export(m, torch.zeros(1, 3, size, size), args.out, opset_version=17, input_names=["input"],
                       output_names=["probabilities"], dynamic_axes={"input": {0: "N"}, "probabilities": {0: "N"}},

@@ -34,15 +34,11 @@ class StageNet(nn.Module):
 
 
 class Exported(nn.Module):
-    """Deployed graph: logits -> softmax probabilities (optionally averaged over a horizontal flip)."""
+    """Deployed graph: logits -> softmax probabilities."""
 
-    def __init__(self, net, flip_tta=False):
+    def __init__(self, net):
         super().__init__()
         self.net = net
-        self.flip_tta = flip_tta
 
     def forward(self, x):
-        p = torch.softmax(self.net(x), 1)
-        if self.flip_tta:
-            p = 0.5 * (p + torch.softmax(self.net(torch.flip(x, [3])), 1))
-        return p
+        return torch.softmax(self.net(x), 1)

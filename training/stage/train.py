@@ -30,7 +30,6 @@ SRC = 112  # cached source resolution for augmentation
 
 def ordinal_targets(y, smooth, n=10):
     """Soft targets: 1-smooth on the true stage, smooth spread over the neighbouring stages (+-1 and +-2, 3:1)."""
-    t = torch.zeros(len(y), n)
     idx = torch.arange(n).view(1, n)
     d = (idx - y.view(-1, 1)).abs()
     w = torch.where(d == 1, torch.tensor(3.0), torch.where(d == 2, torch.tensor(1.0), torch.tensor(0.0)))
@@ -123,9 +122,6 @@ def main():
     ap.add_argument("--smooth", type=float, default=0.2, help="ordinal label smoothing mass")
     ap.add_argument("--reg", type=float, default=0.1, help="weight of expected-stage L1 regression")
     ap.add_argument("--aug", type=float, default=1.0, help="augmentation strength")
-    ap.add_argument("--mixup", type=float, default=0.0)
-    ap.add_argument("--teacher", default=None, help="model.pt of a teacher for distillation")
-    ap.add_argument("--distill", type=float, default=0.5, help="weight of the teacher KL term")
     ap.add_argument("--upto", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-every", type=int, default=2)
@@ -177,13 +173,6 @@ def main():
 
     net = StageNet(upto=args.upto)
     net.load_imagenet(torch.load(base))
-    teacher = None
-    if args.teacher:
-        tck = torch.load(args.teacher)
-        teacher = StageNet(upto=tck["args"]["upto"])
-        teacher.load_state_dict(tck["state_dict"])
-        teacher.eval()
-        tsize = tck["args"]["size"]
     head = list(net.fc.parameters())
     backbone = [p for n_, p in net.named_parameters() if not n_.startswith("fc.")]
     opt = torch.optim.AdamW([{"params": backbone, "lr": args.lr * args.backbone_mult}, {"params": head, "lr": args.lr}],
@@ -205,30 +194,14 @@ def main():
                 g["lr"] = bl * lr_f
             idx = idx_all[it_ * args.batch:(it_ + 1) * args.batch]
             yb = torch.from_numpy(y[idx])
-            if teacher is not None:
-                # identical augmented view for teacher and student (teacher at its own resolution)
-                xt = augment(src[idx], tsize, np.random.default_rng(rng.integers(1 << 31)), args.aug)
-                xb = F.interpolate(xt, size=(args.size, args.size), mode="area") if tsize != args.size else xt
-            else:
-                xb = augment(src[idx], args.size, rng, args.aug)
+            xb = augment(src[idx], args.size, rng, args.aug)
             tgt = ordinal_targets(yb, args.smooth)
-            if args.mixup > 0 and rng.random() < 0.5:
-                lam = float(rng.beta(args.mixup, args.mixup))
-                perm = torch.randperm(len(yb))
-                xb = lam * xb + (1 - lam) * xb[perm]
-                tgt = lam * tgt + (1 - lam) * tgt[perm]
-                if teacher is not None:
-                    xt = lam * xt + (1 - lam) * xt[perm]
             logits = net(xb)
             logp = F.log_softmax(logits, 1)
             loss = -(tgt * logp).sum(1).mean()
             if args.reg > 0:
                 exp_stage = (logp.exp() * stages).sum(1)
                 loss = loss + args.reg * (exp_stage - (tgt * stages).sum(1)).abs().mean()
-            if teacher is not None:
-                with torch.no_grad():
-                    pt = torch.softmax(teacher(xt), 1)
-                loss = (1 - args.distill) * loss + args.distill * F.kl_div(logp, pt, reduction="batchmean")
             opt.zero_grad()
             loss.backward()
             opt.step()
