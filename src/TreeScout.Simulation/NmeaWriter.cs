@@ -34,7 +34,7 @@ public sealed class NmeaWriter(LocalTangentPlane plane, string talker, bool head
         var (lat, lon) = plane.ToWgs84(measured.E, measured.N);
         var latText = Angle(lat, 2, 'N', 'S');
         var lonText = Angle(lon, 3, 'E', 'W');
-        var quality = (int)epoch.Quality;
+        var quality = GgaQuality(epoch.Quality);
         var altitude = GroundMslM + measured.U;
         var age = epoch.CorrectionAgeS is { } a ? a.ToString("0.0", Inv) : "";
         var station = epoch.CorrectionAgeS is null ? "" : "0000";
@@ -69,6 +69,20 @@ public sealed class NmeaWriter(LocalTangentPlane plane, string talker, bool head
         }
         return sum;
     }
+
+    /// <summary>GGA fix quality codes (NMEA 0183), which differ from the order of <see cref="GnssQuality"/>.</summary>
+    public static int GgaQuality(GnssQuality quality) => quality switch
+    {
+        GnssQuality.Autonomous => 1,
+        GnssQuality.Dgps => 2,
+        GnssQuality.Pps => 3,
+        GnssQuality.RtkFixed => 4,
+        GnssQuality.RtkFloat => 5,
+        GnssQuality.DeadReckoning => 6,
+        GnssQuality.Manual => 7,
+        GnssQuality.Simulation => 8,
+        _ => 0,
+    };
 
     private static string Mode(GnssQuality quality) => quality switch
     {
