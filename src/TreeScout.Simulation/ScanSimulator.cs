@@ -201,8 +201,8 @@ public static class ScanSimulator
                 var file = FramePath(mount.CameraId, job.Index);
                 File.WriteAllBytes(recording.PathOf(file), jpeg);
                 frameBoxes[i] = boxes;
-                var (lat, lon) = block.Plane.ToWgs84(camera.Centre.E, camera.Centre.N);
-                var (alat, alon) = block.Plane.ToWgs84(pose.Antenna.E, pose.Antenna.N);
+                var (lat, lon) = Degrees(block, camera.Centre);
+                var (alat, alon) = Degrees(block, pose.Antenna);
                 results[i] = new TruthFrame
                 {
                     CameraId = mount.CameraId,
@@ -282,7 +282,7 @@ public static class ScanSimulator
                 {
                     visible.Add(c);
                 }
-                var (lat, lon) = block.Plane.ToWgs84(c.Position.E, c.Position.N);
+                var (lat, lon) = Degrees(block, c.Position);
                 clusters.Add(new TruthCluster
                 {
                     ClusterId = c.Id,
@@ -301,8 +301,8 @@ public static class ScanSimulator
                     MaxVisibleFraction = seen.Count > 0 ? seen.Max(b => b.Box.VisibleFraction) : 0,
                 });
             }
-            var (tlat, tlon) = block.Plane.ToWgs84(tree.TrunkPosition.E, tree.TrunkPosition.N);
-            var (plat, plon) = block.Plane.ToWgs84(tree.PlanPosition.E, tree.PlanPosition.N);
+            var (tlat, tlon) = Degrees(block, tree.TrunkPosition);
+            var (plat, plon) = Degrees(block, tree.PlanPosition);
             trees.Add(new TruthTree
             {
                 TreeId = tree.Id,
@@ -325,7 +325,7 @@ public static class ScanSimulator
             options.StartUtc.AddSeconds(p.StartTimeS), options.StartUtc.AddSeconds(p.EndTimeS), p.Faces)).ToList();
         var truthFixes = fixes.Select(f =>
         {
-            var (lat, lon) = block.Plane.ToWgs84(f.Epoch.TrueAntenna.E, f.Epoch.TrueAntenna.N);
+            var (lat, lon) = Degrees(block, f.Epoch.TrueAntenna);
             return new TruthFix(f.Epoch.TimeUtc, f.Line, f.Epoch.Quality, lat, lon, f.Epoch.TrueAntenna.U,
                 Math.Round(f.Epoch.Error.E, 5), Math.Round(f.Epoch.Error.N, 5), Math.Round(f.Epoch.Error.U, 5), Math.Round(f.Epoch.SigmaM, 4));
         }).ToList();
@@ -344,6 +344,13 @@ public static class ScanSimulator
             Frames = frames,
             Gnss = truthFixes,
         };
+    }
+
+    /// <summary>WGS84 of a local point, rounded to 1e-9 degrees (0.1 mm): keeps truth.json small without losing anything measurable.</summary>
+    private static (double Latitude, double Longitude) Degrees(SimBlock block, Enu p)
+    {
+        var (lat, lon) = block.Plane.ToWgs84(p.E, p.N);
+        return (Math.Round(lat, 9), Math.Round(lon, 9));
     }
 
     private static Dictionary<string, int> ByStage(IEnumerable<SimCluster> clusters) =>

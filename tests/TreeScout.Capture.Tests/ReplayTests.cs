@@ -145,6 +145,19 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public async Task The_bundled_sample_replays_completely()
+    {
+        var sample = new TreeScout.Orchard.Recording(Path.Combine(TreeScout.Tests.RepoPaths.Samples, "betuwe-rtk-2x12"));
+        await using var probe = await BusProbe.StartAsync();
+
+        var result = await new RecordingPlayer(sample, probe.Bus, ReplayPace.AsFastAsAccepted).PlayAsync(RunId, CancellationToken.None);
+
+        Assert.Equal((173L, 0L, 0L), (result.FramesPublished, result.FramesShed, result.FramesUnreadable));
+        Assert.All(probe.Frames, f => Assert.Equal((1280, 720), (f.Width, f.Height)));
+        Assert.Equal(sample.ReadFrames().Select(f => f.HostTimeUtc), probe.Frames.Select(f => f.CapturedAtUtc));
+    }
+
+    [Fact]
     public void Opening_a_source_that_does_not_exist_names_it()
     {
         var ex = Assert.Throws<IOException>(() => new OpenCvFrameSource("/nonexistent/camera.mp4", "cam-right", 10, 90));
