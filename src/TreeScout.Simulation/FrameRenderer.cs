@@ -57,6 +57,9 @@ public sealed class FrameRenderer : IDisposable
     /// <summary>Clusters with less than this share visible are left out of a frame's boxes.</summary>
     public const double MinBoxVisibleFraction = 0.1;
 
+    /// <summary>Leaf clumps farther than this (the rows behind the scanned one) are drawn with less detail.</summary>
+    public const double FarDetailDepthM = 3.5;
+
     /// <summary>Exposure time: bright daylight, 1/250 s.</summary>
     public const double ExposureS = 0.004;
 
@@ -188,8 +191,14 @@ public sealed class FrameRenderer : IDisposable
                     DrawWood(camera, buffers, d.Tree.Wood[d.Item], faceLight);
                     break;
                 case DrawableKind.Leaf:
+                    // Beyond the scanned row, half the clumps at 1.4x the size cover the same area at half the cost.
+                    var far = d.Depth > FarDetailDepthM;
+                    if (far && d.Item % 2 == 1)
+                    {
+                        break;
+                    }
                     var leaf = d.Tree.Leaves[d.Item];
-                    DrawSprite(camera, buffers, _leaves.Sprite(leaf.Variant), leaf.Centre, leaf.SizeM, leaf.Gain * faceLight * Haze(d.Depth), 0, leaf.Variant);
+                    DrawSprite(camera, buffers, _leaves.Sprite(leaf.Variant), leaf.Centre, leaf.SizeM * (far ? 1.4 : 1.0), leaf.Gain * faceLight * Haze(d.Depth), 0, leaf.Variant);
                     break;
                 case DrawableKind.Cluster:
                     var cluster = d.Tree.Clusters[d.Item];

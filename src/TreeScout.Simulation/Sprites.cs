@@ -59,55 +59,59 @@ public static class Compositor
 
     /// <summary>
     /// Draws <paramref name="sprite"/> with its top-left corner at (x0, y0), brightness scaled by <paramref name="gain"/>.
-    /// Returns how many of the sprite's own pixels are opaque (inside or outside the frame).
+    /// Returns how many of the sprite's own pixels are opaque (inside or outside the frame) when it is a labelled
+    /// cluster (the denominator of its visible fraction), 0 for occluders.
     /// </summary>
     public static unsafe int Draw(Mat frame, Mat labels, Mat sprite, int x0, int y0, float gain, ushort label)
     {
         var sw = sprite.Width;
         var sh = sprite.Height;
-        var fw = frame.Width;
-        var fh = frame.Height;
-        var opaque = 0;
         var sStep = (int)sprite.Step();
+        var sBase = (byte*)sprite.DataPointer;
+        var opaque = 0;
+        if (label != 0)
+        {
+            for (var y = 0; y < sh; y++)
+            {
+                var a = sBase + y * sStep + 3;
+                for (var x = 0; x < sw; x++, a += 4)
+                {
+                    opaque += *a >= OwnershipAlpha ? 1 : 0;
+                }
+            }
+        }
+        // Only the part of the sprite inside the frame is blended.
+        var xStart = Math.Max(0, -x0);
+        var xEnd = Math.Min(sw, frame.Width - x0);
+        var yStart = Math.Max(0, -y0);
+        var yEnd = Math.Min(sh, frame.Height - y0);
         var fStep = (int)frame.Step();
         var lStep = (int)labels.Step();
-        var sBase = (byte*)sprite.DataPointer;
         var fBase = (byte*)frame.DataPointer;
         var lBase = (byte*)labels.DataPointer;
         var g = (int)(gain * 256);
-        for (var y = 0; y < sh; y++)
+        for (var y = yStart; y < yEnd; y++)
         {
-            var s = sBase + y * sStep;
-            var fy = y0 + y;
-            var rowInside = fy >= 0 && fy < fh;
-            var f = fBase + fy * fStep;
-            var l = (ushort*)(lBase + fy * lStep);
-            for (var x = 0; x < sw; x++, s += 4)
+            var s = sBase + y * sStep + xStart * 4;
+            var d = fBase + (y0 + y) * fStep + (x0 + xStart) * 3;
+            var l = (ushort*)(lBase + (y0 + y) * lStep) + x0 + xStart;
+            for (var x = xStart; x < xEnd; x++, s += 4, d += 3, l++)
             {
-                var a = s[3];
+                int a = s[3];
                 if (a == 0)
                 {
                     continue;
                 }
-                if (a >= OwnershipAlpha)
-                {
-                    opaque++;
-                }
-                var fx = x0 + x;
-                if (!rowInside || fx < 0 || fx >= fw)
-                {
-                    continue;
-                }
-                var d = f + fx * 3;
                 var weight = a + (a >> 7); // 255 -> 256: fully opaque pixels replace the background exactly
-                for (var c = 0; c < 3; c++)
-                {
-                    var src = Math.Min(255, (s[c] * g) >> 8);
-                    d[c] = (byte)(d[c] + (((src - d[c]) * weight) >> 8));
-                }
+                var b0 = Math.Min(255, (s[0] * g) >> 8);
+                var b1 = Math.Min(255, (s[1] * g) >> 8);
+                var b2 = Math.Min(255, (s[2] * g) >> 8);
+                d[0] = (byte)(d[0] + (((b0 - d[0]) * weight) >> 8));
+                d[1] = (byte)(d[1] + (((b1 - d[1]) * weight) >> 8));
+                d[2] = (byte)(d[2] + (((b2 - d[2]) * weight) >> 8));
                 if (a >= OwnershipAlpha)
                 {
-                    l[fx] = label;
+                    *l = label;
                 }
             }
         }
