@@ -15,10 +15,11 @@ public sealed class RenderBuffers(int width, int height) : IDisposable
 
     public Mat Labels { get; } = new(height, width, MatType.CV_16UC1);
 
-    public Mat Scaled { get; } = new();
-
-    /// <summary>Leaf sprites already scaled to a size (key: variant, width in pixels); leaves recur at the same sizes.</summary>
-    internal Dictionary<(int Variant, int Width), Mat> LeafCache { get; } = [];
+    /// <summary>
+    /// Sprites already scaled to a size (key: sprite, width in pixels): a leaf clump or cluster recurs at nearly the same
+    /// size in frame after frame. Keys: leaf variant ≥ 0, crop index as −1 − index.
+    /// </summary>
+    internal Dictionary<(int Sprite, int Width), Mat> SpriteCache { get; } = [];
 
     internal List<Drawable> Drawables { get; } = [];
 
@@ -26,8 +27,7 @@ public sealed class RenderBuffers(int width, int height) : IDisposable
     {
         Frame.Dispose();
         Labels.Dispose();
-        Scaled.Dispose();
-        foreach (var m in LeafCache.Values)
+        foreach (var m in SpriteCache.Values)
         {
             m.Dispose();
         }
@@ -208,7 +208,7 @@ public sealed class FrameRenderer : IDisposable
                     }
                     // The crop's feathered ellipse spans 80 % of the sprite: scale so the ellipse is the cluster's diameter.
                     var placed = DrawSprite(camera, buffers, _crops.Sprite(cluster.CropIndex), cluster.Position, cluster.DiameterM / 0.8,
-                        cluster.Gain * faceLight * Haze(d.Depth), (ushort)(drawn.Count + 1));
+                        cluster.Gain * faceLight * Haze(d.Depth), (ushort)(drawn.Count + 1), -1 - cluster.CropIndex);
                     if (placed is { } p)
                     {
                         var box = new Rect(p.Box.X + (int)Math.Round(p.Box.Width * 0.1), p.Box.Y + (int)Math.Round(p.Box.Height * 0.1),
@@ -224,7 +224,7 @@ public sealed class FrameRenderer : IDisposable
     /// <summary>Far objects lose contrast a little (aerial perspective over a few metres is mild).</summary>
     private static double Haze(double depth) => 1.0 - 0.03 * Math.Max(0, depth - 2);
 
-    private static (Rect Box, int Opaque)? DrawSprite(PinholeCamera camera, RenderBuffers buffers, Mat sprite, Enu centre, double sizeM, double gain, ushort label, int? leafVariant = null)
+    private static (Rect Box, int Opaque)? DrawSprite(PinholeCamera camera, RenderBuffers buffers, Mat sprite, Enu centre, double sizeM, double gain, ushort label, int cacheKey)
     {
         var (u, v, z) = camera.Project(centre);
         var side = sizeM * camera.Mount.Fx / z;
@@ -241,18 +241,13 @@ public sealed class FrameRenderer : IDisposable
         {
             return null;
         }
-        var scaled = buffers.Scaled;
-        if (leafVariant is { } variant && !buffers.LeafCache.TryGetValue((variant, w), out scaled))
+        if (!buffers.SpriteCache.TryGetValue((cacheKey, w), out var scaled))
         {
             scaled = new Mat();
-            Cv2.Resize(sprite, scaled, new Size(w, h), 0, 0, InterpolationFlags.Area);
-            buffers.LeafCache[(variant, w)] = scaled;
-        }
-        else if (leafVariant is null)
-        {
             Cv2.Resize(sprite, scaled, new Size(w, h), 0, 0, w < sprite.Width ? InterpolationFlags.Area : InterpolationFlags.Linear);
+            buffers.SpriteCache[(cacheKey, w)] = scaled;
         }
-        var opaque = Compositor.Draw(buffers.Frame, buffers.Labels, scaled!, x0, y0, (float)gain, label);
+        var opaque = Compositor.Draw(buffers.Frame, buffers.Labels, scaled, x0, y0, (float)gain, label);
         return (new Rect(x0, y0, w, h), opaque);
     }
 
