@@ -32,7 +32,13 @@ public sealed record CaptureResult(long FramesPublished, long FramesShed, long F
 /// reported, frames the broker refuses (queue full) are counted as shed and never retried in a loop. Finally
 /// <see cref="RunStopped"/> with the counts. RunStarted is the caller's.
 /// </summary>
-public sealed class CaptureSession(IFrameSource source, IMessagePublisher publisher, ReplayPace pace, WorkerCounters? counters = null, ILogger? logger = null)
+public sealed class CaptureSession(
+    IFrameSource source,
+    IMessagePublisher publisher,
+    ReplayPace pace,
+    IReadOnlyList<CameraMounting> cameras,
+    WorkerCounters? counters = null,
+    ILogger? logger = null)
 {
     public const string FramesCaptured = "frames_captured";
     public const string FramesShed = "frames_shed";
@@ -42,6 +48,9 @@ public sealed class CaptureSession(IFrameSource source, IMessagePublisher publis
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
 
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
+    // Detection rotates each frame upright by its camera's mount rotation; capture stamps it on the frame.
+    private readonly Dictionary<string, int> _mountRotation = cameras.ToDictionary(c => c.CameraId, c => c.MountRotationDeg, StringComparer.Ordinal);
 
     public async Task<CaptureResult> RunAsync(string runId, CancellationToken cancellationToken)
     {
@@ -129,6 +138,7 @@ public sealed class CaptureSession(IFrameSource source, IMessagePublisher publis
             MonotonicNs = frame.MonotonicNs,
             Width = frame.Width,
             Height = frame.Height,
+            MountRotationDeg = _mountRotation.GetValueOrDefault(frame.CameraId),
             Jpeg = frame.Jpeg!,
         };
         var backoff = TimeSpan.FromMilliseconds(10);
@@ -164,6 +174,6 @@ public sealed class RecordingPlayer(Recording recording, IMessagePublisher publi
     {
         recording.Validate();
         using var source = new RecordingFrameSource(recording);
-        return await new CaptureSession(source, publisher, pace, counters, logger).RunAsync(runId, cancellationToken);
+        return await new CaptureSession(source, publisher, pace, recording.ReadCameras().Cameras, counters, logger).RunAsync(runId, cancellationToken);
     }
 }

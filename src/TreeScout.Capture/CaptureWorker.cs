@@ -17,15 +17,16 @@ public sealed class CaptureController(ActiveRun activeRun, ILogger<CaptureContro
 {
     private sealed record RunEntry(CancellationTokenSource Stop, TaskCompletionSource Done);
 
-    private readonly Channel<string> _starts = Channel.CreateUnbounded<string>();
+    private readonly Channel<RunStarted> _starts = Channel.CreateUnbounded<RunStarted>();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, RunEntry> _runs = new(StringComparer.Ordinal);
 
-    public ChannelReader<string> Starts => _starts.Reader;
+    public ChannelReader<RunStarted> Starts => _starts.Reader;
 
     /// <summary>Queues the run for capture; false when it is already known here (redelivery).</summary>
-    public bool Start(string runId)
+    public bool Start(RunStarted run)
     {
+        var runId = run.RunId;
         lock (_gate)
         {
             if (_runs.ContainsKey(runId))
@@ -35,7 +36,7 @@ public sealed class CaptureController(ActiveRun activeRun, ILogger<CaptureContro
             }
             _runs[runId] = new RunEntry(new CancellationTokenSource(), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         }
-        return _starts.Writer.TryWrite(runId);
+        return _starts.Writer.TryWrite(run);
     }
 
     /// <summary>Cancels the run's capture; completes once its RunStopped is published (at once for a run this worker never started).</summary>
@@ -82,13 +83,13 @@ public sealed class CaptureLoopService(
     {
         try
         {
-            await foreach (var runId in controller.Starts.ReadAllAsync(stoppingToken))
+            await foreach (var run in controller.Starts.ReadAllAsync(stoppingToken))
             {
-                var (stop, finished) = controller.Begin(runId);
+                var (stop, finished) = controller.Begin(run.RunId);
                 try
                 {
                     using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, stoppingToken);
-                    await CaptureAsync(runId, linked.Token);
+                    await CaptureAsync(run, linked.Token);
                 }
                 finally
                 {
@@ -102,8 +103,9 @@ public sealed class CaptureLoopService(
         }
     }
 
-    private async Task CaptureAsync(string runId, CancellationToken cancellationToken)
+    private async Task CaptureAsync(RunStarted run, CancellationToken cancellationToken)
     {
+        var runId = run.RunId;
         IFrameSource source;
         try
         {
@@ -127,7 +129,7 @@ public sealed class CaptureLoopService(
         using (source)
         {
             logger.LogInformation("Run {RunId}: capturing from {Source}", runId, source.Description);
-            await new CaptureSession(source, bus, options.Value.Pace, counters, logger).RunAsync(runId, cancellationToken);
+            await new CaptureSession(source, bus, options.Value.Pace, run.Cameras, counters, logger).RunAsync(runId, cancellationToken);
         }
     }
 }
@@ -136,7 +138,7 @@ public sealed class RunStartedHandler(CaptureController controller) : IMessageHa
 {
     public Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken)
     {
-        controller.Start(message.RunId);
+        controller.Start(message);
         return Task.CompletedTask;
     }
 }

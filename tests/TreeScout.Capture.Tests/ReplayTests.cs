@@ -30,6 +30,7 @@ public sealed class ReplayTests
             Assert.Equal(recording.Start.AddMilliseconds(100 * i), frame.CapturedAtUtc);
             Assert.Equal(1_000_000_000L + i * 100_000_000L, frame.MonotonicNs);
             Assert.Equal((320, 240), (frame.Width, frame.Height));
+            Assert.Equal(TestRecording.MountRotationDeg, frame.MountRotationDeg);
             // JPEG files pass through untouched.
             Assert.Equal(File.ReadAllBytes(recording.FramePath(i)), frame.Jpeg);
         }
@@ -136,7 +137,7 @@ public sealed class ReplayTests
         await using var probe = await BusProbe.StartAsync();
         using var source = new OpenCvFrameSource(recording.Recording.PathOf(TestRecording.CameraId + ".avi"), "cam-left", 10, 90);
 
-        var result = await new CaptureSession(source, probe.Bus, ReplayPace.Recorded, logger: NullLogger.Instance).RunAsync(RunId, CancellationToken.None);
+        var result = await new CaptureSession(source, probe.Bus, ReplayPace.Recorded, [], logger: NullLogger.Instance).RunAsync(RunId, CancellationToken.None);
 
         Assert.Equal(5, result.FramesPublished);
         Assert.All(probe.Frames, f => Assert.Equal("cam-left", f.CameraId));

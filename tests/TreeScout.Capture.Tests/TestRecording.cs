@@ -39,9 +39,13 @@ public sealed class TestRecording : IDisposable
         Recording.WriteCameras(new CameraRig([new CameraMounting
         {
             CameraId = CameraId, Side = CameraSide.Right, LeverArm = new LeverArm(0, 0.25, -1.1), AntennaHeightM = 2.7, YawDeg = 90,
+            MountRotationDeg = MountRotationDeg,
             ImageWidth = 320, ImageHeight = 240, Fx = 125, Fy = 125, Cx = 160, Cy = 120,
         }]));
     }
+
+    /// <summary>The camera is mounted upside down in these tests, so frames must carry the rotation for detection.</summary>
+    public const int MountRotationDeg = 180;
 
     public string Directory { get; }
 
