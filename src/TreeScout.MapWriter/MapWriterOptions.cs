@@ -21,7 +21,7 @@ public sealed class MapWriterOptions
 
     /// <summary>Cell size of the ISOXML prescription grid, metres (the sprayer's smallest section switching length is a good choice).</summary>
     [Range(0.25, 20)]
-    public double IsoGridCellM { get; set; } = 1.0;
+    public double IsoGridCellM { get; set; } = 0.5;
 
     /// <summary>Width of a tree's canopy zone across the row when neither the plan nor the run gives a row spacing, metres.</summary>
     [Range(0.5, 10)]

@@ -11,7 +11,7 @@ public static class GeoJsonExport
     public const string TreesFile = "trees.geojson";
     public const string ZonesFile = "zones.geojson";
 
-    private static readonly JsonSerializerOptions Json = new() { Converters = { new GeoJsonConverterFactory() } };
+    private static readonly JsonSerializerOptions Json = new() { Converters = { new GeoJsonConverterFactory(), new RealNumberConverter() } };
 
     public static IReadOnlyList<string> Write(RunSnapshot run, string directory)
     {
@@ -37,5 +37,20 @@ public static class GeoJsonExport
         }
         using var stream = File.Create(path);
         JsonSerializer.Serialize(stream, collection, Json);
+    }
+}
+
+/// <summary>
+/// Writes every double with a decimal point (500 → 500.0): GeoJSON has no schema, so GDAL and QGIS infer a field's type
+/// from its values, and a rate column whose values happen to be whole numbers must still come out as Real.
+/// </summary>
+internal sealed class RealNumberConverter : System.Text.Json.Serialization.JsonConverter<double>
+{
+    public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDouble();
+
+    public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+    {
+        var text = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        writer.WriteRawValue(double.IsFinite(value) && !text.Contains('.', StringComparison.Ordinal) && !text.Contains('E', StringComparison.Ordinal) ? text + ".0" : text);
     }
 }

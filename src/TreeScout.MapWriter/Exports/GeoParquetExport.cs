@@ -61,10 +61,10 @@ public static class GeoParquetExport
             await group.WriteAsync(zone, rows.Select(z => wkb.Write(z.Zone)).ToList());
             var leaves = bbox.Fields.Cast<DataField>().ToList();
             var envelopes = points.Select(p => p.EnvelopeInternal).ToList();
-            await group.WriteAsync<double>(leaves[0], envelopes.Select(e => e.MinX).ToArray(), cancellationToken: cancellationToken);
-            await group.WriteAsync<double>(leaves[1], envelopes.Select(e => e.MinY).ToArray(), cancellationToken: cancellationToken);
-            await group.WriteAsync<double>(leaves[2], envelopes.Select(e => e.MaxX).ToArray(), cancellationToken: cancellationToken);
-            await group.WriteAsync<double>(leaves[3], envelopes.Select(e => e.MaxY).ToArray(), cancellationToken: cancellationToken);
+            await group.WriteAsync<double>(leaves[0], envelopes.Select(e => (double?)e.MinX).ToArray(), cancellationToken: cancellationToken);
+            await group.WriteAsync<double>(leaves[1], envelopes.Select(e => (double?)e.MinY).ToArray(), cancellationToken: cancellationToken);
+            await group.WriteAsync<double>(leaves[2], envelopes.Select(e => (double?)e.MaxX).ToArray(), cancellationToken: cancellationToken);
+            await group.WriteAsync<double>(leaves[3], envelopes.Select(e => (double?)e.MaxY).ToArray(), cancellationToken: cancellationToken);
         }
         return [path];
     }
