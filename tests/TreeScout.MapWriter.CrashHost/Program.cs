@@ -19,16 +19,22 @@ var run = new SyntheticRun(runId, rows, treesPerRow, batchSize: 25);
 await using var workers = await EmbeddedWorkers.StartAsync([new MapWriterWorkerModule(folder)], configuration, NullLoggerFactory.Instance, CancellationToken.None);
 await using var feeder = workers.Connect("crash-host", NullLoggerFactory.Instance);
 await using var sink = await OtherWorkersSink.StartAsync(workers.Connect("sink", NullLoggerFactory.Instance));
-await feeder.PublishAsync(run.Started);
-foreach (var batch in run.Batches)
-{
-    await feeder.PublishAsync(batch);
-}
 var counters = workers.Services[WorkerRole.MapWriter].GetRequiredService<WorkerCounters>();
-var idle = workers.Broker.WhenIdleAsync(CancellationToken.None);
-while (!idle.IsCompleted)
+// Observations arrive paced, as from a tractor driving along the rows, so the writer is busy for seconds.
+var feeding = Task.Run(async () =>
+{
+    await feeder.PublishAsync(run.Started);
+    foreach (var batch in run.Batches)
+    {
+        await feeder.PublishAsync(batch);
+        await Task.Delay(4);
+    }
+    await workers.Broker.WhenIdleAsync(CancellationToken.None);
+});
+while (!feeding.IsCompleted)
 {
     Console.WriteLine($"written {counters[MapWriterHandler.ObservationsWritten]}");
-    await Task.WhenAny(idle, Task.Delay(5));
+    await Task.WhenAny(feeding, Task.Delay(20));
 }
+await feeding;
 Console.WriteLine($"done {counters[MapWriterHandler.ObservationsWritten]}");

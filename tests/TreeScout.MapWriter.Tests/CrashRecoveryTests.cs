@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         const string runId = "20260421-091500-crash-test";
-        const int rows = 4, treesPerRow = 30;
+        const int rows = 8, treesPerRow = 40; // big enough that the writer is still busy when it is killed
         var run = new SyntheticRun(runId, rows, treesPerRow, batchSize: 25);
         var store = Path.Combine(dir.Path, RunFolder.StoreFileName);
 
@@ -30,37 +31,43 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         }
         using var child = Process.Start(psi)!;
         var stderr = child.StandardError.ReadToEndAsync();
+        // Watch the store from this process, as GDAL would: what another process can read is committed and must survive.
         long written = 0;
-        var ogrDuringRun = false;
+        Task<(OgrLayer Layer, long WrittenBefore, TimeSpan Took)>? ogrDuringRun = null;
         var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(120))
+        while (watch.Elapsed < TimeSpan.FromSeconds(120) && written <= run.Observations.Count / 10)
         {
-            var line = await child.StandardOutput.ReadLineAsync();
-            Assert.True(line is not null, $"crash host ended early: {await stderr}");
-            Assert.False(line.StartsWith("done", StringComparison.Ordinal), "the writer finished before it could be killed; make the run larger");
-            written = long.Parse(line["written ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-            if (!ogrDuringRun && written > run.Observations.Count / 10)
+            if (child.HasExited)
             {
-                // GDAL opens the store while the other process is writing it.
-                var layer = Tool.OgrInfo(store, "trees");
-                Assert.Equal(rows * treesPerRow, layer.FeatureCount);
-                ogrDuringRun = true;
+                Assert.Fail($"crash host ended before it was killed: {await stderr}");
             }
-            if (written > run.Observations.Count * 4 / 10)
+            await Task.Delay(10);
+            written = CommittedObservations(store);
+            if (ogrDuringRun is null && written > 0)
             {
-                break;
+                var before = written;
+                ogrDuringRun = Task.Run(() =>
+                {
+                    var started = Stopwatch.StartNew();
+                    return (Tool.OgrInfo(store, "observations"), before, started.Elapsed);
+                });
             }
         }
         child.Kill(); // SIGKILL: no shutdown, no checkpoint, whatever transaction is open is cut off
         await child.WaitForExitAsync();
-        output.WriteLine($"killed after {written} of {run.Observations.Count} observations were reported committed");
-        Assert.True(ogrDuringRun);
+        output.WriteLine($"killed after {written} of {run.Observations.Count} observations were visible to a reader");
+        Assert.NotNull(ogrDuringRun);
+        var (layer, writtenBefore, took) = await ogrDuringRun;
+        output.WriteLine($"ogrinfo during the run: {layer.FeatureCount} observations in {took.TotalMilliseconds:0} ms");
+        Assert.InRange(layer.FeatureCount, writtenBefore, run.Observations.Count);
 
         using (var afterCrash = RunStore.OpenOrCreate(store))
         {
             Assert.Equal("ok", afterCrash.IntegrityCheck());
-            Assert.True(afterCrash.CountObservations() >= written, "an observation reported as committed was lost");
-            Assert.True(afterCrash.CountObservations() < run.Observations.Count);
+            var stored = afterCrash.CountObservations();
+            output.WriteLine($"the store holds {stored} observations after the crash");
+            Assert.True(stored >= written, $"a committed observation was lost: {stored} stored, {written} were visible before the kill");
+            Assert.True(stored < run.Observations.Count, $"the writer had finished ({stored} stored) before it was killed");
         }
         Assert.Equal(rows * treesPerRow, Tool.OgrInfo(store, "trees").FeatureCount);
 
@@ -100,5 +107,25 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         }
         var ogr = Tool.OgrInfo(store, "observations");
         Assert.Equal(run.Observations.Count, ogr.FeatureCount);
+    }
+
+    private static long CommittedObservations(string store)
+    {
+        if (!File.Exists(store))
+        {
+            return 0;
+        }
+        try
+        {
+            using var connection = new SqliteConnection($"Data Source={store};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "SELECT count(*) FROM observations";
+            return (long)cmd.ExecuteScalar()!;
+        }
+        catch (SqliteException)
+        {
+            return 0; // the writer is still creating the schema
+        }
     }
 }
