@@ -144,8 +144,9 @@ public sealed class MapWriterHandler(
         var started = Stopwatch.GetTimestamp();
         var session = Session(message.RunId);
         var store = session.Store;
-        // Trees created from observations have moved while clusters arrived: their spacing is settled now.
-        store.RecomputeAll(session.Profile, InferredSpacing(store));
+        // Aggregates are already exact (recomputed with every observation); trees created from observations have moved
+        // while their clusters arrived, so their spacing (and density) is settled now.
+        store.UpdateSpacing(InferredSpacing(store), session.Profile);
         store.SetMetadata(new Dictionary<string, string?>
         {
             [RunMetadataKeys.Status] = "complete",
@@ -164,8 +165,9 @@ public sealed class MapWriterHandler(
         store.Checkpoint();
 
         var folder = new RunFolder(Path.GetDirectoryName(store.Path)!);
-        var exports = await WriteExportsAsync(store, folder, cancellationToken);
-        var snapshotWarnings = RunSnapshot.Read(store, options.Value).Warnings;
+        var snapshot = MapExporter.Snapshot(store, options.Value, profileOverride: null);
+        var exports = await WriteExportsAsync(snapshot, store, folder, cancellationToken);
+        var snapshotWarnings = snapshot.Warnings;
         var storedObservations = store.CountObservations();
         if (storedObservations < message.ObservationsPublished)
         {
@@ -189,7 +191,7 @@ public sealed class MapWriterHandler(
     }
 
     /// <summary>Writes all exports into a fresh folder and swaps it in, so exports/ never holds a half-written set.</summary>
-    private async Task<IReadOnlyList<string>> WriteExportsAsync(RunStore store, RunFolder folder, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> WriteExportsAsync(RunSnapshot snapshot, RunStore store, RunFolder folder, CancellationToken cancellationToken)
     {
         var staging = folder.ExportsPath + ".new";
         var previous = folder.ExportsPath + ".old";
@@ -197,8 +199,9 @@ public sealed class MapWriterHandler(
         {
             Directory.Delete(stale, recursive: true);
         }
-        var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || store.ReadTrees().All(t => t.RateLPerHa is not null)).ToList();
-        var written = await MapExporter.ExportAsync(store, formats, staging, options.Value, profileOverride: null, cancellationToken);
+        // Without a prescription (no variety profile) there is no sprayer task; every other format is still written.
+        var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || snapshot.Trees.All(t => t.RateLPerHa is not null)).ToList();
+        var written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, profileOverride: null, cancellationToken);
         if (Directory.Exists(folder.ExportsPath))
         {
             Directory.Move(folder.ExportsPath, previous);

@@ -324,7 +324,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     }
 
     private static Dictionary<string, string> Hashes(string folder) =>
-        Directory.GetFiles(folder).Where(f => Path.GetFileName(f).StartsWith("store.gpkg", StringComparison.Ordinal))
+        Directory.GetFiles(folder) // every file of the run folder: no side file may appear either
             .ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 
     private sealed class TreeRecordComparer : IEqualityComparer<TreeRecord>

@@ -7,7 +7,7 @@ namespace TreeScout.MapWriter.Exports;
 
 /// <summary>
 /// map.gpkg: a clean, self-contained copy of the run store (SQLite online backup of a consistent snapshot, rollback
-/// journal, vacuumed) plus a <c>zones</c> polygon layer for QGIS. The run's store itself is only read.
+/// journal, no -wal side file) plus a <c>zones</c> polygon layer for QGIS. The run's store itself is only read.
 /// </summary>
 public static class GeoPackageExport
 {
@@ -36,7 +36,6 @@ public static class GeoPackageExport
                 WriteZones(connection, tx, run);
                 tx.Commit();
             }
-            Exec(connection, "VACUUM");
         }
         return [path];
     }

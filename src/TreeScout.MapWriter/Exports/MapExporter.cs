@@ -39,8 +39,32 @@ public static class MapExporter
 
     public static bool TryParseFormat(string text, out ExportFormat format) => Enum.TryParse(text, ignoreCase: true, out format) && Enum.IsDefined(format);
 
-    /// <summary>Writes <paramref name="formats"/> into <paramref name="directory"/> (created if needed); returns the files written.</summary>
+    /// <summary>Reads the consistent snapshot every export is written from; a store that cannot be read is reported as corrupt.</summary>
+    public static RunSnapshot Snapshot(RunStore store, MapWriterOptions options, VarietyProfile? profileOverride)
+    {
+        try
+        {
+            return RunSnapshot.Read(store, options, profileOverride);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or System.Text.Json.JsonException or Orchard.BlockPlanException or InvalidCastException)
+        {
+            throw new RunStoreException($"{store.Path}: corrupt or unreadable run store: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Reads a snapshot of <paramref name="store"/> and writes <paramref name="formats"/> into <paramref name="directory"/>.</summary>
+    public static Task<IReadOnlyList<string>> ExportAsync(
+        RunStore store,
+        IReadOnlyCollection<ExportFormat> formats,
+        string directory,
+        MapWriterOptions options,
+        VarietyProfile? profileOverride,
+        CancellationToken cancellationToken) =>
+        ExportAsync(Snapshot(store, options, profileOverride), store, formats, directory, options, profileOverride, cancellationToken);
+
+    /// <summary>Writes <paramref name="formats"/> of <paramref name="run"/> into <paramref name="directory"/> (created if needed); returns the files written.</summary>
     public static async Task<IReadOnlyList<string>> ExportAsync(
+        RunSnapshot run,
         RunStore store,
         IReadOnlyCollection<ExportFormat> formats,
         string directory,
@@ -48,15 +72,6 @@ public static class MapExporter
         VarietyProfile? profileOverride,
         CancellationToken cancellationToken)
     {
-        RunSnapshot run;
-        try
-        {
-            run = RunSnapshot.Read(store, options, profileOverride);
-        }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or System.Text.Json.JsonException or Orchard.BlockPlanException or InvalidCastException)
-        {
-            throw new RunStoreException($"{store.Path}: corrupt or unreadable run store: {ex.Message}", ex);
-        }
         try
         {
             Directory.CreateDirectory(directory);

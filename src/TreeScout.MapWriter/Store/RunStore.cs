@@ -100,7 +100,10 @@ public sealed class RunStore : IDisposable
         {
             throw new RunStoreException($"{path}: run store does not exist");
         }
-        var connection = Open(path, SqliteOpenMode.ReadOnly);
+        // A store whose writer has finished has no -wal file: open it immutable, so not even the -wal/-shm side files a
+        // WAL reader creates appear next to it. With a -wal present a writer may be active: read through the WAL.
+        var full = System.IO.Path.GetFullPath(path);
+        var connection = Open(File.Exists(full + "-wal") ? full : new Uri(full).AbsoluteUri + "?immutable=1", SqliteOpenMode.ReadOnly);
         try
         {
             var appId = Scalar<long>(connection, "PRAGMA application_id");
@@ -252,20 +255,13 @@ public sealed class RunStore : IDisposable
 
     public long CountObservations() => Scalar<long>(_connection, "SELECT count(*) FROM observations");
 
-    /// <summary>Confident clusters per stage over the whole run (for the bloom-timing check).</summary>
+    /// <summary>Confident clusters per stage over the whole run (for the bloom-timing check): the sum of the trees' stage columns.</summary>
     public IReadOnlyDictionary<BbchStage, long> ClustersPerStage()
     {
-        var result = BbchStages.Ordered.ToDictionary(s => s, _ => 0L);
-        using var cmd = Command("SELECT stage, count(*) FROM observations WHERE low_confidence = 0 AND tree_id IS NOT NULL GROUP BY stage");
+        using var cmd = Command($"SELECT {string.Join(", ", BbchStages.Ordered.Select(s => $"coalesce(sum({BbchStages.Label(s)}), 0)"))} FROM trees");
         using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            if (BbchStages.TryParse(r.GetString(0), out var stage))
-            {
-                result[stage] = r.GetInt64(1);
-            }
-        }
-        return result;
+        r.Read();
+        return BbchStages.Ordered.Select((stage, i) => (stage, i)).ToDictionary(x => x.stage, x => r.GetInt64(x.i));
     }
 
     // ---------------------------------------------------------------- observations
@@ -345,13 +341,17 @@ public sealed class RunStore : IDisposable
         return new IngestResult(inserted, observations.Count - inserted, updated);
     }
 
-    /// <summary>Recomputes every tree's aggregate and prescription from the stored observations (end of run, or a new profile).</summary>
-    public int RecomputeAll(VarietyProfile? profile, IReadOnlyDictionary<string, double>? spacingByTree = null)
+    /// <summary>Recomputes every tree's aggregate and prescription from the stored observations (e.g. with another profile).</summary>
+    public int RecomputeAll(VarietyProfile? profile) => Recompute(profile, new Dictionary<string, double>(StringComparer.Ordinal), all: true);
+
+    /// <summary>Sets the spacing of the given trees and recomputes their aggregates (density depends on it).</summary>
+    public int UpdateSpacing(IReadOnlyDictionary<string, double> spacingByTree, VarietyProfile? profile) => Recompute(profile, spacingByTree, all: false);
+
+    private int Recompute(VarietyProfile? profile, IReadOnlyDictionary<string, double> spacingByTree, bool all)
     {
         using var tx = _connection.BeginTransaction();
-        if (spacingByTree is not null)
+        using (var cmd = Command("UPDATE trees SET spacing_m = @sp WHERE tree_id = @id", tx))
         {
-            using var cmd = Command("UPDATE trees SET spacing_m = @sp WHERE tree_id = @id", tx);
             var sp = cmd.Parameters.Add("@sp", SqliteType.Real);
             var id = cmd.Parameters.Add("@id", SqliteType.Text);
             foreach (var (tree, spacing) in spacingByTree)
@@ -361,16 +361,18 @@ public sealed class RunStore : IDisposable
                 cmd.ExecuteNonQuery();
             }
         }
-        var all = new List<string>();
-        using (var cmd = Command("SELECT tree_id FROM trees", tx))
-        using (var r = cmd.ExecuteReader())
+        var trees = new List<string>(spacingByTree.Keys);
+        if (all)
         {
+            trees.Clear();
+            using var cmd = Command("SELECT tree_id FROM trees", tx);
+            using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                all.Add(r.GetString(0));
+                trees.Add(r.GetString(0));
             }
         }
-        var n = RecomputeTrees(all, profile, tx);
+        var n = RecomputeTrees(trees, profile, tx);
         tx.Commit();
         return n;
     }
