@@ -199,8 +199,8 @@ public sealed class MapWriterHandler(
         {
             Directory.Delete(stale, recursive: true);
         }
-        // Without a prescription (no variety profile) there is no sprayer task; every other format is still written.
-        var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || snapshot.Trees.All(t => t.RateLPerHa is not null)).ToList();
+        // Without a prescription (no variety profile) or without trees there is no sprayer task; every other format is still written.
+        var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || (snapshot.Zones.Count > 0 && snapshot.Trees.All(t => t.RateLPerHa is not null))).ToList();
         var written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, profileOverride: null, cancellationToken);
         if (Directory.Exists(folder.ExportsPath))
         {

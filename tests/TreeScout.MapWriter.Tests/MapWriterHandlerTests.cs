@@ -199,4 +199,23 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
         Assert.Equal(run.ExpectedClusters.Values.Sum(), store.ReadTrees().Sum(t => t.ClustersTotal));
         Assert.NotNull(store.ReadTrees()[0].RateLPerHa); // the profile chosen at RunStarted survives the restart
     }
+
+    [Fact]
+    public async Task A_run_without_plan_or_observations_still_gets_a_final_map_and_no_sprayer_task()
+    {
+        using var dir = new TempDir();
+        using var logs = Logs();
+        var run = new SyntheticRun("run-empty", rows: 1, treesPerRow: 2);
+        await using var harness = new Harness(dir.Path, logs, TimeSpan.FromHours(1));
+        await harness.Worker.StartAsync(CancellationToken.None);
+        await harness.RunAsync([run.Started with { BlockPlanGeoJson = null, Variety = "Unknown variety" }, run.Fused with { ObservationsPublished = 0 }]);
+
+        Assert.Empty(harness.Broker.DeadLetters(Topology.MapWriterObservationsQueue));
+        var final = Assert.Single(harness.Maps, m => m.Final);
+        Assert.Equal(0, final.Trees);
+        Assert.Equal(0, final.Observations);
+        Assert.Contains(final.Exports, f => f.EndsWith("map.png", StringComparison.Ordinal));
+        Assert.Contains(final.Exports, f => f.EndsWith("trees.parquet", StringComparison.Ordinal));
+        Assert.DoesNotContain(final.Exports, f => f.EndsWith("TASKDATA.XML", StringComparison.Ordinal));
+    }
 }
