@@ -5,4 +5,5 @@ using TreeScout.Cli;
 var root = new RootCommand("TreeScout: orchard blossom scanning — scan recorded runs, control live runs, export thinning maps.");
 root.Subcommands.Add(TreeScout.Cli.Commands.SimulateCommand.Create());
 root.Subcommands.Add(TreeScout.Cli.Commands.ScoreCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
 return await Cli.InvokeAsync(root, args);
