@@ -94,15 +94,6 @@ public sealed class BlossomPipeline : IDisposable
         }
     }
 
-    /// <summary>Stage probabilities of whole crops (`treescout classify-stage`).</summary>
-    public float[][] ClassifyCrops(IReadOnlyList<Mat> crops)
-    {
-        lock (_gate)
-        {
-            return _classifier.Classify(crops);
-        }
-    }
-
     public static int ArgMax(ReadOnlySpan<float> values)
     {
         var best = 0;

@@ -44,4 +44,21 @@ public static class FrameImage
         Cv2.Rotate(image, rotated, flag.Value);
         return rotated;
     }
+
+    /// <summary>
+    /// Maps a box of the upright image (size <paramref name="uprightWidth"/>×<paramref name="uprightHeight"/>) back to
+    /// the image as the sensor delivered it, i.e. undoes <see cref="Upright"/>.
+    /// </summary>
+    public static Inference.ClusterBox ToSensorBox(TreeScout.Contracts.BlossomDetection d, int mountRotationDeg, int uprightWidth, int uprightHeight)
+    {
+        float x = d.X, y = d.Y, w = d.W, h = d.H;
+        return ((((mountRotationDeg % 360) + 360) % 360) switch
+        {
+            // Clockwise quarter turn: sensor (sx, sy) -> upright (Hs - sy, sx), so sx = uy and sy = Wu - ux (Wu = Hs).
+            90 => new Inference.ClusterBox(y, uprightWidth - x - w, h, w, d.Score),
+            180 => new Inference.ClusterBox(uprightWidth - x - w, uprightHeight - y - h, w, h, d.Score),
+            270 => new Inference.ClusterBox(uprightHeight - y - h, x, h, w, d.Score),
+            _ => new Inference.ClusterBox(x, y, w, h, d.Score),
+        });
+    }
 }

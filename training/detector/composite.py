@@ -183,7 +183,7 @@ def render(rng, crops, h, w, px=1.0, density=None):
     for _ in range(int(rng.uniform(150, 700) * area_units)):
         _leaf(rng, img, px)
     label = np.full((h, w), -1, np.int32)
-    density = density if density is not None else rng.uniform(10, 150)
+    density = density if density is not None else rng.uniform(20, 200)
     n = int(rng.poisson(density * area_units))
     placed = []
     # clusters grow along branches in groups: pick a few group centres, scatter around them

@@ -1,14 +1,17 @@
-"""Train BlossomNet on composites rendered on the fly from the training cameras' crops (held-out cameras never loaded).
+"""Train BlossomNet on composites of the training cameras' crops (held-out cameras never loaded).
 
   /usr/bin/python3 training/detector/train.py --steps 6000 --name v1
 Checkpoints and the log go to training/runs/detector/<name>/ (model.pt = last, log.txt).
 """
 import argparse
 import math
+import multiprocessing
 import os
+import pickle
 import sys
 import time
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -47,20 +50,48 @@ def targets(boxes, h, w, stride=common.OUTPUT_STRIDE):
     return hm, weight, wh, off, mask
 
 
-class Scenes(torch.utils.data.IterableDataset):
-    def __init__(self, size, seed):
-        self.size, self.seed = size, seed
+def _render_one(job):
+    seed, size = job
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(seed)
+    crops = _render_one.crops
+    px = common.INPUT_SCALE * rng.uniform(0.75, 1.35)
+    return composite.render(rng, crops, size, size, px)
 
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng(self.seed + (info.id if info else 0) * 7919)
-        crops = common.load_crops("train")
-        while True:
-            px = common.INPUT_SCALE * rng.uniform(0.75, 1.35)
-            img, boxes = composite.render(rng, crops, self.size, self.size, px)
-            x = common.to_input_tile(img)
-            hm, weight, wh, off, mask = targets(boxes, self.size, self.size)
-            yield x, hm[None], weight[None], wh, off, mask[None]
+
+def _init_worker():
+    _render_one.crops = common.load_crops("train")
+
+
+def scene_pool(count, size, seed, workers):
+    """Composites rendered once and reused every epoch (rendering costs as much CPU as a training step on this machine)."""
+    path = os.path.join(common.cache_dir(), "pool-%d-%d-%d.pkl" % (count, size, seed))
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    with multiprocessing.Pool(workers, initializer=_init_worker) as pool:
+        scenes = pool.map(_render_one, [(seed * 1_000_003 + i, size) for i in range(count)], chunksize=16)
+    with open(path, "wb") as f:
+        pickle.dump(scenes, f, protocol=4)
+    return scenes
+
+
+def batches(scenes, batch, size, rng):
+    """Random scenes with flips (clusters look the same mirrored or upside down), as network tensors and targets."""
+    while True:
+        xs, hms, ws, whs, offs, masks = [], [], [], [], [], []
+        for i in rng.integers(0, len(scenes), batch):
+            img, boxes = scenes[i]
+            if rng.random() < 0.5:
+                img = img[:, ::-1]
+                boxes = [(size - x - w, y, w, h, st, v) for x, y, w, h, st, v in boxes]
+            if rng.random() < 0.5:
+                img = img[::-1]
+                boxes = [(x, size - y - h, w, h, st, v) for x, y, w, h, st, v in boxes]
+            hm, weight, wh, off, mask = targets(boxes, size, size)
+            xs.append(common.to_input_tile(np.ascontiguousarray(img)))
+            hms.append(hm[None]); ws.append(weight[None]); whs.append(wh); offs.append(off); masks.append(mask[None])
+        yield tuple(torch.from_numpy(np.stack(a)) for a in (xs, hms, ws, whs, offs, masks))
 
 
 def focal(pred_logits, gt, weight):
@@ -80,8 +111,9 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)  # a shared 2-core machine: more threads spin and lose
+    ap.add_argument("--workers", type=int, default=2, help="processes rendering the scene pool")
+    ap.add_argument("--pool", type=int, default=2400, help="composites rendered once and reused")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", default=None)
     args = ap.parse_args()
@@ -100,7 +132,10 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     for _ in range(start):
         sched.step()
-    loader = torch.utils.data.DataLoader(Scenes(args.size, args.seed * 1000 + start), batch_size=args.batch, num_workers=args.workers)
+    t_pool = time.time()
+    scenes = scene_pool(args.pool, args.size, args.seed, args.workers)
+    print("scene pool: %d composites (%.0f s)" % (len(scenes), time.time() - t_pool), flush=True)
+    loader = batches(scenes, args.batch, args.size, np.random.default_rng(args.seed * 7 + start))
     log = open(os.path.join(out, "log.txt"), "a")
     net.train()
     t0, run = time.time(), None

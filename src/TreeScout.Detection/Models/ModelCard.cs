@@ -84,7 +84,7 @@ public sealed record ModelInput
 
     public string Layout { get; init; } = "NCHW";
 
-    /// <summary>Dimensions; a string (e.g. "N", "H") is a dynamic axis, a number must match the ONNX graph exactly.</summary>
+    /// <summary>Dimensions; a string (e.g. "N", "H") or -1 is a dynamic axis, any other number must match the ONNX graph exactly.</summary>
     public required IReadOnlyList<JsonElement> Shape { get; init; }
 
     public string ColorOrder { get; init; } = "RGB";
@@ -99,7 +99,7 @@ public sealed record ModelInput
     public required IReadOnlyList<float> Std { get; init; }
 
     /// <summary>Fixed size of a dimension, or null when the card declares it dynamic.</summary>
-    public long? FixedDim(int axis) => Shape[axis].ValueKind == JsonValueKind.Number ? Shape[axis].GetInt64() : null;
+    public long? FixedDim(int axis) => Shape[axis].ValueKind == JsonValueKind.Number && Shape[axis].GetInt64() >= 0 ? Shape[axis].GetInt64() : null;
 }
 
 public sealed record ModelTensor
