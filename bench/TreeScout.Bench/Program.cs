@@ -13,7 +13,7 @@ using TreeScout.Detection.Models;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-// dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate] [--threads N] [--rounds N] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
 var writeCard = args.Contains("--write-card");
@@ -34,6 +34,28 @@ if (mode == "evaluate")
     if (writeCard)
     {
         UpdateCard(detectorCard, "evaluation", node);
+    }
+    return 0;
+}
+
+if (mode == "sweep")
+{
+    // Score threshold selection on composites of the *training* cameras (never the held-out set):
+    // NMS is greedy by score, so filtering its output at t equals running it with threshold t.
+    var truth = args.SkipWhile(a => a != "sweep").Skip(1).FirstOrDefault() ?? throw new ArgumentException("sweep TRUTH.json");
+    using var pipeline = BlossomPipeline.Open(new DetectionOptions { DetectorCard = detectorCard, StageCard = stageCard, IntraOpThreads = threads, ScoreThreshold = 0.05 });
+    var images = DetectorEvaluation.ReadCompositeTruth(truth);
+    var all = images.Select(i =>
+    {
+        using var m = OpenCvSharp.Cv2.ImRead(i.Path);
+        return (i.Labels, Boxes: DetectorEvaluationRun.Boxes(pipeline, m));
+    }).ToList();
+    Console.WriteLine("score  precision  recall  F1");
+    for (var t = 0.1; t < 0.85; t += 0.05)
+    {
+        var c = all.Aggregate(new MatchCounts(0, 0, 0, 0), (acc, x) =>
+            acc + DetectorEvaluation.Match([.. x.Boxes.Where(b => b.Score >= t)], x.Labels, DetectorEvaluationRun.CompositeIou, centroidRule: false));
+        Console.WriteLine($"{t:F2}   {c.Precision,9:F3}  {c.Recall,6:F3}  {2 * c.Precision * c.Recall / (c.Precision + c.Recall):F3}");
     }
     return 0;
 }

@@ -58,7 +58,7 @@ def background(rng, crops, h, w, px):
     # far rows in bloom: white and green speckle, out of focus
     img = _speckle(rng, img, px, int(h * w / (900 * px * px) * rng.uniform(0.2, 1.5)),
                    lambda r: _hsv_color(r, (20, 80), (0, 120) if r.random() < 0.5 else (60, 200), (120, 255)), (3, 12), rng.uniform(5, 21))
-    sky = int(h * rng.uniform(0, 0.45)) if rng.random() < 0.7 else 0
+    sky = int(h * rng.uniform(0, 0.45 if rng.random() < 0.7 else 0.9)) if rng.random() < 0.7 else 0
     if sky:
         top, bottom = np.array(_hsv_color(rng, (95, 120), (0, 90), (170, 255)), np.float32), np.array(_hsv_color(rng, (90, 120), (0, 60), (190, 255)), np.float32)
         edge = sky + (np.sin(np.arange(w) / (w * rng.uniform(0.05, 0.3)) + rng.uniform(0, 6)) * h * 0.04).astype(int)
@@ -157,6 +157,9 @@ def _camera(rng, img, px):
     hsv = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_BGR2HSV).astype(np.float32)
     hsv[:, :, 1] *= rng.uniform(0.55, 1.3)
     x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
+    if rng.random() < 0.3:  # haze / overcast glare: low contrast towards a bright grey
+        a = rng.uniform(0.55, 0.9)
+        x = (x.astype(np.float32) * a + (1 - a) * rng.uniform(170, 250, 3).astype(np.float32)).astype(np.uint8)
     r = rng.random()
     if r < 0.35:  # motion blur along the driving direction (horizontal)
         n = int(rng.integers(2, max(3, int(12 * px))))

@@ -113,9 +113,10 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=1)  # a shared 2-core machine: more threads spin and lose
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the scene pool")
-    ap.add_argument("--pool", type=int, default=2400, help="composites rendered once and reused")
+    ap.add_argument("--pools", default="2400:1", help="COUNT:SEED,... composite pools rendered once (cached) and reused")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--resume", default=None)
+    ap.add_argument("--resume", default=None, help="continue a run: weights, optimiser and step")
+    ap.add_argument("--init", default=None, help="start from these weights with a fresh schedule (fine-tuning)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -124,6 +125,8 @@ def main():
     net = BlossomNet()
     start = 0
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    if args.init:
+        net.load_state_dict(torch.load(args.init)["state_dict"])
     if args.resume:
         ck = torch.load(args.resume)
         net.load_state_dict(ck["state_dict"])
@@ -133,7 +136,7 @@ def main():
     for _ in range(start):
         sched.step()
     t_pool = time.time()
-    scenes = scene_pool(args.pool, args.size, args.seed, args.workers)
+    scenes = [s for spec in args.pools.split(",") for s in scene_pool(int(spec.split(":")[0]), args.size, int(spec.split(":")[1]), args.workers)]
     print("scene pool: %d composites (%.0f s)" % (len(scenes), time.time() - t_pool), flush=True)
     loader = batches(scenes, args.batch, args.size, np.random.default_rng(args.seed * 7 + start))
     log = open(os.path.join(out, "log.txt"), "a")
