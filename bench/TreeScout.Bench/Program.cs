@@ -123,8 +123,8 @@ async Task<(double Fps, double ClustersPerFrame)> Worker()
     return (frames.Count / sw.Elapsed.TotalSeconds, done.Sum(d => d.Detections.Count) / (double)frames.Count);
 }
 
-Bare();
-await Worker(); // warm-up: sessions, buffers, JIT
+Console.Error.WriteLine($"warm-up: bare {Bare().Fps:F2} frames/s");
+Console.Error.WriteLine($"warm-up: worker {(await Worker()).Fps:F2} frames/s"); // sessions, buffers, JIT
 var bareRuns = new List<(double Fps, double Clusters)>();
 var workerRuns = new List<(double Fps, double Clusters)>();
 for (var r = 0; r < rounds; r++)
@@ -132,6 +132,7 @@ for (var r = 0; r < rounds; r++)
     // Interleaved, so that the other tenants of this shared machine slow both sides alike.
     bareRuns.Add(Bare());
     workerRuns.Add(await Worker());
+    Console.Error.WriteLine($"round {r + 1}: bare {bareRuns[^1].Fps:F2}, worker {workerRuns[^1].Fps:F2} frames/s");
 }
 double Median(IEnumerable<double> v) => v.Order().ElementAt(rounds / 2);
 var bareFps = Median(bareRuns.Select(r => r.Fps));
