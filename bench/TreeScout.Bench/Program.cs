@@ -116,9 +116,19 @@ async Task<(double Fps, double ClustersPerFrame)> Worker()
             Jpeg = f,
         });
     }
+    var lastProgress = (Count: 0, At: Stopwatch.GetTimestamp());
     while (done.Count < frames.Count)
     {
         await Task.Delay(1);
+        if (done.Count != lastProgress.Count)
+        {
+            lastProgress = (done.Count, Stopwatch.GetTimestamp());
+        }
+        else if (Stopwatch.GetElapsedTime(lastProgress.At) > TimeSpan.FromSeconds(60))
+        {
+            var depth = workers.Broker.Depth(Topology.DetectionFramesQueue);
+            throw new TimeoutException($"worker stalled: {done.Count}/{frames.Count} detections, frames queue ready {depth.Ready}, dead-lettered {depth.DeadLettered}");
+        }
     }
     return (frames.Count / sw.Elapsed.TotalSeconds, done.Sum(d => d.Detections.Count) / (double)frames.Count);
 }
