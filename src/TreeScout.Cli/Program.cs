@@ -1,9 +1,12 @@
 using System.CommandLine;
 using TreeScout.Cli;
+using TreeScout.Cli.Commands;
 
 // Each command lives in Commands/<Name>Command.cs and adds itself here, one line each.
 var root = new RootCommand("TreeScout: orchard blossom scanning — scan recorded runs, control live runs, export thinning maps.");
-root.Subcommands.Add(TreeScout.Cli.Commands.SimulateCommand.Create());
-root.Subcommands.Add(TreeScout.Cli.Commands.ScoreCommand.Create());
+root.Subcommands.Add(SimulateCommand.Create());
+root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(DetectCommand.Create());
+root.Subcommands.Add(ClassifyStageCommand.Create());
 return await Cli.InvokeAsync(root, args);

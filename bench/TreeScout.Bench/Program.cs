@@ -1,0 +1,179 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using TreeScout.Bench;
+using TreeScout.Contracts;
+using TreeScout.Detection;
+using TreeScout.Detection.Evaluation;
+using TreeScout.Detection.Models;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
+
+// dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
+// Run from the repository root (models/, samples/, ../shared).
+var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
+var writeCard = args.Contains("--write-card");
+int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+var threads = Arg("--threads", 2);
+var rounds = Arg("--rounds", 3);
+var detectorCard = Path.GetFullPath("models/blossom-detector.json");
+var stageCard = Path.GetFullPath("models/bbch-stage.json");
+var heldOut = Path.GetFullPath("samples/detector-heldout");
+
+if (mode == "evaluate")
+{
+    using var pipeline = BlossomPipeline.Open(new DetectionOptions { DetectorCard = detectorCard, StageCard = stageCard, IntraOpThreads = threads });
+    var result = DetectorEvaluationRun.Run(pipeline, Path.GetFullPath("../shared/data/orchard-frames/via_region_data.json"),
+        Path.Combine(heldOut, "truth.json"), "samples/detector-heldout (training/detector/composite.py --cameras held --count 16 --seed 1000)");
+    var node = JsonSerializer.SerializeToNode(result, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase })!;
+    Console.WriteLine(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    if (writeCard)
+    {
+        UpdateCard(detectorCard, "evaluation", node);
+    }
+    return 0;
+}
+
+if (mode == "sweep")
+{
+    // Score threshold selection on composites of the *training* cameras (never the held-out set):
+    // NMS is greedy by score, so filtering its output at t equals running it with threshold t.
+    var truth = args.SkipWhile(a => a != "sweep").Skip(1).FirstOrDefault() ?? throw new ArgumentException("sweep TRUTH.json");
+    using var pipeline = BlossomPipeline.Open(new DetectionOptions { DetectorCard = detectorCard, StageCard = stageCard, IntraOpThreads = threads, ScoreThreshold = 0.05 });
+    var images = DetectorEvaluation.ReadCompositeTruth(truth);
+    var all = images.Select(i =>
+    {
+        using var m = OpenCvSharp.Cv2.ImRead(i.Path);
+        return (i.Labels, Boxes: DetectorEvaluationRun.Boxes(pipeline, m));
+    }).ToList();
+    Console.WriteLine("score  precision  recall  F1");
+    for (var t = 0.1; t < 0.85; t += 0.05)
+    {
+        var c = all.Aggregate(new MatchCounts(0, 0, 0, 0), (acc, x) =>
+            acc + DetectorEvaluation.Match([.. x.Boxes.Where(b => b.Score >= t)], x.Labels, DetectorEvaluationRun.CompositeIou, centroidRule: false));
+        Console.WriteLine($"{t:F2}   {c.Precision,9:F3}  {c.Recall,6:F3}  {2 * c.Precision * c.Recall / (c.Precision + c.Recall):F3}");
+    }
+    return 0;
+}
+
+var frames = Directory.GetFiles(Path.Combine(heldOut, "frames"), "*.jpg").Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToList();
+using var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+
+// Bare ONNX Runtime: its own sessions, same models, same thread count.
+using var bareDetector = VerifiedModel.Open(detectorCard, threads);
+using var bareStage = VerifiedModel.Open(stageCard, threads);
+using var bare = new BareOnnxRuntime(bareDetector, bareStage);
+
+// Worker: the Detection module on the in-memory bus; frames go in as FrameCaptured, FrameDetections come out.
+var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+{
+    ["Detection:DetectorCard"] = detectorCard,
+    ["Detection:StageCard"] = stageCard,
+    ["Detection:IntraOpThreads"] = threads.ToString(CultureInfo.InvariantCulture),
+}).Build();
+await using var workers = await EmbeddedWorkers.StartAsync([new DetectionWorkerModule()], configuration, loggerFactory, CancellationToken.None);
+await using var feeder = workers.Connect("bench", loggerFactory);
+var done = new ConcurrentQueue<FrameDetections>();
+await using var listener = await feeder.ListenAsync(Topology.DetectionsExchange, "#", e =>
+{
+    done.Enqueue((FrameDetections)MessageCodec.Decode(e));
+    return Task.CompletedTask;
+}, CancellationToken.None);
+long sequence = 0;
+
+(double Fps, double ClustersPerFrame) Bare()
+{
+    var clusters = 0L;
+    var sw = Stopwatch.StartNew();
+    foreach (var f in frames)
+    {
+        clusters += bare.Run(f);
+    }
+    return (frames.Count / sw.Elapsed.TotalSeconds, clusters / (double)frames.Count);
+}
+
+async Task<(double Fps, double ClustersPerFrame)> Worker()
+{
+    done.Clear();
+    var sw = Stopwatch.StartNew();
+    foreach (var f in frames)
+    {
+        var seq = sequence++;
+        await feeder.PublishAsync(new FrameCaptured
+        {
+            MessageId = MessageIds.For("bench-run", "frame", seq),
+            RunId = "bench-run",
+            Sequence = seq,
+            CameraId = "cam-right",
+            CapturedAtUtc = DateTimeOffset.UtcNow,
+            MonotonicNs = seq,
+            Width = 1280,
+            Height = 720,
+            Jpeg = f,
+        });
+    }
+    var lastProgress = (Count: 0, At: Stopwatch.GetTimestamp());
+    while (done.Count < frames.Count)
+    {
+        await Task.Delay(1);
+        if (done.Count != lastProgress.Count)
+        {
+            lastProgress = (done.Count, Stopwatch.GetTimestamp());
+        }
+        else if (Stopwatch.GetElapsedTime(lastProgress.At) > TimeSpan.FromSeconds(60))
+        {
+            var depth = workers.Broker.Depth(Topology.DetectionFramesQueue);
+            throw new TimeoutException($"worker stalled: {done.Count}/{frames.Count} detections, frames queue ready {depth.Ready}, dead-lettered {depth.DeadLettered}");
+        }
+    }
+    return (frames.Count / sw.Elapsed.TotalSeconds, done.Sum(d => d.Detections.Count) / (double)frames.Count);
+}
+
+Console.Error.WriteLine($"warm-up: bare {Bare().Fps:F2} frames/s");
+Console.Error.WriteLine($"warm-up: worker {(await Worker()).Fps:F2} frames/s"); // sessions, buffers, JIT
+var bareRuns = new List<(double Fps, double Clusters)>();
+var workerRuns = new List<(double Fps, double Clusters)>();
+for (var r = 0; r < rounds; r++)
+{
+    // Interleaved, so that the other tenants of this shared machine slow both sides alike.
+    bareRuns.Add(Bare());
+    workerRuns.Add(await Worker());
+    Console.Error.WriteLine($"round {r + 1}: bare {bareRuns[^1].Fps:F2}, worker {workerRuns[^1].Fps:F2} frames/s");
+}
+double Median(IEnumerable<double> v) => v.Order().ElementAt(rounds / 2);
+var bareFps = Median(bareRuns.Select(r => r.Fps));
+var workerFps = Median(workerRuns.Select(r => r.Fps));
+var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+Console.WriteLine($"detector + stage classifier, {frames.Count} held-out composite frames 1280x720, ORT intra-op threads {threads}, {rounds} interleaved rounds (median), load average {load}");
+Console.WriteLine($"{"",-22}{"frames/s",10}{"ms/frame",10}{"clusters/frame",16}");
+Console.WriteLine($"{"bare ONNX Runtime",-22}{bareFps,10:F2}{1000 / bareFps,10:F1}{bareRuns[0].Clusters,16:F1}");
+Console.WriteLine($"{"worker (handler+bus)",-22}{workerFps,10:F2}{1000 / workerFps,10:F1}{workerRuns[0].Clusters,16:F1}");
+Console.WriteLine($"ratio worker / bare: {workerFps / bareFps:F3}   (targets: worker >= 6 frames/s, ratio >= 0.9)");
+if (writeCard)
+{
+    UpdateCard(detectorCard, "latency", new JsonObject
+    {
+        ["frame"] = "1280x720 JPEG (samples/detector-heldout)",
+        ["intraOpThreads"] = threads,
+        ["framesPerSecondWorker"] = Math.Round(workerFps, 2),
+        ["framesPerSecondBare"] = Math.Round(bareFps, 2),
+        ["ratio"] = Math.Round(workerFps / bareFps, 3),
+        ["clustersPerFrame"] = Math.Round(workerRuns[0].Clusters, 1),
+        ["loadAverage"] = load,
+        ["runtime"] = "ONNX Runtime 1.31.1, 2-core shared CPU",
+        ["command"] = "dotnet run -c Release --project bench/TreeScout.Bench -- bench",
+    });
+}
+return 0;
+
+static void UpdateCard(string cardPath, string key, JsonNode value)
+{
+    var card = JsonNode.Parse(File.ReadAllText(cardPath))!.AsObject();
+    card[key] = value;
+    File.WriteAllText(cardPath, card.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    Console.WriteLine($"updated {key} in {cardPath}");
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using OpenCvSharp;
+using TreeScout.Contracts;
+using TreeScout.Detection.Inference;
+using TreeScout.Detection.Models;
+
+namespace TreeScout.Detection;
+
+/// <summary>What the models found in one upright frame.</summary>
+public sealed record FrameAnalysis(IReadOnlyList<BlossomDetection> Detections, OrientationEvidence Orientation, double InferenceMs);
+
+/// <summary>
+/// Detector + stage classifier + orientation check over one upright frame: the worker's handler, `treescout detect`
+/// and the benchmark all go through here. Owns one ONNX session per model; calls are serialised because the tensor
+/// buffers are reused (the bus hands a worker one message at a time anyway).
+/// </summary>
+public sealed class BlossomPipeline : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly VerifiedModel _detectorModel;
+    private readonly VerifiedModel _stageModel;
+    private readonly BlossomDetector _detector;
+    private readonly StageClassifier _classifier;
+    private readonly OrientationEstimator _orientation = new();
+
+    private BlossomPipeline(VerifiedModel detectorModel, VerifiedModel stageModel, DetectorSettings settings, int stageBatch)
+    {
+        _detectorModel = detectorModel;
+        _stageModel = stageModel;
+        _detector = new BlossomDetector(detectorModel, settings);
+        _classifier = new StageClassifier(stageModel, stageBatch);
+    }
+
+    public ModelIdentity Detector => _detectorModel.Identity;
+
+    public ModelIdentity StageClassifier => _stageModel.Identity;
+
+    public DetectorSettings Settings => _detector.Settings;
+
+    /// <summary>Loads and verifies both models against their cards.</summary>
+    /// <exception cref="ModelCardException">A card is missing or does not match its model file.</exception>
+    public static BlossomPipeline Open(DetectionOptions options)
+    {
+        var detector = VerifiedModel.Open(ModelLocator.Resolve(options.DetectorCard), options.IntraOpThreads);
+        try
+        {
+            var stage = VerifiedModel.Open(ModelLocator.Resolve(options.StageCard), options.IntraOpThreads);
+            try
+            {
+                var card = detector.Card;
+                var settings = new DetectorSettings(
+                    (float)(options.ScoreThreshold ?? card.Threshold("score", 0.3)),
+                    (float)(options.NmsIou ?? card.Threshold("nmsIou", 0.5)),
+                    options.MaxDetectionsPerFrame);
+                return new BlossomPipeline(detector, stage, settings, options.StageBatch);
+            }
+            catch
+            {
+                stage.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            detector.Dispose();
+            throw;
+        }
+    }
+
+    public FrameAnalysis Analyze(Mat upright)
+    {
+        lock (_gate)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var boxes = _detector.Detect(upright);
+            var probabilities = _classifier.Classify(upright, boxes);
+            var detections = new BlossomDetection[boxes.Count];
+            for (var i = 0; i < boxes.Count; i++)
+            {
+                var b = boxes[i];
+                detections[i] = new BlossomDetection
+                {
+                    X = b.X,
+                    Y = b.Y,
+                    W = b.W,
+                    H = b.H,
+                    Score = b.Score,
+                    Stage = BbchStages.Ordered[ArgMax(probabilities[i])],
+                    StageProbabilities = probabilities[i],
+                };
+            }
+            var orientation = _orientation.Estimate(upright);
+            return new FrameAnalysis(detections, orientation, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best])
+            {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    public void Dispose()
+    {
+        _detector.Dispose();
+        _classifier.Dispose();
+        _orientation.Dispose();
+        _detectorModel.Dispose();
+        _stageModel.Dispose();
+    }
+}

@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace TreeScout.Detection;
+
+/// <summary>Detection worker settings (section "Detection"; env TREESCOUT__Detection__...).</summary>
+public sealed class DetectionOptions
+{
+    public const string Section = "Detection";
+
+    /// <summary>Detector card; a relative path is looked up under the working directory, then next to the executable.</summary>
+    [Required]
+    public string DetectorCard { get; set; } = "models/blossom-detector.json";
+
+    [Required]
+    public string StageCard { get; set; } = "models/bbch-stage.json";
+
+    /// <summary>ONNX Runtime intra-op threads per session (the tractor's node has few cores shared by all workers).</summary>
+    [Range(1, 64)]
+    public int IntraOpThreads { get; set; } = 2;
+
+    /// <summary>Minimum detector score; null = the card's thresholds.score.</summary>
+    [Range(0.0, 1.0)]
+    public double? ScoreThreshold { get; set; }
+
+    /// <summary>Boxes overlapping a better one by more than this IoU are dropped; null = the card's thresholds.nmsIou.</summary>
+    [Range(0.05, 0.95)]
+    public double? NmsIou { get; set; }
+
+    [Range(1, 2000)]
+    public int MaxDetectionsPerFrame { get; set; } = 300;
+
+    /// <summary>Cluster crops per stage-classifier run.</summary>
+    [Range(1, 256)]
+    public int StageBatch { get; set; } = 32;
+
+    /// <summary>Frames of one camera the orientation evidence is averaged over before a warning is raised or cleared.</summary>
+    [Range(1, 10_000)]
+    public int OrientationWindow { get; set; } = 20;
+
+    /// <summary>Averaged confidence above which a camera is reported as mounted differently from its configuration.</summary>
+    [Range(0.0, 1.0)]
+    public double OrientationWarnConfidence { get; set; } = 0.5;
+}

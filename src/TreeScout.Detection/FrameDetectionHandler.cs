@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TreeScout.Contracts;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
+
+namespace TreeScout.Detection;
+
+/// <summary>
+/// FrameCaptured → FrameDetections: decode, undo the mount rotation, detect + classify, publish (confirmed) before
+/// returning so the ack follows. Idempotent: the detections' id is derived from the frame's id.
+/// </summary>
+public sealed class FrameDetectionHandler(
+    DetectionModels models,
+    IOptions<DetectionOptions> options,
+    OrientationMonitor orientation,
+    WorkerCounters counters,
+    ILogger<FrameDetectionHandler> logger) : IMessageHandler<FrameCaptured>
+{
+    public const string FramesDetected = "frames_detected";
+    public const string ClustersDetected = "clusters_detected";
+    public const string FramesUndecodable = "frames_undecodable";
+
+    public async Task HandleAsync(FrameCaptured frame, MessageContext context, CancellationToken cancellationToken)
+    {
+        var pipeline = models.Open(options.Value);
+        FrameDetections result;
+        using (var decoded = FrameImage.Decode(frame.Jpeg))
+        {
+            if (decoded is null)
+            {
+                counters.Add(FramesUndecodable);
+                throw new MalformedMessageException(
+                    $"frame {frame.Sequence} of run {frame.RunId} (camera {frame.CameraId}): not a decodable JPEG ({frame.Jpeg.Length} bytes{Signature(frame.Jpeg)})");
+            }
+            if (frame.MountRotationDeg is not (0 or 90 or 180 or 270))
+            {
+                throw new MalformedMessageException(
+                    $"frame {frame.Sequence} of run {frame.RunId} (camera {frame.CameraId}): mount rotation {frame.MountRotationDeg} is not 0, 90, 180 or 270");
+            }
+            var upright = FrameImage.Upright(decoded, frame.MountRotationDeg);
+            try
+            {
+                var analysis = pipeline.Analyze(upright);
+                orientation.Observe(frame.CameraId, frame.MountRotationDeg, analysis.Orientation);
+                result = new FrameDetections
+                {
+                    MessageId = MessageIds.Derive(frame.MessageId, "detections"),
+                    RunId = frame.RunId,
+                    FrameMessageId = frame.MessageId,
+                    Sequence = frame.Sequence,
+                    CameraId = frame.CameraId,
+                    CapturedAtUtc = frame.CapturedAtUtc,
+                    MonotonicNs = frame.MonotonicNs,
+                    Width = upright.Cols,
+                    Height = upright.Rows,
+                    Detector = pipeline.Detector,
+                    StageClassifier = pipeline.StageClassifier,
+                    Detections = analysis.Detections,
+                    Orientation = new OrientationCheck
+                    {
+                        AppliedRotationDeg = frame.MountRotationDeg,
+                        SuspectedRotationDeg = analysis.Orientation.SuspectedRotationDeg,
+                        Confidence = analysis.Orientation.Confidence,
+                    },
+                    InferenceMs = Math.Round(analysis.InferenceMs, 2),
+                };
+            }
+            finally
+            {
+                if (!ReferenceEquals(upright, decoded))
+                {
+                    upright.Dispose();
+                }
+            }
+        }
+        await context.Publisher.PublishAsync(result, cancellationToken);
+        counters.Add(FramesDetected);
+        counters.Add(ClustersDetected, result.Detections.Count);
+        logger.LogDebug("Frame {Sequence} of {Camera}: {Clusters} clusters in {Ms:F1} ms", frame.Sequence, frame.CameraId, result.Detections.Count, result.InferenceMs);
+    }
+
+    /// <summary>The first bytes, so a reader of the dead-letter reason can tell a PNG, an empty body or garbage from a cut JPEG.</summary>
+    private static string Signature(byte[] bytes) =>
+        bytes.Length == 0 ? "" : $", starts with {Convert.ToHexString(bytes.AsSpan(0, Math.Min(4, bytes.Length)))}";
+}

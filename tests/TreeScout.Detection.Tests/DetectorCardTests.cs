@@ -1,0 +1,66 @@
+using System.Text.Json;
+using TreeScout.Detection.Evaluation;
+using TreeScout.Tests;
+
+namespace TreeScout.Detection.Tests;
+
+/// <summary>The detector card's numbers, recomputed from the committed model (same code as the card generator).</summary>
+public class DetectorCardTests
+{
+    private static JsonElement Evaluation()
+    {
+        using var card = JsonDocument.Parse(File.ReadAllText(TestModels.DetectorCard));
+        return card.RootElement.GetProperty("evaluation").Clone();
+    }
+
+    [Fact]
+    public void Recall_on_the_labelled_blossoms_of_the_real_orchard_photos_matches_the_card()
+    {
+        using var pipeline = BlossomPipeline.Open(TestModels.Options());
+        var images = DetectorEvaluation.ReadViaPolygons(RepoPaths.SharedData("orchard-frames", "via_region_data.json"));
+        Assert.Equal(50, images.Sum(i => i.Labels.Count));
+        var counts = DetectorEvaluation.Evaluate(images, m => DetectorEvaluationRun.Boxes(pipeline, m), DetectorEvaluationRun.RealFrameIou, centroidRule: true);
+        var expected = Evaluation().GetProperty("realFrames");
+        Assert.Equal(expected.GetProperty("labelled").GetInt32(), counts.Labels);
+        Assert.Equal(expected.GetProperty("found").GetInt32(), counts.Found);
+        Assert.Equal(expected.GetProperty("recall").GetDouble(), counts.Recall, 3);
+    }
+
+    [Fact]
+    public void Precision_and_recall_on_held_out_composites_match_the_card()
+    {
+        using var pipeline = BlossomPipeline.Open(TestModels.Options());
+        var images = DetectorEvaluation.ReadCompositeTruth(Path.Combine(RepoPaths.Samples, "detector-heldout", "truth.json"));
+        var expected = Evaluation().GetProperty("heldOutComposites");
+        var counts = DetectorEvaluation.Evaluate(images, m => DetectorEvaluationRun.Boxes(pipeline, m), expected.GetProperty("minIou").GetDouble(), centroidRule: false);
+        Assert.Equal(expected.GetProperty("required").GetInt32(), counts.Labels);
+        Assert.Equal(expected.GetProperty("detections").GetInt32(), counts.Detections);
+        Assert.Equal(expected.GetProperty("recall").GetDouble(), counts.Recall, 3);
+        Assert.Equal(expected.GetProperty("precision").GetDouble(), counts.Precision, 3);
+    }
+
+    [Fact]
+    public void Matching_counts_each_label_once_and_ignores_may_find_labels()
+    {
+        var labels = new[]
+        {
+            new LabelledBox(new(0, 0, 10, 10, 1), true, 5, 5),
+            new LabelledBox(new(100, 100, 10, 10, 1), false, 105, 105),
+        };
+        var detections = new[]
+        {
+            new Inference.ClusterBox(1, 1, 10, 10, 0.9f),     // finds label 0
+            new Inference.ClusterBox(0, 0, 10, 10, 0.8f),     // label 0 already taken: false positive
+            new Inference.ClusterBox(100, 100, 10, 10, 0.7f), // "may find" label: neither found nor false
+            new Inference.ClusterBox(3, 3, 14, 14, 0.6f),     // contains the centroid, area 1.96x: no IoU>=0.5 label left
+        };
+        var counts = DetectorEvaluation.Match(detections, labels, 0.5, centroidRule: false);
+        Assert.Equal(new MatchCounts(1, 1, 4, 2), counts);
+        Assert.Equal(0.5, counts.Precision);
+        Assert.Equal(1.0, counts.Recall);
+        var byCentroid = DetectorEvaluation.Match([new Inference.ClusterBox(2, 2, 18, 18, 0.9f)], labels, 0.5, centroidRule: true);
+        Assert.Equal(1, byCentroid.Found);
+        var tooBig = DetectorEvaluation.Match([new Inference.ClusterBox(0, 0, 30, 30, 0.9f)], labels, 0.5, centroidRule: true);
+        Assert.Equal(0, tooBig.Found);
+    }
+}
