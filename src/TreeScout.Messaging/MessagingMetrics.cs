@@ -17,6 +17,7 @@ public sealed class MessagingMetrics : IDisposable
     private readonly Histogram<double> _handlerSeconds;
     private long _deadLetteredTotal;
     private long _consumedTotal;
+    private long _duplicateTotal;
 
     public MessagingMetrics(IMeterFactory? meterFactory = null)
     {
@@ -34,6 +35,9 @@ public sealed class MessagingMetrics : IDisposable
 
     public long ConsumedTotal => Interlocked.Read(ref _consumedTotal);
 
+    /// <summary>Redeliveries dropped because the message id was already handled.</summary>
+    public long DuplicateTotal => Interlocked.Read(ref _duplicateTotal);
+
     public void Consumed(string queue, double seconds)
     {
         Interlocked.Increment(ref _consumedTotal);
@@ -41,7 +45,11 @@ public sealed class MessagingMetrics : IDisposable
         _handlerSeconds.Record(seconds, new KeyValuePair<string, object?>("queue", queue));
     }
 
-    public void Duplicate(string queue) => _duplicates.Add(1, new KeyValuePair<string, object?>("queue", queue));
+    public void Duplicate(string queue)
+    {
+        Interlocked.Increment(ref _duplicateTotal);
+        _duplicates.Add(1, new KeyValuePair<string, object?>("queue", queue));
+    }
 
     public void Retried(string queue) => _retried.Add(1, new KeyValuePair<string, object?>("queue", queue));
 

@@ -19,6 +19,9 @@ public abstract class BusTransport(Topology topology, ILoggerFactory loggers) : 
 
     public Topology Topology => topology;
 
+    /// <summary>The RabbitMQ virtual host of this test (null for the in-memory bus).</summary>
+    public virtual TestVhost? Vhost => null;
+
     protected ILoggerFactory Loggers => loggers;
 
     public static async Task<BusTransport> CreateAsync(string kind, ILoggerFactory loggers, TopologyOptions? topologyOptions = null)
@@ -84,7 +87,7 @@ public abstract class BusTransport(Topology topology, ILoggerFactory loggers) : 
     {
         private IConnection? _connection;
 
-        public TestVhost Vhost => vhost;
+        public override TestVhost Vhost => vhost;
 
         protected override IMessageBus CreateBus(string worker, BrokerOptions options)
         {
