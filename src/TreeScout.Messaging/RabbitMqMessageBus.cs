@@ -105,9 +105,15 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                 }
                 _ready = true;
                 _state = "ready";
-                logger.LogInformation("{Verb} broker {Broker} after {Attempts} attempt(s); consuming {Queues}",
-                    everConnected ? "Reconnected to" : "Connected to", BrokerOptions.Redact(options.Uri), attempts,
-                    _subscriptions.Count == 0 ? "nothing" : string.Join(", ", _subscriptions.Select(s => s.Queue.Name)));
+                var consuming = _subscriptions.Count == 0 ? "nothing" : string.Join(", ", _subscriptions.Select(s => s.Queue.Name));
+                if (everConnected)
+                {
+                    logger.LogInformation("Reconnected to broker {Broker} after {Attempts} attempt(s); consuming {Queues}", BrokerOptions.Redact(options.Uri), attempts, consuming);
+                }
+                else
+                {
+                    logger.LogInformation("Connected to broker {Broker} after {Attempts} attempt(s); consuming {Queues}", BrokerOptions.Redact(options.Uri), attempts, consuming);
+                }
                 everConnected = true;
                 attempts = 0;
                 delay = FirstRetryDelay;
