@@ -33,11 +33,14 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// <summary>Standard output and error lines so far, in arrival order.</summary>
     public IReadOnlyList<string> Lines => [.. _lines];
 
-    /// <summary>The build output of a project of this repository, e.g. ("tests", "TreeScout.TestWorker"), in the configuration the tests were built with.</summary>
-    public static string ProjectDll(string folder, string project)
+    /// <summary>
+    /// The build output of a project of this repository, e.g. ("tests", "TreeScout.TestWorker") or ("src", "TreeScout.Cli", "treescout"),
+    /// in the configuration the tests were built with.
+    /// </summary>
+    public static string ProjectDll(string folder, string project, string? assemblyName = null)
     {
         var configuration = typeof(WorkerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var dll = Path.Combine(RepoPaths.Root, folder, project, "bin", configuration, "net10.0", project + ".dll");
+        var dll = Path.Combine(RepoPaths.Root, folder, project, "bin", configuration, "net10.0", (assemblyName ?? project) + ".dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"{dll} is not built (build the solution, or `dotnet build {folder}/{project}`)");
     }
 
