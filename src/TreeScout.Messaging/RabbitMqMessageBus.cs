@@ -24,8 +24,6 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     private static readonly HashSet<string> MandatoryExchanges =
         [Topology.ControlExchange, Topology.FramesExchange, Topology.GnssExchange, Topology.DetectionsExchange, Topology.ObservationsExchange];
 
-    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(500);
-
     private readonly List<DeliveryProcessor> _subscriptions = [];
     private readonly List<Listener> _listeners = [];
     private readonly Lock _gate = new();
@@ -87,7 +85,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             ClientProvidedName = $"treescout-{worker}@{Environment.MachineName}",
             ConsumerDispatchConcurrency = 1,
         };
-        var delay = FirstRetryDelay;
+        var delay = options.NetworkRecoveryInterval;
         var attempts = 0;
         var everConnected = false;
         while (!stopping.IsCancellationRequested)
@@ -116,7 +114,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                 }
                 everConnected = true;
                 attempts = 0;
-                delay = FirstRetryDelay;
+                delay = options.NetworkRecoveryInterval;
 
                 var reason = await session.Lost.Task.WaitAsync(stopping);
                 _ready = false;
@@ -428,18 +426,32 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             {
                 throw new InvalidOperationException($"{envelope.Type} on {exchange}/{routingKey} reached no queue: is the topology declared?", ex);
             }
-            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException && !timeout.IsCancellationRequested)
+            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException)
             {
+                if (_stopping.IsCancellationRequested)
+                {
+                    throw new InvalidOperationException($"the {worker} bus has stopped; {envelope.Type} {envelope.MessageId} was not published", ex);
+                }
                 // Connection lost before the confirm: wait for the reconnect and publish again. A copy may already be
                 // stored; consumers drop duplicates by message id.
                 logger.LogDebug("Publish of {Type} interrupted ({Reason}); publishing again once reconnected", envelope.Type, ex.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"broker {BrokerOptions.Redact(options.Uri)} did not confirm {envelope.Type} within {options.PublishTimeout.TotalSeconds}s ({_state})");
+                throw NotConfirmed();
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw NotConfirmed();
             }
         }
+
+        TimeoutException NotConfirmed() =>
+            new($"broker {BrokerOptions.Redact(options.Uri)} did not confirm {envelope.Type} {envelope.MessageId} within {options.PublishTimeout.TotalSeconds}s ({_state})");
     }
 
     public async Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken)
