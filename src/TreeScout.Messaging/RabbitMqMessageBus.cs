@@ -560,6 +560,11 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             await _abortHandlers.CancelAsync();
         }
         await _stopping.CancelAsync();
+        lock (_gate)
+        {
+            // Publishers waiting for a reconnect that will not come fail now instead of at their timeout.
+            _connected.TrySetException(new InvalidOperationException($"the {worker} bus has stopped"));
+        }
         if (_connectLoop is not null)
         {
             await _connectLoop;
@@ -616,12 +621,13 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                 {
                     await Connection.CloseAsync(TimeSpan.FromSeconds(5));
                 }
+                // Bounded: a stop must never hang on a connection that is already half gone.
+                await Connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             }
-            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException or OperationCanceledException)
+            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException or OperationCanceledException or TimeoutException)
             {
                 // Already gone.
             }
-            Connection.Dispose();
         }
     }
 

@@ -6,20 +6,23 @@ using Xunit.Abstractions;
 
 namespace TreeScout.Messaging.Tests;
 
+/// <summary>The delivery rules of docs/architecture.md on the embedded in-memory bus.</summary>
+public sealed class InMemoryDeliverySemanticsTests(ITestOutputHelper output) : DeliverySemanticsTests(BusTransport.Memory, output);
+
+/// <summary>The same rules on the real RabbitMQ (a virtual host per test).</summary>
+public sealed class RabbitMqDeliverySemanticsTests(ITestOutputHelper output) : DeliverySemanticsTests(BusTransport.RabbitMq, output);
+
 /// <summary>
-/// Delivery rules of docs/architecture.md, each test run against the embedded in-memory bus and the real RabbitMQ
-/// (its own virtual host per test): both must behave the same, since `treescout scan` relies on the former.
+/// Delivery rules of docs/architecture.md, each test run against the embedded in-memory bus and the real RabbitMQ:
+/// both must behave the same, since `treescout scan` relies on the former. (Two classes so the two run in parallel.)
 /// </summary>
-public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposable
+public abstract class DeliverySemanticsTests(string transport, ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly CapturingLoggerProvider _logs = new(output);
 
-    public static TheoryData<string> Transports => [BusTransport.Memory, BusTransport.RabbitMq];
-
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task Published_messages_are_stored_once_confirmed_and_consumed_in_order(string transport)
+    [Fact]
+    public async Task Published_messages_are_stored_once_confirmed_and_consumed_in_order()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory());
         var publisher = await bus.StartBusAsync("capture");
@@ -40,9 +43,8 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         await Wait.UntilAsync(async () => await bus.ReadyAsync(Topology.FusionGnssQueue) == 0, Patience, "queue drained");
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task A_handler_that_always_throws_dead_letters_after_the_delivery_limit_and_later_messages_keep_flowing(string transport)
+    [Fact]
+    public async Task A_handler_that_always_throws_dead_letters_after_the_delivery_limit_and_later_messages_keep_flowing()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory(), new TopologyOptions { DeliveryLimit = 3 });
         var handler = new RecordingHandler<GnssFix>(
@@ -72,9 +74,8 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         Assert.Equal([0, 2, 3], handler.Calls.Where(c => c.Message.Sequence != 1).Select(c => c.Message.Sequence).Order());
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task Malformed_bodies_and_unknown_schema_versions_are_dead_lettered_at_once_with_a_reason_logged_once(string transport)
+    [Fact]
+    public async Task Malformed_bodies_and_unknown_schema_versions_are_dead_lettered_at_once_with_a_reason_logged_once()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory());
         var handler = new RecordingHandler<GnssFix>();
@@ -106,9 +107,8 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         }
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task A_redelivered_message_that_was_already_handled_is_acknowledged_without_running_the_handler(string transport)
+    [Fact]
+    public async Task A_redelivered_message_that_was_already_handled_is_acknowledged_without_running_the_handler()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory());
         var handler = new RecordingHandler<GnssFix>();
@@ -125,9 +125,8 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         Assert.Equal([1L, 2L], handler.Calls.Select(c => c.Message.Sequence));
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task Deferred_acknowledgements_hold_the_prefetch_window_until_acknowledged(string transport)
+    [Fact]
+    public async Task Deferred_acknowledgements_hold_the_prefetch_window_until_acknowledged()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory());
         var held = new ConcurrentQueue<IDeferredAcknowledgement>();
@@ -177,9 +176,8 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         Assert.All(handler.Calls, c => Assert.Equal(1, c.DeliveryCount));
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task A_full_frames_queue_refuses_new_frames_while_observations_are_never_refused(string transport)
+    [Fact]
+    public async Task A_full_frames_queue_refuses_new_frames_while_observations_are_never_refused()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory(), new TopologyOptions { DeliveryLimit = 3, FramesMaxLength = 10 });
         var capture = await bus.StartBusAsync("capture");
@@ -219,9 +217,8 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         Assert.Equal(Enumerable.Range(0, 11).Select(i => (long)i).Append(100), detection.Calls.Select(c => c.Message.Sequence));
     }
 
-    [Theory]
-    [MemberData(nameof(Transports))]
-    public async Task Stopping_finishes_the_message_in_flight_and_acknowledges_it_without_counting_a_redelivery(string transport)
+    [Fact]
+    public async Task Stopping_finishes_the_message_in_flight_and_acknowledges_it_without_counting_a_redelivery()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory());
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -261,5 +258,9 @@ public sealed class DeliverySemanticsTests(ITestOutputHelper output) : IDisposab
         new Dictionary<string, string> { [WireHeaders.SchemaVersion] = schema, [WireHeaders.RunId] = TestMessages.RunId },
         Encoding.UTF8.GetBytes(body));
 
-    public void Dispose() => _logs.Dispose();
+    public void Dispose()
+    {
+        _logs.Dispose();
+        GC.SuppressFinalize(this);
+    }
 }

@@ -1,27 +1,27 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using TreeScout.Tests;
 using Xunit.Abstractions;
 
 namespace TreeScout.Messaging.Tests;
 
-/// <summary>Keeps every log event (debug and up) for assertions and echoes information and up to the test output.</summary>
+/// <summary>Keeps every log event (debug and up) for assertions; information and up also go to the test output.</summary>
 public sealed class CapturingLoggerProvider(ITestOutputHelper output) : ILoggerProvider
 {
     public sealed record Entry(LogLevel Level, string Category, string Message);
 
     private readonly ConcurrentQueue<Entry> _entries = new();
+    private readonly TestOutputLoggerProvider _echo = new(output);
 
     public IReadOnlyList<Entry> Entries => [.. _entries];
 
     public ILoggerFactory CreateFactory() => LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(this));
 
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName, _echo.CreateLogger(categoryName));
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _echo.Dispose();
 
-    private sealed class Logger(CapturingLoggerProvider provider, string category) : ILogger
+    private sealed class Logger(CapturingLoggerProvider provider, string category, ILogger echo) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -30,22 +30,8 @@ public sealed class CapturingLoggerProvider(ITestOutputHelper output) : ILoggerP
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            var message = formatter(state, exception);
-            provider._entries.Enqueue(new Entry(logLevel, category, message));
-            if (logLevel < LogLevel.Information)
-            {
-                return;
-            }
-            try
-            {
-                provider._output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {message}");
-            }
-            catch (InvalidOperationException)
-            {
-                // The test already finished.
-            }
+            provider._entries.Enqueue(new Entry(logLevel, category, formatter(state, exception)));
+            echo.Log(logLevel, eventId, state, exception, formatter);
         }
     }
-
-    private readonly ITestOutputHelper _output = output;
 }
