@@ -104,7 +104,7 @@ public static class WorkerHost
     /// </summary>
     public static async Task<int> RunAsync(WebApplicationBuilder builder)
     {
-        var worker = builder.Services.Select(d => d.ImplementationInstance).OfType<WorkerIdentity>().FirstOrDefault()?.Worker ?? "worker";
+        var worker = builder.Services.Where(d => !d.IsKeyedService).Select(d => d.ImplementationInstance).OfType<WorkerIdentity>().FirstOrDefault()?.Worker ?? "worker";
         WebApplication app;
         try
         {

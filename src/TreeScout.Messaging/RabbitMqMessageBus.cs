@@ -38,6 +38,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     private Session? _session;
     private Task? _connectLoop;
     private volatile bool _ready;
+    private volatile bool _stopRequested;
     private volatile string _state = "not started";
     private int _inFlight;
 
@@ -204,6 +205,11 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                 consumer.UnregisteredAsync += (_, _) =>
                 {
                     unregistered.TrySetResult();
+                    if (!_stopRequested)
+                    {
+                        // The broker cancelled the consumer (e.g. its queue was deleted): not ready until set up again.
+                        session.Lost.TrySetResult($"consumer of {processor.Queue.Name} cancelled by the broker");
+                    }
                     return Task.CompletedTask;
                 };
                 var tag = await channel.BasicConsumeAsync(processor.Queue.Name, autoAck: false, consumer, cancellationToken);
@@ -535,10 +541,11 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_stopping.IsCancellationRequested)
+        if (_stopRequested)
         {
             return;
         }
+        _stopRequested = true;
         _ready = false;
         _state = "stopping";
         var session = _session;

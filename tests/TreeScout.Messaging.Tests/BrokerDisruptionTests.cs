@@ -80,6 +80,24 @@ public sealed class BrokerDisruptionTests(ITestOutputHelper output) : IDisposabl
         await RunPipelineThroughAsync(node.Uri, 100, () => node.RestartAppAsync(TimeSpan.FromSeconds(2)));
     }
 
+    [Fact]
+    public async Task When_an_operator_deletes_a_consumed_queue_the_worker_declares_it_again_and_consumes_from_it()
+    {
+        await using var vhost = await TestBroker.CreateVhostAsync("delq");
+        using var loggers = _logs.CreateFactory();
+        var handled = new RecordingHandler<GnssFix>();
+        await using var fusion = await StartBusAsync(vhost.Uri, "fusion", loggers, b => b.Subscribe(Topology.FusionGnssQueue, new MessageDispatcher().On(handled)));
+        await using var capture = await StartBusAsync(vhost.Uri, "capture", loggers);
+
+        await TestBroker.CtlAsync("delete_queue", "-p", vhost.Name, Topology.FusionGnssQueue);
+        await Wait.UntilAsync(() => _logs.Entries.Any(e => e.Message.Contains("consumer of treescout.fusion.gnss cancelled by the broker", StringComparison.Ordinal)), Patience, "fusion noticed");
+        await Wait.UntilAsync(() => fusion.IsReady, Patience, "fusion ready again");
+
+        await capture.PublishAsync(TestMessages.Fix(5));
+        await Wait.UntilAsync(() => handled.Count == 1, Patience, "a fix published after the re-declare is consumed");
+        Assert.Equal(5, handled.Calls.Single().Message.Sequence);
+    }
+
     /// <summary>
     /// capture → gnss queue → fusion (publishes one observation batch per fix) → observations queue → map writer, with
     /// <paramref name="disrupt"/> run twice while messages flow. Every fix must come out exactly once at the map writer.
