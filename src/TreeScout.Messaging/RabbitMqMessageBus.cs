@@ -626,7 +626,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             {
                 if (Connection.IsOpen)
                 {
-                    await Connection.CloseAsync(TimeSpan.FromSeconds(5));
+                    await Connection.CloseAsync(TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(10));
                 }
                 // Bounded: a stop must never hang on a connection that is already half gone.
                 await Connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
