@@ -9,4 +9,5 @@ root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(DetectCommand.Create());
 root.Subcommands.Add(ClassifyStageCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
 return await Cli.InvokeAsync(root, args);

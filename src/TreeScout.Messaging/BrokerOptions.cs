@@ -21,8 +21,9 @@ public sealed class BrokerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>First delay between connection attempts (at start and after a lost connection); doubles up to <see cref="MaxReconnectDelay"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
-    public TimeSpan NetworkRecoveryInterval { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan NetworkRecoveryInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long a publish waits for the broker to come back before giving up.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
