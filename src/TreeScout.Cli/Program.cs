@@ -1,6 +1,9 @@
 using System.CommandLine;
 using TreeScout.Cli;
+using TreeScout.Cli.Commands;
 
 // Each command lives in Commands/<Name>Command.cs and adds itself here, one line each.
 var root = new RootCommand("TreeScout: orchard blossom scanning — scan recorded runs, control live runs, export thinning maps.");
+root.Subcommands.Add(DeployCommand.Create());
+root.Subcommands.Add(HealthCommand.Create());
 return await Cli.InvokeAsync(root, args);
