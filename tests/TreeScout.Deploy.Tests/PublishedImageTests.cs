@@ -83,9 +83,8 @@ public sealed class PublishedImageTests(PublishedApp published, ITestOutputHelpe
         {
             await Tool.OutputAsync("rabbitmqctl", ["-q", "set_permissions", "-p", vhost, adminUser, ".*", ".*", ".*"]);
             var port = FreePort();
-            var psi = new ProcessStartInfo(published.App("entrypoint-capture"))
+            var psi = new ProcessStartInfo("sh")
             {
-                FileName = "sh",
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 WorkingDirectory = "/",
