@@ -10,4 +10,6 @@ root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(DetectCommand.Create());
 root.Subcommands.Add(ClassifyStageCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(DeployCommand.Create());
+root.Subcommands.Add(HealthCommand.Create());
 return await Cli.InvokeAsync(root, args);

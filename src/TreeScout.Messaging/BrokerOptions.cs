@@ -31,6 +31,14 @@ public sealed class BrokerOptions : IValidatableObject
 
     public TopologyOptions Topology { get; set; } = new();
 
+    /// <summary>
+    /// True (default: embedded mode, development, tests): the worker declares the whole topology at connect.
+    /// False (the k3s deployment): the broker's boot definitions own the topology and the worker only checks, with
+    /// passive declarations that need no permissions, that it exists — so a worker's broker user needs no configure
+    /// right and cannot delete or redefine any queue (docs/adr/0050). Env TREESCOUT__Broker__DeclareTopology.
+    /// </summary>
+    public bool DeclareTopology { get; set; } = true;
+
     public bool IsEmbedded => string.IsNullOrWhiteSpace(Uri);
 
     public int PrefetchFor(string queue) => PrefetchByQueue.TryGetValue(queue, out var p) ? p : Prefetch;

@@ -185,7 +185,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
 
             await using (var declare = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
             {
-                await DeclareTopologyAsync(declare, topology, cancellationToken);
+                await RabbitMqTopology.EnsureAsync(declare, topology, options.DeclareTopology, cancellationToken);
             }
 
             session.Publish = await OpenChannelAsync(session, new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
