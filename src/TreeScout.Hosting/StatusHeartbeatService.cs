@@ -23,7 +23,8 @@ public sealed class StatusHeartbeatService(
     WorkerWarnings warnings,
     ActiveRun activeRun,
     IOptions<StatusOptions> options,
-    ILogger<StatusHeartbeatService> logger) : BackgroundService
+    ILogger<StatusHeartbeatService> logger,
+    WorkerGnssStatus? gnss = null) : BackgroundService
 {
     private long _sequence;
 
@@ -70,6 +71,7 @@ public sealed class StatusHeartbeatService(
         Ready = bus.IsReady,
         Counters = counters.Snapshot(),
         Warnings = warnings.Snapshot(),
+        GnssQuality = gnss?.Latest,
     };
 }
 

@@ -35,6 +35,7 @@ public static class WorkerHost
         services.AddSingleton<WorkerCounters>();
         services.AddSingleton<WorkerWarnings>();
         services.AddSingleton<ActiveRun>();
+        services.AddSingleton<WorkerGnssStatus>();
         services.AddSingleton<MessagingMetrics>();
 
         services.AddValidatedOptions<BrokerOptions>(builder.Configuration, BrokerOptions.Section)

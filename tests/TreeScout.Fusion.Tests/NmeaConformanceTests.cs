@@ -19,7 +19,7 @@ public sealed class NmeaConformanceTests(ITestOutputHelper output)
     /// <summary>A log's lines as the bytes arrived (Latin-1 keeps binary bytes visible to the decoder).</summary>
     public static IEnumerable<string> LinesOf(string path) => Encoding.Latin1.GetString(File.ReadAllBytes(path)).Split('\n');
 
-    public static ComparableFix Comparable(NmeaFix f) => new(f.TimeUtc, f.Latitude, f.Longitude, f.Mode);
+    public static ComparableFix Comparable(ReceiverFix f) => new(f.TimeUtc, f.Latitude, f.Longitude, f.Mode);
 
     [Fact]
     public void Every_gpsd_log_decodes_without_exception_and_reproduces_at_least_99_percent_of_gpsds_fixes()
@@ -34,7 +34,7 @@ public sealed class NmeaConformanceTests(ITestOutputHelper output)
         foreach (var log in logs)
         {
             var decoder = new NmeaDecoder();
-            var fixes = new List<NmeaFix>();
+            var fixes = new List<ReceiverFix>();
             try
             {
                 foreach (var line in LinesOf(log))

@@ -48,12 +48,12 @@ public sealed class NmeaStatistics
 public sealed class NmeaDecoder
 {
     private readonly NmeaFixAssembler _assembler = new();
-    private readonly List<NmeaFix> _scratch = [];
+    private readonly List<ReceiverFix> _scratch = [];
 
     public NmeaStatistics Statistics { get; } = new();
 
     /// <summary>Decodes one line; fixes completed by it are added to <paramref name="fixes"/>. Returns the rejection reason, or null when decoded.</summary>
-    public NmeaRejectReason? Add(string line, DateTimeOffset? receivedAtUtc, ICollection<NmeaFix> fixes)
+    public NmeaRejectReason? Add(string line, DateTimeOffset? receivedAtUtc, ICollection<ReceiverFix> fixes)
     {
         Statistics.Line();
         if (!NmeaSentence.TryParse(line, out var sentence, out var reason)
@@ -70,14 +70,14 @@ public sealed class NmeaDecoder
     }
 
     /// <summary>End of the stream: emits the last epoch.</summary>
-    public void Flush(ICollection<NmeaFix> fixes)
+    public void Flush(ICollection<ReceiverFix> fixes)
     {
         _scratch.Clear();
         _assembler.Flush(_scratch);
         Deliver(fixes);
     }
 
-    private void Deliver(ICollection<NmeaFix> fixes)
+    private void Deliver(ICollection<ReceiverFix> fixes)
     {
         Statistics.Fix(_scratch.Count);
         foreach (var fix in _scratch)

@@ -4,13 +4,15 @@ namespace TreeScout.Fusion.Nmea;
 
 /// <summary>
 /// Merges the sentences of one receiver epoch (GGA, RMC, GSA, GST, VTG, ... with the same UTC time of day) into one
-/// <see cref="NmeaFix"/>. A fix is emitted as soon as the sentence that ends the receiver's cycle arrives (learned from
+/// <see cref="ReceiverFix"/>. A fix is emitted as soon as the sentence that ends the receiver's cycle arrives (learned from
 /// the stream: the last sentence type of two consecutive epochs), otherwise when the next epoch begins, or on <see cref="Flush"/>.
 /// Dates come from RMC/ZDA and roll over at midnight; without them the host clock supplies the date when known.
 /// </summary>
 public sealed class NmeaFixAssembler
 {
     private static readonly TimeSpan HalfDay = TimeSpan.FromHours(12);
+
+    public static readonly TimeSpan GpsWeekRollover = TimeSpan.FromDays(7 * 1024);
 
     /// <summary>How long a GSA fix type or an altitude stays applicable to epochs that do not repeat it (some receivers send GGA every few seconds only).</summary>
     private static readonly TimeSpan StickyFor = TimeSpan.FromSeconds(10);
@@ -25,7 +27,7 @@ public sealed class NmeaFixAssembler
     private (int FixType, TimeSpan At)? _lastGsa;
     private TimeSpan? _lastAltitudeAt;
 
-    public void Add(NmeaMessage message, DateTimeOffset? receivedAt, ICollection<NmeaFix> emitted)
+    public void Add(NmeaMessage message, DateTimeOffset? receivedAt, ICollection<ReceiverFix> emitted)
     {
         var key = message.Talker + message.GetType().Name;
         if (message.TimeOfDay is { } time)
@@ -58,7 +60,7 @@ public sealed class NmeaFixAssembler
     }
 
     /// <summary>End of input: emit the epoch still open.</summary>
-    public void Flush(ICollection<NmeaFix> emitted)
+    public void Flush(ICollection<ReceiverFix> emitted)
     {
         if (_open is { Emitted: false } open)
         {
@@ -66,7 +68,7 @@ public sealed class NmeaFixAssembler
         }
     }
 
-    private Epoch? EpochFor(TimeSpan time, DateTimeOffset? receivedAt, ICollection<NmeaFix> emitted)
+    private Epoch? EpochFor(TimeSpan time, DateTimeOffset? receivedAt, ICollection<ReceiverFix> emitted)
     {
         if (_open is not null && _open.TimeOfDay == time)
         {
@@ -194,7 +196,7 @@ public sealed class NmeaFixAssembler
         }
     }
 
-    private void Emit(Epoch e, ICollection<NmeaFix> emitted)
+    private void Emit(Epoch e, ICollection<ReceiverFix> emitted)
     {
         e.Emitted = true;
         if (e.GsaFixType is { } gsa)
@@ -217,7 +219,7 @@ public sealed class NmeaFixAssembler
             return;
         }
         var (timeUtc, fromHost) = TimeOf(e);
-        emitted.Add(new NmeaFix
+        emitted.Add(new ReceiverFix
         {
             TimeOfDay = e.TimeOfDay,
             TimeUtc = timeUtc,
@@ -271,7 +273,13 @@ public sealed class NmeaFixAssembler
     {
         if (e.Date is { } date)
         {
-            return (new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) + e.TimeOfDay, false);
+            var time = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) + e.TimeOfDay;
+            // Receivers with the GPS week-number rollover bug report dates 1024 weeks (19.6 years) in the past.
+            while (e.ReceivedAt is { } received && received - time > GpsWeekRollover - TimeSpan.FromDays(2))
+            {
+                time += GpsWeekRollover;
+            }
+            return (time, false);
         }
         if (e.ReceivedAt is { } host)
         {

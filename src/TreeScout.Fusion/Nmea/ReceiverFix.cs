@@ -2,8 +2,8 @@ using TreeScout.Contracts;
 
 namespace TreeScout.Fusion.Nmea;
 
-/// <summary>One position solution assembled from the sentences a receiver sent for one epoch (same UTC time of day).</summary>
-public sealed record NmeaFix
+/// <summary>One position solution of the receiver: assembled from the NMEA sentences of one epoch (same UTC time of day), or read from gpsd.</summary>
+public sealed record ReceiverFix
 {
     /// <summary>UTC time of day of the epoch.</summary>
     public required TimeSpan TimeOfDay { get; init; }
