@@ -12,5 +12,13 @@ public sealed class CaptureWorkerModule : IWorkerModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddValidatedOptions<CaptureOptions>(configuration, CaptureOptions.Section);
+        services.AddSingleton<CaptureController>();
+        services.AddSingleton<RunStartedHandler>();
+        services.AddSingleton<RunStopRequestedHandler>();
+        services.AddHostedService<CaptureLoopService>();
+        services.AddSubscription(Topology.CaptureControlQueue, sp => new MessageDispatcher()
+            .On(sp.GetRequiredService<RunStartedHandler>())
+            .On(sp.GetRequiredService<RunStopRequestedHandler>()));
     }
 }

@@ -98,4 +98,7 @@ public sealed record RunFused : IMessage
 
     /// <summary>Estimated camera-host clock minus GNSS time, milliseconds.</summary>
     public double? ClockOffsetMs { get; init; }
+
+    /// <summary>Models whose detections were fused in this run (detector, stage classifier), so a map can be traced to them.</summary>
+    public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
 }

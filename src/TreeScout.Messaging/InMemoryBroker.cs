@@ -182,15 +182,18 @@ internal sealed class InMemoryQueue(QueueSpec spec, InMemoryBroker broker)
     public async Task<(MessageEnvelope Envelope, int DeliveryCount)> TakeAsync(CancellationToken cancellationToken)
     {
         await _available.WaitAsync(cancellationToken);
+        (MessageEnvelope Envelope, int DeliveryCount) first;
         lock (_gate)
         {
-            var first = _ready.First!.Value;
+            first = _ready.First!.Value;
             _ready.RemoveFirst();
             _readyBytes -= first.Envelope.Body.Length;
             _unacked++;
-            broker.MarkBusy();
-            return first;
         }
+        // Outside the queue's lock: the broker takes its own lock first and then the queues' (WhenIdleAsync, PublishAsync);
+        // taking them in the other order here deadlocked a WhenIdleAsync that polled while a message was being taken.
+        broker.MarkBusy();
+        return first;
     }
 
     public void Settle()

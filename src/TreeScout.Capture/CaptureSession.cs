@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TreeScout.Contracts;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
+using TreeScout.Orchard;
+
+namespace TreeScout.Capture;
+
+/// <summary>
+/// How fast a recorded source is played: at its recorded timing divided by <see cref="Speedup"/>, or — with
+/// <see cref="MaxRate"/> — as fast as the broker confirms (a full frames queue then holds the replay back instead of shedding).
+/// Live sources always run at their own pace and shed frames when the queue is full.
+/// </summary>
+public sealed record ReplayPace(double Speedup, bool MaxRate)
+{
+    public static readonly ReplayPace Recorded = new(1, false);
+
+    public static readonly ReplayPace AsFastAsAccepted = new(1, true);
+
+    public static ReplayPace Faster(double speedup) =>
+        speedup > 0 ? new ReplayPace(speedup, false) : throw new ArgumentOutOfRangeException(nameof(speedup), speedup, "speedup must be > 0");
+}
+
+/// <summary>What a capture session did; the same numbers go into <see cref="RunStopped"/>.</summary>
+public sealed record CaptureResult(long FramesPublished, long FramesShed, long FramesUnreadable, TimeSpan Elapsed, string Reason);
+
+/// <summary>
+/// Publishes a frame source into a run: one <see cref="FrameCaptured"/> per readable frame with the deterministic id
+/// <c>MessageIds.For(runId, "frame:" + cameraId, sequence)</c>, paced as asked; unreadable frames are counted and
+/// reported, frames the broker refuses (queue full) are counted as shed and never retried in a loop. Finally
+/// <see cref="RunStopped"/> with the counts. RunStarted is the caller's.
+/// </summary>
+public sealed class CaptureSession(
+    IFrameSource source,
+    IMessagePublisher publisher,
+    ReplayPace pace,
+    IReadOnlyList<CameraMounting> cameras,
+    WorkerCounters? counters = null,
+    ILogger? logger = null)
+{
+    public const string FramesCaptured = "frames_captured";
+    public const string FramesShed = "frames_shed";
+    public const string FramesUnreadable = "frames_unreadable";
+
+    /// <summary>Longest wait between attempts while a max-rate replay is held back by a full frames queue.</summary>
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
+
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
+    // Detection rotates each frame upright by its camera's mount rotation; capture stamps it on the frame.
+    private readonly Dictionary<string, int> _mountRotation = cameras.ToDictionary(c => c.CameraId, c => c.MountRotationDeg, StringComparer.Ordinal);
+
+    public async Task<CaptureResult> RunAsync(string runId, CancellationToken cancellationToken)
+    {
+        long published = 0, shed = 0, unreadable = 0;
+        var clock = Stopwatch.StartNew();
+        long? firstMonotonic = null;
+        var reason = "end-of-recording";
+        try
+        {
+            foreach (var frame in source.Frames(cancellationToken))
+            {
+                if (!frame.IsReadable)
+                {
+                    unreadable++;
+                    counters?.Add(FramesUnreadable);
+                    _logger.LogWarning("Frame {CameraId}/{Sequence} skipped: {Problem}", frame.CameraId, frame.Sequence, frame.Problem);
+                    continue;
+                }
+                if (source.IsRecorded && !pace.MaxRate)
+                {
+                    firstMonotonic ??= frame.MonotonicNs;
+                    var due = TimeSpan.FromTicks((long)((frame.MonotonicNs - firstMonotonic.Value) / 100 / pace.Speedup));
+                    var wait = due - clock.Elapsed;
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, cancellationToken);
+                    }
+                }
+                if (await PublishAsync(runId, frame, cancellationToken))
+                {
+                    published++;
+                    counters?.Add(FramesCaptured);
+                }
+                else
+                {
+                    shed++;
+                    counters?.Add(FramesShed);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stop requested: handled below.
+        }
+        catch (IOException ex)
+        {
+            // A live camera that stopped delivering: end the run's capture cleanly with what was published.
+            _logger.LogError("Capture source {Source} lost: {Reason}", source.Description, ex.Message);
+            reason = "source-lost";
+        }
+        if (cancellationToken.IsCancellationRequested)
+        {
+            reason = "operator";
+        }
+        else if (!source.IsRecorded && reason == "end-of-recording")
+        {
+            reason = "end-of-source";
+        }
+        var result = new CaptureResult(published, shed, unreadable, clock.Elapsed, reason);
+        await publisher.PublishAsync(new RunStopped
+        {
+            MessageId = MessageIds.For(runId, "run-stopped", 0),
+            RunId = runId,
+            StoppedAtUtc = DateTimeOffset.UtcNow,
+            FramesPublished = published,
+            FramesShed = shed,
+            FramesUnreadable = unreadable,
+            Reason = reason,
+        }, CancellationToken.None);
+        _logger.LogInformation("Capture of {Source} ended ({Reason}): {Published} frames published, {Shed} shed, {Unreadable} unreadable in {Elapsed:F1} s",
+            source.Description, reason, published, shed, unreadable, clock.Elapsed.TotalSeconds);
+        return result;
+    }
+
+    /// <summary>True when confirmed; false when refused because the frames queue is full (shed).</summary>
+    private async Task<bool> PublishAsync(string runId, SourceFrame frame, CancellationToken cancellationToken)
+    {
+        var message = new FrameCaptured
+        {
+            MessageId = MessageIds.For(runId, "frame:" + frame.CameraId, frame.Sequence),
+            RunId = runId,
+            Sequence = frame.Sequence,
+            CameraId = frame.CameraId,
+            CapturedAtUtc = frame.CapturedAtUtc,
+            MonotonicNs = frame.MonotonicNs,
+            Width = frame.Width,
+            Height = frame.Height,
+            MountRotationDeg = _mountRotation.GetValueOrDefault(frame.CameraId),
+            Jpeg = frame.Jpeg!,
+        };
+        var backoff = TimeSpan.FromMilliseconds(10);
+        while (true)
+        {
+            try
+            {
+                await publisher.PublishAsync(message, cancellationToken);
+                return true;
+            }
+            catch (PublishRejectedException ex) when (!(source.IsRecorded && pace.MaxRate))
+            {
+                _logger.LogDebug("Frame {CameraId}/{Sequence} shed: {Reason}", frame.CameraId, frame.Sequence, ex.Message);
+                return false;
+            }
+            catch (PublishRejectedException)
+            {
+                // A recording can wait: hold the replay back until detection has made room (backpressure, not shedding).
+                await Task.Delay(backoff, cancellationToken);
+                backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Replays a recording folder's frames into a run — the capture half of `treescout scan`:
+/// <c>await new RecordingPlayer(recording, bus, ReplayPace.AsFastAsAccepted).PlayAsync(runId, ct)</c>.
+/// </summary>
+public sealed class RecordingPlayer(Recording recording, IMessagePublisher publisher, ReplayPace pace, WorkerCounters? counters = null, ILogger? logger = null)
+{
+    public async Task<CaptureResult> PlayAsync(string runId, CancellationToken cancellationToken)
+    {
+        recording.Validate();
+        using var source = new RecordingFrameSource(recording);
+        return await new CaptureSession(source, publisher, pace, recording.ReadCameras().Cameras, counters, logger).RunAsync(runId, cancellationToken);
+    }
+}

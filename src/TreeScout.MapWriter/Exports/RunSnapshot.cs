@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text.Json;
+using NetTopologySuite.Algorithm;
+using NetTopologySuite.Geometries;
+using TreeScout.MapWriter.Prescription;
+using TreeScout.MapWriter.Store;
+using TreeScout.Orchard;
+
+namespace TreeScout.MapWriter.Exports;
+
+/// <summary>A tree and its canopy zone polygon (WGS84, exterior ring counter-clockwise).</summary>
+public sealed record TreeZone(TreeRecord Tree, Polygon Zone);
+
+/// <summary>
+/// Everything the exports need, read once from the store in a consistent state: per-tree values exactly as stored
+/// (or re-prescribed in memory with another profile, never written back), zones, metadata, warnings.
+/// </summary>
+public sealed record RunSnapshot(
+    string RunId,
+    IReadOnlyDictionary<string, string?> Metadata,
+    IReadOnlyList<TreeRecord> Trees,
+    IReadOnlyList<TreeZone> Zones,
+    BlockPlan? Plan,
+    VarietyProfile? Profile,
+    IReadOnlyList<string> Warnings)
+{
+    public static readonly GeometryFactory Wgs84 = new(new PrecisionModel(), 4326);
+
+    public string? Block => Metadata.GetValueOrDefault(RunMetadataKeys.Block);
+
+    public string? Variety => Metadata.GetValueOrDefault(RunMetadataKeys.Variety);
+
+    public static RunSnapshot Read(RunStore store, MapWriterOptions options, VarietyProfile? profileOverride = null)
+    {
+        var metadata = store.ReadMetadata();
+        var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
+        var trees = store.ReadTrees();
+        if (profileOverride is not null)
+        {
+            trees = trees.Select(t =>
+            {
+                var dose = ThinningPrescription.For(profileOverride, t.ClustersTotal);
+                return t with { Excess = dose.Excess, DosePercent = dose.DosePercent, RateLPerHa = dose.RateLPerHa, ZoneClass = dose.ZoneClass };
+            }).ToList();
+        }
+        var plan = RunMetadataKeys.ReadPlan(metadata);
+        var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
+        if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, store.ClustersPerStage()) is { } timing && !warnings.Contains(timing))
+        {
+            warnings.Add(timing);
+        }
+        var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
+        return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, warnings);
+    }
+
+    /// <summary>Per-row layout of the trees (see <see cref="RowLayout"/>) turned back into WGS84 polygons.</summary>
+    private static List<TreeZone> BuildZones(IReadOnlyList<TreeRecord> trees, BlockPlan? plan, IReadOnlyDictionary<string, string?> metadata, MapWriterOptions options)
+    {
+        var placed = trees.Where(t => t.Latitude is not null && t.Longitude is not null).ToList();
+        if (placed.Count == 0)
+        {
+            return [];
+        }
+        var projection = plan?.Projection() ?? UtmProjection.For(placed[0].Latitude!.Value, placed[0].Longitude!.Value);
+        var rowSpacing = RunMetadataKeys.ReadNumber(metadata, RunMetadataKeys.RowSpacingM) ?? plan?.RowSpacingM ?? options.DefaultRowSpacingM;
+        var treeSpacing = RunMetadataKeys.ReadNumber(metadata, RunMetadataKeys.TreeSpacingM) ?? plan?.TreeSpacingM ?? options.DefaultTreeSpacingM;
+        var zones = new List<TreeZone>(placed.Count);
+        foreach (var row in placed.GroupBy(t => t.RowId ?? t.TreeId, StringComparer.Ordinal))
+        {
+            var ordered = row.OrderBy(t => t.TreeIndex ?? 0).ThenBy(t => t.TreeId, StringComparer.Ordinal).ToList();
+            var utm = ordered.Select((t, i) =>
+            {
+                var (e, n) = projection.ToUtm(t.Latitude!.Value, t.Longitude!.Value);
+                return new RowTree(t.TreeIndex ?? i + 1, e, n);
+            }).ToList();
+            var slots = RowLayout.Layout(utm, treeSpacing, rowSpacing, RowDirection(plan, row.Key, projection));
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                var ring = slots[i].Zone.Select(c =>
+                {
+                    var (lat, lon) = projection.ToWgs84(c.Easting, c.Northing);
+                    return new Coordinate(lon, lat);
+                }).ToList();
+                ring.Add(ring[0]);
+                var coordinates = ring.ToArray();
+                if (!Orientation.IsCCW(coordinates))
+                {
+                    Array.Reverse(coordinates);
+                }
+                zones.Add(new TreeZone(ordered[i], Wgs84.CreatePolygon(coordinates)));
+            }
+        }
+        return zones;
+    }
+
+    private static (double E, double N) RowDirection(BlockPlan? plan, string rowId, UtmProjection projection)
+    {
+        var line = plan?.Rows.FirstOrDefault(r => r.Id == rowId)?.Line;
+        if (line is not { Count: >= 2 })
+        {
+            return (1, 0);
+        }
+        var a = projection.ToUtm(line[0].Latitude, line[0].Longitude);
+        var b = projection.ToUtm(line[^1].Latitude, line[^1].Longitude);
+        var d = Math.Sqrt(Math.Pow(b.Easting - a.Easting, 2) + Math.Pow(b.Northing - a.Northing, 2));
+        return d < 1e-6 ? (1, 0) : ((b.Easting - a.Easting) / d, (b.Northing - a.Northing) / d);
+    }
+}
+
+/// <summary>Keys of the store's run_metadata table and how their values are encoded.</summary>
+public static class RunMetadataKeys
+{
+    public const string RunId = "run_id";
+    public const string Block = "block";
+    public const string Variety = "variety";
+    public const string VarietyProfileJson = "variety_profile";
+    public const string Source = "source";
+    public const string StartedAt = "started_at";
+    public const string FinishedAt = "finished_at";
+    public const string Status = "status";
+    public const string TreeSpacingM = "tree_spacing_m";
+    public const string RowSpacingM = "row_spacing_m";
+    public const string BlockPlanGeoJson = "block_plan_geojson";
+    public const string Cameras = "cameras";
+    public const string Models = "models";
+    public const string Gnss = "gnss_summary";
+    public const string Fused = "fusion_summary";
+    public const string WarningsJson = "warnings";
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static double? ReadNumber(IReadOnlyDictionary<string, string?> metadata, string key) =>
+        metadata.GetValueOrDefault(key) is { } v && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
+
+    public static VarietyProfile? ReadProfile(IReadOnlyDictionary<string, string?> metadata) =>
+        metadata.GetValueOrDefault(VarietyProfileJson) is { Length: > 0 } json ? JsonSerializer.Deserialize<VarietyProfile>(json, Json) : null;
+
+    public static BlockPlan? ReadPlan(IReadOnlyDictionary<string, string?> metadata) =>
+        metadata.GetValueOrDefault(BlockPlanGeoJson) is { Length: > 0 } json ? BlockPlan.Parse(json, "run_metadata.block_plan_geojson") : null;
+
+    public static IReadOnlyList<string> ReadWarnings(IReadOnlyDictionary<string, string?> metadata) =>
+        metadata.GetValueOrDefault(WarningsJson) is { Length: > 0 } json ? JsonSerializer.Deserialize<List<string>>(json, Json) ?? [] : [];
+}

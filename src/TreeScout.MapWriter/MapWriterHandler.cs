@@ -1,0 +1,348 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TreeScout.Contracts;
+using TreeScout.Hosting;
+using TreeScout.MapWriter.Exports;
+using TreeScout.MapWriter.Prescription;
+using TreeScout.MapWriter.Store;
+using TreeScout.Messaging;
+using TreeScout.Orchard;
+
+namespace TreeScout.MapWriter;
+
+/// <summary>
+/// Consumes treescout.mapwriter.observations: RunStarted creates the run's store, TreeObservations are written in one
+/// transaction each (idempotent by observation id) and keep per-tree aggregates live, RunFused refreshes every export,
+/// writes run.json and announces the final map. The bus acknowledges after the handler returns, i.e. after the commit.
+/// </summary>
+public sealed class MapWriterHandler(
+    IRunFolders folders,
+    VarietyCatalog varieties,
+    IOptions<MapWriterOptions> options,
+    WorkerCounters counters,
+    WorkerWarnings warnings,
+    ActiveRun activeRun,
+    TimeProvider clock,
+    ILogger<MapWriterHandler> logger)
+    : IMessageHandler<RunStarted>, IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IDisposable
+{
+    public const string ObservationsWritten = "observations_written";
+    public const string ObservationsDuplicate = "observations_duplicate";
+    public const string MapsWritten = "maps_written";
+
+    private readonly Dictionary<string, RunSession> _sessions = new(StringComparer.Ordinal);
+
+    // One message at a time even if a bus dispatches concurrently: a run's store has one writer.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken) =>
+        ExclusiveAsync(() => StartRun(message), cancellationToken);
+
+    public Task HandleAsync(TreeObservations message, MessageContext context, CancellationToken cancellationToken) =>
+        ExclusiveAsync(() => WriteObservationsAsync(message, context, cancellationToken), cancellationToken);
+
+    public Task HandleAsync(RunFused message, MessageContext context, CancellationToken cancellationToken) =>
+        ExclusiveAsync(() => FinishRunAsync(message, context, cancellationToken), cancellationToken);
+
+    private async Task ExclusiveAsync(Func<Task> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await work();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private Task StartRun(RunStarted message)
+    {
+        var session = Session(message.RunId);
+        var runWarnings = new List<string>();
+        BlockPlan? plan = null;
+        if (message.BlockPlanGeoJson is { Length: > 0 } json)
+        {
+            try
+            {
+                plan = BlockPlan.Parse(json, $"block plan of run {message.RunId}");
+            }
+            catch (BlockPlanException ex)
+            {
+                // The run still gets a store: trees are then created as observations name them.
+                runWarnings.Add($"block plan not usable, trees are taken from observations: {ex.Message}");
+            }
+        }
+        var variety = message.Variety ?? plan?.Variety;
+        var profile = varieties.Find(variety);
+        if (profile is null)
+        {
+            runWarnings.Add($"no variety profile for '{variety ?? "(none)"}' and no default profile: the map has no thinning prescription");
+        }
+        session.Profile = profile;
+        session.Store.SetMetadata(new Dictionary<string, string?>
+        {
+            [RunMetadataKeys.RunId] = message.RunId,
+            [RunMetadataKeys.Block] = message.Block,
+            [RunMetadataKeys.Variety] = variety,
+            [RunMetadataKeys.VarietyProfileJson] = profile is null ? null : JsonSerializer.Serialize(profile, RunMetadataKeys.Json),
+            [RunMetadataKeys.Source] = message.Source,
+            [RunMetadataKeys.StartedAt] = message.StartedAtUtc.ToString("O", CultureInfo.InvariantCulture),
+            [RunMetadataKeys.Status] = "running",
+            [RunMetadataKeys.TreeSpacingM] = Invariant(message.TreeSpacingM ?? plan?.TreeSpacingM),
+            [RunMetadataKeys.RowSpacingM] = Invariant(message.RowSpacingM ?? plan?.RowSpacingM),
+            [RunMetadataKeys.BlockPlanGeoJson] = plan?.ToGeoJson(),
+            [RunMetadataKeys.Cameras] = JsonSerializer.Serialize(message.Cameras, RunMetadataKeys.Json),
+            [RunMetadataKeys.WarningsJson] = JsonSerializer.Serialize(runWarnings, RunMetadataKeys.Json),
+        });
+        if (plan is not null)
+        {
+            session.Store.AddPlannedTrees(plan.Trees, PlannedSpacing(plan));
+        }
+        foreach (var w in runWarnings)
+        {
+            if (warnings.Raise($"run:{message.RunId}:{w.GetHashCode(StringComparison.Ordinal)}", $"run {message.RunId}: {w}"))
+            {
+                logger.LogWarning("Run {RunId}: {Warning}", message.RunId, w);
+            }
+        }
+        activeRun.Started(message.RunId);
+        logger.LogInformation("Run {RunId} started: block {Block}, variety {Variety}, {Trees} planned trees, store {Store}",
+            message.RunId, message.Block, variety ?? "(none)", plan?.Trees.Count ?? 0, session.Store.Path);
+        return Task.CompletedTask;
+    }
+
+    private async Task WriteObservationsAsync(TreeObservations message, MessageContext context, CancellationToken cancellationToken)
+    {
+        foreach (var o in message.Observations)
+        {
+            Validate(message, o);
+        }
+        var session = Session(message.RunId);
+        var result = session.Store.AddObservations(message.MessageId, message.Observations, session.Profile);
+        counters.Add(ObservationsWritten, result.Inserted);
+        counters.Add(ObservationsDuplicate, result.Duplicates);
+        if (result.Duplicates > 0)
+        {
+            logger.LogInformation("Run {RunId}: {Duplicates} of {Count} observations in {MessageId} were already stored (redelivery)",
+                message.RunId, result.Duplicates, message.Observations.Count, message.MessageId);
+        }
+        var now = clock.GetUtcNow();
+        if (result.Inserted > 0 && now - session.LastLiveUpdate >= options.Value.LiveUpdateInterval)
+        {
+            session.LastLiveUpdate = now;
+            await context.Publisher.PublishAsync(Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: false, exports: [], now), cancellationToken);
+        }
+    }
+
+    private async Task FinishRunAsync(RunFused message, MessageContext context, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var session = Session(message.RunId);
+        var store = session.Store;
+        // Aggregates are already exact (recomputed with every observation); trees created from observations have moved
+        // while their clusters arrived, so their spacing (and density) is settled now.
+        store.UpdateSpacing(InferredSpacing(store), session.Profile);
+        store.SetMetadata(new Dictionary<string, string?>
+        {
+            [RunMetadataKeys.Status] = "complete",
+            [RunMetadataKeys.FinishedAt] = clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+            [RunMetadataKeys.Gnss] = JsonSerializer.Serialize(message.Gnss, RunMetadataKeys.Json),
+            [RunMetadataKeys.Fused] = JsonSerializer.Serialize(new
+            {
+                message.ObservationsPublished,
+                message.FramesFused,
+                message.FramesWithoutPose,
+                message.FramesMissing,
+                message.ClockOffsetMs,
+            }, RunMetadataKeys.Json),
+            [RunMetadataKeys.Models] = message.Models.Count == 0 ? null : JsonSerializer.Serialize(message.Models, RunMetadataKeys.Json),
+        });
+        store.Checkpoint();
+
+        var folder = new RunFolder(Path.GetDirectoryName(store.Path)!);
+        var snapshot = MapExporter.Snapshot(store, options.Value, profileOverride: null);
+        var exports = await WriteExportsAsync(snapshot, store, folder, cancellationToken);
+        var snapshotWarnings = snapshot.Warnings;
+        var storedObservations = store.CountObservations();
+        if (storedObservations < message.ObservationsPublished)
+        {
+            // Should not happen (RunFused travels behind the observations on one queue); say so rather than hide it.
+            logger.LogWarning("Run {RunId}: fusion published {Published} observations but the store has {Stored}", message.RunId, message.ObservationsPublished, storedObservations);
+        }
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var update = Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: true, exports, clock.GetUtcNow(), snapshotWarnings);
+        RunSummary.Write(folder, message, update, elapsed);
+        await context.Publisher.PublishAsync(update, cancellationToken);
+        counters.Add(MapsWritten);
+        logger.LogInformation("Run {RunId}: final map of {Trees} trees ({WithClusters} with clusters, {Observations} observations) written in {Ms:0} ms to {Folder}",
+            message.RunId, update.Trees, update.TreesWithClusters, update.Observations, elapsed.TotalMilliseconds, folder.Path);
+        foreach (var w in snapshotWarnings)
+        {
+            logger.LogWarning("Run {RunId}: {Warning}", message.RunId, w);
+        }
+        activeRun.Stopped(message.RunId);
+        session.Dispose();
+        _sessions.Remove(message.RunId);
+    }
+
+    /// <summary>Writes all exports into a fresh folder and swaps it in, so exports/ never holds a half-written set.</summary>
+    private async Task<IReadOnlyList<string>> WriteExportsAsync(RunSnapshot snapshot, RunStore store, RunFolder folder, CancellationToken cancellationToken)
+    {
+        var staging = folder.ExportsPath + ".new";
+        var previous = folder.ExportsPath + ".old";
+        foreach (var stale in new[] { staging, previous }.Where(Directory.Exists))
+        {
+            Directory.Delete(stale, recursive: true);
+        }
+        // Without a prescription (no variety profile) or without trees there is no sprayer task; every other format is still written.
+        var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || (snapshot.Zones.Count > 0 && snapshot.Trees.All(t => t.RateLPerHa is not null))).ToList();
+        var written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, profileOverride: null, cancellationToken);
+        if (Directory.Exists(folder.ExportsPath))
+        {
+            Directory.Move(folder.ExportsPath, previous);
+        }
+        Directory.Move(staging, folder.ExportsPath);
+        if (Directory.Exists(previous))
+        {
+            Directory.Delete(previous, recursive: true);
+        }
+        return written.Select(f => Path.Combine(folder.ExportsPath, Path.GetRelativePath(staging, f))).ToList();
+    }
+
+    private static MapUpdated Update(RunSession session, string runId, Guid id, bool final, IReadOnlyList<string> exports, DateTimeOffset now, IReadOnlyList<string>? runWarnings = null)
+    {
+        var trees = session.Store.ReadTrees();
+        return new MapUpdated
+        {
+            MessageId = id,
+            RunId = runId,
+            Final = final,
+            UpdatedAtUtc = now,
+            Trees = trees.Count,
+            TreesWithClusters = trees.Count(t => t.ClustersTotal > 0),
+            Observations = session.Store.CountObservations(),
+            StorePath = session.Store.Path,
+            Exports = exports,
+            Warnings = runWarnings ?? [],
+        };
+    }
+
+    private RunSession Session(string runId)
+    {
+        if (_sessions.TryGetValue(runId, out var session))
+        {
+            return session;
+        }
+        var folder = new RunFolder(folders.FolderOf(runId));
+        var existed = File.Exists(folder.StorePath);
+        var store = RunStore.OpenOrCreate(folder.StorePath);
+        var metadata = store.ReadMetadata();
+        session = new RunSession(store) { Profile = RunMetadataKeys.ReadProfile(metadata) };
+        if (!existed || !metadata.ContainsKey(RunMetadataKeys.RunId))
+        {
+            // Data of a run whose RunStarted this writer never handled (e.g. its store was removed): keep the data anyway.
+            store.SetMetadata(new Dictionary<string, string?> { [RunMetadataKeys.RunId] = runId });
+        }
+        else
+        {
+            logger.LogInformation("Run {RunId}: reopened store {Store} ({Observations} observations)", runId, store.Path, store.CountObservations());
+        }
+        _sessions[runId] = session;
+        return session;
+    }
+
+    private static void Validate(TreeObservations message, BlossomClusterObservation o)
+    {
+        string? problem =
+            o.ObservationId == Guid.Empty ? "empty observationId"
+            : !(o.Latitude is >= -90 and <= 90) ? $"latitude {o.Latitude} out of range"
+            : !(o.Longitude is >= -180 and <= 180) ? $"longitude {o.Longitude} out of range"
+            : !double.IsFinite(o.PositionSigmaM) || o.PositionSigmaM < 0 ? $"positionSigmaM {o.PositionSigmaM} is not a non-negative number"
+            : !Enum.IsDefined(o.Stage) ? $"unknown stage {(int)o.Stage}"
+            : o.StageProbabilities is null ? "stageProbabilities missing"
+            : o.CameraId is null ? "cameraId missing"
+            : o.FramesSeen < 0 || o.LastFrameSequence < o.FirstFrameSequence ? $"frame range {o.FirstFrameSequence}..{o.LastFrameSequence} is invalid"
+            : null;
+        if (problem is not null)
+        {
+            throw new MalformedMessageException($"tree-observations {message.MessageId} of run {message.RunId}: observation {o.ObservationId}: {problem}");
+        }
+    }
+
+    /// <summary>Row length per planned tree from its neighbours (or the plan's spacing), for density per metre.</summary>
+    private Dictionary<string, double> PlannedSpacing(BlockPlan plan)
+    {
+        var utm = plan.Projection();
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var row in plan.Trees.GroupBy(t => t.RowId, StringComparer.Ordinal))
+        {
+            var ordered = row.OrderBy(t => t.Index).ToList();
+            var slots = RowLayout.Layout(ordered.Select(t => ToRowTree(utm, t.Index, t.Latitude, t.Longitude)).ToList(),
+                plan.TreeSpacingM ?? options.Value.DefaultTreeSpacingM, 1, (1, 0));
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                result[ordered[i].Id] = slots[i].SpacingM;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Spacing of trees the plan does not have, from their current positions (same rule as planned trees).</summary>
+    private Dictionary<string, double> InferredSpacing(RunStore store)
+    {
+        var trees = store.ReadTrees();
+        var metadata = store.ReadMetadata();
+        var fallback = RunMetadataKeys.ReadNumber(metadata, RunMetadataKeys.TreeSpacingM) ?? options.Value.DefaultTreeSpacingM;
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        var inferred = trees.Where(t => !t.InPlan && t.Latitude is not null).ToList();
+        if (inferred.Count == 0)
+        {
+            return result;
+        }
+        var utm = UtmProjection.For(inferred[0].Latitude!.Value, inferred[0].Longitude!.Value);
+        foreach (var row in inferred.GroupBy(t => t.RowId ?? t.TreeId, StringComparer.Ordinal))
+        {
+            var ordered = row.OrderBy(t => t.TreeIndex ?? 0).ToList();
+            var slots = RowLayout.Layout(ordered.Select((t, i) => ToRowTree(utm, t.TreeIndex ?? i + 1, t.Latitude!.Value, t.Longitude!.Value)).ToList(), fallback, 1, (1, 0));
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                result[ordered[i].TreeId] = slots[i].SpacingM;
+            }
+        }
+        return result;
+    }
+
+    private static RowTree ToRowTree(UtmProjection utm, int index, double lat, double lon)
+    {
+        var (e, n) = utm.ToUtm(lat, lon);
+        return new RowTree(index, e, n);
+    }
+
+    private static string? Invariant(double? v) => v?.ToString("R", CultureInfo.InvariantCulture);
+
+    public void Dispose()
+    {
+        foreach (var session in _sessions.Values)
+        {
+            session.Dispose();
+        }
+        _sessions.Clear();
+        _gate.Dispose();
+    }
+
+    private sealed class RunSession(RunStore store) : IDisposable
+    {
+        public RunStore Store { get; } = store;
+
+        public VarietyProfile? Profile { get; set; }
+
+        public DateTimeOffset LastLiveUpdate { get; set; } = DateTimeOffset.MinValue;
+
+        public void Dispose() => Store.Dispose();
+    }
+}

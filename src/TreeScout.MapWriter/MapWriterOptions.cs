@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace TreeScout.MapWriter;
+
+/// <summary>Settings of the thinning-map writer (section "MapWriter").</summary>
+public sealed class MapWriterOptions
+{
+    public const string Section = "MapWriter";
+
+    /// <summary>Folder holding one sub-folder per run ({StoreRoot}/{runId}/store.gpkg); env TREESCOUT__MapWriter__StoreRoot.</summary>
+    [Required]
+    public string StoreRoot { get; set; } = "/var/lib/treescout/runs";
+
+    /// <summary>A variety profile file, or a folder of them (*.yaml, *.yml, *.json); relative paths are from the app folder.</summary>
+    [Required]
+    public string Varieties { get; set; } = "Varieties";
+
+    /// <summary>How often, at most, a live (non-final) MapUpdated is published while observations arrive.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan LiveUpdateInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Cell size of the ISOXML prescription grid, metres (the sprayer's smallest section switching length is a good choice).</summary>
+    [Range(0.25, 20)]
+    public double IsoGridCellM { get; set; } = 0.5;
+
+    /// <summary>Width of a tree's canopy zone across the row when neither the plan nor the run gives a row spacing, metres.</summary>
+    [Range(0.5, 10)]
+    public double DefaultRowSpacingM { get; set; } = 3.5;
+
+    /// <summary>Along-row length of a tree's zone when a row has a single tree and no spacing is known, metres.</summary>
+    [Range(0.2, 10)]
+    public double DefaultTreeSpacingM { get; set; } = 1.0;
+}

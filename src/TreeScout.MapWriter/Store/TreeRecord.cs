@@ -1,0 +1,51 @@
+using TreeScout.Contracts;
+
+namespace TreeScout.MapWriter.Store;
+
+/// <summary>A tree's row of the store's <c>trees</c> table: its position and live per-tree aggregate.</summary>
+public sealed record TreeRecord
+{
+    public required string TreeId { get; init; }
+
+    public string? RowId { get; init; }
+
+    public int? TreeIndex { get; init; }
+
+    public double? Latitude { get; init; }
+
+    public double? Longitude { get; init; }
+
+    /// <summary>True when the block plan lists the tree; false when it was created because observations named it.</summary>
+    public required bool InPlan { get; init; }
+
+    /// <summary>Length of row the tree occupies, metres (plan spacing or half the distance to its neighbours on each side).</summary>
+    public double? SpacingM { get; init; }
+
+    /// <summary>Confident clusters attributed to the tree (low-confidence ones are not counted, see <see cref="ClustersLowConfidence"/>).</summary>
+    public required int ClustersTotal { get; init; }
+
+    /// <summary>Confident clusters per stage, in <see cref="BbchStages.Ordered"/> order.</summary>
+    public required IReadOnlyList<int> ClustersPerStage { get; init; }
+
+    public required int ClustersLowConfidence { get; init; }
+
+    public required int FramesSeen { get; init; }
+
+    /// <summary>Clusters per metre of row (<see cref="ClustersTotal"/> / <see cref="SpacingM"/>).</summary>
+    public double? DensityPerM { get; init; }
+
+    /// <summary>Share of the tree's observations that are not low-confidence (0 when none).</summary>
+    public required double Confidence { get; init; }
+
+    public double? MeanScore { get; init; }
+
+    public double? Excess { get; init; }
+
+    public double? DosePercent { get; init; }
+
+    public double? RateLPerHa { get; init; }
+
+    public string? ZoneClass { get; init; }
+
+    public int ClustersAt(BbchStage stage) => ClustersPerStage[BbchStages.IndexOf(stage)];
+}

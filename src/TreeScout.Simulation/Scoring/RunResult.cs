@@ -1,0 +1,104 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.IO;
+using TreeScout.Contracts;
+
+namespace TreeScout.Simulation.Scoring;
+
+/// <summary>A tree as the run's map reports it.</summary>
+public sealed record ResultTree(string TreeId, string? RowId, double Latitude, double Longitude, int ClustersTotal, IReadOnlyDictionary<BbchStage, int> ClustersByStage);
+
+/// <summary>One blossom cluster the run reports.</summary>
+public sealed record ResultObservation(string ObservationId, string? TreeId, double Latitude, double Longitude, double? HeightM, bool LowConfidence, BbchStage? Stage);
+
+/// <summary>What a scan run produced, as the scorer needs it (read from the run's store.gpkg, or built by hand in tests).</summary>
+public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<ResultObservation> Observations)
+{
+    public const string StoreFile = "store.gpkg";
+
+    /// <summary>
+    /// Reads the `trees` and `observations` feature tables of a run store (docs/recording-format.md). Geometry blobs are
+    /// GeoPackage binary (GP header with flags, SRS id and optional envelope, then WKB), decoded by NetTopologySuite.
+    /// </summary>
+    public static RunResult ReadStore(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InvalidDataException($"{path}: run store not found (expected OUT_DIR/{StoreFile} written by `treescout scan`)");
+        }
+        var connection = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly }.ToString();
+        using var db = new SqliteConnection(connection);
+        try
+        {
+            db.Open();
+            return new RunResult(ReadTrees(db, path), ReadObservations(db, path));
+        }
+        catch (SqliteException ex)
+        {
+            throw new InvalidDataException($"{path}: not a readable run store: {ex.Message}", ex);
+        }
+    }
+
+    private static List<ResultTree> ReadTrees(SqliteConnection db, string path)
+    {
+        var stageColumns = BbchStages.Ordered.Select(BbchStages.Label).ToList();
+        using var command = db.CreateCommand();
+        command.CommandText = $"SELECT tree_id, row_id, clusters_total, geom, {string.Join(", ", stageColumns)} FROM trees ORDER BY tree_id";
+        using var reader = command.ExecuteReader();
+        var trees = new List<ResultTree>();
+        while (reader.Read())
+        {
+            var id = reader.GetString(0);
+            var point = Point(reader, 3, path, $"tree {id}");
+            var byStage = new Dictionary<BbchStage, int>();
+            for (var i = 0; i < BbchStages.Count; i++)
+            {
+                byStage[BbchStages.Ordered[i]] = reader.IsDBNull(4 + i) ? 0 : reader.GetInt32(4 + i);
+            }
+            trees.Add(new ResultTree(id, reader.IsDBNull(1) ? null : reader.GetString(1), point.Y, point.X, reader.IsDBNull(2) ? 0 : reader.GetInt32(2), byStage));
+        }
+        return trees;
+    }
+
+    private static List<ResultObservation> ReadObservations(SqliteConnection db, string path)
+    {
+        using var command = db.CreateCommand();
+        command.CommandText = "SELECT observation_id, tree_id, height_m, low_confidence, stage, geom FROM observations ORDER BY observation_id";
+        using var reader = command.ExecuteReader();
+        var observations = new List<ResultObservation>();
+        while (reader.Read())
+        {
+            var id = reader.GetString(0);
+            var point = Point(reader, 5, path, $"observation {id}");
+            BbchStage? stage = !reader.IsDBNull(4) && BbchStages.TryParse(reader.GetString(4), out var s) ? s : null;
+            observations.Add(new ResultObservation(
+                id,
+                reader.IsDBNull(1) ? null : reader.GetString(1),
+                point.Y,
+                point.X,
+                reader.IsDBNull(2) ? null : reader.GetDouble(2),
+                !reader.IsDBNull(3) && reader.GetInt64(3) != 0,
+                stage));
+        }
+        return observations;
+    }
+
+    private static Point Point(SqliteDataReader reader, int column, string path, string what)
+    {
+        if (reader.IsDBNull(column))
+        {
+            throw new InvalidDataException($"{path}: {what} has no geometry");
+        }
+        var blob = (byte[])reader.GetValue(column);
+        try
+        {
+            return new GeoPackageGeoReader().Read(blob) as Point
+                ?? throw new InvalidDataException($"{path}: {what} geometry is not a POINT");
+        }
+        catch (Exception ex) when (ex is ArgumentException or ParseException or IOException or InvalidOperationException)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{path}: {what} geometry is not GeoPackage binary ({blob.Length} bytes): {ex.Message}"), ex);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace TreeScout.Simulation.Scoring;
+
+/// <summary>The score as a table for people and as score.json for benchmarks and CI.</summary>
+public static class ScoreReport
+{
+    public const string JsonFile = "score.json";
+
+    public static readonly JsonSerializerOptions Json = new(GroundTruth.Json) { WriteIndented = true };
+
+    public static string ToJson(Score score) => JsonSerializer.Serialize(score, Json);
+
+    public static string ToTable(Score score)
+    {
+        var t = score.Trees;
+        var c = score.Clusters;
+        var s = score.Stages;
+        var sb = new StringBuilder();
+        void Line(string name, string value) => sb.Append(CultureInfo.InvariantCulture, $"{name,-44} {value}\n");
+        sb.Append("Trees\n");
+        Line("  trees standing (truth)", $"{t.TrueTrees}");
+        Line("  found / missed / extra", $"{t.Found} / {t.Missed} / {t.Extra}   (by id {t.FoundById}, by position {t.FoundByPosition})");
+        Line("  tree position error median / p95 (m)", $"{M(t.PositionErrorM.Median)} / {M(t.PositionErrorM.P95)}");
+        Line("  per-tree count error MAE / MAPE / bias", $"{t.CountMae:F2} / {P(t.CountMapePercent)} / {t.CountBias:+0.00;-0.00;0.00}");
+        sb.Append("Clusters (visible from the scanned faces)\n");
+        Line("  visible true clusters / observations", $"{c.VisibleTrue} / {c.Observations}");
+        Line("  matched visible / hidden / false positives", $"{c.MatchedVisible} / {c.MatchedHidden} / {c.FalsePositives}   (recall {c.Recall:P1})");
+        Line("  attributed to the right tree", $"{c.AttributedCorrectly} = {c.AttributionShare:P1} of visible");
+        Line("  low-confidence observations (matched, right tree)", $"{c.LowConfidenceObservations} ({c.LowConfidenceMatched}, {c.LowConfidenceAttributedCorrectly})");
+        Line("  cluster position error median / p95 (m)", $"{M(c.HorizontalErrorM.Median)} / {M(c.HorizontalErrorM.P95)}   height {M(c.HeightErrorM.Median)} / {M(c.HeightErrorM.P95)}");
+        sb.Append("Stages\n");
+        Line("  compared / exact / within one stage", $"{s.Compared} / {P(s.Accuracy * 100)} / {P(s.WithinOneStage * 100)}");
+        sb.Append("  confusion (rows: true, columns: reported)\n");
+        sb.Append("          ").Append(string.Join(' ', s.Stages.Select(l => l[4..].PadLeft(5)))).Append("   true-visible  reported\n");
+        for (var i = 0; i < s.Stages.Count; i++)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  {s.Stages[i],-8}").Append(string.Join(' ', s.Confusion[i].Select(v => v.ToString(CultureInfo.InvariantCulture).PadLeft(5))))
+                .Append(CultureInfo.InvariantCulture, $"   {s.TrueVisibleByStage[s.Stages[i]],12}  {s.ReportedByStage[s.Stages[i]],8}\n");
+        }
+        sb.Append(CultureInfo.InvariantCulture,
+            $"Tolerances: cluster match {score.Options.ClusterHorizontalToleranceM} m horizontal, {score.Options.ClusterHeightToleranceM} m height; tree match {score.Options.TreeToleranceFraction} x tree spacing\n");
+        return sb.ToString();
+    }
+
+    private static string M(double? v) => v is { } x ? x.ToString("F3", CultureInfo.InvariantCulture) : "-";
+
+    private static string P(double? v) => v is { } x ? x.ToString("F1", CultureInfo.InvariantCulture) + " %" : "-";
+}

@@ -1,0 +1,284 @@
+using TreeScout.Contracts;
+
+namespace TreeScout.Simulation.Scoring;
+
+/// <summary>Tolerances of the scorer (docs/simulator.md, "Scorer").</summary>
+public sealed record ScoreOptions
+{
+    /// <summary>An observation can be a true cluster only within this horizontal distance, metres.</summary>
+    public double ClusterHorizontalToleranceM { get; init; } = 0.35;
+
+    /// <summary>... and within this height difference (when the observation has a height), metres.</summary>
+    public double ClusterHeightToleranceM { get; init; } = 0.35;
+
+    /// <summary>A result tree without a matching id matches the nearest true tree within this share of the tree spacing.</summary>
+    public double TreeToleranceFraction { get; init; } = 0.5;
+}
+
+/// <summary>Median and 95th percentile (linear interpolation between order statistics) of a set of errors; null when empty.</summary>
+public sealed record ErrorStats(int Count, double? Median, double? P95, double? Mean);
+
+public sealed record TreeScore(
+    int TrueTrees,
+    int Found,
+    int Missed,
+    int Extra,
+    int FoundById,
+    int FoundByPosition,
+    ErrorStats PositionErrorM,
+    double CountMae,
+    double? CountMapePercent,
+    double CountBias,
+    IReadOnlyList<string> MissedIds,
+    IReadOnlyList<string> ExtraIds);
+
+public sealed record ClusterScore(
+    int VisibleTrue,
+    int Observations,
+    int MatchedVisible,
+    int MatchedHidden,
+    int FalsePositives,
+    int AttributedCorrectly,
+    double AttributionShare,
+    double Recall,
+    int LowConfidenceObservations,
+    int LowConfidenceMatched,
+    int LowConfidenceAttributedCorrectly,
+    ErrorStats HorizontalErrorM,
+    ErrorStats HeightErrorM);
+
+public sealed record StageScore(
+    IReadOnlyList<string> Stages,
+    IReadOnlyList<IReadOnlyList<int>> Confusion,
+    int Compared,
+    double? Accuracy,
+    double? WithinOneStage,
+    IReadOnlyDictionary<string, int> TrueVisibleByStage,
+    IReadOnlyDictionary<string, int> ReportedByStage);
+
+/// <summary>A run scored against the simulator's truth.</summary>
+public sealed record Score(ScoreOptions Options, TreeScore Trees, ClusterScore Clusters, StageScore Stages);
+
+/// <summary>
+/// Compares a run's result with the ground truth: trees found/missed/extra and their position error, per-tree count
+/// error against the clusters visible from the scanned faces, one-to-one matching of observations to true clusters
+/// (greedy by distance within the tolerances) for attribution, position error and per-stage confusion.
+/// </summary>
+public static class Scorer
+{
+    public static Score Compute(GroundTruth truth, RunResult result, ScoreOptions? options = null)
+    {
+        options ??= new ScoreOptions();
+        var first = truth.Trees.Count > 0 ? truth.Trees[0] : throw new InvalidDataException("truth has no trees");
+        var plane = new LocalTangentPlane(first.Latitude, first.Longitude);
+        return new Score(options, ScoreTrees(truth, result, options, plane), ScoreClusters(truth, result, options, plane, out var pairs), ScoreStages(truth, result, pairs));
+    }
+
+    private static TreeScore ScoreTrees(GroundTruth truth, RunResult result, ScoreOptions options, LocalTangentPlane plane)
+    {
+        var present = truth.Trees.Where(t => t.Present).ToList();
+        var byId = present.ToDictionary(t => t.TreeId, StringComparer.Ordinal);
+        var match = new Dictionary<string, ResultTree>(StringComparer.Ordinal);
+        var unmatched = new List<ResultTree>();
+        foreach (var tree in result.Trees)
+        {
+            if (byId.ContainsKey(tree.TreeId) && !match.ContainsKey(tree.TreeId))
+            {
+                match[tree.TreeId] = tree;
+            }
+            else
+            {
+                unmatched.Add(tree);
+            }
+        }
+        var foundById = match.Count;
+        // Trees the run named differently (no plan, inferred trees): nearest free true tree within tolerance, closest pairs first.
+        var tolerance = options.TreeToleranceFraction * truth.TreeSpacingM;
+        var candidates = new List<(double Distance, ResultTree Result, TruthTree Truth)>();
+        foreach (var r in unmatched)
+        {
+            foreach (var t in present.Where(t => !match.ContainsKey(t.TreeId)))
+            {
+                var d = Distance(plane, r.Latitude, r.Longitude, t.Latitude, t.Longitude);
+                if (d <= tolerance)
+                {
+                    candidates.Add((d, r, t));
+                }
+            }
+        }
+        var usedResults = new HashSet<ResultTree>(ReferenceEqualityComparer.Instance);
+        foreach (var (_, r, t) in candidates.OrderBy(c => c.Distance).ThenBy(c => c.Result.TreeId, StringComparer.Ordinal).ThenBy(c => c.Truth.TreeId, StringComparer.Ordinal))
+        {
+            if (!match.ContainsKey(t.TreeId) && usedResults.Add(r))
+            {
+                match[t.TreeId] = r;
+            }
+        }
+        var extra = unmatched.Where(r => !usedResults.Contains(r) && r.ClustersTotal > 0).Select(r => r.TreeId).Order(StringComparer.Ordinal).ToList();
+        var missed = present.Where(t => !match.ContainsKey(t.TreeId)).Select(t => t.TreeId).ToList();
+        var positionErrors = present.Where(t => match.ContainsKey(t.TreeId))
+            .Select(t => Distance(plane, match[t.TreeId].Latitude, match[t.TreeId].Longitude, t.Latitude, t.Longitude)).ToList();
+        // Count error over every standing tree; a missed tree reported nothing (0).
+        var errors = present.Select(t => (Error: (match.TryGetValue(t.TreeId, out var r) ? r.ClustersTotal : 0) - t.VisibleTotal, Truth: t.VisibleTotal)).ToList();
+        var withTruth = errors.Where(e => e.Truth > 0).ToList();
+        return new TreeScore(
+            present.Count,
+            match.Count,
+            missed.Count,
+            extra.Count,
+            foundById,
+            match.Count - foundById,
+            Stats(positionErrors),
+            errors.Count == 0 ? 0 : errors.Average(e => Math.Abs(e.Error)),
+            withTruth.Count == 0 ? null : 100 * withTruth.Average(e => Math.Abs(e.Error) / (double)e.Truth),
+            errors.Count == 0 ? 0 : errors.Average(e => (double)e.Error),
+            missed,
+            extra);
+    }
+
+    private static ClusterScore ScoreClusters(GroundTruth truth, RunResult result, ScoreOptions options, LocalTangentPlane plane, out List<(ResultObservation Observation, TruthCluster Cluster)> pairs)
+    {
+        var present = truth.Trees.Where(t => t.Present).Select(t => t.TreeId).ToHashSet(StringComparer.Ordinal);
+        var clusters = truth.Clusters.Where(c => present.Contains(c.TreeId)).ToList();
+        // Spatial hash on a grid of the tolerance: candidates are in the 3x3 neighbouring cells.
+        var cell = options.ClusterHorizontalToleranceM;
+        var grid = new Dictionary<(long, long), List<(TruthCluster Cluster, double E, double N)>>();
+        foreach (var c in clusters)
+        {
+            var (e, n) = plane.ToLocal(c.Latitude, c.Longitude);
+            var key = ((long)Math.Floor(e / cell), (long)Math.Floor(n / cell));
+            if (!grid.TryGetValue(key, out var list))
+            {
+                grid[key] = list = [];
+            }
+            list.Add((c, e, n));
+        }
+        var candidates = new List<(double Cost, ResultObservation Observation, TruthCluster Cluster, double Horizontal, double? Height)>();
+        foreach (var o in result.Observations)
+        {
+            var (e, n) = plane.ToLocal(o.Latitude, o.Longitude);
+            var (cx, cy) = ((long)Math.Floor(e / cell), (long)Math.Floor(n / cell));
+            for (var dx = -1; dx <= 1; dx++)
+            {
+                for (var dy = -1; dy <= 1; dy++)
+                {
+                    if (!grid.TryGetValue((cx + dx, cy + dy), out var list))
+                    {
+                        continue;
+                    }
+                    foreach (var (c, ce, cn) in list)
+                    {
+                        var h = Math.Sqrt((e - ce) * (e - ce) + (n - cn) * (n - cn));
+                        double? dh = o.HeightM is { } height ? Math.Abs(height - c.HeightM) : null;
+                        if (h <= options.ClusterHorizontalToleranceM && (dh is null || dh <= options.ClusterHeightToleranceM))
+                        {
+                            candidates.Add((Math.Sqrt(h * h + (dh ?? 0) * (dh ?? 0)), o, c, h, dh));
+                        }
+                    }
+                }
+            }
+        }
+        pairs = [];
+        var horizontal = new List<double>();
+        var heights = new List<double>();
+        var usedObservations = new HashSet<string>(StringComparer.Ordinal);
+        var usedClusters = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var c in candidates.OrderBy(c => c.Cost).ThenBy(c => c.Observation.ObservationId, StringComparer.Ordinal).ThenBy(c => c.Cluster.ClusterId, StringComparer.Ordinal))
+        {
+            if (usedObservations.Contains(c.Observation.ObservationId) || usedClusters.Contains(c.Cluster.ClusterId))
+            {
+                continue;
+            }
+            usedObservations.Add(c.Observation.ObservationId);
+            usedClusters.Add(c.Cluster.ClusterId);
+            pairs.Add((c.Observation, c.Cluster));
+            horizontal.Add(c.Horizontal);
+            if (c.Height is { } dh)
+            {
+                heights.Add(dh);
+            }
+        }
+        var visible = clusters.Count(c => c.Visible);
+        var matchedVisible = pairs.Where(p => p.Cluster.Visible).ToList();
+        var correct = matchedVisible.Count(p => !p.Observation.LowConfidence && p.Observation.TreeId == p.Cluster.TreeId);
+        var low = result.Observations.Where(o => o.LowConfidence).ToList();
+        var lowMatched = pairs.Where(p => p.Observation.LowConfidence).ToList();
+        return new ClusterScore(
+            visible,
+            result.Observations.Count,
+            matchedVisible.Count,
+            pairs.Count - matchedVisible.Count,
+            result.Observations.Count - pairs.Count,
+            correct,
+            visible == 0 ? 0 : (double)correct / visible,
+            visible == 0 ? 0 : (double)matchedVisible.Count / visible,
+            low.Count,
+            lowMatched.Count,
+            lowMatched.Count(p => p.Observation.TreeId == p.Cluster.TreeId),
+            Stats(horizontal),
+            Stats(heights));
+    }
+
+    private static StageScore ScoreStages(GroundTruth truth, RunResult result, List<(ResultObservation Observation, TruthCluster Cluster)> pairs)
+    {
+        var n = BbchStages.Count;
+        var confusion = new int[n][];
+        for (var i = 0; i < n; i++)
+        {
+            confusion[i] = new int[n];
+        }
+        var compared = 0;
+        var exact = 0;
+        var withinOne = 0;
+        foreach (var (o, c) in pairs)
+        {
+            if (o.Stage is not { } stage)
+            {
+                continue;
+            }
+            var t = BbchStages.IndexOf(c.Stage);
+            var p = BbchStages.IndexOf(stage);
+            confusion[t][p]++;
+            compared++;
+            exact += t == p ? 1 : 0;
+            withinOne += Math.Abs(t - p) <= 1 ? 1 : 0;
+        }
+        var labels = BbchStages.Ordered.Select(BbchStages.Label).ToList();
+        var trueByStage = labels.ToDictionary(l => l, l => truth.Trees.Where(t => t.Present).Sum(t => t.VisibleByStage.GetValueOrDefault(l)));
+        var reportedByStage = BbchStages.Ordered.ToDictionary(BbchStages.Label, s => result.Trees.Sum(t => t.ClustersByStage.GetValueOrDefault(s)));
+        return new StageScore(
+            labels,
+            confusion,
+            compared,
+            compared == 0 ? null : (double)exact / compared,
+            compared == 0 ? null : (double)withinOne / compared,
+            trueByStage,
+            reportedByStage);
+    }
+
+    private static double Distance(LocalTangentPlane plane, double lat1, double lon1, double lat2, double lon2)
+    {
+        var (e1, n1) = plane.ToLocal(lat1, lon1);
+        var (e2, n2) = plane.ToLocal(lat2, lon2);
+        return Math.Sqrt((e1 - e2) * (e1 - e2) + (n1 - n2) * (n1 - n2));
+    }
+
+    /// <summary>Median and p95 by linear interpolation between order statistics (numpy's default), and the mean.</summary>
+    public static ErrorStats Stats(IReadOnlyCollection<double> values)
+    {
+        if (values.Count == 0)
+        {
+            return new ErrorStats(0, null, null, null);
+        }
+        var sorted = values.Order().ToArray();
+        return new ErrorStats(sorted.Length, Percentile(sorted, 0.5), Percentile(sorted, 0.95), sorted.Average());
+    }
+
+    public static double Percentile(double[] sorted, double q)
+    {
+        var position = (sorted.Length - 1) * q;
+        var lo = (int)Math.Floor(position);
+        var hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (position - lo) * (sorted[hi] - sorted[lo]);
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using TreeScout.MapWriter;
+using TreeScout.MapWriter.Prescription;
+
+namespace TreeScout.Tests;
+
+/// <summary>A temporary folder removed after the test.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "treescout-mw-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A child process may still hold a file for a moment; the OS temp cleaner takes it.
+        }
+    }
+}
+
+public static class MapWriterTestData
+{
+    /// <summary>The variety profiles shipped with the worker (copied next to the test assembly).</summary>
+    public static string ShippedVarieties => System.IO.Path.Combine(AppContext.BaseDirectory, "Varieties");
+
+    public static VarietyCatalog Catalog { get; } = VarietyCatalog.Load(ShippedVarieties);
+
+    public static VarietyProfile Gala => Catalog.Find("Gala")!;
+
+    public static MapWriterOptions Options(string storeRoot) => new() { StoreRoot = storeRoot, Varieties = ShippedVarieties, LiveUpdateInterval = TimeSpan.Zero };
+
+    public static IOptions<MapWriterOptions> Wrap(MapWriterOptions options) => Microsoft.Extensions.Options.Options.Create(options);
+}
+
+/// <summary>Runs a command-line tool (GDAL's ogrinfo, xmllint) as an independent reader.</summary>
+public static class Tool
+{
+    public static (int ExitCode, string Output) Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in 120 s");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>ogrinfo -json of one layer: feature count, CRS, fields (GDAL ≥ 3.7 has -json; older GDAL: parsed from -so text).</summary>
+    public static OgrLayer OgrInfo(string path, string? layer = null)
+    {
+        var args = new List<string> { "-ro", "-so", "-al", path };
+        if (layer is not null)
+        {
+            args.RemoveAt(2);
+            args.Add(layer);
+        }
+        var (code, output) = Run("ogrinfo", [.. args]);
+        Assert.True(code == 0, $"ogrinfo failed on {path}: {output}");
+        return OgrLayer.Parse(output);
+    }
+}
+
+/// <summary>What `ogrinfo -so` says about a layer.</summary>
+public sealed record OgrLayer(string Text, long FeatureCount, string Geometry, IReadOnlyDictionary<string, string> Fields)
+{
+    public static OgrLayer Parse(string text)
+    {
+        long count = -1;
+        var geometry = "";
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        var inFields = false;
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.TrimEnd();
+            if (line.StartsWith("Feature Count: ", StringComparison.Ordinal))
+            {
+                count = long.Parse(line["Feature Count: ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("Geometry: ", StringComparison.Ordinal))
+            {
+                geometry = line["Geometry: ".Length..];
+            }
+            else if (line.StartsWith("FID Column", StringComparison.Ordinal) || line.StartsWith("Geometry Column", StringComparison.Ordinal) || line.StartsWith("Data axis", StringComparison.Ordinal))
+            {
+                inFields = true;
+            }
+            else if (inFields && line.Contains(": ", StringComparison.Ordinal) && !line.StartsWith(' '))
+            {
+                var name = line[..line.IndexOf(':', StringComparison.Ordinal)];
+                fields[name] = line[(line.IndexOf(':', StringComparison.Ordinal) + 2)..];
+            }
+        }
+        return new OgrLayer(text, count, geometry, fields);
+    }
+
+    public bool IsWgs84 => Text.Contains("WGS 84", StringComparison.Ordinal) || Text.Contains("WGS_1984", StringComparison.Ordinal);
+}
+
+public static class Json
+{
+    public static JsonElement Parse(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
+}
