@@ -24,7 +24,8 @@ public sealed class StatusHeartbeatService(
     ActiveRun activeRun,
     MessagingMetrics metrics,
     IOptions<StatusOptions> options,
-    ILogger<StatusHeartbeatService> logger) : BackgroundService
+    ILogger<StatusHeartbeatService> logger,
+    WorkerGnssStatus? gnss = null) : BackgroundService
 {
     /// <summary>Messages this worker moved to a dead-letter queue (handler failures past the limit, malformed messages).</summary>
     public const string DeadLetteredCounter = "dead_lettered";
@@ -74,6 +75,7 @@ public sealed class StatusHeartbeatService(
         Ready = bus.IsReady,
         Counters = new Dictionary<string, long>(counters.Snapshot(), StringComparer.Ordinal) { [DeadLetteredCounter] = metrics.DeadLetteredTotal },
         Warnings = warnings.Snapshot(),
+        GnssQuality = gnss?.Latest,
     };
 }
 

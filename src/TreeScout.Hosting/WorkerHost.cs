@@ -39,6 +39,7 @@ public static class WorkerHost
         services.AddSingleton<ActiveRun>();
         // A process-wide meter, not one from the host's IMeterFactory: prometheus-net's adapter did not export the latter (measured by WorkerProcessTests).
         services.AddSingleton(_ => new MessagingMetrics());
+        services.AddSingleton<WorkerGnssStatus>();
 
         services.AddValidatedOptions<BrokerOptions>(builder.Configuration, BrokerOptions.Section)
             .Validate(o => !o.IsEmbedded, "Broker:Uri (env TREESCOUT__Broker__Uri) is required for a worker process; the embedded single-process mode is `treescout scan`.");

@@ -1,0 +1,264 @@
+using TreeScout.Contracts;
+using TreeScout.Fusion.Attribution;
+using TreeScout.Fusion.Geometry;
+
+namespace TreeScout.Fusion.Tracking;
+
+/// <summary>How clusters are followed from frame to frame.</summary>
+public sealed record TrackerOptions
+{
+    /// <summary>A track seen in fewer frames is not reported (a box seen once or twice is most likely a false detection).</summary>
+    public int MinSightings { get; init; } = 3;
+
+    /// <summary>Frames a visible track may go undetected before it ends.</summary>
+    public int MaxMisses { get; init; } = 3;
+
+    /// <summary>Matching gate around the predicted box centre, pixels (at least; larger boxes get a larger gate).</summary>
+    public double GatePx { get; init; } = 30;
+
+    public double GateBoxFactor { get; init; } = 0.6;
+
+    /// <summary>1-sigma error of a box centre, pixels: weighs the rays in triangulation.</summary>
+    public double PixelSigma { get; init; } = 3;
+
+    /// <summary>How far clusters hang in front of or behind the row line (canopy half depth): the depth prior's sigma.</summary>
+    public double CanopyHalfDepthM { get; init; } = 0.5;
+
+    /// <summary>Rows farther along the ray than this are not the row the camera faces.</summary>
+    public double MaxRangeM { get; init; } = 8;
+
+    /// <summary>Depth prior when no row is known yet (no plan, first clusters of a pass).</summary>
+    public double DefaultRowDistanceM { get; init; } = 2.0;
+
+    /// <summary>Tracks longer than this are ended (bounds how long a frame's acknowledgement can wait).</summary>
+    public int MaxTrackFrames { get; init; } = 150;
+}
+
+/// <summary>A frame as the tracker sees it; <see cref="OpenTracks"/> counts its tracks not yet reported (acknowledgement waits for 0).</summary>
+public sealed class FrameTicket(long sequence, Guid messageId)
+{
+    public long Sequence { get; } = sequence;
+
+    public Guid MessageId { get; } = messageId;
+
+    public int OpenTracks { get; set; }
+}
+
+/// <summary>One detection of a cluster: the frame, the box and the viewing ray through its centre.</summary>
+public sealed record Sighting(FrameTicket Frame, int DetectionIndex, BlossomDetection Detection, Pose Pose, Vec3 Origin, Vec3 Direction);
+
+/// <summary>A physical cluster followed across frames, with its triangulated position.</summary>
+public sealed class ClusterTrack
+{
+    public List<Sighting> Sightings { get; } = [];
+
+    public Vec3 Estimate { get; set; }
+
+    public double TriangulationSigmaM { get; set; }
+
+    public int Misses { get; set; }
+
+    /// <summary>Deterministic id: from the first frame that saw it and the detection's index there.</summary>
+    public Guid Id => MessageIds.Derive(Sightings[0].Frame.MessageId, $"cluster/{Sightings[0].DetectionIndex}");
+}
+
+/// <summary>
+/// Follows blossom clusters through one camera's frames (in sequence order): each track's 3-D estimate is projected into
+/// the new frame with the new pose (so the prediction follows the tractor's motion, curves and reversing included), the
+/// detections are matched greedily by distance inside a gate, and the estimate is re-triangulated from all sightings
+/// with the row plane as a depth prior. Tracks end when their cluster leaves the view or goes unseen.
+/// </summary>
+public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptions options)
+{
+    private readonly List<ClusterTrack> _active = [];
+    private readonly List<(double Cost, int Track, int Detection)> _pairs = [];
+    private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
+
+    public IReadOnlyList<ClusterTrack> Active => _active;
+
+    public CameraModel Camera => camera;
+
+    /// <summary>Feeds one frame; tracks that ended are added to <paramref name="ended"/> (confirmed or not).</summary>
+    public void Step(FrameTicket frame, in Pose pose, IReadOnlyList<BlossomDetection> detections, List<ClusterTrack> ended)
+    {
+        var rays = new (Vec3 Origin, Vec3 Direction, double U, double V)[detections.Count];
+        for (var i = 0; i < detections.Count; i++)
+        {
+            var d = detections[i];
+            var (u, v) = (d.X + d.W / 2.0, d.Y + d.H / 2.0);
+            var (origin, direction) = camera.Ray(pose, u, v);
+            rays[i] = (origin, direction, u, v);
+        }
+
+        var matchedTrack = new bool[_active.Count];
+        var matchedDetection = new bool[detections.Count];
+        var visible = new bool[_active.Count];
+        _pairs.Clear();
+        for (var t = 0; t < _active.Count; t++)
+        {
+            var track = _active[t];
+            var (pu, pv, depth) = camera.Project(pose, track.Estimate);
+            visible[t] = depth > 0 && camera.InImage(pu, pv, 0);
+            if (depth <= 0)
+            {
+                continue;
+            }
+            // The estimate is least sure along the viewing ray (depth): the cluster appears somewhere on the image segment
+            // between the projections of the estimate moved ± 2 sigma along its last ray (the epipolar segment).
+            var along = track.Sightings[^1].Direction * (2 * track.TriangulationSigmaM);
+            var (au, av, ad) = camera.Project(pose, track.Estimate + along);
+            var (bu, bv, bd) = camera.Project(pose, track.Estimate - along);
+            if (ad <= 0 || bd <= 0)
+            {
+                (au, av, bu, bv) = (pu, pv, pu, pv);
+            }
+            for (var i = 0; i < detections.Count; i++)
+            {
+                var d = detections[i];
+                var gate = Math.Max(options.GatePx, options.GateBoxFactor * Math.Max(d.W, d.H));
+                var distance = SegmentDistance(rays[i].U, rays[i].V, au, av, bu, bv);
+                if (distance < gate)
+                {
+                    // Off the segment counts in full; along it in proportion to how long (uncertain) the segment is, so a young
+                    // track with a long segment does not take a detection from an established track that predicts it well.
+                    var central = Math.Sqrt((rays[i].U - pu) * (rays[i].U - pu) + (rays[i].V - pv) * (rays[i].V - pv));
+                    var length = Math.Sqrt((au - bu) * (au - bu) + (av - bv) * (av - bv));
+                    _pairs.Add((distance / gate + central / (gate + length), t, i));
+                }
+            }
+        }
+        _pairs.Sort((a, b) => a.Cost.CompareTo(b.Cost));
+        foreach (var (_, t, i) in _pairs)
+        {
+            if (matchedTrack[t] || matchedDetection[i])
+            {
+                continue;
+            }
+            matchedTrack[t] = matchedDetection[i] = true;
+            AddSighting(_active[t], new Sighting(frame, i, detections[i], pose, rays[i].Origin, rays[i].Direction));
+        }
+
+        var survivors = new List<ClusterTrack>(_active.Count + detections.Count);
+        for (var t = 0; t < _active.Count; t++)
+        {
+            var track = _active[t];
+            if (!matchedTrack[t])
+            {
+                track.Misses++;
+            }
+            else
+            {
+                track.Misses = 0;
+            }
+            var gone = !matchedTrack[t] && (!visible[t] || track.Misses > options.MaxMisses);
+            if (gone || track.Sightings.Count >= options.MaxTrackFrames)
+            {
+                ended.Add(track);
+            }
+            else
+            {
+                survivors.Add(track);
+            }
+        }
+        for (var i = 0; i < detections.Count; i++)
+        {
+            if (!matchedDetection[i])
+            {
+                var track = new ClusterTrack();
+                AddSighting(track, new Sighting(frame, i, detections[i], pose, rays[i].Origin, rays[i].Direction));
+                survivors.Add(track);
+            }
+        }
+        _active.Clear();
+        _active.AddRange(survivors);
+    }
+
+    /// <summary>A frame that cannot be placed (no pose): visible tracks count it as a miss.</summary>
+    public void Skip(List<ClusterTrack> ended)
+    {
+        for (var t = _active.Count - 1; t >= 0; t--)
+        {
+            if (++_active[t].Misses > options.MaxMisses)
+            {
+                ended.Add(_active[t]);
+                _active.RemoveAt(t);
+            }
+        }
+    }
+
+    /// <summary>Ends every track (end of run, or to bound how long frames stay unacknowledged).</summary>
+    public void EndAll(List<ClusterTrack> ended, long? startedBeforeSequence = null)
+    {
+        for (var t = _active.Count - 1; t >= 0; t--)
+        {
+            if (startedBeforeSequence is null || _active[t].Sightings[0].Frame.Sequence < startedBeforeSequence)
+            {
+                ended.Add(_active[t]);
+                _active.RemoveAt(t);
+            }
+        }
+    }
+
+    private static double SegmentDistance(double u, double v, double au, double av, double bu, double bv)
+    {
+        var (du, dv) = (bu - au, bv - av);
+        var length2 = du * du + dv * dv;
+        var t = length2 < 1e-9 ? 0 : Math.Clamp(((u - au) * du + (v - av) * dv) / length2, 0, 1);
+        var (x, y) = (au + t * du - u, av + t * dv - v);
+        return Math.Sqrt(x * x + y * y);
+    }
+
+    private void AddSighting(ClusterTrack track, Sighting sighting)
+    {
+        track.Sightings.Add(sighting);
+        sighting.Frame.OpenTracks++;
+        Estimate(track);
+    }
+
+    private void Estimate(ClusterTrack track)
+    {
+        var first = track.Sightings[0];
+        var prior = track.Sightings.Count == 1 ? RowPlanePoint(first.Origin, first.Direction) : track.Estimate;
+        var triangulation = new Triangulation();
+        foreach (var s in track.Sightings)
+        {
+            var range = Math.Max(0.5, (prior - s.Origin).Length);
+            triangulation.AddRay(s.Origin, s.Direction, 1 / (_angleSigma * _angleSigma * range * range));
+        }
+        // Depth prior: the vertical plane of the row the cluster hangs on (or the default distance along the first ray).
+        Vec3 planePoint, normal;
+        if (rows.Nearest(prior) is { } p && Math.Abs(p.LateralM) < 3 * options.CanopyHalfDepthM)
+        {
+            var (sin, cos) = Math.SinCos(p.DirectionRad);
+            normal = new Vec3(cos, -sin, 0);
+            planePoint = prior - normal * p.LateralM;
+        }
+        else
+        {
+            var h = new Vec3(first.Direction.X, first.Direction.Y, 0);
+            normal = h * (1 / Math.Max(1e-9, h.Length));
+            planePoint = first.Origin + normal * options.DefaultRowDistanceM;
+        }
+        var canopy = options.CanopyHalfDepthM;
+        triangulation.AddPlane(planePoint, normal, 1 / (canopy * canopy));
+        triangulation.AddAnchor(prior, 1e-6);
+        if (triangulation.Solve() is { } solution)
+        {
+            track.Estimate = solution.Point;
+            track.TriangulationSigmaM = solution.HorizontalSigmaM;
+        }
+        else
+        {
+            track.Estimate = prior;
+            track.TriangulationSigmaM = canopy;
+        }
+    }
+
+    /// <summary>Where a ray meets the first row it crosses (or the default distance): the first guess of a new track's position.</summary>
+    private Vec3 RowPlanePoint(Vec3 origin, Vec3 direction)
+    {
+        var h = direction.HorizontalLength;
+        var distance = rows.RowDistance(origin, direction, options.MaxRangeM) ?? options.DefaultRowDistanceM;
+        return origin + direction * (distance / Math.Max(h, 1e-6));
+    }
+}
