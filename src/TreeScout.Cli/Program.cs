@@ -4,6 +4,7 @@ using TreeScout.Cli.Commands;
 
 // Each command lives in Commands/<Name>Command.cs and adds itself here, one line each.
 var root = new RootCommand("TreeScout: orchard blossom scanning — scan recorded runs, control live runs, export thinning maps.");
+root.Subcommands.Add(ScanCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
