@@ -65,11 +65,11 @@ public static class ScanCommand
         return command;
     }
 
-    /// <summary>The embedded workers read the same settings a worker process does: appsettings.json beside the CLI, then TREESCOUT__ env.</summary>
-    private static IConfiguration Configuration() => new ConfigurationBuilder()
-        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-        .AddEnvironmentVariables(WorkerHost.EnvironmentPrefix)
-        .Build();
+    /// <summary>
+    /// The embedded workers run on their modules' defaults, changed by the same TREESCOUT__ variables a worker process
+    /// reads. Not appsettings.json: beside the CLI that would be whichever worker's file the build copied last.
+    /// </summary>
+    private static IConfiguration Configuration() => new ConfigurationBuilder().AddEnvironmentVariables(WorkerHost.EnvironmentPrefix).Build();
 
     private static SerilogLoggerFactory CreateLoggerFactory(bool verbose) => new(
         new LoggerConfiguration()
