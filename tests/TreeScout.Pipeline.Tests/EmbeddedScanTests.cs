@@ -13,7 +13,8 @@ using Xunit.Abstractions;
 namespace TreeScout.Pipeline.Tests;
 
 /// <summary>`treescout scan` in the embedded mode: the real detector, fusion and map writer on a simulated run with ground truth.</summary>
-public sealed class EmbeddedScanTests(ScanFixture scan, ITestOutputHelper output) : IClassFixture<ScanFixture>
+[Collection(ScanCollection.Name)]
+public sealed class EmbeddedScanTests(ScanFixture scan, ITestOutputHelper output)
 {
     [Fact]
     public void Every_tree_is_found_in_place_and_most_visible_clusters_land_on_their_tree()

@@ -5,6 +5,7 @@ using TreeScout.Cli.Scanning;
 using TreeScout.Contracts;
 using TreeScout.Simulation;
 using TreeScout.Tests;
+using Xunit;
 
 namespace TreeScout.Pipeline.Tests;
 
@@ -44,4 +45,11 @@ public sealed class ScanFixture : IDisposable
     public ScanResult Embedded { get; }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>The tests that share one simulated run and its embedded scan.</summary>
+[CollectionDefinition(Name)]
+public sealed class ScanCollection : ICollectionFixture<ScanFixture>
+{
+    public const string Name = "scanned simulated run";
 }
