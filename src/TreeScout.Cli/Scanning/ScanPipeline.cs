@@ -33,6 +33,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     public async Task<ScanResult> RunEmbeddedAsync(ScanRequest request, CancellationToken cancellationToken)
     {
         var recording = Open(request);
+        OpenCvCheck.EnsureLoadable();
         var outDirectory = Path.GetFullPath(request.OutDirectory);
         Directory.CreateDirectory(outDirectory);
         await using var workers = await EmbeddedWorkers.StartAsync(
