@@ -99,6 +99,8 @@ public sealed class PublishedImageTests(PublishedApp published, ITestOutputHelpe
             psi.Environment["TREESCOUT__Health__Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
             psi.Environment["TREESCOUT__Health__BindAddress"] = "127.0.0.1";
             psi.Environment["TREESCOUT__Logging__Format"] = "json";
+            // Capture needs a source; the dev overlay's: the bundled sample (played only when a run starts).
+            psi.Environment["TREESCOUT__Capture__Source"] = Path.Combine(RepoPaths.Samples, "betuwe-rtk-2x12");
             using var worker = Process.Start(psi)!;
             var logs = worker.StandardOutput.ReadToEndAsync();
             var errors = worker.StandardError.ReadToEndAsync();

@@ -22,16 +22,21 @@ public static class ScanCommand
         {
             Description = $"RabbitMQ URI of running workers (default: env {BrokerSession.BrokerEnvironmentVariable}); without one the workers run embedded in this process",
         };
-        var speedup = new Option<double?>("--speedup") { Description = "Replay at N times the recorded frame rate (default: as fast as the pipeline accepts)" };
+        var speedup = new Option<double?>("--speedup") { Description = "Replay at N times the recorded frame rate (default: --max-rate)" };
+        var maxRate = new Option<bool>("--max-rate") { Description = "Replay as fast as the pipeline accepts (the default)" };
         var block = new Option<string?>("--block") { Description = "Block name (default: the plan's, else the folder name)" };
         var variety = new Option<string?>("--variety") { Description = "Apple variety, selects the thinning profile (default: the plan's)" };
         var verbose = new Option<bool>("--verbose") { Description = "Workers' informational logs on stderr (default: warnings only)" };
         var command = new Command("scan", "Scan a recorded run: detect blossom clusters, geo-reference them to trees, write the per-tree map, prescription and exports.")
         {
-            recording, output, broker, speedup, block, variety, verbose,
+            recording, output, broker, speedup, maxRate, block, variety, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
+            if (parse.GetValue(maxRate) && parse.GetValue(speedup) is not null)
+            {
+                throw new CliException("--speedup and --max-rate exclude each other", Cli.UsageError);
+            }
             var pace = parse.GetValue(speedup) switch
             {
                 null => ReplayPace.AsFastAsAccepted,
