@@ -29,10 +29,6 @@ public sealed class FusionOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan DeadReckonLimit { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>A frame waits for fixes after it at most until frames this much later (GNSS time) are waiting too.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:30:00")]
-    public TimeSpan MaxPoseWait { get; set; } = TimeSpan.FromSeconds(30);
-
     /// <summary>
     /// Frames held unacknowledged per run (waiting for order, fixes, or their clusters to be reported). Must stay below the
     /// detections queue's prefetch; beyond it the oldest frames are resolved (flagged or their tracks ended) and released.

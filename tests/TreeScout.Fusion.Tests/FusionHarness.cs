@@ -3,7 +3,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 using TreeScout.Tests;
@@ -20,15 +19,6 @@ public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Obser
 /// </summary>
 public static class FusionHarness
 {
-    public static IEnumerable<IMessage> ArrivalOrder(SyntheticScene scene, TimeSpan detectionLatency)
-    {
-        var data = scene.Fixes.Select(f => (At: f.ReceivedAtUtc, Message: (IMessage)f))
-            .Concat(scene.Frames.Select(f => (At: f.CapturedAtUtc + detectionLatency, Message: (IMessage)f)))
-            .OrderBy(x => x.At)
-            .Select(x => x.Message);
-        return [scene.Started, .. data, scene.Stopped];
-    }
-
     public static async Task<FusionOutput> RunAsync(
         IEnumerable<IMessage> messages, ITestOutputHelper output, IDictionary<string, string?>? settings = null, TimeSpan? timeout = null)
     {
