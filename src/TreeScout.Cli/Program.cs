@@ -6,4 +6,5 @@ var root = new RootCommand("TreeScout: orchard blossom scanning — scan recorde
 root.Subcommands.Add(TreeScout.Cli.Commands.SimulateCommand.Create());
 root.Subcommands.Add(TreeScout.Cli.Commands.ScoreCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(TreeScout.Cli.Commands.GnssCommand.Create());
 return await Cli.InvokeAsync(root, args);
