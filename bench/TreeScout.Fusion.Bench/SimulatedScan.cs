@@ -100,7 +100,7 @@ public sealed class SimulatedScan
                 Width = camera.ImageWidth,
                 Height = camera.ImageHeight,
                 Detector = new ModelIdentity("simulator-truth", "1", "-"),
-                StageClassifier = new ModelIdentity("simulator-truth", "1", "-"),
+                StageClassifier = new ModelIdentity("simulator-truth-stage", "1", "-"),
                 Detections = detections,
                 Orientation = new OrientationCheck { AppliedRotationDeg = camera.MountRotationDeg },
             };

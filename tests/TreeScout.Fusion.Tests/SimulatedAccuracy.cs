@@ -17,8 +17,20 @@ public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutpu
         .GroupBy(c => c)
         .Sum(g => g.Count() - 1);
 
-    /// <summary>Share of confident (not low-confidence) observations the scorer matched to a true cluster of the tree they name.</summary>
-    public double ConfidentPrecision { get; init; }
+    /// <summary>Share of confident observations of a real cluster that name a tree other than the cluster's: silent garbage.</summary>
+    public double ConfidentWrongShare
+    {
+        get
+        {
+            var treeOf = Scan.Truth.Clusters.ToDictionary(c => c.ClusterId, c => c.TreeId);
+            var confident = Output.Observations
+                .Where(o => !o.LowConfidence && o.TreeId is not null)
+                .Select(o => (o.TreeId, Cluster: Scan.TrackOrigins.GetValueOrDefault(o.ObservationId)))
+                .Where(x => x.Cluster is not null)
+                .ToList();
+            return confident.Count == 0 ? 0 : (double)confident.Count(x => x.TreeId != treeOf[x.Cluster!]) / confident.Count;
+        }
+    }
 
     public static string Table(IEnumerable<ScenarioResult> results)
     {
