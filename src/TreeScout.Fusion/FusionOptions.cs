@@ -52,6 +52,12 @@ public sealed class FusionOptions : IValidatableObject
     [Range(10, 60_000)]
     public int MaxOrphanFixes { get; set; } = 1500;
 
+    /// <summary>
+    /// Least prefetch of fusion's two queues: everything fusion holds unacknowledged must fit in flight, or the broker stops
+    /// delivering and the run stalls (frames wait for tracks that wait for frames). Held frames or orphan fixes plus margin.
+    /// </summary>
+    public int RequiredPrefetch => Math.Max(MaxHeldFrames, MaxOrphanFixes) + 500;
+
     /// <summary>Observations per TreeObservations message.</summary>
     [Range(1, 10_000)]
     public int MaxBatch { get; set; } = 500;

@@ -18,6 +18,15 @@ public sealed class FusionWorkerModule : IWorkerModule
     {
         services.AddValidatedOptions<FusionOptions>(configuration, FusionOptions.Section);
         services.AddValidatedOptions<GnssOptions>(configuration, GnssOptions.Section);
+        // Embedded scans configure no broker; a process may configure too little. Either way fusion's queues get at least
+        // the prefetch its held window needs (with the bus default of 16 the run would stall).
+        services.AddOptions<BrokerOptions>().PostConfigure<IOptions<FusionOptions>>((broker, fusion) =>
+        {
+            foreach (var queue in new[] { Topology.FusionDetectionsQueue, Topology.FusionGnssQueue })
+            {
+                broker.PrefetchByQueue[queue] = Math.Max(broker.PrefetchFor(queue), fusion.Value.RequiredPrefetch);
+            }
+        });
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkerGnssStatus>();
         services.AddSingleton(sp =>

@@ -14,7 +14,8 @@ namespace TreeScout.Fusion.Tests;
 public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, int ObservationMessages);
 
 /// <summary>
-/// Runs the real fusion worker module on the embedded in-memory broker (the same consume path as RabbitMQ: deferred
+/// Runs the real fusion worker module on the embedded in-memory broker, configured like `treescout scan` (no Broker or Gnss
+/// section: fixes come from the bus, prefetch from the module), with the same consume path as RabbitMQ (deferred
 /// acknowledgements, prefetch, dead-lettering) and feeds it a scene's messages in the order they would arrive on a tractor.
 /// </summary>
 public static class FusionHarness
@@ -25,8 +26,6 @@ public static class FusionHarness
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["Broker:PrefetchByQueue:treescout.fusion.detections"] = "2000",
-                ["Broker:PrefetchByQueue:treescout.fusion.gnss"] = "2000",
                 ["Fusion:QuietTimeout"] = "00:00:02",
             })
             .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
