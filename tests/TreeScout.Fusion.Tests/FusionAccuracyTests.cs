@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using TreeScout.Fusion.Bench;
 using TreeScout.Simulation;
@@ -30,7 +31,8 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     {
         var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"{name}-{options.Seed}-{options.GetHashCode():x8}");
         var scan = SimulatedScan.Create(options, directory, DetectionNoise.Realistic with { JitterPx = 1.5 }, $"sim-{name}");
-        var fused = await FusionHarness.RunAsync(scan.ArrivalOrder(TimeSpan.FromMilliseconds(150)), output);
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
+        var fused = await EmbeddedFusion.RunAsync(scan.ArrivalOrder(TimeSpan.FromMilliseconds(150)), loggerFactory);
         var result = new ScenarioResult(name, scan, fused, Scorer.Compute(scan.Truth, ScenarioResult.ResultOf(scan.Truth, fused.Observations)));
         output.WriteLine(ScenarioResult.Table([result]));
         var c = result.Score.Clusters;

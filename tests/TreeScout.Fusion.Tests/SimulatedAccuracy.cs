@@ -10,14 +10,14 @@ namespace TreeScout.Fusion.Tests;
 /// <summary>One simulated scenario fused and scored by the simulator's scorer, plus fusion's own trace-based counts.</summary>
 public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutput Output, Score Score)
 {
-    /// <summary>Observations whose track started on the same true cluster as an earlier one (the cluster was counted twice).</summary>
+    /// <summary>Observations whose track started on a detection of a true cluster that already started another reported track: double counts, but also identity switches at a track's start.</summary>
     public int DuplicateTracks => Output.Observations
         .Select(o => Scan.TrackOrigins.GetValueOrDefault(o.ObservationId))
         .Where(c => c is not null)
         .GroupBy(c => c)
         .Sum(g => g.Count() - 1);
 
-    /// <summary>Share of confident observations of a real cluster that name a tree other than the cluster's: silent garbage.</summary>
+    /// <summary>Share of confident observations that name a tree other than that of the cluster their track started on: silent garbage (overstated by identity switches at track start).</summary>
     public double ConfidentWrongShare
     {
         get

@@ -5,10 +5,8 @@ using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
-using TreeScout.Tests;
-using Xunit.Abstractions;
 
-namespace TreeScout.Fusion.Tests;
+namespace TreeScout.Fusion.Bench;
 
 /// <summary>What fusion published for a run, and its worker counters.</summary>
 public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, int ObservationMessages);
@@ -18,10 +16,10 @@ public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Obser
 /// section: fixes come from the bus, prefetch from the module), with the same consume path as RabbitMQ (deferred
 /// acknowledgements, prefetch, dead-lettering) and feeds it a scene's messages in the order they would arrive on a tractor.
 /// </summary>
-public static class FusionHarness
+public static class EmbeddedFusion
 {
     public static async Task<FusionOutput> RunAsync(
-        IEnumerable<IMessage> messages, ITestOutputHelper output, IDictionary<string, string?>? settings = null, TimeSpan? timeout = null)
+        IEnumerable<IMessage> messages, ILoggerFactory loggerFactory, IDictionary<string, string?>? settings = null, TimeSpan? timeout = null)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
@@ -30,7 +28,6 @@ public static class FusionHarness
             })
             .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
             .Build();
-        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
         await using var workers = await EmbeddedWorkers.StartAsync([new FusionWorkerModule()], configuration, loggerFactory, cts.Token);
         await using var feeder = workers.Connect("feeder", loggerFactory);
@@ -58,7 +55,7 @@ public static class FusionHarness
 }
 
 /// <summary>Stands in for the map writer's consumer: keeps what fusion published.</summary>
-internal sealed class ObservationCollector : IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<RunStarted>
+public sealed class ObservationCollector : IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<RunStarted>
 {
     public ConcurrentQueue<BlossomClusterObservation> Observations { get; } = new();
 
