@@ -21,9 +21,10 @@ var options = new SimulationOptions
     GnssEvents = false,
     CropDirectory = Path.Combine(shared, "data", "bbch"),
 };
-var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-bench", $"dense-{options.GetHashCode():x8}");
+var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-bench", $"dense-{Guid.NewGuid():N}");
 var sw = Stopwatch.StartNew();
 var scan = SimulatedScan.Create(options, directory, DetectionNoise.Realistic, "bench-dense");
+Directory.Delete(directory, recursive: true);
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"scan ready in {sw.Elapsed.TotalSeconds:F1} s: {scan.Frames.Count} frames, {scan.Fixes.Count} fixes"));
 var detections = scan.Frames.Sum(f => f.Detections.Count);
 var messages = scan.ArrivalOrder(TimeSpan.FromMilliseconds(150)).ToList();
