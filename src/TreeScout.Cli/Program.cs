@@ -13,4 +13,5 @@ root.Subcommands.Add(ClassifyStageCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 root.Subcommands.Add(HealthCommand.Create());
+root.Subcommands.Add(GnssCommand.Create());
 return await Cli.InvokeAsync(root, args);

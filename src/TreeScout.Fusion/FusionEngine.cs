@@ -185,7 +185,7 @@ public sealed class FusionEngine(
 
     private void AddFix(RunFusion run, GnssFix fix, IDeferredAcknowledgement ack)
     {
-        if (run.AddFix(fix, ack))
+        if (run.AddFix(fix, ack, clock.GetUtcNow()))
         {
             counters.Add("gnss_fixes");
         }

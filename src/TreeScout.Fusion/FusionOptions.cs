@@ -29,10 +29,6 @@ public sealed class FusionOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan DeadReckonLimit { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>A frame waits for fixes after it at most until frames this much later (GNSS time) are waiting too.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:30:00")]
-    public TimeSpan MaxPoseWait { get; set; } = TimeSpan.FromSeconds(30);
-
     /// <summary>
     /// Frames held unacknowledged per run (waiting for order, fixes, or their clusters to be reported). Must stay below the
     /// detections queue's prefetch; beyond it the oldest frames are resolved (flagged or their tracks ended) and released.
@@ -55,6 +51,12 @@ public sealed class FusionOptions : IValidatableObject
     /// <summary>Fixes held for a run fusion has not seen start (bounded; beyond it the oldest are released and counted).</summary>
     [Range(10, 60_000)]
     public int MaxOrphanFixes { get; set; } = 1500;
+
+    /// <summary>
+    /// Least prefetch of fusion's two queues: everything fusion holds unacknowledged must fit in flight, or the broker stops
+    /// delivering and the run stalls (frames wait for tracks that wait for frames). Held frames or orphan fixes plus margin.
+    /// </summary>
+    public int RequiredPrefetch => Math.Max(MaxHeldFrames, MaxOrphanFixes) + 500;
 
     /// <summary>Observations per TreeObservations message.</summary>
     [Range(1, 10_000)]

@@ -12,23 +12,21 @@ namespace TreeScout.Fusion;
 /// <summary>Registers the Fusion worker's options, handlers and subscriptions (process and embedded mode alike).</summary>
 public sealed class FusionWorkerModule : IWorkerModule
 {
-    /// <summary>
-    /// Fusion acknowledges a frame's detections only once its clusters are published (deferred acks), so it must be
-    /// allowed to hold a reorder window and a run's tail unacknowledged; with a small prefetch the queue would stall.
-    /// </summary>
-    public const int QueuePrefetch = 2000;
-
     public WorkerRole Role => WorkerRole.Fusion;
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<FusionOptions>(configuration, FusionOptions.Section);
-        services.PostConfigure<BrokerOptions>(o =>
-        {
-            o.PrefetchByQueue.TryAdd(Topology.FusionDetectionsQueue, QueuePrefetch);
-            o.PrefetchByQueue.TryAdd(Topology.FusionGnssQueue, QueuePrefetch);
-        });
         services.AddValidatedOptions<GnssOptions>(configuration, GnssOptions.Section);
+        // Embedded scans configure no broker; a process may configure too little. Either way fusion's queues get at least
+        // the prefetch its held window needs (with the bus default of 16 the run would stall).
+        services.AddOptions<BrokerOptions>().PostConfigure<IOptions<FusionOptions>>((broker, fusion) =>
+        {
+            foreach (var queue in new[] { Topology.FusionDetectionsQueue, Topology.FusionGnssQueue })
+            {
+                broker.PrefetchByQueue[queue] = Math.Max(broker.PrefetchFor(queue), fusion.Value.RequiredPrefetch);
+            }
+        });
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WorkerGnssStatus>();
         services.AddSingleton(sp =>

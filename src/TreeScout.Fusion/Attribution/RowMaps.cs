@@ -15,22 +15,49 @@ public abstract class RowMap
     public abstract bool FromPlan { get; }
 
     /// <summary>Horizontal distance along a camera ray to the first row it crosses, when one is within range.</summary>
-    public double? RowDistance(Vec3 origin, Vec3 direction, double maxRangeM)
+    public double? RowDistance(Vec3 origin, Vec3 direction, double maxRangeM) => FacedRow(origin, direction, maxRangeM)?.DistanceM;
+
+    /// <summary>The first row a camera ray crosses within range: the row the camera faces along that ray.</summary>
+    public (MappedRow Row, double DistanceM)? FacedRow(Vec3 origin, Vec3 direction, double maxRangeM)
     {
         var h = direction.HorizontalLength;
         if (h < 1e-6)
         {
             return null;
         }
-        double? nearest = null;
+        (MappedRow, double)? nearest = null;
         foreach (var row in MutableRows)
         {
-            if (row.Crossing(origin.X, origin.Y, direction.X / h, direction.Y / h, maxRangeM) is { } t && (nearest is null || t < nearest))
+            if (row.Crossing(origin.X, origin.Y, direction.X / h, direction.Y / h, maxRangeM) is { } t && (nearest is null || t < nearest.Value.Item2))
             {
-                nearest = t;
+                nearest = (row, t);
             }
         }
         return nearest;
+    }
+
+    /// <summary>
+    /// The row the camera is driving alongside and looking at: the nearest row in front of it, by perpendicular distance to
+    /// the row line (extended past its ends, so on the headland the row about to be scanned counts). Clusters of any other
+    /// row are seen through or past it and are counted on that row's own pass.
+    /// </summary>
+    public MappedRow? AlongsideRow(Vec3 camera, Vec3 axis)
+    {
+        MappedRow? best = null;
+        var bestDistance = double.MaxValue;
+        foreach (var row in MutableRows)
+        {
+            var p = row.Project(camera.X, camera.Y);
+            var (sin, cos) = Math.SinCos(p.DirectionRad);
+            // The foot of the perpendicular: camera minus lateral × (row's right-hand normal (cos, −sin)).
+            var (footX, footY) = (camera.X - p.LateralM * cos, camera.Y + p.LateralM * sin);
+            var inFront = (footX - camera.X) * axis.X + (footY - camera.Y) * axis.Y > 0;
+            if (inFront && Math.Abs(p.LateralM) < bestDistance)
+            {
+                (best, bestDistance) = (row, Math.Abs(p.LateralM));
+            }
+        }
+        return best;
     }
 
     /// <summary>The nearest known row to a point: distance along it and lateral offset; null when no row is near.</summary>

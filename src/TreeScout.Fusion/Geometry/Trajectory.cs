@@ -16,10 +16,14 @@ public sealed record TrajectoryLimits
     /// <summary>Beyond this, no pose at all: the frame cannot be placed.</summary>
     public TimeSpan DeadReckonLimit { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Chord length the heading is measured over (longer = smoother, shorter = follows curves closer).</summary>
-    public double HeadingBaselineM { get; init; } = 2.0;
+    /// <summary>
+    /// Half-width of the window of fixes a local quadratic is fitted to for the pose (position, velocity, heading): it
+    /// grows with the fixes' uncertainty (0.5 s + 4 s per metre of sigma), short enough to follow a wandering track with RTK,
+    /// long enough to average noisier fixes.
+    /// </summary>
+    public TimeSpan MinFitWindow { get; init; } = TimeSpan.FromSeconds(0.5);
 
-    public TimeSpan MaxHeadingHalfWindow { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan MaxFitWindow { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Below this the tractor counts as stopped; a course reversal across a stop means it is reversing.</summary>
     public double StopSpeedMps { get; init; } = 0.3;
@@ -44,9 +48,9 @@ public enum PoseStatus
 }
 
 /// <summary>
-/// The tractor's path in the block's UTM zone from its GNSS fixes, queried for the pose at any instant: cubic Hermite
-/// interpolation between fixes, heading from the chord of the path over a baseline (true heading when the receiver
-/// sends HDT/THS), held while stopped, and turned by 180° while reversing (a reversing tractor's course is opposite to
+/// The tractor's path in the block's UTM zone from its GNSS fixes, queried for the pose at any instant: a local quadratic
+/// fitted to the fixes around it (cubic Hermite interpolation across gaps), heading from the fitted velocity (true heading
+/// when the receiver sends HDT/THS), held while stopped, and turned by 180° while reversing (a reversing tractor's course is opposite to
 /// its heading; a course flip across a stop is a reversal, a turn at speed is a turn).
 /// </summary>
 public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limits)
@@ -98,7 +102,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
     {
         if (_samples.Count == 0)
         {
-            return (PoseStatus.NoFix, default);
+            return (force ? PoseStatus.NoFix : PoseStatus.Awaiting, default);
         }
         var last = _samples[^1].Time;
         var first = _samples[0].Time;
@@ -111,13 +115,17 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         {
             return (PoseStatus.Awaiting, default);
         }
-        var window = HeadingHalfWindow(time);
+        var window = FitWindow(time);
         if (!force && time + window > last)
         {
-            // The heading chord needs the path a little beyond the frame; wait for it unless told not to.
+            // The fit needs the path a little beyond the frame; wait for it unless told not to.
             return (PoseStatus.Awaiting, default);
         }
         var (e, n, gap) = PositionAt(time);
+        if (gap < TimeSpan.FromSeconds(0.5) && LocalFit(time, window) is { } fit)
+        {
+            (e, n) = (fit.E, fit.N);
+        }
         var (heading, headingSigma) = HeadingAt(time, window);
         var bracket = Bracket(time);
         var sigma = Math.Max(bracket.Before.SigmaM, bracket.After.SigmaM) + limits.GapSigmaPerSecondM * gap.TotalSeconds;
@@ -138,11 +146,64 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         return (PoseStatus.Ok, new Pose(time, e, n, heading, headingSigma, sigma, SpeedAt(time), quality, flag));
     }
 
-    private TimeSpan HeadingHalfWindow(DateTimeOffset time)
+    private TimeSpan FitWindow(DateTimeOffset time)
     {
-        var speed = Math.Max(SpeedAt(time), 0.05);
-        var seconds = Math.Clamp(limits.HeadingBaselineM / 2 / speed, 0.1, limits.MaxHeadingHalfWindow.TotalSeconds);
-        return TimeSpan.FromSeconds(seconds);
+        var (before, after) = Bracket(time);
+        var seconds = 0.5 + 4 * Math.Max(before.SigmaM, after.SigmaM);
+        return TimeSpan.FromSeconds(Math.Clamp(seconds, limits.MinFitWindow.TotalSeconds, limits.MaxFitWindow.TotalSeconds));
+    }
+
+    /// <summary>
+    /// Least-squares quadratic in time through the fixes within ± <paramref name="window"/> of <paramref name="time"/>:
+    /// position and velocity there, and the velocity's 1-sigma. Null when the window is not covered densely on both sides.
+    /// </summary>
+    private (double E, double N, double VE, double VN, double VelocitySigma)? LocalFit(DateTimeOffset time, TimeSpan window)
+    {
+        var from = IndexAtOrAfter(time - window);
+        var to = IndexAtOrAfter(time + window + TimeSpan.FromTicks(1));
+        var count = to - from;
+        if (count < 5 || _samples[from].Time > time || _samples[to - 1].Time < time)
+        {
+            return null;
+        }
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, e0 = 0, e1 = 0, e2 = 0, n0 = 0, n1 = 0, n2 = 0;
+        var largestStep = 0.0;
+        for (var i = from; i < to; i++)
+        {
+            var x = (_samples[i].Time - time).TotalSeconds;
+            if (i > from)
+            {
+                largestStep = Math.Max(largestStep, (_samples[i].Time - _samples[i - 1].Time).TotalSeconds);
+            }
+            var x2 = x * x;
+            s0 += 1;
+            s1 += x;
+            s2 += x2;
+            s3 += x2 * x;
+            s4 += x2 * x2;
+            e0 += _samples[i].E;
+            e1 += _samples[i].E * x;
+            e2 += _samples[i].E * x2;
+            n0 += _samples[i].N;
+            n1 += _samples[i].N * x;
+            n2 += _samples[i].N * x2;
+        }
+        if (largestStep > window.TotalSeconds)
+        {
+            return null;
+        }
+        // Normal equations [s0 s1 s2; s1 s2 s3; s2 s3 s4]·[c0 c1 c2] = rhs, solved by Cramer's rule for c0 (value) and c1 (slope).
+        var det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2);
+        if (Math.Abs(det) < 1e-12)
+        {
+            return null;
+        }
+        double Value(double r0, double r1, double r2) => (r0 * (s2 * s4 - s3 * s3) - s1 * (r1 * s4 - s3 * r2) + s2 * (r1 * s3 - s2 * r2)) / det;
+        double Slope(double r0, double r1, double r2) => (s0 * (r1 * s4 - r2 * s3) - r0 * (s1 * s4 - s3 * s2) + s2 * (s1 * r2 - r1 * s2)) / det;
+        // Fix-to-fix noise is a fraction of the absolute uncertainty (most of that is a slowly varying bias).
+        var relative = Math.Clamp(_samples[from + count / 2].SigmaM / 2, limits.RelativeNoiseM / 4, limits.RelativeNoiseM * 10);
+        var slopeVariance = relative * relative * (s0 * s4 - s2 * s2) / det;
+        return (Value(e0, e1, e2), Value(n0, n1, n2), Slope(e0, e1, e2), Slope(n0, n1, n2), Math.Sqrt(Math.Max(0, slopeVariance)));
     }
 
     /// <summary>Position (Hermite between the bracketing fixes; linear extrapolation outside) and the time to the nearest fix.</summary>
@@ -217,31 +278,42 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
             return (Angles.Lerp(hi, hk, f), Angles.Radians(0.2));
         }
         var direction = _samples[i].Direction;
-        // Moving: the chord of the path around the instant. Stopped: the last chord while moving (heading is held).
+        // Moving: the direction of the fitted velocity. Stopped: the last direction while moving (heading is held).
         for (var back = TimeSpan.Zero; back <= TimeSpan.FromSeconds(30); back += TimeSpan.FromSeconds(0.5))
         {
-            if (Chord(time - back, window) is { } chord)
+            if (Course(time - back, window) is { } moving)
             {
-                return (Angles.Wrap(chord.Course + (direction < 0 ? Math.PI : 0)), chord.Sigma);
+                return (Angles.Wrap(moving.Course + (direction < 0 ? Math.PI : 0)), moving.Sigma);
             }
         }
-        if (_samples[i].CourseDeg is { } course)
+        if (_samples[i].CourseDeg is { } reported)
         {
-            return (Angles.Radians(course), Angles.Radians(20));
+            return (Angles.Radians(reported), Angles.Radians(20));
         }
         return (0, Math.PI);
     }
 
-    private (double Course, double Sigma)? Chord(DateTimeOffset time, TimeSpan window)
+    private (double Course, double Sigma)? Course(DateTimeOffset time, TimeSpan window)
     {
-        var (e1, n1, _) = PositionAt(Clamp(time - window));
-        var (e2, n2, _) = PositionAt(Clamp(time + window));
-        var length = Math.Sqrt((e2 - e1) * (e2 - e1) + (n2 - n1) * (n2 - n1));
-        if (length < limits.HeadingBaselineM / 2)
+        double ve, vn, sigma;
+        if (LocalFit(time, window) is { } fit)
+        {
+            (ve, vn, sigma) = (fit.VE, fit.VN, fit.VelocitySigma);
+        }
+        else
+        {
+            // Across a gap: the chord of the interpolated path.
+            var (e1, n1, _) = PositionAt(Clamp(time - window));
+            var (e2, n2, _) = PositionAt(Clamp(time + window));
+            var dt = 2 * window.TotalSeconds;
+            (ve, vn, sigma) = ((e2 - e1) / dt, (n2 - n1) / dt, limits.RelativeNoiseM / dt);
+        }
+        var speed = Math.Sqrt(ve * ve + vn * vn);
+        if (speed < limits.StopSpeedMps)
         {
             return null;
         }
-        return (Angles.Azimuth(e2 - e1, n2 - n1), Math.Atan(Math.Sqrt(2) * limits.RelativeNoiseM / length));
+        return (Angles.Azimuth(ve, vn), Math.Atan(sigma / speed));
     }
 
     private DateTimeOffset Clamp(DateTimeOffset time) =>

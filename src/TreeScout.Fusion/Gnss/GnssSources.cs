@@ -38,7 +38,7 @@ public static class NmeaLineReader
     /// <summary>Longer lines are cut here; the decoder then rejects them as too long.</summary>
     public const int MaxLineLength = 1024;
 
-    public static async IAsyncEnumerable<string> ReadLinesAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<string> ReadLinesAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken, int maxLineLength = MaxLineLength)
     {
         var buffer = new byte[4096];
         var line = new StringBuilder();
@@ -63,7 +63,7 @@ public static class NmeaLineReader
                     line.Clear();
                     overlong = false;
                 }
-                else if (line.Length < MaxLineLength)
+                else if (line.Length < maxLineLength)
                 {
                     line.Append((char)b);
                 }

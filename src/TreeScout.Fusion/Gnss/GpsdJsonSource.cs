@@ -16,6 +16,9 @@ public sealed class GpsdJsonSource(string host, int port, TimeProvider clock) : 
 {
     public const string Watch = "?WATCH={\"enable\":true,\"json\":true}\n";
 
+    /// <summary>gpsd's SKY reports list every satellite and run to several kilobytes, far past an NMEA line.</summary>
+    public const int MaxReportLength = 64 * 1024;
+
     public string Description => $"gpsd {host}:{port}";
 
     public async IAsyncEnumerable<ReceiverFix> ReadAsync(Action<NmeaRejectReason> onRejected, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -25,7 +28,7 @@ public sealed class GpsdJsonSource(string host, int port, TimeProvider clock) : 
         await using var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(Watch), cancellationToken);
         var reports = new GpsdReports();
-        await foreach (var line in NmeaLineReader.ReadLinesAsync(stream, cancellationToken))
+        await foreach (var line in NmeaLineReader.ReadLinesAsync(stream, cancellationToken, MaxReportLength))
         {
             var fix = reports.Read(line, clock.GetUtcNow(), out var rejected);
             if (rejected)

@@ -50,6 +50,7 @@ public sealed class RunFusion
     private readonly List<ClusterTrack> _ended = [];
     private RunStopped? _stopped;
     private DateTimeOffset _lastFrameAt;
+    private DateTimeOffset _lastFixAt;
     private DateTimeOffset? _stoppedAt;
 
     public RunFusion(RunStarted started, FusionOptions options, RowMap rows, UtmProjection? projection, DateTimeOffset now)
@@ -62,6 +63,7 @@ public sealed class RunFusion
         _builder = new ObservationBuilder(rows, () => _trajectory.Projection!, options.CalibrationSigmaM);
         _lanes = started.Cameras.ToDictionary(c => c.CameraId, c => new CameraLane(new ClusterTracker(new CameraModel(c), rows, options.Tracker)), StringComparer.Ordinal);
         _lastFrameAt = now;
+        _lastFixAt = now;
     }
 
     public RunStarted Started { get; }
@@ -89,8 +91,9 @@ public sealed class RunFusion
     }
 
     /// <summary>Takes a fix; returns false for a duplicate (already known: only its acknowledgement is kept).</summary>
-    public bool AddFix(GnssFix fix, IDeferredAcknowledgement ack)
+    public bool AddFix(GnssFix fix, IDeferredAcknowledgement ack, DateTimeOffset now)
     {
+        _lastFixAt = now;
         if (!_fixAcks.TryGetValue(fix.TimeUtc, out var acks))
         {
             _fixAcks[fix.TimeUtc] = acks = [];
@@ -118,6 +121,8 @@ public sealed class RunFusion
         {
             case FrameArrival.New:
                 Progress.FramesReceived++;
+                NoteModel(frame.Detector);
+                NoteModel(frame.StageClassifier);
                 break;
             case FrameArrival.Late:
                 // Its slot was given up as missing; the clusters it shows were seen in the neighbouring frames.
@@ -136,19 +141,24 @@ public sealed class RunFusion
     /// </summary>
     public async Task<bool> AdvanceAsync(IMessagePublisher publisher, DateTimeOffset now, Action<string, long> count, CancellationToken cancellationToken)
     {
-        var ending = _stopped is { } stopped
-            && (Progress.FramesReceived >= stopped.FramesPublished
-                || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout));
         var newestFrame = _lanes.Values.Select(l => l.NewestCapture).Max();
+        // Fixes travel on their own queue and may lag the frames: the run ends once its frames are in and either the
+        // fixes cover the newest frame or no fix has come for the quiet timeout.
+        var fixesCover = newestFrame is not { } latest || _trajectory.LastTime >= _clock.ToGnssTime(latest) + _options.MaxExtrapolation;
+        var gnssQuiet = now - _lastFixAt >= _options.QuietTimeout;
+        var ending = _stopped is { } stopped
+            && ((Progress.FramesReceived >= stopped.FramesPublished && (fixesCover || gnssQuiet))
+                || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout && gnssQuiet));
+
         foreach (var (cameraId, lane) in _lanes)
         {
             lane.Order(ending ? 0 : _options.ReorderWindow);
             while (lane.NextAwaitingPose() is { } entry)
             {
                 var gnssTime = _clock.ToGnssTime(entry.Frame.CapturedAtUtc);
-                var force = ending
-                    || HeldFrames > _options.MaxHeldFrames
-                    || (newestFrame is { } newest && newest - entry.Frame.CapturedAtUtc > _options.MaxPoseWait);
+                // Frames wait for fixes (an outage, or the fix queue behind the frames) until the run ends or the held
+                // window is full; only then is a pose stretched (and flagged) to release them.
+                var force = ending || HeldFrames > _options.MaxHeldFrames;
                 var (status, pose) = _trajectory.PoseAt(gnssTime, force);
                 if (status == PoseStatus.Awaiting)
                 {
@@ -172,7 +182,9 @@ public sealed class RunFusion
                     Progress.FramesFused++;
                     count("frames_fused", 1);
                 }
+                var far = lane.Tracker.FarDetections;
                 lane.Tracker.Step(entry.Ticket, pose, Upright(entry.Frame, lane.Tracker.Camera.Mounting), _ended);
+                count("detections_far_row", lane.Tracker.FarDetections - far);
             }
             if (ending)
             {
@@ -185,13 +197,20 @@ public sealed class RunFusion
             }
             foreach (var track in _ended)
             {
-                if (track.Sightings.Count >= _options.Tracker.MinSightings)
+                if (track.Sightings.Count >= _options.Tracker.MinSightings && IsBeyondFacedRow(track, lane.Tracker.Camera))
+                {
+                    // Seen through the faced row: that row's own pass counts it.
+                    count("clusters_far_row", 1);
+                    Release(track);
+                }
+                else if (track.Sightings.Count >= _options.Tracker.MinSightings)
                 {
                     _ready.Add((_builder.Build(track, cameraId, _clock.Sigma), track));
                 }
                 else
                 {
                     Progress.TracksUnconfirmed++;
+                    count("tracks_unconfirmed", 1);
                     Release(track);
                 }
             }
@@ -235,7 +254,19 @@ public sealed class RunFusion
             FramesMissing = Math.Max(0, (_stopped?.FramesPublished ?? 0) - Progress.FramesReceived),
             Gnss = new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, MalformedNmeaLines),
             ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
+            Models = [.. _models],
         };
+    }
+
+    // Distinct, in order of first use: the detector and stage classifier of the run (more if a model changed mid-run).
+    private readonly List<ModelIdentity> _models = [];
+
+    private void NoteModel(ModelIdentity model)
+    {
+        if (!_models.Contains(model))
+        {
+            _models.Add(model);
+        }
     }
 
     /// <summary>Malformed NMEA lines the live reader counted during this run (0 for replays, which report their own).</summary>
@@ -270,6 +301,16 @@ public sealed class RunFusion
     /// <summary>A batch's id follows from its content, so a replay that batches differently never collides with an earlier batch's id.</summary>
     private static Guid BatchId(List<BlossomClusterObservation> observations) =>
         MessageIds.Derive(observations[0].ObservationId, "batch/" + string.Join(",", observations.Select(o => o.ObservationId.ToString("N"))));
+
+    /// <summary>True when the cluster lies on another row than the one the camera was driving alongside when it saw it best.</summary>
+    private bool IsBeyondFacedRow(ClusterTrack track, CameraModel camera)
+    {
+        var best = track.Sightings.MaxBy(s => s.Detection.Score)!;
+        var (forward, _, _) = camera.Axes(best.Pose);
+        return Rows.AlongsideRow(best.Origin, forward) is { } faced
+            && Rows.Nearest(track.Estimate) is { } placed
+            && placed.Row != faced;
+    }
 
     private static void Release(ClusterTrack track)
     {

@@ -8,27 +8,51 @@ namespace TreeScout.Fusion.Tracking;
 public sealed record TrackerOptions
 {
     /// <summary>A track seen in fewer frames is not reported (a box seen once or twice is most likely a false detection).</summary>
-    public int MinSightings { get; init; } = 3;
+    public int MinSightings { get; init; } = 2;
 
     /// <summary>Frames a visible track may go undetected before it ends.</summary>
     public int MaxMisses { get; init; } = 3;
 
-    /// <summary>Matching gate around the predicted box centre, pixels (at least; larger boxes get a larger gate).</summary>
-    public double GatePx { get; init; } = 30;
+    /// <summary>
+    /// Frames a well-triangulated track (see <see cref="SettledSigmaM"/>) may stay undetected while it is predicted in view:
+    /// clusters hide behind leaves for a while, and its position predicts where it reappears.
+    /// </summary>
+    public int MaxOccludedFrames { get; init; } = 15;
 
-    public double GateBoxFactor { get; init; } = 0.6;
+    public double SettledSigmaM { get; init; } = 0.1;
+
+    /// <summary>
+    /// An ended track is kept this many frames: if a new track turns out to be the same cluster (its rays and the old
+    /// track's meet in one point), they are joined, so a cluster that was hidden for a while is still counted once.
+    /// </summary>
+    public int ReacquireFrames { get; init; } = 40;
+
+    /// <summary>Matching gate around the predicted box centre, pixels (at least; larger boxes get a larger gate).</summary>
+    public double GatePx { get; init; } = 8;
+
+    /// <summary>Gate as a share of the box size: a cluster's box moves by less than its size between predictions.</summary>
+    public double GateBoxFactor { get; init; } = 1.0;
 
     /// <summary>1-sigma error of a box centre, pixels: weighs the rays in triangulation.</summary>
-    public double PixelSigma { get; init; } = 3;
+    public double PixelSigma { get; init; } = 2;
 
     /// <summary>How far clusters hang in front of or behind the row line (canopy half depth): the depth prior's sigma.</summary>
-    public double CanopyHalfDepthM { get; init; } = 0.5;
+    public double CanopyHalfDepthM { get; init; } = 0.35;
 
     /// <summary>Rows farther along the ray than this are not the row the camera faces.</summary>
     public double MaxRangeM { get; init; } = 8;
 
     /// <summary>Depth prior when no row is known yet (no plan, first clusters of a pass).</summary>
     public double DefaultRowDistanceM { get; init; } = 2.0;
+
+    /// <summary>Typical blossom cluster diameter: with the box size it tells how far away a cluster is.</summary>
+    public double ClusterDiameterM { get; init; } = 0.09;
+
+    /// <summary>
+    /// A box whose size puts its cluster more than this beyond the row the camera faces shows a farther row (seen through
+    /// the scanned one): that row's face is counted on its own pass, so such boxes are not tracked.
+    /// </summary>
+    public double FarRowMarginM { get; init; } = 2.0;
 
     /// <summary>Tracks longer than this are ended (bounds how long a frame's acknowledgement can wait).</summary>
     public int MaxTrackFrames { get; init; } = 150;
@@ -71,6 +95,7 @@ public sealed class ClusterTrack
 public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptions options)
 {
     private readonly List<ClusterTrack> _active = [];
+    private readonly List<(ClusterTrack Track, long EndedAt)> _dormant = [];
     private readonly List<(double Cost, int Track, int Detection)> _pairs = [];
     private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
 
@@ -79,12 +104,13 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     public CameraModel Camera => camera;
 
     /// <summary>Feeds one frame; tracks that ended are added to <paramref name="ended"/> (confirmed or not).</summary>
-    public void Step(FrameTicket frame, in Pose pose, IReadOnlyList<BlossomDetection> detections, List<ClusterTrack> ended)
+    public void Step(FrameTicket frame, in Pose pose, IReadOnlyList<BlossomDetection> all, List<ClusterTrack> ended)
     {
+        var detections = NearRow(pose, all);
         var rays = new (Vec3 Origin, Vec3 Direction, double U, double V)[detections.Count];
         for (var i = 0; i < detections.Count; i++)
         {
-            var d = detections[i];
+            var d = detections[i].Detection;
             var (u, v) = (d.X + d.W / 2.0, d.Y + d.H / 2.0);
             var (origin, direction) = camera.Ray(pose, u, v);
             rays[i] = (origin, direction, u, v);
@@ -112,21 +138,35 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 (au, av, bu, bv) = (pu, pv, pu, pv);
             }
+            // Normalised innovation: across the segment the prediction is as good as a box centre; along it the depth
+            // uncertainty adds a quarter of the segment (it spans ± 2 sigma). A settled track therefore claims its
+            // detection before a young track whose long segment happens to pass over it.
+            var last = track.Sightings[^1];
+            var lastDepth = (track.Estimate - last.Origin).Dot(camera.Axes(last.Pose).Forward);
+            var expectedSize = Math.Max(last.Detection.W, last.Detection.H) * (lastDepth > 0.1 ? lastDepth / depth : 1);
+            var (su, sv) = (au - bu, av - bv);
+            var length = Math.Sqrt(su * su + sv * sv);
+            var (eu, ev) = length > 1e-6 ? (su / length, sv / length) : (1.0, 0.0);
             for (var i = 0; i < detections.Count; i++)
             {
-                var d = detections[i];
-                var gate = Math.Max(options.GatePx, options.GateBoxFactor * Math.Max(d.W, d.H));
-                var distance = SegmentDistance(rays[i].U, rays[i].V, au, av, bu, bv);
-                if (distance < gate)
+                var d = detections[i].Detection;
+                var size = Math.Max(d.W, d.H);
+                var across = Math.Max(options.GatePx / 3, options.GateBoxFactor * 0.15 * size + options.PixelSigma);
+                var alongSigma = across + length / 4;
+                var (du, dv) = (rays[i].U - pu, rays[i].V - pv);
+                var alongOffset = du * eu + dv * ev;
+                var acrossOffset = -du * ev + dv * eu;
+                // The box size follows the depth: a box much larger or smaller than the track's last one is another cluster.
+                var sizeRatio = Math.Log(size / Math.Max(1, expectedSize));
+                var cost = Math.Sqrt((acrossOffset / across) * (acrossOffset / across) + (alongOffset / alongSigma) * (alongOffset / alongSigma)
+                    + (sizeRatio / SizeLogSigma) * (sizeRatio / SizeLogSigma));
+                if (cost < 3)
                 {
-                    // Off the segment counts in full; along it in proportion to how long (uncertain) the segment is, so a young
-                    // track with a long segment does not take a detection from an established track that predicts it well.
-                    var central = Math.Sqrt((rays[i].U - pu) * (rays[i].U - pu) + (rays[i].V - pv) * (rays[i].V - pv));
-                    var length = Math.Sqrt((au - bu) * (au - bu) + (av - bv) * (av - bv));
-                    _pairs.Add((distance / gate + central / (gate + length), t, i));
+                    _pairs.Add((cost, t, i));
                 }
             }
         }
+
         _pairs.Sort((a, b) => a.Cost.CompareTo(b.Cost));
         foreach (var (_, t, i) in _pairs)
         {
@@ -135,7 +175,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
                 continue;
             }
             matchedTrack[t] = matchedDetection[i] = true;
-            AddSighting(_active[t], new Sighting(frame, i, detections[i], pose, rays[i].Origin, rays[i].Direction));
+            AddSighting(_active[t], new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction));
         }
 
         var survivors = new List<ClusterTrack>(_active.Count + detections.Count);
@@ -150,10 +190,15 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 track.Misses = 0;
             }
-            var gone = !matchedTrack[t] && (!visible[t] || track.Misses > options.MaxMisses);
-            if (gone || track.Sightings.Count >= options.MaxTrackFrames)
+            var patience = track.Sightings.Count >= 3 && track.TriangulationSigmaM <= options.SettledSigmaM ? options.MaxOccludedFrames : options.MaxMisses;
+            var gone = !matchedTrack[t] && (!visible[t] || track.Misses > patience);
+            if (track.Sightings.Count >= options.MaxTrackFrames)
             {
                 ended.Add(track);
+            }
+            else if (gone)
+            {
+                _dormant.Add((track, frame.Sequence));
             }
             else
             {
@@ -165,17 +210,86 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             if (!matchedDetection[i])
             {
                 var track = new ClusterTrack();
-                AddSighting(track, new Sighting(frame, i, detections[i], pose, rays[i].Origin, rays[i].Direction));
+                AddSighting(track, new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction));
                 survivors.Add(track);
             }
         }
         _active.Clear();
         _active.AddRange(survivors);
+        Reacquire(frame.Sequence, ended);
+    }
+
+    /// <summary>Joins settled young tracks to dormant tracks of the same cluster; dormant tracks past the window end for good.</summary>
+    private void Reacquire(long sequence, List<ClusterTrack> ended)
+    {
+        for (var a = 0; a < _active.Count; a++)
+        {
+            var track = _active[a];
+            if (track.Sightings.Count < 3 || track.Sightings.Count > 6 || track.TriangulationSigmaM > options.SettledSigmaM * 2)
+            {
+                continue;
+            }
+            var first = track.Sightings[0].Frame.Sequence;
+            for (var d = 0; d < _dormant.Count; d++)
+            {
+                var old = _dormant[d].Track;
+                if (old.Sightings[^1].Frame.Sequence >= first || (old.Estimate - track.Estimate).Length > 0.5 || !SamePoint(old, track))
+                {
+                    continue;
+                }
+                foreach (var sighting in track.Sightings)
+                {
+                    old.Sightings.Add(sighting);
+                }
+                old.Misses = 0;
+                Estimate(old);
+                _active[a] = old;
+                _dormant.RemoveAt(d);
+                break;
+            }
+        }
+        for (var d = _dormant.Count - 1; d >= 0; d--)
+        {
+            if (sequence - _dormant[d].EndedAt > options.ReacquireFrames)
+            {
+                ended.Add(_dormant[d].Track);
+                _dormant.RemoveAt(d);
+            }
+        }
+    }
+
+    /// <summary>True when one point explains both tracks' sightings: re-triangulated from all rays, it projects onto every box.</summary>
+    private bool SamePoint(ClusterTrack a, ClusterTrack b)
+    {
+        var triangulation = new Triangulation();
+        foreach (var s in a.Sightings.Concat(b.Sightings))
+        {
+            var range = Math.Max(0.5, (b.Estimate - s.Origin).Length);
+            triangulation.AddRay(s.Origin, s.Direction, 1 / (_angleSigma * _angleSigma * range * range));
+        }
+        triangulation.AddAnchor(b.Estimate, 1e-6);
+        if (triangulation.Solve() is not { } solution)
+        {
+            return false;
+        }
+        foreach (var s in a.Sightings.Concat(b.Sightings))
+        {
+            var (u, v, depth) = camera.Project(s.Pose, solution.Point);
+            var d = s.Detection;
+            var tolerance = Math.Max(2 * options.PixelSigma, 0.25 * Math.Max(d.W, d.H));
+            if (depth <= 0 || Math.Abs(u - (d.X + d.W / 2.0)) > tolerance || Math.Abs(v - (d.Y + d.H / 2.0)) > tolerance)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>A frame that cannot be placed (no pose): visible tracks count it as a miss.</summary>
     public void Skip(List<ClusterTrack> ended)
     {
+        _dormant.ForEach(d => ended.Add(d.Track));
+        _dormant.Clear();
         for (var t = _active.Count - 1; t >= 0; t--)
         {
             if (++_active[t].Misses > options.MaxMisses)
@@ -189,6 +303,14 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// <summary>Ends every track (end of run, or to bound how long frames stay unacknowledged).</summary>
     public void EndAll(List<ClusterTrack> ended, long? startedBeforeSequence = null)
     {
+        for (var d = _dormant.Count - 1; d >= 0; d--)
+        {
+            if (startedBeforeSequence is null || _dormant[d].Track.Sightings[0].Frame.Sequence < startedBeforeSequence)
+            {
+                ended.Add(_dormant[d].Track);
+                _dormant.RemoveAt(d);
+            }
+        }
         for (var t = _active.Count - 1; t >= 0; t--)
         {
             if (startedBeforeSequence is null || _active[t].Sightings[0].Frame.Sequence < startedBeforeSequence)
@@ -198,6 +320,37 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             }
         }
     }
+
+    /// <summary>Boxes of clusters on the faced row (by apparent size: a far cluster looks small); far ones are counted in <see cref="FarDetections"/>.</summary>
+    private List<(int Index, BlossomDetection Detection)> NearRow(in Pose pose, IReadOnlyList<BlossomDetection> detections)
+    {
+        var near = new List<(int, BlossomDetection)>(detections.Count);
+        var (origin, axis) = camera.Ray(pose, camera.Mounting.Cx, camera.Mounting.Cy);
+        var rowDistance = rows.AlongsideRow(origin, axis) is { } faced
+            ? Math.Abs(faced.Project(origin.X, origin.Y).LateralM) / Math.Max(0.2, new Vec3(axis.X, axis.Y, 0).Length)
+            : options.DefaultRowDistanceM;
+        var focal = (camera.Mounting.Fx + camera.Mounting.Fy) / 2;
+        for (var i = 0; i < detections.Count; i++)
+        {
+            var d = detections[i];
+            var depthFromSize = focal * options.ClusterDiameterM / Math.Max(1, Math.Max(d.W, d.H));
+            if (depthFromSize > rowDistance + options.FarRowMarginM)
+            {
+                FarDetections++;
+            }
+            else
+            {
+                near.Add((i, d));
+            }
+        }
+        return near;
+    }
+
+    /// <summary>Detections left out because their size puts them on a row beyond the faced one.</summary>
+    public long FarDetections { get; private set; }
+
+    /// <summary>Spread of box size between frames of one cluster (log scale): detector boxes wobble by about a fifth.</summary>
+    private const double SizeLogSigma = 0.25;
 
     private static double SegmentDistance(double u, double v, double au, double av, double bu, double bv)
     {

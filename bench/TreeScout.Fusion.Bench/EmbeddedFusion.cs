@@ -3,45 +3,31 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
-using TreeScout.Tests;
-using Xunit.Abstractions;
 
-namespace TreeScout.Fusion.Tests;
+namespace TreeScout.Fusion.Bench;
 
 /// <summary>What fusion published for a run, and its worker counters.</summary>
 public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, int ObservationMessages);
 
 /// <summary>
-/// Runs the real fusion worker module on the embedded in-memory broker (the same consume path as RabbitMQ: deferred
+/// Runs the real fusion worker module on the embedded in-memory broker, configured like `treescout scan` (no Broker or Gnss
+/// section: fixes come from the bus, prefetch from the module), with the same consume path as RabbitMQ (deferred
 /// acknowledgements, prefetch, dead-lettering) and feeds it a scene's messages in the order they would arrive on a tractor.
 /// </summary>
-public static class FusionHarness
+public static class EmbeddedFusion
 {
-    public static IEnumerable<IMessage> ArrivalOrder(SyntheticScene scene, TimeSpan detectionLatency)
-    {
-        var data = scene.Fixes.Select(f => (At: f.ReceivedAtUtc, Message: (IMessage)f))
-            .Concat(scene.Frames.Select(f => (At: f.CapturedAtUtc + detectionLatency, Message: (IMessage)f)))
-            .OrderBy(x => x.At)
-            .Select(x => x.Message);
-        return [scene.Started, .. data, scene.Stopped];
-    }
-
     public static async Task<FusionOutput> RunAsync(
-        IEnumerable<IMessage> messages, ITestOutputHelper output, IDictionary<string, string?>? settings = null, TimeSpan? timeout = null)
+        IEnumerable<IMessage> messages, ILoggerFactory loggerFactory, IDictionary<string, string?>? settings = null, TimeSpan? timeout = null)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["Broker:PrefetchByQueue:treescout.fusion.detections"] = "2000",
-                ["Broker:PrefetchByQueue:treescout.fusion.gnss"] = "2000",
                 ["Fusion:QuietTimeout"] = "00:00:02",
             })
             .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
             .Build();
-        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
         await using var workers = await EmbeddedWorkers.StartAsync([new FusionWorkerModule()], configuration, loggerFactory, cts.Token);
         await using var feeder = workers.Connect("feeder", loggerFactory);
@@ -69,7 +55,7 @@ public static class FusionHarness
 }
 
 /// <summary>Stands in for the map writer's consumer: keeps what fusion published.</summary>
-internal sealed class ObservationCollector : IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<RunStarted>
+public sealed class ObservationCollector : IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<RunStarted>
 {
     public ConcurrentQueue<BlossomClusterObservation> Observations { get; } = new();
 
