@@ -57,6 +57,22 @@ public sealed class EmbeddedScanTests(ScanFixture scan, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task Fusion_closes_a_replayed_run_when_its_last_fix_is_in_not_after_a_quiet_timeout()
+    {
+        // This recording's last frames lie beyond its last fix, so without RunStopped.GnssFixesPublished fusion could
+        // only close the run after Fusion:QuietTimeout without fixes — set here far beyond the test's deadline.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Fusion:QuietTimeout"] = "01:00:00" }).Build();
+        var outDirectory = Path.Combine(scan.Root, "no-quiet-timeout");
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+
+        var result = await new ScanPipeline(configuration, NullLoggerFactory.Instance, TextWriter.Null)
+            .RunEmbeddedAsync(new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted), deadline.Token);
+
+        Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
+        Assert.Equal(scan.Embedded.Frames.FramesPublished, result.Frames.FramesPublished);
+    }
+
+    [Fact]
     public async Task A_folder_that_is_not_a_recording_is_refused_naming_what_is_missing()
     {
         var empty = Directory.CreateTempSubdirectory("treescout-not-a-recording-").FullName;

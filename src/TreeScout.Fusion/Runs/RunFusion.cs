@@ -49,6 +49,9 @@ public sealed class RunFusion
     private readonly List<(BlossomClusterObservation Observation, ClusterTrack Track)> _ready = [];
     private readonly List<ClusterTrack> _ended = [];
     private RunStopped? _stopped;
+
+    /// <summary>Distinct fix messages received (redeliveries count once), to recognise a replay's last fix.</summary>
+    private readonly HashSet<long> _fixSequences = [];
     private DateTimeOffset _lastFrameAt;
     private DateTimeOffset _lastFixAt;
     private DateTimeOffset? _stoppedAt;
@@ -94,6 +97,7 @@ public sealed class RunFusion
     public bool AddFix(GnssFix fix, IDeferredAcknowledgement ack, DateTimeOffset now)
     {
         _lastFixAt = now;
+        _fixSequences.Add(fix.Sequence);
         if (!_fixAcks.TryGetValue(fix.TimeUtc, out var acks))
         {
             _fixAcks[fix.TimeUtc] = acks = [];
@@ -146,8 +150,10 @@ public sealed class RunFusion
         // fixes cover the newest frame or no fix has come for the quiet timeout.
         var fixesCover = newestFrame is not { } latest || _trajectory.LastTime >= _clock.ToGnssTime(latest) + _options.MaxExtrapolation;
         var gnssQuiet = now - _lastFixAt >= _options.QuietTimeout;
+        // A replay says how many fixes it published; live, the receiver's fixes have no last one.
+        var fixesAllIn = _stopped?.GnssFixesPublished is { } published && _fixSequences.Count >= published;
         var ending = _stopped is { } stopped
-            && ((Progress.FramesReceived >= stopped.FramesPublished && (fixesCover || gnssQuiet))
+            && ((Progress.FramesReceived >= stopped.FramesPublished && (fixesCover || gnssQuiet || fixesAllIn))
                 || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout && gnssQuiet));
 
         foreach (var (cameraId, lane) in _lanes)
