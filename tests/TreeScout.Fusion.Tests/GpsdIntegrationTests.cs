@@ -78,14 +78,17 @@ public sealed class GpsdIntegrationTests(ITestOutputHelper output)
         && e.Mode == f.Mode
         && (e.Time is null || e.Time.Value.UtcDateTime.TimeOfDay == f.TimeUtc?.UtcDateTime.TimeOfDay);
 
-    /// <summary>Connects (retrying while gpsd starts) and reads until the expected number of fixes or 3 s without one.</summary>
+    /// <summary>
+    /// Connects (retrying while gpsd starts) and reads until the expected number of fixes, gpsd closes, or 15 s without a
+    /// fix: gpsfake's pacing stalls for seconds when CI runs other test projects beside this one (3 s cut a run at 6 fixes).
+    /// </summary>
     private async Task<List<ReceiverFix>> ReadUntilQuietAsync(GpsdJsonSource source, int expected)
     {
         var fixes = new List<ReceiverFix>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (fixes.Count == 0 && DateTime.UtcNow < deadline)
         {
-            using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             try
             {
                 await foreach (var fix in source.ReadAsync(_ => _rejectedReports++, quiet.Token))
@@ -95,7 +98,7 @@ public sealed class GpsdIntegrationTests(ITestOutputHelper output)
                     {
                         return fixes;
                     }
-                    quiet.CancelAfter(TimeSpan.FromSeconds(3));
+                    quiet.CancelAfter(TimeSpan.FromSeconds(15));
                 }
             }
             catch (SocketException)
