@@ -7,8 +7,12 @@ namespace TreeScout.Fusion.Tracking;
 /// <summary>How clusters are followed from frame to frame.</summary>
 public sealed record TrackerOptions
 {
-    /// <summary>A track seen in fewer frames is not reported (a box seen once or twice is most likely a false detection).</summary>
-    public int MinSightings { get; init; } = 2;
+    /// <summary>
+    /// A track seen in fewer frames is not reported (a box seen once or twice is most likely a false detection). 3, not 2:
+    /// with the committed detector it halves the false clusters of the bundled sample (1,122 → 530; per-tree count MAPE
+    /// 234 % → 113 %) for 8 points of recall; on the simulator's truth boxes it costs under 1 point (docs/fusion.md).
+    /// </summary>
+    public int MinSightings { get; init; } = 3;
 
     /// <summary>Frames a visible track may go undetected before it ends.</summary>
     public int MaxMisses { get; init; } = 3;
