@@ -73,6 +73,19 @@ public sealed class EmbeddedScanTests(ScanFixture scan, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task A_worker_that_fails_its_start_checks_stops_the_scan_with_one_line_naming_the_problem()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Detection:DetectorCard"] = "/nonexistent/detector.json" }).Build();
+        var pipeline = new ScanPipeline(configuration, NullLoggerFactory.Instance, TextWriter.Null);
+
+        var error = await Assert.ThrowsAsync<CliException>(() =>
+            pipeline.RunEmbeddedAsync(new ScanRequest(scan.Recording, Path.Combine(scan.Root, "bad-card"), ReplayPace.AsFastAsAccepted), CancellationToken.None));
+
+        Assert.Equal("Detection: model card '/nonexistent/detector.json' not found (looked at /nonexistent/detector.json)", error.Message);
+        Assert.Equal(Cli.Cli.UsageError, error.ExitCode);
+    }
+
+    [Fact]
     public async Task A_folder_that_is_not_a_recording_is_refused_naming_what_is_missing()
     {
         var empty = Directory.CreateTempSubdirectory("treescout-not-a-recording-").FullName;

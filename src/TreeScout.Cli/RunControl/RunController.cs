@@ -23,7 +23,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             throw new CliException("--block must name the orchard block", Cli.UsageError);
         }
         var cameras = ReadCameras(request.CamerasPath);
-        var (planJson, plan) = ReadPlan(request.PlanPath);
+        var (planJson, plan) = RunStarts.ReadPlan(request.PlanPath);
 
         var captures = await CaptureHeartbeatsAsync(cancellationToken);
         if (captures.FirstOrDefault(c => c.RunId != WorkerStatus.IdleRunId) is { } busy)
@@ -35,20 +35,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the run starts when capture comes up (the request waits in its queue)");
         }
 
-        var runId = RunIds.New(request.Block, now);
-        var started = new RunStarted
-        {
-            MessageId = MessageIds.For(runId, "run-started", 0),
-            RunId = runId,
-            StartedAtUtc = now,
-            Block = request.Block.Trim(),
-            Variety = string.IsNullOrWhiteSpace(request.Variety) ? plan?.Variety : request.Variety.Trim(),
-            BlockPlanGeoJson = planJson,
-            TreeSpacingM = plan?.TreeSpacingM,
-            RowSpacingM = plan?.RowSpacingM,
-            Cameras = cameras,
-            Source = "live",
-        };
+        var started = RunStarts.Create(request.Block, request.Variety, planJson, plan, cameras, "live", now);
         await session.Bus.PublishAsync(started, cancellationToken);
         return started;
     }
@@ -119,20 +106,4 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
         }
     }
 
-    private static (string? Json, BlockPlan? Plan) ReadPlan(string? path)
-    {
-        if (path is null)
-        {
-            return (null, null);
-        }
-        try
-        {
-            var json = File.ReadAllText(path);
-            return (json, BlockPlan.Parse(json, path));
-        }
-        catch (Exception ex) when (ex is IOException or BlockPlanException or UnauthorizedAccessException)
-        {
-            throw new CliException($"block plan {path}: {ex.Message}", Cli.UsageError);
-        }
-    }
 }

@@ -3,7 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using TreeScout.Capture;
+using TreeScout.Cli.RunControl;
 using TreeScout.Contracts;
 using TreeScout.Detection;
 using TreeScout.Fusion;
@@ -33,11 +35,20 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     public async Task<ScanResult> RunEmbeddedAsync(ScanRequest request, CancellationToken cancellationToken)
     {
         var recording = Open(request);
-        OpenCvCheck.EnsureLoadable();
         var outDirectory = Path.GetFullPath(request.OutDirectory);
         Directory.CreateDirectory(outDirectory);
-        await using var workers = await EmbeddedWorkers.StartAsync(
-            [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], configuration, loggerFactory, cancellationToken);
+        EmbeddedWorkers workers;
+        try
+        {
+            workers = await EmbeddedWorkers.StartAsync(
+                [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], configuration, loggerFactory, cancellationToken);
+        }
+        catch (OptionsValidationException ex)
+        {
+            // The same start-time checks as a worker process (settings, model cards, native libraries): one line, no start.
+            throw new CliException(string.Join("; ", ex.Failures), Cli.UsageError);
+        }
+        await using var _ = workers;
         await using var feeder = workers.Connect("scan", loggerFactory);
         await feeder.StartAsync(cancellationToken);
         var result = await FeedAsync(feeder, recording, request, "embedded", cancellationToken);
@@ -71,7 +82,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         {
             recording.Validate();
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException or BlockPlanException or JsonException)
+        catch (InvalidDataException ex)
         {
             throw new CliException($"{request.RecordingDirectory} is not a usable recording: {ex.Message}", Cli.UsageError);
         }
@@ -150,27 +161,11 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     public static RunStarted StartMessage(Recording recording, ScanRequest request, DateTimeOffset now)
     {
         var planPath = recording.PathOf(Recording.BlockFile);
-        var planJson = File.Exists(planPath) ? File.ReadAllText(planPath) : null;
-        var plan = planJson is null ? null : BlockPlan.Parse(planJson, planPath);
+        var (planJson, plan) = RunStarts.ReadPlan(File.Exists(planPath) ? planPath : null);
         var name = Path.GetFileName(recording.Directory.TrimEnd(Path.DirectorySeparatorChar));
-        var block = FirstNonEmpty(request.Block, plan?.Name, name)!;
-        var runId = RunIds.New(block, now);
-        return new RunStarted
-        {
-            MessageId = MessageIds.For(runId, "run-started", 0),
-            RunId = runId,
-            StartedAtUtc = now,
-            Block = block,
-            Variety = FirstNonEmpty(request.Variety, plan?.Variety),
-            BlockPlanGeoJson = planJson,
-            TreeSpacingM = plan?.TreeSpacingM,
-            RowSpacingM = plan?.RowSpacingM,
-            Cameras = recording.ReadCameras().Cameras,
-            Source = "replay:" + name,
-        };
+        var block = new[] { request.Block, plan?.Name, name }.First(b => !string.IsNullOrWhiteSpace(b))!;
+        return RunStarts.Create(block, request.Variety, planJson, plan, recording.ReadCameras().Cameras, "replay:" + name, now);
     }
-
-    private static string? FirstNonEmpty(params string?[] values) => values.FirstOrDefault(v => !string.IsNullOrWhiteSpace(v))?.Trim();
 
     private static void CopyRunFolder(string from, string to)
     {
