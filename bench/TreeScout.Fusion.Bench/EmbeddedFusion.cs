@@ -9,7 +9,7 @@ using TreeScout.Messaging;
 namespace TreeScout.Fusion.Bench;
 
 /// <summary>What fusion published for a run, and its worker counters.</summary>
-public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, int ObservationMessages);
+public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters);
 
 /// <summary>
 /// Runs the real fusion worker module on the embedded in-memory broker, configured like `treescout scan` (no Broker or Gnss
@@ -50,7 +50,7 @@ public static class EmbeddedFusion
             }
         }
         var counters = workers.Services[WorkerRole.Fusion].GetRequiredService<WorkerCounters>().Snapshot();
-        return new FusionOutput([.. collector.Observations], result, counters, collector.Batches);
+        return new FusionOutput([.. collector.Observations], result, counters);
     }
 }
 
@@ -61,11 +61,8 @@ public sealed class ObservationCollector : IMessageHandler<TreeObservations>, IM
 
     public TaskCompletionSource<RunFused> Fused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public int Batches { get; private set; }
-
     public Task HandleAsync(TreeObservations message, MessageContext context, CancellationToken cancellationToken)
     {
-        Batches++;
         foreach (var o in message.Observations)
         {
             Observations.Enqueue(o);

@@ -30,15 +30,11 @@ public sealed class SimulatedScan
 {
     public required string RunId { get; init; }
 
-    public required Recording Recording { get; init; }
-
     public required GroundTruth Truth { get; init; }
 
     public required RunStarted Started { get; init; }
 
     public required IReadOnlyList<GnssFix> Fixes { get; init; }
-
-    public required NmeaReplayResult Nmea { get; init; }
 
     public required IReadOnlyList<FrameDetections> Frames { get; init; }
 
@@ -47,13 +43,10 @@ public sealed class SimulatedScan
     /// <summary>True cluster id of each detection (null for a false box), keyed by the id fusion derives for a track starting there.</summary>
     public required IReadOnlyDictionary<Guid, string?> TrackOrigins { get; init; }
 
-    /// <summary>Simulates (unless <paramref name="directory"/> already holds a recording) and builds the messages.</summary>
+    /// <summary>Simulates into <paramref name="directory"/> and builds the messages.</summary>
     public static SimulatedScan Create(SimulationOptions options, string directory, DetectionNoise noise, string runId)
     {
-        if (!File.Exists(Path.Combine(directory, Recording.TruthJsonFile)))
-        {
-            ScanSimulator.Run(options, directory, replace: true);
-        }
+        ScanSimulator.Run(options, directory, replace: true);
         return FromRecording(new Recording(directory), noise, runId);
     }
 
@@ -62,7 +55,7 @@ public sealed class SimulatedScan
         var truth = GroundTruth.Load(recording.PathOf(Recording.TruthJsonFile));
         var cameras = recording.ReadCameras().Cameras;
         var plan = recording.ReadBlockPlan();
-        var (fixes, nmea) = NmeaReplay.Read(recording, runId);
+        var (fixes, _) = NmeaReplay.Read(recording, runId);
         var random = new Random(noise.Seed);
         var frames = new List<FrameDetections>();
         var origins = new Dictionary<Guid, string?>();
@@ -77,7 +70,7 @@ public sealed class SimulatedScan
                 {
                     continue;
                 }
-                detections.Add(Detection(box.X + Gaussian(random) * noise.JitterPx, box.Y + Gaussian(random) * noise.JitterPx, box.W, box.H, box.Stage, random));
+                detections.Add(Detection(box.X + random.Gaussian() * noise.JitterPx, box.Y + random.Gaussian() * noise.JitterPx, box.W, box.H, box.Stage, random));
                 sources.Add(box.ClusterId);
             }
             var falseBoxes = Poisson(random, noise.FalseBoxesPerFrame);
@@ -133,11 +126,9 @@ public sealed class SimulatedScan
         return new SimulatedScan
         {
             RunId = runId,
-            Recording = recording,
             Truth = truth,
             Started = started,
             Fixes = fixes,
-            Nmea = nmea,
             Frames = frames,
             Stopped = stopped,
             TrackOrigins = origins,
@@ -172,9 +163,6 @@ public sealed class SimulatedScan
             StageProbabilities = probabilities,
         };
     }
-
-    private static double Gaussian(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
     private static int Poisson(Random random, double mean)
     {

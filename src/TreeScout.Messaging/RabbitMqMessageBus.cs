@@ -40,7 +40,6 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     private volatile bool _ready;
     private volatile bool _stopRequested;
     private volatile string _state = "not started";
-    private int _inFlight;
 
     public bool IsReady => _ready && _session is { Connection.IsOpen: true };
 
@@ -300,7 +299,6 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
 
     private async Task OnDeliveryAsync(DeliveryProcessor processor, IChannel channel, BasicDeliverEventArgs delivery)
     {
-        Interlocked.Increment(ref _inFlight);
         try
         {
             // The body buffer belongs to the client library and is reused once this callback returns: ToEnvelope copies it.
@@ -347,10 +345,6 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         {
             // The channel went away mid-delivery (or the stop ran out of time): the broker requeues the message and it comes back.
             logger.LogWarning("Delivery on {Queue} not acknowledged ({Reason}); it will be redelivered", processor.Queue.Name, ex.Message);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _inFlight);
         }
     }
 

@@ -35,8 +35,8 @@ public sealed class BrokerBootTests(ITestOutputHelper output) : IAsyncLifetime, 
         _dir = Directory.CreateTempSubdirectory("ts-broker-boot-");
         // The node runs as the rabbitmq user (Debian's wrapper): it must be able to write here.
         File.SetUnixFileMode(_dir.FullName, (UnixFileMode)0b111_111_111);
-        (_amqp, _prometheus) = (FreePort(), FreePort());
-        var management = FreePort();
+        (_amqp, _prometheus) = (WorkerProcess.FreePort(), WorkerProcess.FreePort());
+        var management = WorkerProcess.FreePort();
         var conf = Directory.CreateDirectory(Path.Combine(_dir.FullName, "conf.d"));
         var definitions = Path.Combine(_dir.FullName, "definitions.json");
         await File.WriteAllTextAsync(Path.Combine(conf.FullName, "10-treescout.conf"), config.Data["rabbitmq.conf"]
@@ -61,7 +61,7 @@ public sealed class BrokerBootTests(ITestOutputHelper output) : IAsyncLifetime, 
         psi.Environment["RABBITMQ_NODENAME"] = _node;
         psi.Environment["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1";
         psi.Environment["RABBITMQ_NODE_PORT"] = _amqp.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        psi.Environment["RABBITMQ_DIST_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["RABBITMQ_DIST_PORT"] = WorkerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["RABBITMQ_MNESIA_BASE"] = Path.Combine(_dir.FullName, "mnesia");
         psi.Environment["RABBITMQ_LOG_BASE"] = Path.Combine(_dir.FullName, "log");
         psi.Environment["RABBITMQ_CONFIG_FILES"] = conf.FullName;
@@ -159,12 +159,5 @@ public sealed class BrokerBootTests(ITestOutputHelper output) : IAsyncLifetime, 
             text = _console.ToString();
         }
         return Task.FromResult(Regex.Replace(text.Length > 20000 ? text[^20000..] : text, @"\e\[[0-9;]*m", ""));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -82,7 +82,7 @@ public sealed class PublishedImageTests(PublishedApp published, ITestOutputHelpe
         try
         {
             await Tool.OutputAsync("rabbitmqctl", ["-q", "set_permissions", "-p", vhost, adminUser, ".*", ".*", ".*"]);
-            var port = FreePort();
+            var port = WorkerProcess.FreePort();
             var psi = new ProcessStartInfo("sh")
             {
                 RedirectStandardOutput = true,
@@ -113,7 +113,7 @@ public sealed class PublishedImageTests(PublishedApp published, ITestOutputHelpe
                     ready = (await Tool.RunAsync(published.App("cli", "treescout"), ["health", "--url", $"http://127.0.0.1:{port}/readyz"])).ExitCode == 0;
                 }
                 Assert.True(ready, $"published capture worker never became ready: {(worker.HasExited ? await errors : "")}");
-                var notThere = await Tool.RunAsync(published.App("cli", "treescout"), ["health", "--url", $"http://127.0.0.1:{FreePort()}/healthz", "--timeout", "1"]);
+                var notThere = await Tool.RunAsync(published.App("cli", "treescout"), ["health", "--url", $"http://127.0.0.1:{WorkerProcess.FreePort()}/healthz", "--timeout", "1"]);
                 Assert.Equal(1, notThere.ExitCode);
                 Assert.Contains("unreachable", notThere.Stderr, StringComparison.Ordinal);
             }
@@ -135,12 +135,5 @@ public sealed class PublishedImageTests(PublishedApp published, ITestOutputHelpe
         {
             await Tool.RunAsync("rabbitmqctl", ["-q", "delete_vhost", vhost]);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

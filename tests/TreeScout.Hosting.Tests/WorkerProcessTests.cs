@@ -16,7 +16,6 @@ namespace TreeScout.Hosting.Tests;
 public sealed class WorkerProcessTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     [Fact]
     public async Task A_worker_serves_health_readiness_and_prometheus_metrics_and_logs_json_with_worker_run_and_version()
@@ -161,28 +160,11 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
         Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
     };
 
-    private static string Url(int port, string path) => $"http://127.0.0.1:{port}{path}";
+    private static HttpClient Http => HealthEndpoint.Http;
 
-    private static async Task WaitForStatusAsync(int port, string path, HttpStatusCode status)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            try
-            {
-                if ((await Http.GetAsync(Url(port, path))).StatusCode == status)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            Assert.True(DateTime.UtcNow < deadline, $"{path} did not answer {status} within {Patience.TotalSeconds}s");
-            await Task.Delay(100);
-        }
-    }
+    private static Uri Url(int port, string path) => HealthEndpoint.Url(port, path);
+
+    private static Task WaitForStatusAsync(int port, string path, HttpStatusCode status) => HealthEndpoint.WaitForStatusAsync(port, path, status, Patience);
 
     /// <summary>Value of a Prometheus text-format sample whose name is <paramref name="name"/> and whose labels contain <paramref name="label"/>.</summary>
     private static double MetricValue(string exposition, string name, string? label = null)

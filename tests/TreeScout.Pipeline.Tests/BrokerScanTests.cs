@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Capture;
@@ -83,28 +84,15 @@ public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
             ["TREESCOUT__Logging__Format"] = "text",
         };
         var worker = WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment, echo: l => output.WriteLine($"[{project}] {l}"));
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + ReadyTimeout;
-        while (DateTime.UtcNow < deadline && !worker.HasExited)
+        try
         {
-            try
-            {
-                if ((await http.GetAsync(new Uri($"http://127.0.0.1:{port}/readyz"))).IsSuccessStatusCode)
-                {
-                    return worker;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Slow to answer while starting.
-            }
-            await Task.Delay(250);
+            await HealthEndpoint.WaitForStatusAsync(port, "/readyz", HttpStatusCode.OK, ReadyTimeout);
+            return worker;
         }
-        await worker.DisposeAsync();
-        throw new TimeoutException($"{project} was not ready within {ReadyTimeout.TotalSeconds:0}s (exited: {worker.HasExited}); its output is in the test log");
+        catch (TimeoutException)
+        {
+            await worker.DisposeAsync();
+            throw; // the worker's output is in the test log
+        }
     }
 }

@@ -14,23 +14,20 @@ public abstract class RowMap
     /// <summary>True when rows and trees come from a block plan.</summary>
     public abstract bool FromPlan { get; }
 
-    /// <summary>Horizontal distance along a camera ray to the first row it crosses, when one is within range.</summary>
-    public double? RowDistance(Vec3 origin, Vec3 direction, double maxRangeM) => FacedRow(origin, direction, maxRangeM)?.DistanceM;
-
-    /// <summary>The first row a camera ray crosses within range: the row the camera faces along that ray.</summary>
-    public (MappedRow Row, double DistanceM)? FacedRow(Vec3 origin, Vec3 direction, double maxRangeM)
+    /// <summary>Horizontal distance along a camera ray to the first row it crosses (the row it faces), when one is within range.</summary>
+    public double? RowDistance(Vec3 origin, Vec3 direction, double maxRangeM)
     {
         var h = direction.HorizontalLength;
         if (h < 1e-6)
         {
             return null;
         }
-        (MappedRow, double)? nearest = null;
+        double? nearest = null;
         foreach (var row in MutableRows)
         {
-            if (row.Crossing(origin.X, origin.Y, direction.X / h, direction.Y / h, maxRangeM) is { } t && (nearest is null || t < nearest.Value.Item2))
+            if (row.Crossing(origin.X, origin.Y, direction.X / h, direction.Y / h, maxRangeM) is { } t && (nearest is null || t < nearest))
             {
-                nearest = (row, t);
+                nearest = t;
             }
         }
         return nearest;

@@ -356,15 +356,6 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// <summary>Spread of box size between frames of one cluster (log scale): detector boxes wobble by about a fifth.</summary>
     private const double SizeLogSigma = 0.25;
 
-    private static double SegmentDistance(double u, double v, double au, double av, double bu, double bv)
-    {
-        var (du, dv) = (bu - au, bv - av);
-        var length2 = du * du + dv * dv;
-        var t = length2 < 1e-9 ? 0 : Math.Clamp(((u - au) * du + (v - av) * dv) / length2, 0, 1);
-        var (x, y) = (au + t * du - u, av + t * dv - v);
-        return Math.Sqrt(x * x + y * y);
-    }
-
     private void AddSighting(ClusterTrack track, Sighting sighting)
     {
         track.Sightings.Add(sighting);
