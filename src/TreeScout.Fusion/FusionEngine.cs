@@ -37,139 +37,116 @@ public sealed class FusionEngine(
 
     public async Task OnRunStartedAsync(RunStarted started, MessageContext context, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using var held = await EnterAsync(cancellationToken);
+        if (_finished.Contains(started.RunId))
         {
-            if (_finished.Contains(started.RunId))
-            {
-                return;
-            }
-            var ack = context.DeferAcknowledgement();
-            if (_runs.TryGetValue(started.RunId, out var known))
-            {
-                known.AddControl(ack);
-                return;
-            }
-            var (rows, projection) = RowsOf(started);
-            var run = new RunFusion(started, _options, rows, projection, clock.GetUtcNow());
-            run.AddControl(ack);
-            _runs[started.RunId] = run;
-            _malformedAtStart[started.RunId] = counters["nmea_malformed"];
-            tagger.Started(started.RunId);
-            activeRun.Started(started.RunId);
-            logger.LogInformation("Fusing run {RunId} ({Block}): {Cameras} camera(s), {Rows}", started.RunId, started.Block, started.Cameras.Count,
-                rows.FromPlan ? $"{rows.Rows.Count} planned rows" : "rows inferred from the drive passes");
-            for (var node = _orphanFixes.First; node is not null;)
-            {
-                var next = node.Next;
-                if (node.Value.Fix.RunId == started.RunId)
-                {
-                    AddFix(run, node.Value.Fix, node.Value.Ack);
-                    _orphanFixes.Remove(node);
-                }
-                node = next;
-            }
-            await AdvanceAsync(run, context.Publisher, cancellationToken);
+            return;
         }
-        finally
+        var ack = context.DeferAcknowledgement();
+        if (_runs.TryGetValue(started.RunId, out var known))
         {
-            _gate.Release();
+            known.AddControl(ack);
+            return;
         }
+        var (rows, projection) = RowsOf(started);
+        var run = new RunFusion(started, _options, rows, projection, clock.GetUtcNow());
+        run.AddControl(ack);
+        _runs[started.RunId] = run;
+        _malformedAtStart[started.RunId] = counters["nmea_malformed"];
+        tagger.Started(started.RunId);
+        activeRun.Started(started.RunId);
+        logger.LogInformation("Fusing run {RunId} ({Block}): {Cameras} camera(s), {Rows}", started.RunId, started.Block, started.Cameras.Count,
+            rows.FromPlan ? $"{rows.Rows.Count} planned rows" : "rows inferred from the drive passes");
+        for (var node = _orphanFixes.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.Fix.RunId == started.RunId)
+            {
+                AddFix(run, node.Value.Fix, node.Value.Ack);
+                _orphanFixes.Remove(node);
+            }
+            node = next;
+        }
+        await AdvanceAsync(run, context.Publisher, cancellationToken);
     }
 
     public async Task OnRunStoppedAsync(RunStopped stopped, MessageContext context, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using var held = await EnterAsync(cancellationToken);
+        if (_finished.Contains(stopped.RunId))
         {
-            if (_finished.Contains(stopped.RunId))
-            {
-                return;
-            }
-            var run = Known(stopped.RunId, "RunStopped");
-            run.Stop(stopped, context.DeferAcknowledgement(), clock.GetUtcNow());
-            tagger.Stopped(stopped.RunId, clock.GetUtcNow());
-            await AdvanceAsync(run, context.Publisher, cancellationToken);
+            return;
         }
-        finally
-        {
-            _gate.Release();
-        }
+        var run = Known(stopped.RunId, "RunStopped");
+        run.Stop(stopped, context.DeferAcknowledgement(), clock.GetUtcNow());
+        tagger.Stopped(stopped.RunId, clock.GetUtcNow());
+        await AdvanceAsync(run, context.Publisher, cancellationToken);
     }
 
     public async Task OnDetectionsAsync(FrameDetections frame, MessageContext context, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using var held = await EnterAsync(cancellationToken);
+        if (_finished.Contains(frame.RunId))
         {
-            if (_finished.Contains(frame.RunId))
-            {
-                counters.Add("frames_late");
-                logger.LogWarning("Detections of frame {Camera}/{Sequence} arrived after run {RunId} was fused; acknowledged without use", frame.CameraId, frame.Sequence, frame.RunId);
-                return;
-            }
-            var run = Known(frame.RunId, "detections");
-            run.AddFrame(frame, context.DeferAcknowledgement(), clock.GetUtcNow());
-            await AdvanceAsync(run, context.Publisher, cancellationToken);
+            counters.Add("frames_late");
+            logger.LogWarning("Detections of frame {Camera}/{Sequence} arrived after run {RunId} was fused; acknowledged without use", frame.CameraId, frame.Sequence, frame.RunId);
+            return;
         }
-        finally
-        {
-            _gate.Release();
-        }
+        var run = Known(frame.RunId, "detections");
+        run.AddFrame(frame, context.DeferAcknowledgement(), clock.GetUtcNow());
+        await AdvanceAsync(run, context.Publisher, cancellationToken);
     }
 
     public async Task OnFixAsync(GnssFix fix, MessageContext context, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using var held = await EnterAsync(cancellationToken);
+        if (_finished.Contains(fix.RunId))
         {
-            if (_finished.Contains(fix.RunId))
-            {
-                return;
-            }
-            var ack = context.DeferAcknowledgement();
-            if (_runs.TryGetValue(fix.RunId, out var run))
-            {
-                AddFix(run, fix, ack);
-                await AdvanceAsync(run, context.Publisher, cancellationToken);
-                return;
-            }
-            // Fixes can overtake their run's RunStarted (another queue): hold them, bounded, until it arrives.
-            _orphanFixes.AddLast((fix, ack, clock.GetUtcNow()));
-            while (_orphanFixes.Count > _options.MaxOrphanFixes)
-            {
-                ReleaseOrphan();
-            }
+            return;
         }
-        finally
+        var ack = context.DeferAcknowledgement();
+        if (_runs.TryGetValue(fix.RunId, out var run))
         {
-            _gate.Release();
+            AddFix(run, fix, ack);
+            await AdvanceAsync(run, context.Publisher, cancellationToken);
+            return;
+        }
+        // Fixes can overtake their run's RunStarted (another queue): hold them, bounded, until it arrives.
+        _orphanFixes.AddLast((fix, ack, clock.GetUtcNow()));
+        while (_orphanFixes.Count > _options.MaxOrphanFixes)
+        {
+            ReleaseOrphan();
         }
     }
 
     /// <summary>Timer: quiet timeouts of stopped runs, and fixes of runs that never started.</summary>
     public async Task TickAsync(IMessagePublisher publisher, CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
+        using var held = await EnterAsync(cancellationToken);
+        var now = clock.GetUtcNow();
+        while (_orphanFixes.First is { } oldest && now - oldest.Value.At > _options.QuietTimeout * 4)
         {
-            var now = clock.GetUtcNow();
-            while (_orphanFixes.First is { } oldest && now - oldest.Value.At > _options.QuietTimeout * 4)
-            {
-                ReleaseOrphan();
-            }
-            foreach (var run in _runs.Values.ToList())
-            {
-                await AdvanceAsync(run, publisher, cancellationToken);
-            }
+            ReleaseOrphan();
         }
-        finally
+        foreach (var run in _runs.Values.ToList())
         {
-            _gate.Release();
+            await AdvanceAsync(run, publisher, cancellationToken);
         }
     }
 
     public void Dispose() => _gate.Dispose();
+
+    /// <summary>One message or tick at a time: the runs' state is not thread-safe. Disposing the result releases.</summary>
+    private async Task<Held> EnterAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        return new Held(_gate);
+    }
+
+    private readonly struct Held(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
 
     private void ReleaseOrphan()
     {

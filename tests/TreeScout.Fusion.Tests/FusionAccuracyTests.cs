@@ -65,6 +65,35 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         Assert.True(r.Score.Clusters.HorizontalErrorM.P95 <= 0.15, $"cluster error p95 {r.Score.Clusters.HorizontalErrorM.P95:F3} m");
     }
 
+    // The skipped target tests above and below never run; these keep the levels measured now (docs/fusion.md) from
+    // slipping unnoticed. Floors sit a point or two under the measurement; where a target is met it is asserted as is.
+    [Fact]
+    public async Task Rtk_fixed_holds_its_measured_level_and_the_position_target()
+    {
+        var r = await RunAsync("rtk", Base(11));
+        Assert.Equal(0, r.Output.Fused.FramesWithoutPose);
+        Assert.True(r.Score.Clusters.AttributionShare >= 0.94, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 95.0 %)");
+        Assert.True(r.Score.Clusters.HorizontalErrorM.P95 <= 0.15, $"cluster error p95 {r.Score.Clusters.HorizontalErrorM.P95:F3} m");
+    }
+
+    [Fact]
+    public async Task Rtk_float_holds_its_measured_level()
+    {
+        var r = await RunAsync("float", Base(12) with { Gnss = GnssFixType.Float });
+        Assert.True(r.Score.Clusters.AttributionShare >= 0.72, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 74.1 %)");
+    }
+
+    [Fact]
+    public async Task Curved_rows_with_missing_trees_hold_their_measured_level_and_count_nothing_on_a_gap()
+    {
+        var r = await RunAsync("curved-gaps", Base(16) with { CurvedRows = true, MissingTreeFraction = 0.2 });
+        var gaps = r.Scan.Truth.Trees.Where(t => !t.Present).Select(t => t.TreeId).ToHashSet();
+        Assert.NotEmpty(gaps);
+        Assert.DoesNotContain(r.Output.Observations, o => !o.LowConfidence && o.TreeId is not null && gaps.Contains(o.TreeId));
+        Assert.True(r.Score.Clusters.AttributionShare >= 0.94, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 95.7 %)");
+        Assert.True(r.Score.Clusters.HorizontalErrorM.P95 <= 0.15, $"cluster error p95 {r.Score.Clusters.HorizontalErrorM.P95:F3} m");
+    }
+
     [Fact(Skip = "below target: attribution 74.1 % (recall 77.2 %, 324 duplicate tracks, p95 0.312 m); target 95 %")]
     public async Task Rtk_float_puts_95_percent_of_clusters_on_the_right_tree()
     {

@@ -1,6 +1,7 @@
 using TreeScout.Contracts;
 using TreeScout.Fusion.Gnss;
 using TreeScout.Orchard;
+using LocalFitResult = (double E, double N, double VE, double VN, double VelocitySigma);
 
 namespace TreeScout.Fusion.Geometry;
 
@@ -122,11 +123,13 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
             return (PoseStatus.Awaiting, default);
         }
         var (e, n, gap) = PositionAt(time);
-        if (gap < TimeSpan.FromSeconds(0.5) && LocalFit(time, window) is { } fit)
+        // One fit serves the position and the course at the frame's time.
+        var fitAtTime = LocalFit(time, window);
+        if (gap < TimeSpan.FromSeconds(0.5) && fitAtTime is { } fit)
         {
             (e, n) = (fit.E, fit.N);
         }
-        var (heading, headingSigma) = HeadingAt(time, window);
+        var (heading, headingSigma) = HeadingAt(time, window, fitAtTime);
         var bracket = Bracket(time);
         var sigma = Math.Max(bracket.Before.SigmaM, bracket.After.SigmaM) + limits.GapSigmaPerSecondM * gap.TotalSeconds;
         var quality = GnssFixes.Rank(bracket.Before.Quality) <= GnssFixes.Rank(bracket.After.Quality) ? bracket.Before.Quality : bracket.After.Quality;
@@ -157,7 +160,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
     /// Least-squares quadratic in time through the fixes within ± <paramref name="window"/> of <paramref name="time"/>:
     /// position and velocity there, and the velocity's 1-sigma. Null when the window is not covered densely on both sides.
     /// </summary>
-    private (double E, double N, double VE, double VN, double VelocitySigma)? LocalFit(DateTimeOffset time, TimeSpan window)
+    private LocalFitResult? LocalFit(DateTimeOffset time, TimeSpan window)
     {
         var from = IndexAtOrAfter(time - window);
         var to = IndexAtOrAfter(time + window + TimeSpan.FromTicks(1));
@@ -269,7 +272,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         return Math.Sqrt((b.E - a.E) * (b.E - a.E) + (b.N - a.N) * (b.N - a.N)) / dt;
     }
 
-    private (double Heading, double Sigma) HeadingAt(DateTimeOffset time, TimeSpan window)
+    private (double Heading, double Sigma) HeadingAt(DateTimeOffset time, TimeSpan window, LocalFitResult? fitAtTime)
     {
         var (i, k) = BracketIndices(time);
         if (_samples[i].TrueHeading is { } hi && _samples[k].TrueHeading is { } hk)
@@ -281,7 +284,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         // Moving: the direction of the fitted velocity. Stopped: the last direction while moving (heading is held).
         for (var back = TimeSpan.Zero; back <= TimeSpan.FromSeconds(30); back += TimeSpan.FromSeconds(0.5))
         {
-            if (Course(time - back, window) is { } moving)
+            if (Course(time - back, window, back == TimeSpan.Zero ? fitAtTime : LocalFit(time - back, window)) is { } moving)
             {
                 return (Angles.Wrap(moving.Course + (direction < 0 ? Math.PI : 0)), moving.Sigma);
             }
@@ -293,10 +296,10 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         return (0, Math.PI);
     }
 
-    private (double Course, double Sigma)? Course(DateTimeOffset time, TimeSpan window)
+    private (double Course, double Sigma)? Course(DateTimeOffset time, TimeSpan window, LocalFitResult? fitThere)
     {
         double ve, vn, sigma;
-        if (LocalFit(time, window) is { } fit)
+        if (fitThere is { } fit)
         {
             (ve, vn, sigma) = (fit.VE, fit.VN, fit.VelocitySigma);
         }
