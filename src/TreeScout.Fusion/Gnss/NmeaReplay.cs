@@ -1,7 +1,5 @@
-using System.Text;
 using TreeScout.Contracts;
 using TreeScout.Fusion.Nmea;
-using TreeScout.Messaging;
 using TreeScout.Orchard;
 
 namespace TreeScout.Fusion.Gnss;
@@ -26,23 +24,12 @@ public sealed record NmeaReplayResult(
 }
 
 /// <summary>
-/// Replays a recording's receiver output (gnss.nmea, with host receive times from gnss-times.csv when present) as
+/// A recording's receiver output (gnss.nmea, with host receive times from gnss-times.csv when present) as
 /// <see cref="GnssFix"/> messages for a run, in time order, with ids <c>MessageIds.For(runId, "fix", n)</c>.
 /// </summary>
 public static class NmeaReplay
 {
-    public static async Task<NmeaReplayResult> PublishAsync(
-        Recording recording, string runId, IMessagePublisher publisher, GnssSigmaOptions? sigma = null, CancellationToken cancellationToken = default)
-    {
-        var (fixes, result) = Read(recording, runId, sigma);
-        foreach (var fix in fixes)
-        {
-            await publisher.PublishAsync(fix, cancellationToken);
-        }
-        return result;
-    }
-
-    /// <summary>Decodes the recording's NMEA into the fix messages <see cref="PublishAsync"/> would publish.</summary>
+    /// <summary>Decodes the recording's NMEA into the run's fix messages (the scan publishes them interleaved with the frames).</summary>
     public static (IReadOnlyList<GnssFix> Fixes, NmeaReplayResult Result) Read(Recording recording, string runId, GnssSigmaOptions? sigma = null)
     {
         sigma ??= new GnssSigmaOptions();
@@ -52,15 +39,7 @@ public static class NmeaReplay
             throw new InvalidDataException($"{path}: recording has no {Recording.NmeaFile}");
         }
         var times = recording.ReadNmeaTimes().ToDictionary(t => t.Line, t => t.HostTimeUtc);
-        var decoder = new NmeaDecoder();
-        var received = new List<ReceiverFix>();
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path, Encoding.Latin1))
-        {
-            lineNumber++;
-            decoder.Add(line, times.TryGetValue(lineNumber, out var at) ? at : null, received);
-        }
-        decoder.Flush(received);
+        var (received, stats) = NmeaDecoder.DecodeFile(path, line => times.TryGetValue(line, out var at) ? at : null);
         var messages = new List<GnssFix>(received.Count);
         long undated = 0;
         foreach (var fix in received)
@@ -74,7 +53,6 @@ public static class NmeaReplay
                 undated++;
             }
         }
-        var stats = decoder.Statistics;
         return (messages, new NmeaReplayResult(stats.LinesRead, stats.SentencesDecoded, messages.Count, undated, stats.Malformed, stats.RejectedByReason(), times.Count > 0));
     }
 }

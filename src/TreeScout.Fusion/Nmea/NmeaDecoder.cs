@@ -52,6 +52,24 @@ public sealed class NmeaDecoder
 
     public NmeaStatistics Statistics { get; } = new();
 
+    /// <summary>
+    /// Decodes a whole NMEA file; <paramref name="receivedAt"/> gives the host receive time of a line (1-based), when known.
+    /// Latin-1 maps every byte to one char, so binary noise reaches the decoder (and is counted) instead of failing the read.
+    /// </summary>
+    public static (List<ReceiverFix> Fixes, NmeaStatistics Statistics) DecodeFile(string path, Func<int, DateTimeOffset?>? receivedAt = null)
+    {
+        var decoder = new NmeaDecoder();
+        var fixes = new List<ReceiverFix>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path, System.Text.Encoding.Latin1))
+        {
+            lineNumber++;
+            decoder.Add(line, receivedAt?.Invoke(lineNumber), fixes);
+        }
+        decoder.Flush(fixes);
+        return (fixes, decoder.Statistics);
+    }
+
     /// <summary>Decodes one line; fixes completed by it are added to <paramref name="fixes"/>. Returns the rejection reason, or null when decoded.</summary>
     public NmeaRejectReason? Add(string line, DateTimeOffset? receivedAtUtc, ICollection<ReceiverFix> fixes)
     {

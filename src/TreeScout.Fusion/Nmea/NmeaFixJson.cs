@@ -13,16 +13,9 @@ public static class NmeaFixJson
     /// <summary>The dated fixes of <paramref name="path"/> and the decoder's counts. Fixes whose date never became known are counted in <c>undated</c>.</summary>
     public static (IReadOnlyList<ReceiverFix> Fixes, NmeaStatistics Statistics, int Undated) DecodeFile(string path)
     {
-        var decoder = new NmeaDecoder();
-        var fixes = new List<ReceiverFix>();
-        // Latin-1 maps every byte to one char, so binary noise reaches the decoder (and is counted) instead of failing the read.
-        foreach (var line in File.ReadLines(path, Encoding.Latin1))
-        {
-            decoder.Add(line, null, fixes);
-        }
-        decoder.Flush(fixes);
+        var (fixes, statistics) = NmeaDecoder.DecodeFile(path);
         var dated = fixes.Where(f => f.TimeUtc is not null).ToList();
-        return (dated, decoder.Statistics, fixes.Count - dated.Count);
+        return (dated, statistics, fixes.Count - dated.Count);
     }
 
     /// <summary>One line of JSON for a dated fix; speed and track are null when the receiver did not send them.</summary>
