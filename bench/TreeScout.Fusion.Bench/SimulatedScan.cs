@@ -1,5 +1,6 @@
 using TreeScout.Contracts;
 using TreeScout.Fusion.Gnss;
+using TreeScout.Fusion.Tracking;
 using TreeScout.Orchard;
 using TreeScout.Simulation;
 
@@ -99,7 +100,7 @@ public sealed class SimulatedScan
             };
             for (var d = 0; d < detections.Count; d++)
             {
-                origins[MessageIds.Derive(message.MessageId, $"cluster/{d}")] = sources[d];
+                origins[ClusterTrack.IdFor(message.MessageId, d)] = sources[d];
             }
             frames.Add(message);
         }

@@ -87,7 +87,10 @@ public sealed class ClusterTrack
     public int Misses { get; set; }
 
     /// <summary>Deterministic id: from the first frame that saw it and the detection's index there.</summary>
-    public Guid Id => MessageIds.Derive(Sightings[0].Frame.MessageId, $"cluster/{Sightings[0].DetectionIndex}");
+    public Guid Id => IdFor(Sightings[0].Frame.MessageId, Sightings[0].DetectionIndex);
+
+    /// <summary>The id of a track that starts on detection <paramref name="detectionIndex"/> of a frame's detections message.</summary>
+    public static Guid IdFor(Guid frameDetectionsMessageId, int detectionIndex) => MessageIds.Derive(frameDetectionsMessageId, $"cluster/{detectionIndex}");
 }
 
 /// <summary>
