@@ -55,7 +55,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         }
     }
 
-    [Fact(Skip = "below target: attribution 95.0 % (recall 95.3 %, 89 duplicate tracks), cluster error p95 0.143 m; target 99 % / 0.15 m")]
+    [Fact(Skip = "below target: attribution 96.7 % (recall 96.9 %, 34 false positives), cluster error p95 0.132 m; target 99 % / 0.15 m")]
     public async Task Rtk_fixed_puts_99_percent_of_clusters_on_the_right_tree_within_15_cm()
     {
         var r = await RunAsync("rtk", Base(11));
@@ -72,7 +72,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     {
         var r = await RunAsync("rtk", Base(11));
         Assert.Equal(0, r.Output.Fused.FramesWithoutPose);
-        Assert.True(r.Score.Clusters.AttributionShare >= 0.94, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 95.0 %)");
+        Assert.True(r.Score.Clusters.AttributionShare >= 0.94, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 96.7 %)");
         Assert.True(r.Score.Clusters.HorizontalErrorM.P95 <= 0.15, $"cluster error p95 {r.Score.Clusters.HorizontalErrorM.P95:F3} m");
     }
 
@@ -80,7 +80,9 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     public async Task Rtk_float_holds_its_measured_level()
     {
         var r = await RunAsync("float", Base(12) with { Gnss = GnssFixType.Float });
-        Assert.True(r.Score.Clusters.AttributionShare >= 0.72, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 74.1 %)");
+        // 74.1 % before the common image shift and the residual-widened uncertainty: those cost attribution here (more
+        // mixed tracks are flagged low-confidence) for a per-tree count error of 8.6 instead of 14.4 (docs/fusion.md).
+        Assert.True(r.Score.Clusters.AttributionShare >= 0.68, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 70.0 %)");
     }
 
     [Fact]
@@ -90,11 +92,11 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         var gaps = r.Scan.Truth.Trees.Where(t => !t.Present).Select(t => t.TreeId).ToHashSet();
         Assert.NotEmpty(gaps);
         Assert.DoesNotContain(r.Output.Observations, o => !o.LowConfidence && o.TreeId is not null && gaps.Contains(o.TreeId));
-        Assert.True(r.Score.Clusters.AttributionShare >= 0.94, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 95.7 %)");
+        Assert.True(r.Score.Clusters.AttributionShare >= 0.94, $"attribution {r.Score.Clusters.AttributionShare:P1} (measured 96.0 %)");
         Assert.True(r.Score.Clusters.HorizontalErrorM.P95 <= 0.15, $"cluster error p95 {r.Score.Clusters.HorizontalErrorM.P95:F3} m");
     }
 
-    [Fact(Skip = "below target: attribution 74.1 % (recall 77.2 %, 324 duplicate tracks, p95 0.312 m); target 95 %")]
+    [Fact(Skip = "below target: attribution 70.0 % (recall 74.0 %, 355 false positives, 111 flagged, p95 0.310 m); target 95 %")]
     public async Task Rtk_float_puts_95_percent_of_clusters_on_the_right_tree()
     {
         var r = await RunAsync("float", Base(12) with { Gnss = GnssFixType.Float });
@@ -127,7 +129,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         Assert.True(r.Score.Clusters.AttributionShare >= 0.95, $"attribution {r.Score.Clusters.AttributionShare:P1}");
     }
 
-    [Fact(Skip = "below target: attribution 95.7 % (recall 95.9 %, 101 duplicate tracks), p95 0.122 m, nothing on a gap; target 99 % / 0.15 m")]
+    [Fact(Skip = "below target: attribution 96.0 % (recall 96.1 %, 38 false positives), p95 0.111 m, nothing on a gap; target 99 % / 0.15 m")]
     public async Task Curved_rows_with_missing_trees_meet_the_rtk_targets_and_count_nothing_on_a_gap()
     {
         var r = await RunAsync("curved-gaps", Base(16) with { CurvedRows = true, MissingTreeFraction = 0.2 });

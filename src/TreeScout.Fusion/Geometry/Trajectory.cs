@@ -117,9 +117,11 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
             return (PoseStatus.Awaiting, default);
         }
         var window = FitWindow(time);
-        if (!force && time + window > last)
+        if (!force && (time + window > last || Bracket(time).After.Time + window > last))
         {
-            // The fit needs the path a little beyond the frame; wait for it unless told not to.
+            // The fit needs the path a little beyond the frame, and across a gap the velocity at the first fix after it
+            // needs that fix's successors: wait for them unless told not to (otherwise the pose would depend on how far
+            // the fixes had got when the frame was processed).
             return (PoseStatus.Awaiting, default);
         }
         var (e, n, gap) = PositionAt(time);

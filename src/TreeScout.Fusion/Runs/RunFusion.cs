@@ -159,6 +159,7 @@ public sealed class RunFusion
         foreach (var (cameraId, lane) in _lanes)
         {
             lane.Order(ending ? 0 : _options.ReorderWindow);
+            var split = lane.Tracker.SplitTracks;
             while (lane.NextAwaitingPose() is { } entry)
             {
                 var gnssTime = _clock.ToGnssTime(entry.Frame.CapturedAtUtc);
@@ -201,6 +202,7 @@ public sealed class RunFusion
                 // Bound the acknowledgement window: end the tracks that hold the oldest frames.
                 lane.Tracker.EndAll(_ended, oldest + 1);
             }
+            count("tracks_split", lane.Tracker.SplitTracks - split);
             foreach (var track in _ended)
             {
                 if (track.Sightings.Count >= _options.Tracker.MinSightings && IsBeyondFacedRow(track, lane.Tracker.Camera))

@@ -58,6 +58,21 @@ public sealed record TrackerOptions
     /// </summary>
     public double FarRowMarginM { get; init; } = 2.0;
 
+    /// <summary>Largest image shift of a whole frame against its prediction that is looked for (heading error × focal length).</summary>
+    public double MaxCommonShiftPx { get; init; } = 80;
+
+    /// <summary>Offsets closer than this support the same common shift.</summary>
+    public double CommonShiftTolerancePx { get; init; } = 3;
+
+    /// <summary>Settled tracks that must agree before a common shift is applied.</summary>
+    public int MinCommonShiftTracks { get; init; } = 8;
+
+    /// <summary>A track whose boxes sit farther than this (RMS, pixels) from its point is checked for being two clusters.</summary>
+    public double SplitMinRmsPx { get; init; } = 4;
+
+    /// <summary>Two clusters explain the boxes when their squared residuals are at most this share of one cluster's.</summary>
+    public double SplitMaxResidualShare { get; init; } = 0.25;
+
     /// <summary>Tracks longer than this are ended (bounds how long a frame's acknowledgement can wait).</summary>
     public int MaxTrackFrames { get; init; } = 150;
 }
@@ -72,15 +87,34 @@ public sealed class FrameTicket(long sequence, Guid messageId)
     public int OpenTracks { get; set; }
 }
 
-/// <summary>One detection of a cluster: the frame, the box and the viewing ray through its centre.</summary>
-public sealed record Sighting(FrameTicket Frame, int DetectionIndex, BlossomDetection Detection, Pose Pose, Vec3 Origin, Vec3 Direction);
+/// <summary>
+/// One detection of a cluster: the frame, the box, the viewing ray through its centre (<paramref name="Direction"/>), the
+/// frame's common image shift (the pose error all its tracks see; see <see cref="ClusterTracker"/>) and the ray through
+/// the centre with that shift taken out (<paramref name="MatchDirection"/>), which matching uses.
+/// </summary>
+public sealed record Sighting(FrameTicket Frame, int DetectionIndex, BlossomDetection Detection, Pose Pose, Vec3 Origin, Vec3 Direction, (double U, double V) FrameShift, Vec3 MatchDirection)
+{
+    /// <summary>The box centre with the frame's common shift taken out.</summary>
+    public (double U, double V) MatchCentre => (Centre.U - FrameShift.U, Centre.V - FrameShift.V);
+
+    public (double U, double V) Centre => CentreOf(Detection);
+
+    public static (double U, double V) CentreOf(BlossomDetection box) => (box.X + box.W / 2.0, box.Y + box.H / 2.0);
+}
 
 /// <summary>A physical cluster followed across frames, with its triangulated position.</summary>
 public sealed class ClusterTrack
 {
     public List<Sighting> Sightings { get; } = [];
 
+    /// <summary>Position from the rays as the poses give them: what is reported.</summary>
     public Vec3 Estimate { get; set; }
+
+    /// <summary>
+    /// Position from the rays with each frame's common shift taken out: consistent with the other tracks from frame to
+    /// frame, so it predicts where the cluster appears next; it may drift from GNSS along a pass, so it is never reported.
+    /// </summary>
+    public Vec3 MatchEstimate { get; set; }
 
     public double TriangulationSigmaM { get; set; }
 
@@ -104,6 +138,8 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     private readonly List<ClusterTrack> _active = [];
     private readonly List<(ClusterTrack Track, long EndedAt)> _dormant = [];
     private readonly List<(double Cost, int Track, int Detection)> _pairs = [];
+    private readonly List<(double U, double V, int Track)> _offsets = [];
+    private readonly Dictionary<(int U, int V), List<int>> _cells = [];
     private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
 
     public IReadOnlyList<ClusterTrack> Active => _active;
@@ -114,13 +150,26 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     public void Step(FrameTicket frame, in Pose pose, IReadOnlyList<BlossomDetection> all, List<ClusterTrack> ended)
     {
         var detections = NearRow(pose, all);
-        var rays = new (Vec3 Origin, Vec3 Direction, double U, double V)[detections.Count];
+        var predictions = new Prediction[_active.Count];
+        for (var t = 0; t < _active.Count; t++)
+        {
+            predictions[t] = Predict(_active[t], pose);
+        }
+        var centres = new (double U, double V)[detections.Count];
         for (var i = 0; i < detections.Count; i++)
         {
-            var d = detections[i].Detection;
-            var (u, v) = (d.X + d.W / 2.0, d.Y + d.H / 2.0);
-            var (origin, direction) = camera.Ray(pose, u, v);
-            rays[i] = (origin, direction, u, v);
+            centres[i] = Sighting.CentreOf(detections[i].Detection);
+        }
+        // The pose's small heading and position errors move every cluster of the frame by about the same amount in the
+        // image (1° of heading is ~10 px at 640 px wide): that shared shift, measured on settled tracks, is taken out
+        // for matching (MatchEstimate). Reported positions keep the raw rays: aligning every frame to the tracks would
+        // let them drift away from GNSS.
+        var (shiftU, shiftV) = CommonShift(predictions, centres);
+        var rays = new (Vec3 Origin, Vec3 Direction, Vec3 MatchDirection)[detections.Count];
+        for (var i = 0; i < detections.Count; i++)
+        {
+            var (origin, direction) = camera.Ray(pose, centres[i].U, centres[i].V);
+            rays[i] = (origin, direction, camera.Ray(pose, centres[i].U - shiftU, centres[i].V - shiftV).Direction);
         }
 
         var matchedTrack = new bool[_active.Count];
@@ -129,42 +178,23 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         _pairs.Clear();
         for (var t = 0; t < _active.Count; t++)
         {
-            var track = _active[t];
-            var (pu, pv, depth) = camera.Project(pose, track.Estimate);
-            visible[t] = depth > 0 && camera.InImage(pu, pv, 0);
-            if (depth <= 0)
+            var p = predictions[t];
+            visible[t] = p.Depth > 0 && camera.InImage(p.U + shiftU, p.V + shiftV, 0);
+            if (p.Depth <= 0)
             {
                 continue;
             }
-            // The estimate is least sure along the viewing ray (depth): the cluster appears somewhere on the image segment
-            // between the projections of the estimate moved ± 2 sigma along its last ray (the epipolar segment).
-            var along = track.Sightings[^1].Direction * (2 * track.TriangulationSigmaM);
-            var (au, av, ad) = camera.Project(pose, track.Estimate + along);
-            var (bu, bv, bd) = camera.Project(pose, track.Estimate - along);
-            if (ad <= 0 || bd <= 0)
-            {
-                (au, av, bu, bv) = (pu, pv, pu, pv);
-            }
-            // Normalised innovation: across the segment the prediction is as good as a box centre; along it the depth
-            // uncertainty adds a quarter of the segment (it spans ± 2 sigma). A settled track therefore claims its
-            // detection before a young track whose long segment happens to pass over it.
-            var last = track.Sightings[^1];
-            var lastDepth = (track.Estimate - last.Origin).Dot(camera.Axes(last.Pose).Forward);
-            var expectedSize = Math.Max(last.Detection.W, last.Detection.H) * (lastDepth > 0.1 ? lastDepth / depth : 1);
-            var (su, sv) = (au - bu, av - bv);
-            var length = Math.Sqrt(su * su + sv * sv);
-            var (eu, ev) = length > 1e-6 ? (su / length, sv / length) : (1.0, 0.0);
             for (var i = 0; i < detections.Count; i++)
             {
                 var d = detections[i].Detection;
                 var size = Math.Max(d.W, d.H);
                 var across = Math.Max(options.GatePx / 3, options.GateBoxFactor * 0.15 * size + options.PixelSigma);
-                var alongSigma = across + length / 4;
-                var (du, dv) = (rays[i].U - pu, rays[i].V - pv);
-                var alongOffset = du * eu + dv * ev;
-                var acrossOffset = -du * ev + dv * eu;
+                var alongSigma = across + p.SegmentLength / 4;
+                var (du, dv) = (centres[i].U - shiftU - p.U, centres[i].V - shiftV - p.V);
+                var alongOffset = du * p.AlongU + dv * p.AlongV;
+                var acrossOffset = -du * p.AlongV + dv * p.AlongU;
                 // The box size follows the depth: a box much larger or smaller than the track's last one is another cluster.
-                var sizeRatio = Math.Log(size / Math.Max(1, expectedSize));
+                var sizeRatio = Math.Log(size / Math.Max(1, p.ExpectedSize));
                 var cost = Math.Sqrt((acrossOffset / across) * (acrossOffset / across) + (alongOffset / alongSigma) * (alongOffset / alongSigma)
                     + (sizeRatio / SizeLogSigma) * (sizeRatio / SizeLogSigma));
                 if (cost < 3)
@@ -182,7 +212,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
                 continue;
             }
             matchedTrack[t] = matchedDetection[i] = true;
-            AddSighting(_active[t], new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction));
+            AddSighting(_active[t], new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (shiftU, shiftV), rays[i].MatchDirection));
         }
 
         var survivors = new List<ClusterTrack>(_active.Count + detections.Count);
@@ -201,7 +231,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             var gone = !matchedTrack[t] && (!visible[t] || track.Misses > patience);
             if (track.Sightings.Count >= options.MaxTrackFrames)
             {
-                ended.Add(track);
+                End(track, ended);
             }
             else if (gone)
             {
@@ -217,7 +247,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             if (!matchedDetection[i])
             {
                 var track = new ClusterTrack();
-                AddSighting(track, new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction));
+                AddSighting(track, new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (shiftU, shiftV), rays[i].MatchDirection));
                 survivors.Add(track);
             }
         }
@@ -240,7 +270,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             for (var d = 0; d < _dormant.Count; d++)
             {
                 var old = _dormant[d].Track;
-                if (old.Sightings[^1].Frame.Sequence >= first || (old.Estimate - track.Estimate).Length > 0.5 || !SamePoint(old, track))
+                if (old.Sightings[^1].Frame.Sequence >= first || (old.MatchEstimate - track.MatchEstimate).Length > 0.5 || !SamePoint(old, track))
                 {
                     continue;
                 }
@@ -259,7 +289,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         {
             if (sequence - _dormant[d].EndedAt > options.ReacquireFrames)
             {
-                ended.Add(_dormant[d].Track);
+                End(_dormant[d].Track, ended);
                 _dormant.RemoveAt(d);
             }
         }
@@ -271,10 +301,10 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var triangulation = new Triangulation();
         foreach (var s in a.Sightings.Concat(b.Sightings))
         {
-            var range = Math.Max(0.5, (b.Estimate - s.Origin).Length);
-            triangulation.AddRay(s.Origin, s.Direction, 1 / (_angleSigma * _angleSigma * range * range));
+            var range = Math.Max(0.5, (b.MatchEstimate - s.Origin).Length);
+            triangulation.AddRay(s.Origin, s.MatchDirection, 1 / (_angleSigma * _angleSigma * range * range));
         }
-        triangulation.AddAnchor(b.Estimate, 1e-6);
+        triangulation.AddAnchor(b.MatchEstimate, 1e-6);
         if (triangulation.Solve() is not { } solution)
         {
             return false;
@@ -282,9 +312,9 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         foreach (var s in a.Sightings.Concat(b.Sightings))
         {
             var (u, v, depth) = camera.Project(s.Pose, solution.Point);
-            var d = s.Detection;
-            var tolerance = Math.Max(2 * options.PixelSigma, 0.25 * Math.Max(d.W, d.H));
-            if (depth <= 0 || Math.Abs(u - (d.X + d.W / 2.0)) > tolerance || Math.Abs(v - (d.Y + d.H / 2.0)) > tolerance)
+            var tolerance = Math.Max(2 * options.PixelSigma, 0.25 * Math.Max(s.Detection.W, s.Detection.H));
+            var (cu, cv) = s.MatchCentre;
+            if (depth <= 0 || Math.Abs(u - cu) > tolerance || Math.Abs(v - cv) > tolerance)
             {
                 return false;
             }
@@ -295,13 +325,13 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// <summary>A frame that cannot be placed (no pose): visible tracks count it as a miss.</summary>
     public void Skip(List<ClusterTrack> ended)
     {
-        _dormant.ForEach(d => ended.Add(d.Track));
+        _dormant.ForEach(d => End(d.Track, ended));
         _dormant.Clear();
         for (var t = _active.Count - 1; t >= 0; t--)
         {
             if (++_active[t].Misses > options.MaxMisses)
             {
-                ended.Add(_active[t]);
+                End(_active[t], ended);
                 _active.RemoveAt(t);
             }
         }
@@ -314,7 +344,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         {
             if (startedBeforeSequence is null || _dormant[d].Track.Sightings[0].Frame.Sequence < startedBeforeSequence)
             {
-                ended.Add(_dormant[d].Track);
+                End(_dormant[d].Track, ended);
                 _dormant.RemoveAt(d);
             }
         }
@@ -322,10 +352,126 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         {
             if (startedBeforeSequence is null || _active[t].Sightings[0].Frame.Sequence < startedBeforeSequence)
             {
-                ended.Add(_active[t]);
+                End(_active[t], ended);
                 _active.RemoveAt(t);
             }
         }
+    }
+
+    /// <summary>Where a track's cluster should appear in the frame, and how its depth uncertainty stretches that along a segment.</summary>
+    private readonly record struct Prediction(double U, double V, double Depth, double AlongU, double AlongV, double SegmentLength, double ExpectedSize, bool Settled);
+
+    private Prediction Predict(ClusterTrack track, in Pose pose)
+    {
+        var (pu, pv, depth) = camera.Project(pose, track.MatchEstimate);
+        if (depth <= 0)
+        {
+            return new Prediction(pu, pv, depth, 1, 0, 0, 0, false);
+        }
+        // The estimate is least sure along the viewing ray (depth): the cluster appears somewhere on the image segment
+        // between the projections of the estimate moved ± 2 sigma along its last ray (the epipolar segment).
+        var along = track.Sightings[^1].MatchDirection * (2 * track.TriangulationSigmaM);
+        var (au, av, ad) = camera.Project(pose, track.MatchEstimate + along);
+        var (bu, bv, bd) = camera.Project(pose, track.MatchEstimate - along);
+        if (ad <= 0 || bd <= 0)
+        {
+            (au, av, bu, bv) = (pu, pv, pu, pv);
+        }
+        // Normalised innovation: across the segment the prediction is as good as a box centre; along it the depth
+        // uncertainty adds a quarter of the segment (it spans ± 2 sigma). A settled track therefore claims its
+        // detection before a young track whose long segment happens to pass over it.
+        var last = track.Sightings[^1];
+        var lastDepth = (track.MatchEstimate - last.Origin).Dot(camera.Axes(last.Pose).Forward);
+        var expectedSize = Math.Max(last.Detection.W, last.Detection.H) * (lastDepth > 0.1 ? lastDepth / depth : 1);
+        var (su, sv) = (au - bu, av - bv);
+        var length = Math.Sqrt(su * su + sv * sv);
+        var (eu, ev) = length > 1e-6 ? (su / length, sv / length) : (1.0, 0.0);
+        var settled = track.Sightings.Count >= 3 && track.TriangulationSigmaM <= options.SettledSigmaM;
+        return new Prediction(pu, pv, depth, eu, ev, length, expectedSize, settled);
+    }
+
+    /// <summary>
+    /// The image shift most settled tracks agree on: every offset from a settled track's prediction to a detection within
+    /// <see cref="TrackerOptions.MaxCommonShiftPx"/> votes, and the offset with the most votes within
+    /// <see cref="TrackerOptions.CommonShiftTolerancePx"/> wins (wrong pairings scatter, the true shift piles up); the result
+    /// is the mean of one supporting offset per track. Zero unless at least <see cref="TrackerOptions.MinCommonShiftTracks"/> agree.
+    /// </summary>
+    private (double U, double V) CommonShift(Prediction[] predictions, (double U, double V)[] centres)
+    {
+        _offsets.Clear();
+        var radius2 = options.MaxCommonShiftPx * options.MaxCommonShiftPx;
+        for (var t = 0; t < predictions.Length; t++)
+        {
+            var p = predictions[t];
+            if (!p.Settled || p.Depth <= 0)
+            {
+                continue;
+            }
+            for (var i = 0; i < centres.Length; i++)
+            {
+                var (du, dv) = (centres[i].U - p.U, centres[i].V - p.V);
+                if (du * du + dv * dv <= radius2)
+                {
+                    _offsets.Add((du, dv, t));
+                }
+            }
+        }
+        // Each offset counts the offsets within the tolerance of it; a grid of the tolerance limits the comparisons to
+        // neighbouring cells (a dense canopy gives thousands of offsets per frame).
+        var tolerance = options.CommonShiftTolerancePx;
+        var tolerance2 = tolerance * tolerance;
+        _cells.Clear();
+        for (var i = 0; i < _offsets.Count; i++)
+        {
+            var key = CellOf(_offsets[i].U, _offsets[i].V, tolerance);
+            if (!_cells.TryGetValue(key, out var members))
+            {
+                _cells[key] = members = [];
+            }
+            members.Add(i);
+        }
+        var (bestVotes, best) = (0, -1);
+        for (var a = 0; a < _offsets.Count; a++)
+        {
+            var (au, av, _) = _offsets[a];
+            var (cu, cv) = CellOf(au, av, tolerance);
+            var votes = 0;
+            for (var du = -1; du <= 1; du++)
+            {
+                for (var dv = -1; dv <= 1; dv++)
+                {
+                    if (!_cells.TryGetValue((cu + du, cv + dv), out var members))
+                    {
+                        continue;
+                    }
+                    foreach (var b in members)
+                    {
+                        var (eu, ev) = (_offsets[b].U - au, _offsets[b].V - av);
+                        votes += eu * eu + ev * ev <= tolerance2 ? 1 : 0;
+                    }
+                }
+            }
+            if (votes > bestVotes)
+            {
+                (bestVotes, best) = (votes, a);
+            }
+        }
+        if (bestVotes < options.MinCommonShiftTracks)
+        {
+            return (0, 0);
+        }
+        var centre = _offsets[best];
+        // One offset per track (the one nearest the winner), averaged.
+        var nearest = new Dictionary<int, (double U, double V, double D2)>();
+        foreach (var (u, v, t) in _offsets)
+        {
+            var d2 = (u - centre.U) * (u - centre.U) + (v - centre.V) * (v - centre.V);
+            if (d2 <= tolerance2 && (!nearest.TryGetValue(t, out var n) || d2 < n.D2))
+            {
+                nearest[t] = (u, v, d2);
+            }
+        }
+        return nearest.Count < options.MinCommonShiftTracks ? (0, 0) : (nearest.Values.Average(n => n.U), nearest.Values.Average(n => n.V));
     }
 
     /// <summary>Boxes of clusters on the faced row (by apparent size: a far cluster looks small); far ones are counted in <see cref="FarDetections"/>.</summary>
@@ -366,15 +512,142 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         Estimate(track);
     }
 
+    private static (int U, int V) CellOf(double u, double v, double size) => ((int)Math.Floor(u / size), (int)Math.Floor(v / size));
+
+    /// <summary>
+    /// Ends a track; a track that followed two clusters is ended as two. Neighbouring clusters a few centimetres apart
+    /// take turns hiding behind each other, so one track can collect both: its sightings then do not meet in one point
+    /// (after each frame's common shift is taken out) but in two. A two-means split of the sightings is kept when each
+    /// part has <see cref="TrackerOptions.MinSightings"/> and the split explains the boxes markedly better.
+    /// </summary>
+    private void End(ClusterTrack track, List<ClusterTrack> ended)
+    {
+        if (track.Sightings.Count < 2 * options.MinSightings || Split(track) is not var (a, b))
+        {
+            // A posteriori variance factor: boxes that do not meet in one point (beyond the pixel noise) widen the
+            // position's uncertainty, so a track that mixed up clusters is flagged instead of counted on the wrong tree.
+            var rms = Math.Sqrt(Residuals(track.MatchEstimate, track.Sightings, null) / track.Sightings.Count);
+            track.TriangulationSigmaM *= Math.Max(1, rms / options.PixelSigma);
+            ended.Add(track);
+            return;
+        }
+        SplitTracks++;
+        End(a, ended);
+        End(b, ended);
+    }
+
+    /// <summary>Tracks ended as two (see <see cref="End"/>).</summary>
+    public long SplitTracks { get; private set; }
+
+    private (ClusterTrack, ClusterTrack)? Split(ClusterTrack track)
+    {
+        var n = track.Sightings.Count;
+        var residuals = new (double U, double V)[n];
+        var before = Residuals(track.MatchEstimate, track.Sightings, residuals);
+        if (before / n < options.SplitMinRmsPx * options.SplitMinRmsPx)
+        {
+            return null;
+        }
+        // First guess: the two sides of the residuals' principal axis.
+        double suu = 0, suv = 0, svv = 0;
+        foreach (var (u, v) in residuals)
+        {
+            (suu, suv, svv) = (suu + u * u, suv + u * v, svv + v * v);
+        }
+        var angle = 0.5 * Math.Atan2(2 * suv, suu - svv);
+        var (cos, sin) = (Math.Cos(angle), Math.Sin(angle));
+        var meanAlong = residuals.Average(r => r.U * cos + r.V * sin);
+        var side = residuals.Select(r => r.U * cos + r.V * sin > meanAlong).ToArray();
+        for (var iteration = 0; iteration < 5; iteration++)
+        {
+            if (Part(track, side, false) is not { } first || Part(track, side, true) is not { } second)
+            {
+                return null;
+            }
+            var changed = false;
+            for (var i = 0; i < n; i++)
+            {
+                var s = track.Sightings[i];
+                var toSecond = Residual(second.MatchEstimate, s) < Residual(first.MatchEstimate, s);
+                changed |= toSecond != side[i];
+                side[i] = toSecond;
+            }
+            if (!changed)
+            {
+                break;
+            }
+        }
+        if (Part(track, side, false) is not { } a || Part(track, side, true) is not { } b)
+        {
+            return null;
+        }
+        var after = Residuals(a.MatchEstimate, a.Sightings, null) + Residuals(b.MatchEstimate, b.Sightings, null);
+        return after <= options.SplitMaxResidualShare * before ? (a, b) : null;
+    }
+
+    private ClusterTrack? Part(ClusterTrack track, bool[] side, bool which)
+    {
+        var part = new ClusterTrack { Estimate = track.Estimate, MatchEstimate = track.MatchEstimate };
+        for (var i = 0; i < side.Length; i++)
+        {
+            if (side[i] == which)
+            {
+                part.Sightings.Add(track.Sightings[i]);
+            }
+        }
+        if (part.Sightings.Count < options.MinSightings)
+        {
+            return null;
+        }
+        Estimate(part);
+        return part;
+    }
+
+    /// <summary>Sum of squared reprojection residuals (pixels², each frame's common shift taken out).</summary>
+    private double Residuals(Vec3 point, List<Sighting> sightings, (double U, double V)[]? residuals)
+    {
+        var sum = 0.0;
+        for (var i = 0; i < sightings.Count; i++)
+        {
+            var r = ResidualOf(point, sightings[i]);
+            if (residuals is not null)
+            {
+                residuals[i] = r;
+            }
+            sum += r.U * r.U + r.V * r.V;
+        }
+        return sum;
+    }
+
+    private double Residual(Vec3 point, Sighting s)
+    {
+        var (u, v) = ResidualOf(point, s);
+        return u * u + v * v;
+    }
+
+    private (double U, double V) ResidualOf(Vec3 point, Sighting s)
+    {
+        var (u, v, _) = camera.Project(s.Pose, point);
+        var (cu, cv) = s.MatchCentre;
+        return (cu - u, cv - v);
+    }
+
     private void Estimate(ClusterTrack track)
     {
-        var first = track.Sightings[0];
-        var prior = track.Sightings.Count == 1 ? RowPlanePoint(first.Origin, first.Direction) : track.Estimate;
+        (track.Estimate, track.TriangulationSigmaM) = Solve(track.Sightings, s => s.Direction, track.Estimate);
+        (track.MatchEstimate, _) = Solve(track.Sightings, s => s.MatchDirection, track.MatchEstimate);
+    }
+
+    /// <summary>The point nearest the sightings' rays (chosen by <paramref name="direction"/>), held to the row plane while they are nearly parallel.</summary>
+    private (Vec3 Point, double SigmaM) Solve(List<Sighting> sightings, Func<Sighting, Vec3> direction, Vec3 previous)
+    {
+        var first = sightings[0];
+        var prior = sightings.Count == 1 ? RowPlanePoint(first.Origin, direction(first)) : previous;
         var triangulation = new Triangulation();
-        foreach (var s in track.Sightings)
+        foreach (var s in sightings)
         {
             var range = Math.Max(0.5, (prior - s.Origin).Length);
-            triangulation.AddRay(s.Origin, s.Direction, 1 / (_angleSigma * _angleSigma * range * range));
+            triangulation.AddRay(s.Origin, direction(s), 1 / (_angleSigma * _angleSigma * range * range));
         }
         // Depth prior: the vertical plane of the row the cluster hangs on (or the default distance along the first ray).
         Vec3 planePoint, normal;
@@ -386,23 +659,14 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         }
         else
         {
-            var h = new Vec3(first.Direction.X, first.Direction.Y, 0);
+            var h = new Vec3(direction(first).X, direction(first).Y, 0);
             normal = h * (1 / Math.Max(1e-9, h.Length));
             planePoint = first.Origin + normal * options.DefaultRowDistanceM;
         }
         var canopy = options.CanopyHalfDepthM;
         triangulation.AddPlane(planePoint, normal, 1 / (canopy * canopy));
         triangulation.AddAnchor(prior, 1e-6);
-        if (triangulation.Solve() is { } solution)
-        {
-            track.Estimate = solution.Point;
-            track.TriangulationSigmaM = solution.HorizontalSigmaM;
-        }
-        else
-        {
-            track.Estimate = prior;
-            track.TriangulationSigmaM = canopy;
-        }
+        return triangulation.Solve() is { } solution ? (solution.Point, solution.HorizontalSigmaM) : (prior, canopy);
     }
 
     /// <summary>Where a ray meets the first row it crosses (or the default distance): the first guess of a new track's position.</summary>
