@@ -83,8 +83,11 @@ public sealed class StatusHeartbeatService(
 public sealed record WorkerIdentity(string Worker, string Instance, string Version)
 {
     public static WorkerIdentity For(WorkerRole role) => new(
-        role.ToString().ToLowerInvariant(),
-        $"{role.ToString().ToLowerInvariant()}@{Environment.MachineName}-{Environment.ProcessId}",
+        NameOf(role),
+        $"{NameOf(role)}@{Environment.MachineName}-{Environment.ProcessId}",
         typeof(WorkerIdentity).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
             .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0");
+
+    /// <summary>The worker name heartbeats, logs and broker users carry, e.g. "mapwriter".</summary>
+    public static string NameOf(WorkerRole role) => role.ToString().ToLowerInvariant();
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using TreeScout.Hosting;
 using TreeScout.Messaging;
 
 namespace TreeScout.Cli.Deploy;
@@ -16,7 +17,7 @@ public static class RabbitMqDefinitions
     public const string DefaultVhost = "treescout";
     public const string DefaultUserPrefix = "treescout-";
 
-    public static string UserName(WorkerRole role, string userPrefix = DefaultUserPrefix) => userPrefix + role.ToString().ToLowerInvariant();
+    public static string UserName(WorkerRole role, string userPrefix = DefaultUserPrefix) => userPrefix + WorkerIdentity.NameOf(role);
 
     public static string Generate(Topology topology, string vhost = DefaultVhost, string userPrefix = DefaultUserPrefix)
     {

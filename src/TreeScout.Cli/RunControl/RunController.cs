@@ -1,5 +1,7 @@
 using System.Text.Json;
 using TreeScout.Contracts;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
 using TreeScout.Orchard;
 
 namespace TreeScout.Cli.RunControl;
@@ -13,7 +15,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
     /// <summary>Where `run start` reads the tractor's camera rig when --cameras is not given.</summary>
     public const string DefaultCamerasPath = "/etc/treescout/camera.json";
 
-    public const string CaptureWorker = "capture";
+    public static readonly string CaptureWorker = WorkerIdentity.NameOf(WorkerRole.Capture);
 
     /// <summary>Publishes <see cref="RunStarted"/> (confirmed by the broker) and returns it.</summary>
     public async Task<RunStarted> StartAsync(RunStartRequest request, DateTimeOffset now, CancellationToken cancellationToken)

@@ -54,12 +54,17 @@ public sealed record RunStatusReport(
         }
 
         var queues = new List<QueueDepth>();
+        var deadLettered = new List<string>();
         var topology = new Topology(new TopologyOptions());
         foreach (var queue in topology.Queues)
         {
             if (await session.Bus.GetQueueDepthAsync(queue.Name, cancellationToken) is { } depth)
             {
                 queues.Add(depth);
+                if (depth.DeadLettered > 0)
+                {
+                    deadLettered.Add($"{depth.DeadLettered} message(s) in {queue.DeadLetterQueue}: inspect before replaying");
+                }
             }
         }
 
@@ -69,8 +74,8 @@ public sealed record RunStatusReport(
             .ToDictionary(g => g.Key, g => g.Sum(c => c.Value), StringComparer.Ordinal);
         var warnings = heartbeats.SelectMany(h => h.Warnings.Select(w => $"{h.Worker}: {w}")).ToList();
         warnings.AddRange(heartbeats.Where(h => !h.Ready).Select(h => $"{h.Instance} is not ready"));
-        warnings.AddRange(queues.Where(q => q.DeadLettered > 0).Select(q => $"{q.DeadLettered} message(s) in {q.Queue}.dlq: inspect before replaying"));
-        foreach (var worker in new[] { "capture", "detection", "fusion", "mapwriter" })
+        warnings.AddRange(deadLettered);
+        foreach (var worker in new[] { WorkerRole.Capture, WorkerRole.Detection, WorkerRole.Fusion, WorkerRole.MapWriter }.Select(WorkerIdentity.NameOf))
         {
             if (heartbeats.All(h => h.Worker != worker))
             {
