@@ -77,4 +77,10 @@ public sealed record RunStopped : IMessage
 
     /// <summary>"operator", "end-of-recording", "source-lost", ...</summary>
     public required string Reason { get; init; }
+
+    /// <summary>
+    /// A replay's GNSS fixes for the run, all published before this message (fusion then knows when the last one is in);
+    /// null for a live run, whose fixes fusion reads from the receiver itself.
+    /// </summary>
+    public long? GnssFixesPublished { get; init; }
 }

@@ -35,8 +35,6 @@ public sealed class BlossomPipeline : IDisposable
 
     public ModelIdentity StageClassifier => _stageModel.Identity;
 
-    public DetectorSettings Settings => _detector.Settings;
-
     /// <summary>Loads and verifies both models against their cards.</summary>
     /// <exception cref="ModelCardException">A card is missing or does not match its model file.</exception>
     public static BlossomPipeline Open(DetectionOptions options)
@@ -64,6 +62,15 @@ public sealed class BlossomPipeline : IDisposable
         {
             detector.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The detector's boxes alone, without stages or orientation (what detector evaluation scores).</summary>
+    public List<ClusterBox> DetectBoxes(Mat upright)
+    {
+        lock (_gate)
+        {
+            return _detector.Detect(upright);
         }
     }
 

@@ -19,6 +19,7 @@ public sealed class DetectionWorkerModule : IWorkerModule
     {
         services.AddValidatedOptions<DetectionOptions>(configuration, DetectionOptions.Section);
         services.AddSingleton<DetectionModels>();
+        services.AddSingleton<IValidateOptions<DetectionOptions>, OpenCvValidation>();
         services.AddSingleton<IValidateOptions<DetectionOptions>, ModelCardValidation>();
         services.AddSingleton<OrientationMonitor>();
         services.AddSingleton<FrameDetectionHandler>();

@@ -53,7 +53,7 @@ public sealed class OrientationMonitor(IOptions<DetectionOptions> options, Worke
                 logger.LogWarning("Orientation: {Warning}", message);
             }
         }
-        else if (verdict.RotationDeg == 0 && verdict.Confidence >= options.Value.OrientationWarnConfidence / 2 && warnings.Snapshot().Count > 0)
+        else if (verdict.RotationDeg == 0 && verdict.Confidence >= options.Value.OrientationWarnConfidence / 2)
         {
             warnings.Clear(key);
         }

@@ -61,6 +61,7 @@ public sealed class EmbeddedWorkers : IAsyncDisposable
         services.AddSingleton<WorkerCounters>();
         services.AddSingleton<WorkerWarnings>();
         services.AddSingleton<ActiveRun>();
+        services.AddSingleton<WorkerGnssStatus>();
         services.AddSingleton<MessagingMetrics>();
         services.AddValidatedOptions<BrokerOptions>(configuration, BrokerOptions.Section);
         services.AddSingleton<IMessageBus>(sp => new InMemoryMessageBus(

@@ -22,9 +22,14 @@ public sealed class StatusHeartbeatService(
     WorkerCounters counters,
     WorkerWarnings warnings,
     ActiveRun activeRun,
+    MessagingMetrics metrics,
     IOptions<StatusOptions> options,
-    ILogger<StatusHeartbeatService> logger) : BackgroundService
+    ILogger<StatusHeartbeatService> logger,
+    WorkerGnssStatus? gnss = null) : BackgroundService
 {
+    /// <summary>Messages this worker moved to a dead-letter queue (handler failures past the limit, malformed messages).</summary>
+    public const string DeadLetteredCounter = "dead_lettered";
+
     private long _sequence;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -68,8 +73,9 @@ public sealed class StatusHeartbeatService(
         Version = identity.Version,
         AtUtc = DateTimeOffset.UtcNow,
         Ready = bus.IsReady,
-        Counters = counters.Snapshot(),
+        Counters = new Dictionary<string, long>(counters.Snapshot(), StringComparer.Ordinal) { [DeadLetteredCounter] = metrics.DeadLetteredTotal },
         Warnings = warnings.Snapshot(),
+        GnssQuality = gnss?.Latest,
     };
 }
 

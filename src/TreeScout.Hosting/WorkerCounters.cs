@@ -4,7 +4,7 @@ using System.Diagnostics.Metrics;
 namespace TreeScout.Hosting;
 
 /// <summary>
-/// A worker's named progress counters (frames_captured, frames_detected, ...): exported on /metrics and
+/// A worker's named progress counters (frames_captured, frames_detected, ...): exported on /metrics (treescout_worker_&lt;name&gt;) and
 /// reported in status heartbeats so `treescout run status` shows them.
 /// </summary>
 public sealed class WorkerCounters : IDisposable
@@ -21,7 +21,7 @@ public sealed class WorkerCounters : IDisposable
     private StrongBox Get(string name) => _values.GetOrAdd(name, n =>
     {
         var box = new StrongBox();
-        _meter.CreateObservableCounter($"treescout_{n}", () => box.Value);
+        _meter.CreateObservableCounter(n, () => box.Value);
         return box;
     });
 

@@ -1,7 +1,9 @@
+using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -35,11 +37,14 @@ public static class WorkerHost
         services.AddSingleton<WorkerCounters>();
         services.AddSingleton<WorkerWarnings>();
         services.AddSingleton<ActiveRun>();
-        services.AddSingleton<MessagingMetrics>();
+        // A process-wide meter, not one from the host's IMeterFactory: prometheus-net's adapter did not export the latter (measured by WorkerProcessTests).
+        services.AddSingleton(_ => new MessagingMetrics());
+        services.AddSingleton<WorkerGnssStatus>();
 
         services.AddValidatedOptions<BrokerOptions>(builder.Configuration, BrokerOptions.Section)
             .Validate(o => !o.IsEmbedded, "Broker:Uri (env TREESCOUT__Broker__Uri) is required for a worker process; the embedded single-process mode is `treescout scan`.");
-        services.AddValidatedOptions<HealthOptions>(builder.Configuration, HealthOptions.Section);
+        services.AddValidatedOptions<HealthOptions>(builder.Configuration, HealthOptions.Section)
+            .Validate(o => IPAddress.TryParse(o.BindAddress, out _), "Health:BindAddress must be an IP address (0.0.0.0 in a pod, 127.0.0.1 on a workstation)");
         services.AddValidatedOptions<StatusOptions>(builder.Configuration, StatusOptions.Section);
         services.AddValidatedOptions<LoggingFormatOptions>(builder.Configuration, "Logging");
 
@@ -56,8 +61,9 @@ public static class WorkerHost
         // Leave time for the in-flight message to finish and be acknowledged (k8s terminationGracePeriodSeconds is longer).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
 
-        var health = builder.Configuration.GetSection(HealthOptions.Section).Get<HealthOptions>() ?? new HealthOptions();
-        builder.WebHost.UseUrls($"http://{health.BindAddress}:{health.Port}");
+        // Bound from validated options when the server starts (not read here, so a bad value is a validation error, not a crash).
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HealthOptions>>((kestrel, health) =>
+            kestrel.Listen(IPAddress.Parse(health.Value.BindAddress), health.Value.Port));
 
         var format = builder.Configuration.GetValue<string>("Logging:Format") ?? "auto";
         services.AddSerilog((sp, log) => ConfigureSerilog(log, builder.Configuration, identity, sp.GetRequiredService<ActiveRun>(), format));
@@ -72,9 +78,10 @@ public static class WorkerHost
 
     public static void ConfigureSerilog(LoggerConfiguration log, IConfiguration configuration, WorkerIdentity identity, ActiveRun activeRun, string format)
     {
-        log.ReadFrom.Configuration(configuration)
-            .MinimumLevel.Information()
+        // Defaults first, so a Serilog section in appsettings or TREESCOUT__Serilog__MinimumLevel__Default=Debug can change them.
+        log.MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+            .ReadFrom.Configuration(configuration)
             .Enrich.FromLogContext()
             .Enrich.WithProperty("Worker", identity.Worker)
             .Enrich.WithProperty("Version", identity.Version)
@@ -90,18 +97,30 @@ public static class WorkerHost
         }
     }
 
-    /// <summary>Maps the health, readiness and metrics endpoints and runs until SIGTERM.</summary>
+    /// <summary>
+    /// Validates the configuration, maps the health, readiness and metrics endpoints and runs until SIGTERM. Exit codes:
+    /// 0 after a graceful stop; 2 for invalid configuration (one line naming the setting, also written to
+    /// /dev/termination-log so Kubernetes shows it; retrying cannot fix it, so the process does not keep trying); 1 when
+    /// the host cannot start for another reason (e.g. the health port is taken).
+    /// </summary>
     public static async Task<int> RunAsync(WebApplicationBuilder builder)
     {
+        var worker = builder.Services.Where(d => !d.IsKeyedService).Select(d => d.ImplementationInstance).OfType<WorkerIdentity>().FirstOrDefault()?.Worker ?? "worker";
         WebApplication app;
         try
         {
             app = builder.Build();
+            // Every validated option, now: before anything resolves it and fails half-way through starting.
+            foreach (var validator in app.Services.GetServices<IStartupValidator>())
+            {
+                validator.Validate();
+            }
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
         {
-            await Console.Error.WriteLineAsync($"treescout: cannot start: {ex.Message}");
-            return 2;
+            var failures = ex is OptionsValidationException v ? string.Join("; ", v.Failures) : ex.Message;
+            await ReportFatalAsync($"{worker}: invalid configuration: {failures}");
+            return ConfigurationError;
         }
         MapHealthEndpoints(app);
         try
@@ -109,11 +128,30 @@ public static class WorkerHost
             await app.RunAsync();
             return 0;
         }
-        catch (OptionsValidationException ex)
+        catch (Exception ex) when (ex is IOException or InvalidOperationException)
         {
-            // One clear line naming the setting, instead of a stack trace and a crash loop of the same.
-            app.Services.GetRequiredService<ILogger<WebApplication>>().LogCritical("Invalid configuration: {Failures}", string.Join("; ", ex.Failures));
-            return 2;
+            await ReportFatalAsync($"{worker}: cannot start: {ex.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Exit code of a worker whose configuration is invalid.</summary>
+    public const int ConfigurationError = 2;
+
+    private static async Task ReportFatalAsync(string line)
+    {
+        await Console.Error.WriteLineAsync(line);
+        const string TerminationLog = "/dev/termination-log";
+        if (File.Exists(TerminationLog))
+        {
+            try
+            {
+                await File.WriteAllTextAsync(TerminationLog, line);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not in a pod that provides it: stderr is enough.
+            }
         }
     }
 

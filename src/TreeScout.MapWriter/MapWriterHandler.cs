@@ -83,6 +83,11 @@ public sealed class MapWriterHandler(
         {
             runWarnings.Add($"no variety profile for '{variety ?? "(none)"}' and no default profile: the map has no thinning prescription");
         }
+        else if (variety is not null && !varieties.Defines(variety))
+        {
+            // The rates are then generic: the agronomist should know before the sprayer loads them.
+            runWarnings.Add($"no variety profile for '{variety}': the default profile's thinning rates are used (add one to MapWriter:Varieties, docs/prescription.md)");
+        }
         session.Profile = profile;
         session.Store.SetMetadata(new Dictionary<string, string?>
         {

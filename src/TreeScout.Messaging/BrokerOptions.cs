@@ -21,14 +21,23 @@ public sealed class BrokerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>First delay between connection attempts (at start and after a lost connection); doubles up to <see cref="MaxReconnectDelay"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
-    public TimeSpan NetworkRecoveryInterval { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan NetworkRecoveryInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long a publish waits for the broker to come back before giving up.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     public TopologyOptions Topology { get; set; } = new();
+
+    /// <summary>
+    /// True (default: embedded mode, development, tests): the worker declares the whole topology at connect.
+    /// False (the k3s deployment): the broker's boot definitions own the topology and the worker only checks, with
+    /// passive declarations that need no permissions, that it exists — so a worker's broker user needs no configure
+    /// right and cannot delete or redefine any queue (docs/adr/0050). Env TREESCOUT__Broker__DeclareTopology.
+    /// </summary>
+    public bool DeclareTopology { get; set; } = true;
 
     public bool IsEmbedded => string.IsNullOrWhiteSpace(Uri);
 

@@ -37,10 +37,10 @@ public sealed class InMemoryBroker
         {
             targets = _queues.Values.Where(q => q.Spec.Bindings.Any(b => b.Exchange == exchange && Topology.TopicMatches(b.RoutingKey, routingKey))).ToList();
             listeners = _listeners.Where(l => l.Exchange == exchange && Topology.TopicMatches(l.Pattern, routingKey)).Select(l => l.Handler).ToList();
-            var full = targets.FirstOrDefault(q => q.IsFull(envelope));
+            var full = targets.FirstOrDefault(q => q.IsFull());
             if (full is not null)
             {
-                throw new PublishRejectedException($"queue {full.Spec.Name} is full ({full.Spec.MaxLength} messages); {envelope.Type} {envelope.MessageId} refused");
+                throw new PublishRejectedException($"queue {full.Spec.Name} is full (over {full.Spec.MaxLength} messages); {envelope.Type} {envelope.MessageId} refused");
             }
             foreach (var q in targets)
             {
@@ -151,13 +151,17 @@ internal sealed class InMemoryQueue(QueueSpec spec, InMemoryBroker broker)
         }
     }
 
-    public bool IsFull(MessageEnvelope envelope)
+    /// <summary>
+    /// As a RabbitMQ quorum queue with reject-publish: a publish is refused once the ready messages are already over the
+    /// limit, so the queue holds at most MaxLength + 1 messages (measured on RabbitMQ 3.10 by DeliverySemanticsTests).
+    /// </summary>
+    public bool IsFull()
     {
         lock (_gate)
         {
             return spec.Overflow == OverflowPolicy.RejectPublish
-                && ((spec.MaxLength is { } max && _ready.Count >= max)
-                    || (spec.MaxLengthBytes is { } maxBytes && _readyBytes + envelope.Body.Length > maxBytes));
+                && ((spec.MaxLength is { } max && _ready.Count > max)
+                    || (spec.MaxLengthBytes is { } maxBytes && _readyBytes > maxBytes));
         }
     }
 

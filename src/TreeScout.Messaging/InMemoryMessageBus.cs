@@ -13,6 +13,9 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
     private readonly SemaphoreSlim _handlerGate = new(1, 1);
     private readonly List<Task> _pumps = [];
     private CancellationTokenSource? _stopping;
+
+    // Cancelled only when a graceful stop runs out of time: until then the handler in flight finishes normally.
+    private readonly CancellationTokenSource _abortHandlers = new();
     private bool _started;
 
     public bool IsReady => _started && _stopping is { IsCancellationRequested: false };
@@ -88,7 +91,7 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
             await _handlerGate.WaitAsync(CancellationToken.None);
             try
             {
-                await HandleOneAsync(queue, processor, delivery.Envelope, delivery.DeliveryCount, credits, stopping);
+                await HandleOneAsync(queue, processor, delivery.Envelope, delivery.DeliveryCount, credits, _abortHandlers.Token);
             }
             finally
             {
@@ -97,7 +100,7 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
         }
     }
 
-    private async Task HandleOneAsync(InMemoryQueue queue, DeliveryProcessor processor, MessageEnvelope envelope, int deliveryCount, SemaphoreSlim credits, CancellationToken stopping)
+    private async Task HandleOneAsync(InMemoryQueue queue, DeliveryProcessor processor, MessageEnvelope envelope, int deliveryCount, SemaphoreSlim credits, CancellationToken abort)
     {
         var settled = 0;
         void Settle()
@@ -113,7 +116,7 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
         {
             processor.Seen.Add(envelope.MessageId);
             Settle();
-        }), stopping);
+        }), abort);
 
         switch (outcome.Action)
         {
@@ -129,7 +132,8 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
                 Settle();
                 break;
             case DeliveryAction.Release:
-                queue.Enqueue(envelope, deliveryCount, atHead: true);
+                // RabbitMQ 3.10 quorum queues count every return, not only failures.
+                queue.Enqueue(envelope, deliveryCount + 1, atHead: true);
                 Settle();
                 break;
             case DeliveryAction.DeadLetter:
@@ -140,20 +144,30 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
         }
     }
 
+    /// <summary>Stops taking messages and lets the handler in flight finish; if <paramref name="cancellationToken"/> fires first, cancels it.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_stopping is null)
+        if (_stopping is null || _stopping.IsCancellationRequested)
         {
             return;
         }
         await _stopping.CancelAsync();
-        await Task.WhenAll(_pumps).WaitAsync(cancellationToken);
+        try
+        {
+            await Task.WhenAll(_pumps).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await _abortHandlers.CancelAsync();
+            await Task.WhenAll(_pumps);
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None);
         _stopping?.Dispose();
+        _abortHandlers.Dispose();
         _handlerGate.Dispose();
     }
 

@@ -1,59 +1,72 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace TreeScout.Messaging;
 
-/// <summary>Bus counters (System.Diagnostics.Metrics; exported as Prometheus text by the hosting defaults).</summary>
+/// <summary>
+/// Bus counters (System.Diagnostics.Metrics; on /metrics as treescout_messaging_&lt;name&gt;, labelled by queue or exchange).
+/// The counts live here and are observed at scrape time, so nothing counted before the exporter attached is lost.
+/// </summary>
 public sealed class MessagingMetrics : IDisposable
 {
     public const string MeterName = "TreeScout.Messaging";
 
     private readonly Meter _meter;
-    private readonly Counter<long> _consumed;
-    private readonly Counter<long> _duplicates;
-    private readonly Counter<long> _retried;
-    private readonly Counter<long> _deadLettered;
-    private readonly Counter<long> _published;
-    private readonly Counter<long> _rejected;
     private readonly Histogram<double> _handlerSeconds;
-    private long _deadLetteredTotal;
-    private long _consumedTotal;
+    private readonly ConcurrentDictionary<(string Counter, string Label, string Value), Count> _counts = new();
 
     public MessagingMetrics(IMeterFactory? meterFactory = null)
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
-        _consumed = _meter.CreateCounter<long>("treescout_messages_consumed", description: "Messages handled and acknowledged");
-        _duplicates = _meter.CreateCounter<long>("treescout_messages_duplicate", description: "Redeliveries of already handled messages, acknowledged without handling");
-        _retried = _meter.CreateCounter<long>("treescout_messages_retried", description: "Handler failures returned to the queue for another attempt");
-        _deadLettered = _meter.CreateCounter<long>("treescout_messages_dead_lettered", description: "Messages moved to a dead-letter queue");
-        _published = _meter.CreateCounter<long>("treescout_messages_published", description: "Messages published and confirmed");
-        _rejected = _meter.CreateCounter<long>("treescout_messages_publish_rejected", description: "Publishes refused by the broker (queue full)");
-        _handlerSeconds = _meter.CreateHistogram<double>("treescout_handler_duration", unit: "s", description: "Handler run time");
+        Observe("messages_consumed", "queue", "Messages handled and acknowledged");
+        Observe("messages_duplicate", "queue", "Redeliveries of already handled messages, acknowledged without handling");
+        Observe("messages_retried", "queue", "Handler failures returned to the queue for another attempt");
+        Observe("messages_dead_lettered", "queue", "Messages moved to a dead-letter queue");
+        Observe("messages_published", "exchange", "Messages published and confirmed");
+        Observe("messages_publish_rejected", "exchange", "Publishes refused by the broker (queue full)");
+        _handlerSeconds = _meter.CreateHistogram<double>("handler_duration", unit: "s", description: "Handler run time");
     }
 
-    public long DeadLetteredTotal => Interlocked.Read(ref _deadLetteredTotal);
+    public long DeadLetteredTotal => Total("messages_dead_lettered");
 
-    public long ConsumedTotal => Interlocked.Read(ref _consumedTotal);
+    public long ConsumedTotal => Total("messages_consumed");
+
+    /// <summary>Redeliveries dropped because the message id was already handled.</summary>
+    public long DuplicateTotal => Total("messages_duplicate");
 
     public void Consumed(string queue, double seconds)
     {
-        Interlocked.Increment(ref _consumedTotal);
-        _consumed.Add(1, new KeyValuePair<string, object?>("queue", queue));
+        Add("messages_consumed", "queue", queue);
         _handlerSeconds.Record(seconds, new KeyValuePair<string, object?>("queue", queue));
     }
 
-    public void Duplicate(string queue) => _duplicates.Add(1, new KeyValuePair<string, object?>("queue", queue));
+    public void Duplicate(string queue) => Add("messages_duplicate", "queue", queue);
 
-    public void Retried(string queue) => _retried.Add(1, new KeyValuePair<string, object?>("queue", queue));
+    public void Retried(string queue) => Add("messages_retried", "queue", queue);
 
-    public void DeadLettered(string queue)
-    {
-        Interlocked.Increment(ref _deadLetteredTotal);
-        _deadLettered.Add(1, new KeyValuePair<string, object?>("queue", queue));
-    }
+    public void DeadLettered(string queue) => Add("messages_dead_lettered", "queue", queue);
 
-    public void Published(string exchange) => _published.Add(1, new KeyValuePair<string, object?>("exchange", exchange));
+    public void Published(string exchange) => Add("messages_published", "exchange", exchange);
 
-    public void Rejected(string exchange) => _rejected.Add(1, new KeyValuePair<string, object?>("exchange", exchange));
+    public void Rejected(string exchange) => Add("messages_publish_rejected", "exchange", exchange);
 
     public void Dispose() => _meter.Dispose();
+
+    private void Add(string counter, string label, string value) => _counts.GetOrAdd((counter, label, value), _ => new Count()).Increment();
+
+    private long Total(string counter) => _counts.Where(kv => kv.Key.Counter == counter).Sum(kv => kv.Value.Value);
+
+    private void Observe(string counter, string label, string description) =>
+        _meter.CreateObservableCounter(counter, () => _counts
+            .Where(kv => kv.Key.Counter == counter)
+            .Select(kv => new Measurement<long>(kv.Value.Value, new KeyValuePair<string, object?>(label, kv.Key.Value))), description: description);
+
+    private sealed class Count
+    {
+        private long _value;
+
+        public long Value => Interlocked.Read(ref _value);
+
+        public void Increment() => Interlocked.Increment(ref _value);
+    }
 }

@@ -9,30 +9,39 @@ using TreeScout.Contracts;
 namespace TreeScout.Messaging;
 
 /// <summary>
-/// RabbitMQ.Client 7 (async API) transport. One connection per worker with automatic connection and topology
-/// recovery; one long-lived publish channel with publisher confirmations (a publish returns when the broker
-/// confirmed it); one consume channel, manual acks after the handler (and its downstream publishes) finished,
-/// prefetch per queue, failures retried up to the delivery limit then dead-lettered with the reason in headers.
+/// RabbitMQ.Client 7 (async API) transport. One connection per worker; one long-lived publish channel with publisher
+/// confirmations (a publish returns when the broker confirmed it); one consume channel per subscribed queue with its own
+/// prefetch; manual acks after the handler (and its downstream publishes) finished; failures retried up to the delivery
+/// limit, then dead-lettered with the reason in headers.
+/// <para>
+/// Recovery is this class's own loop, not the client library's: the first connect and every reconnect after a lost
+/// connection run the same code (connect, declare the topology, open channels, register consumers, re-create listeners),
+/// with backoff, and <see cref="IsReady"/> is true only while every consumer is registered (docs/adr/0002).
+/// </para>
 /// </summary>
 public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology, string worker, MessagingMetrics metrics, ILogger<RabbitMqMessageBus> logger) : IMessageBus
 {
     private static readonly HashSet<string> MandatoryExchanges =
         [Topology.ControlExchange, Topology.FramesExchange, Topology.GnssExchange, Topology.DetectionsExchange, Topology.ObservationsExchange];
 
-    private readonly List<(QueueSpec Queue, MessageDispatcher Dispatcher)> _subscriptions = [];
-    private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<DeliveryProcessor> _subscriptions = [];
+    private readonly List<Listener> _listeners = [];
+    private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly SemaphoreSlim _inFlightDrained = new(0);
-    private readonly List<string> _consumerTags = [];
-    private IConnection? _connection;
-    private IChannel? _publishChannel;
-    private IChannel? _consumeChannel;
+
+    // Cancelled only when a graceful stop runs out of time: until then the handler in flight finishes normally.
+    private readonly CancellationTokenSource _abortHandlers = new();
+
+    // One handler at a time per worker, as in the embedded bus: handlers need not be thread-safe.
+    private readonly SemaphoreSlim _handlerGate = new(1, 1);
+    private TaskCompletionSource<Session> _connected = NewConnectedSignal();
+    private Session? _session;
     private Task? _connectLoop;
     private volatile bool _ready;
+    private volatile bool _stopRequested;
     private volatile string _state = "not started";
-    private int _inFlight;
 
-    public bool IsReady => _ready;
+    public bool IsReady => _ready && _session is { Connection.IsOpen: true };
 
     public string State => _state;
 
@@ -42,46 +51,81 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         {
             throw new InvalidOperationException("Subscribe before StartAsync.");
         }
-        _subscriptions.Add((topology.Queue(queue), dispatcher));
+        _subscriptions.Add(new DeliveryProcessor(topology.Queue(queue), worker, dispatcher, new IdempotencyFilter(), metrics, logger));
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _connectLoop = Task.Run(() => ConnectLoopAsync(_stopping.Token), CancellationToken.None);
+        _connectLoop ??= Task.Run(() => ConnectLoopAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     /// <summary>Completes once connected with topology declared and consumers registered.</summary>
-    public Task WhenConnectedAsync(CancellationToken cancellationToken) => _connected.Task.WaitAsync(cancellationToken);
+    public Task WhenConnectedAsync(CancellationToken cancellationToken) => CurrentSessionAsync(cancellationToken);
 
+    private Task<Session> CurrentSessionAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return _connected.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Connects, sets up, waits until the connection is lost, and starts over; until the bus stops.</summary>
     private async Task ConnectLoopAsync(CancellationToken stopping)
     {
         var factory = new ConnectionFactory
         {
             Uri = new Uri(options.Uri!),
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = options.NetworkRecoveryInterval,
-            RequestedHeartbeat = TimeSpan.FromSeconds(15),
+            // Recovery is ours (one code path for the first connect and every reconnect); see the class remarks.
+            AutomaticRecoveryEnabled = false,
+            TopologyRecoveryEnabled = false,
+            RequestedHeartbeat = TimeSpan.FromSeconds(10),
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
             ClientProvidedName = $"treescout-{worker}@{Environment.MachineName}",
             ConsumerDispatchConcurrency = 1,
         };
-        var delay = TimeSpan.FromMilliseconds(500);
+        var delay = options.NetworkRecoveryInterval;
         var attempts = 0;
+        var everConnected = false;
         while (!stopping.IsCancellationRequested)
         {
             attempts++;
+            Session? session = null;
             try
             {
-                _state = "connecting";
-                var connection = await factory.CreateConnectionAsync(stopping);
-                await SetUpAsync(connection, stopping);
-                _connection = connection;
+                _state = everConnected ? "reconnecting" : "connecting";
+                session = await ConnectAsync(factory, stopping);
+                lock (_gate)
+                {
+                    _session = session;
+                    _connected.TrySetResult(session);
+                }
                 _ready = true;
                 _state = "ready";
-                logger.LogInformation("Connected to broker {Broker} after {Attempts} attempt(s); consuming {Queues}", BrokerOptions.Redact(options.Uri), attempts, string.Join(", ", _subscriptions.Select(s => s.Queue.Name)));
-                _connected.TrySetResult();
-                return;
+                var consuming = _subscriptions.Count == 0 ? "nothing" : string.Join(", ", _subscriptions.Select(s => s.Queue.Name));
+                if (everConnected)
+                {
+                    logger.LogInformation("Reconnected to broker {Broker} after {Attempts} attempt(s); consuming {Queues}", BrokerOptions.Redact(options.Uri), attempts, consuming);
+                }
+                else
+                {
+                    logger.LogInformation("Connected to broker {Broker} after {Attempts} attempt(s); consuming {Queues}", BrokerOptions.Redact(options.Uri), attempts, consuming);
+                }
+                everConnected = true;
+                attempts = 0;
+                delay = options.NetworkRecoveryInterval;
+
+                var reason = await session.Lost.Task.WaitAsync(stopping);
+                _ready = false;
+                lock (_gate)
+                {
+                    _connected = NewConnectedSignal();
+                }
+                _state = $"connection lost: {reason}";
+                logger.LogWarning("Broker connection lost ({Reason}); reconnecting. Unacknowledged messages will be redelivered", reason);
+                // Not awaited: a handler still running on the old session may be waiting for the new one to publish.
+                _ = session.DisposeAsync().AsTask();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -89,10 +133,15 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             }
             catch (Exception ex)
             {
+                _ready = false;
+                if (session is not null)
+                {
+                    await session.DisposeAsync();
+                }
                 _state = $"broker unreachable: {Describe(ex)}";
                 if (attempts == 1)
                 {
-                    // One clear line; the retries that follow are debug noise until it works.
+                    // One clear line per outage; the retries that follow are debug noise until it works.
                     logger.LogError("Broker {Broker} unreachable ({Reason}); retrying with backoff up to {MaxDelay}s, not ready until connected",
                         BrokerOptions.Redact(options.Uri), Describe(ex), options.MaxReconnectDelay.TotalSeconds);
                 }
@@ -113,58 +162,90 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         }
     }
 
-    private async Task SetUpAsync(IConnection connection, CancellationToken cancellationToken)
+    private async Task<Session> ConnectAsync(ConnectionFactory factory, CancellationToken cancellationToken)
     {
-        connection.ConnectionShutdownAsync += (_, e) =>
+        var connection = await factory.CreateConnectionAsync(cancellationToken);
+        var session = new Session(connection);
+        try
         {
-            _ready = false;
-            _state = $"disconnected: {e.ReplyText}";
-            if (!_stopping.IsCancellationRequested)
+            connection.ConnectionShutdownAsync += (_, e) =>
             {
-                logger.LogWarning("Broker connection lost ({Code} {Reason}); recovering", e.ReplyCode, e.ReplyText);
+                if (e.Initiator != ShutdownInitiator.Application)
+                {
+                    session.Lost.TrySetResult($"{e.ReplyCode} {e.ReplyText}".Trim());
+                }
+                return Task.CompletedTask;
+            };
+            connection.ConnectionBlockedAsync += (_, e) =>
+            {
+                logger.LogWarning("Broker blocked publishing ({Reason}): publishes wait until it has resources again", e.Reason);
+                return Task.CompletedTask;
+            };
+
+            await using (var declare = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
+            {
+                await RabbitMqTopology.EnsureAsync(declare, topology, options.DeclareTopology, cancellationToken);
+            }
+
+            session.Publish = await OpenChannelAsync(session, new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+            session.Publish.BasicReturnAsync += (_, e) =>
+            {
+                logger.LogWarning("Broker returned an unroutable {Type} on {Exchange}/{RoutingKey}: {Reason}", e.BasicProperties.Type, e.Exchange, e.RoutingKey, e.ReplyText);
+                return Task.CompletedTask;
+            };
+
+            foreach (var processor in _subscriptions)
+            {
+                var channel = await OpenChannelAsync(session, null, cancellationToken);
+                await channel.BasicQosAsync(0, (ushort)options.PrefetchFor(processor.Queue.Name), false, cancellationToken);
+                var consumer = new AsyncEventingBasicConsumer(channel);
+                var unregistered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(processor, channel, delivery);
+                consumer.UnregisteredAsync += (_, _) =>
+                {
+                    unregistered.TrySetResult();
+                    if (!_stopRequested)
+                    {
+                        // The broker cancelled the consumer (e.g. its queue was deleted): not ready until set up again.
+                        session.Lost.TrySetResult($"consumer of {processor.Queue.Name} cancelled by the broker");
+                    }
+                    return Task.CompletedTask;
+                };
+                var tag = await channel.BasicConsumeAsync(processor.Queue.Name, autoAck: false, consumer, cancellationToken);
+                session.Consumers.Add(new Consumer(channel, tag, unregistered));
+            }
+
+            List<Listener> listeners;
+            lock (_gate)
+            {
+                listeners = [.. _listeners];
+            }
+            foreach (var listener in listeners)
+            {
+                await AttachListenerAsync(session, listener, cancellationToken);
+            }
+            return session;
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A channel whose loss (closed by the broker, e.g. on a channel error) ends the session: the loop reconnects.</summary>
+    private static async Task<IChannel> OpenChannelAsync(Session session, CreateChannelOptions? channelOptions, CancellationToken cancellationToken)
+    {
+        var channel = await session.Connection.CreateChannelAsync(channelOptions, cancellationToken);
+        channel.ChannelShutdownAsync += (_, e) =>
+        {
+            if (e.Initiator != ShutdownInitiator.Application)
+            {
+                session.Lost.TrySetResult($"channel closed: {e.ReplyCode} {e.ReplyText}".Trim());
             }
             return Task.CompletedTask;
         };
-        connection.RecoverySucceededAsync += (_, _) =>
-        {
-            _ready = true;
-            _state = "ready";
-            logger.LogInformation("Broker connection recovered; consumers re-registered");
-            return Task.CompletedTask;
-        };
-        connection.ConnectionRecoveryErrorAsync += (_, e) =>
-        {
-            logger.LogDebug("Broker recovery attempt failed: {Reason}", Describe(e.Exception));
-            return Task.CompletedTask;
-        };
-
-        await using (var declare = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
-        {
-            await DeclareTopologyAsync(declare, topology, cancellationToken);
-        }
-
-        _publishChannel = await connection.CreateChannelAsync(
-            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
-            cancellationToken);
-        _publishChannel.BasicReturnAsync += (_, e) =>
-        {
-            logger.LogWarning("Broker returned an unroutable {Type} on {Exchange}/{RoutingKey}: {Reason}", e.BasicProperties.Type, e.Exchange, e.RoutingKey, e.ReplyText);
-            return Task.CompletedTask;
-        };
-
-        if (_subscriptions.Count == 0)
-        {
-            return;
-        }
-        _consumeChannel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        foreach (var (queue, dispatcher) in _subscriptions)
-        {
-            var processor = new DeliveryProcessor(queue, worker, dispatcher, new IdempotencyFilter(), metrics, logger);
-            await _consumeChannel.BasicQosAsync(0, (ushort)options.PrefetchFor(queue.Name), false, cancellationToken);
-            var consumer = new AsyncEventingBasicConsumer(_consumeChannel);
-            consumer.ReceivedAsync += (_, delivery) => OnDeliveryAsync(processor, delivery);
-            _consumerTags.Add(await _consumeChannel.BasicConsumeAsync(queue.Name, autoAck: false, consumer, cancellationToken));
-        }
+        return channel;
     }
 
     /// <summary>Declares every exchange, quorum queue, binding, dead-letter exchange and queue. Idempotent.</summary>
@@ -196,10 +277,14 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             ["x-queue-type"] = "quorum",
             ["x-delivery-limit"] = queue.DeliveryLimit,
             ["x-dead-letter-exchange"] = queue.DeadLetterExchange,
+            // The broker's own dead-lettering (delivery limit reached because consumers kept dying) is then
+            // at-least-once: the message stays in this queue until the dead-letter queue confirmed it. RabbitMQ
+            // requires reject-publish overflow for that; without a length limit it never rejects anything.
+            ["x-dead-letter-strategy"] = "at-least-once",
+            ["x-overflow"] = "reject-publish",
         };
         if (queue.Overflow == OverflowPolicy.RejectPublish)
         {
-            args["x-overflow"] = "reject-publish";
             if (queue.MaxLength is { } max)
             {
                 args["x-max-length"] = max;
@@ -212,50 +297,54 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         return args;
     }
 
-    private async Task OnDeliveryAsync(DeliveryProcessor processor, BasicDeliverEventArgs delivery)
+    private async Task OnDeliveryAsync(DeliveryProcessor processor, IChannel channel, BasicDeliverEventArgs delivery)
     {
-        var channel = _consumeChannel!;
-        Interlocked.Increment(ref _inFlight);
         try
         {
-            // The body buffer belongs to the client library and is reused once this callback returns.
+            // The body buffer belongs to the client library and is reused once this callback returns: ToEnvelope copies it.
             var envelope = ToEnvelope(delivery);
             var deliveryCount = DeliveryCount(delivery);
             var tag = delivery.DeliveryTag;
-            var outcome = await processor.ProcessAsync(envelope, deliveryCount, this, () => new DeferredAck(logger, channel, tag, processor, envelope.MessageId), _stopping.Token);
+            await _handlerGate.WaitAsync(CancellationToken.None);
+            DeliveryOutcome outcome;
+            try
+            {
+                outcome = await processor.ProcessAsync(envelope, deliveryCount, this,
+                    () => new DeferredAck(logger, channel, tag, processor, envelope.MessageId), _abortHandlers.Token);
+            }
+            finally
+            {
+                _handlerGate.Release();
+            }
             switch (outcome.Action)
             {
                 case DeliveryAction.Ack:
-                    await channel.BasicAckAsync(tag, multiple: false);
+                    // The work is done and its results confirmed downstream: a redelivery (ack lost with the connection) is a duplicate.
                     processor.Seen.Add(outcome.MessageId ?? envelope.MessageId);
+                    await channel.BasicAckAsync(tag, multiple: false);
                     break;
                 case DeliveryAction.Defer:
                     break;
                 case DeliveryAction.Retry:
-                    await Task.Delay(DeliveryProcessor.RetryDelay(deliveryCount));
+                    await Task.Delay(DeliveryProcessor.RetryDelay(deliveryCount), _abortHandlers.Token);
                     await channel.BasicNackAsync(tag, multiple: false, requeue: true);
                     break;
                 case DeliveryAction.Release:
                     await channel.BasicNackAsync(tag, multiple: false, requeue: true);
                     break;
                 case DeliveryAction.DeadLetter:
-                    await PublishEnvelopeAsync(processor.Queue.DeadLetterExchange, processor.Queue.Name, envelope with { Headers = processor.DeadLetterHeaders(envelope, outcome, deliveryCount) }, mandatory: true, CancellationToken.None);
+                    // Published by us (not a broker nack) so the reason travels in headers; confirmed before the ack.
+                    await PublishEnvelopeAsync(processor.Queue.DeadLetterExchange, processor.Queue.Name,
+                        envelope with { Headers = processor.DeadLetterHeaders(envelope, outcome, deliveryCount) }, mandatory: true, _abortHandlers.Token);
                     await channel.BasicAckAsync(tag, multiple: false);
                     metrics.DeadLettered(processor.Queue.Name);
                     break;
             }
         }
-        catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException)
+        catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or OperationCanceledException or TimeoutException)
         {
-            // The channel went away mid-delivery: the broker requeues the message and we see it again.
-            logger.LogWarning("Delivery on {Queue} interrupted by connection loss; it will be redelivered", processor.Queue.Name);
-        }
-        finally
-        {
-            if (Interlocked.Decrement(ref _inFlight) == 0 && _stopping.IsCancellationRequested)
-            {
-                _inFlightDrained.Release();
-            }
+            // The channel went away mid-delivery (or the stop ran out of time): the broker requeues the message and it comes back.
+            logger.LogWarning("Delivery on {Queue} not acknowledged ({Reason}); it will be redelivered", processor.Queue.Name, ex.Message);
         }
     }
 
@@ -286,8 +375,11 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         _ => null,
     };
 
-    /// <summary>Quorum queues count returned deliveries in x-delivery-count; 1 = first delivery.</summary>
-    private static int DeliveryCount(BasicDeliverEventArgs delivery)
+    /// <summary>
+    /// Quorum queues put the number of earlier returns of a message in x-delivery-count (absent on the first delivery).
+    /// On RabbitMQ 3.10 every return counts: a nack, and also a consumer that died or closed its channel with the message unacknowledged.
+    /// </summary>
+    internal static int DeliveryCount(BasicDeliverEventArgs delivery)
     {
         if (delivery.BasicProperties.Headers?.TryGetValue("x-delivery-count", out var raw) == true && HeaderText(raw) is { } text
             && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var previous))
@@ -320,8 +412,8 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         {
             try
             {
-                await _connected.Task.WaitAsync(timeout.Token);
-                await _publishChannel!.BasicPublishAsync(exchange, routingKey, mandatory, properties, envelope.Body, timeout.Token);
+                var session = await CurrentSessionAsync(timeout.Token);
+                await session.Publish!.BasicPublishAsync(exchange, routingKey, mandatory, properties, envelope.Body, timeout.Token);
                 metrics.Published(exchange);
                 return;
             }
@@ -334,74 +426,153 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             {
                 throw new InvalidOperationException($"{envelope.Type} on {exchange}/{routingKey} reached no queue: is the topology declared?", ex);
             }
-            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException && !timeout.IsCancellationRequested)
+            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException)
             {
-                // Connection down or recovering: wait and publish again. A copy may already be stored; consumers de-duplicate by id.
-                logger.LogDebug("Publish of {Type} interrupted ({Reason}); retrying", envelope.Type, ex.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(250), timeout.Token);
+                if (_stopping.IsCancellationRequested)
+                {
+                    throw new InvalidOperationException($"the {worker} bus has stopped; {envelope.Type} {envelope.MessageId} was not published", ex);
+                }
+                // Connection lost before the confirm: wait for the reconnect and publish again. A copy may already be
+                // stored; consumers drop duplicates by message id.
+                logger.LogDebug("Publish of {Type} interrupted ({Reason}); publishing again once reconnected", envelope.Type, ex.Message);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"broker {BrokerOptions.Redact(options.Uri)} did not confirm {envelope.Type} within {options.PublishTimeout.TotalSeconds}s ({_state})");
+                throw NotConfirmed();
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw NotConfirmed();
             }
         }
+
+        TimeoutException NotConfirmed() =>
+            new($"broker {BrokerOptions.Redact(options.Uri)} did not confirm {envelope.Type} {envelope.MessageId} within {options.PublishTimeout.TotalSeconds}s ({_state})");
     }
 
     public async Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken)
     {
-        if (_connection is not { IsOpen: true } connection)
+        if (_session is not { Connection.IsOpen: true } session)
         {
             return null;
         }
         var spec = topology.Queue(queue);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        var main = await channel.QueueDeclarePassiveAsync(spec.Name, cancellationToken);
-        var dead = await channel.QueueDeclarePassiveAsync(spec.DeadLetterQueue, cancellationToken);
-        return new QueueDepth(spec.Name, main.MessageCount, dead.MessageCount, (int)main.ConsumerCount);
+        try
+        {
+            await using var channel = await session.Connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            var main = await channel.QueueDeclarePassiveAsync(spec.Name, cancellationToken);
+            var dead = await channel.QueueDeclarePassiveAsync(spec.DeadLetterQueue, cancellationToken);
+            return new QueueDepth(spec.Name, main.MessageCount, dead.MessageCount, (int)main.ConsumerCount);
+        }
+        catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException)
+        {
+            return null;
+        }
     }
 
+    /// <summary>
+    /// Listens on a server-named, exclusive, auto-deleted queue (auto-ack: status and map notices are informational).
+    /// The queue is re-created and re-bound after every reconnect; messages published while disconnected are missed.
+    /// </summary>
     public async Task<IAsyncDisposable> ListenAsync(string exchange, string routingPattern, Func<MessageEnvelope, Task> onMessage, CancellationToken cancellationToken)
     {
-        await _connected.Task.WaitAsync(cancellationToken);
-        var channel = await _connection!.CreateChannelAsync(cancellationToken: cancellationToken);
-        var queue = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken);
-        await channel.QueueBindAsync(queue.QueueName, exchange, routingPattern, cancellationToken: cancellationToken);
-        var consumer = new AsyncEventingBasicConsumer(channel);
-        consumer.ReceivedAsync += (_, delivery) => onMessage(ToEnvelope(delivery));
-        await channel.BasicConsumeAsync(queue.QueueName, autoAck: true, consumer, cancellationToken);
-        return channel;
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_stopping.IsCancellationRequested)
+        var listener = new Listener(this, exchange, routingPattern, onMessage);
+        lock (_gate)
         {
-            return;
+            _listeners.Add(listener);
         }
-        await _stopping.CancelAsync();
-        _ready = false;
-        if (_consumeChannel is { IsOpen: true } consume)
+        try
         {
-            foreach (var tag in _consumerTags)
+            while (true)
             {
+                var session = await CurrentSessionAsync(cancellationToken);
                 try
                 {
-                    await consume.BasicCancelAsync(tag, cancellationToken: cancellationToken);
+                    await AttachListenerAsync(session, listener, cancellationToken);
+                    return listener;
                 }
                 catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException)
                 {
-                    break;
+                    // Lost the connection meanwhile: the next session attaches every registered listener.
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
                 }
             }
         }
-        // Let the handler in flight finish and ack before the channel closes.
-        if (Volatile.Read(ref _inFlight) > 0)
+        catch
         {
-            await _inFlightDrained.WaitAsync(cancellationToken);
+            await listener.DisposeAsync();
+            throw;
         }
-        if (_connection is not null)
+    }
+
+    private static async Task AttachListenerAsync(Session session, Listener listener, CancellationToken cancellationToken)
+    {
+        lock (session.Listeners)
         {
-            await _connection.CloseAsync(cancellationToken);
+            // A reconnect and ListenAsync may race to attach the same listener to a new session: only one does.
+            if (!session.Listeners.Add(listener))
+            {
+                return;
+            }
+        }
+        var channel = await OpenChannelAsync(session, null, cancellationToken);
+        var queue = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken);
+        await channel.QueueBindAsync(queue.QueueName, listener.Exchange, listener.RoutingPattern, cancellationToken: cancellationToken);
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) => listener.OnMessage(ToEnvelope(delivery));
+        await channel.BasicConsumeAsync(queue.QueueName, autoAck: true, consumer, cancellationToken);
+        listener.Channel = channel;
+    }
+
+    /// <summary>
+    /// Graceful stop: cancels the consumers, lets the handler in flight and the deliveries already prefetched finish and be
+    /// acknowledged (so they are not returned and counted as failed deliveries), then closes the connection. If
+    /// <paramref name="cancellationToken"/> fires first, the handler in flight is cancelled and its message redelivered later.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stopRequested)
+        {
+            return;
+        }
+        _stopRequested = true;
+        _ready = false;
+        _state = "stopping";
+        var session = _session;
+        try
+        {
+            if (session is { Connection.IsOpen: true })
+            {
+                foreach (var consumer in session.Consumers)
+                {
+                    await consumer.Channel.BasicCancelAsync(consumer.Tag, cancellationToken: cancellationToken);
+                }
+                // The consumer's cancel-ok is dispatched after the deliveries that preceded it: once it arrived, they were handled.
+                await Task.WhenAll(session.Consumers.Select(c => c.Unregistered.Task)).WaitAsync(cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or AlreadyClosedException or OperationInterruptedException)
+        {
+            logger.LogWarning("Stopping before the messages in flight finished ({Reason}); they will be redelivered", ex.Message);
+            await _abortHandlers.CancelAsync();
+        }
+        await _stopping.CancelAsync();
+        lock (_gate)
+        {
+            // Publishers waiting for a reconnect that will not come fail now instead of at their timeout.
+            _connected.TrySetException(new InvalidOperationException($"the {worker} bus has stopped"));
+        }
+        if (_connectLoop is not null)
+        {
+            await _connectLoop;
+        }
+        if (session is not null)
+        {
+            await session.DisposeAsync();
         }
         _state = "stopped";
     }
@@ -409,21 +580,10 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     public async ValueTask DisposeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await StopAsync(timeout.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or AlreadyClosedException or OperationInterruptedException)
-        {
-            logger.LogDebug("Bus stop did not complete cleanly: {Reason}", ex.Message);
-        }
-        if (_connectLoop is not null)
-        {
-            await _connectLoop;
-        }
-        _connection?.Dispose();
+        await StopAsync(timeout.Token);
         _stopping.Dispose();
-        _inFlightDrained.Dispose();
+        _abortHandlers.Dispose();
+        _handlerGate.Dispose();
     }
 
     private static string Describe(Exception ex)
@@ -436,7 +596,73 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         return inner == ex ? ex.Message : $"{ex.Message}: {inner.Message}";
     }
 
-    /// <summary>Ack for a deferred delivery; a no-op if its channel was recovered meanwhile (the message is redelivered).</summary>
+    private static TaskCompletionSource<Session> NewConnectedSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed record Consumer(IChannel Channel, string Tag, TaskCompletionSource Unregistered);
+
+    /// <summary>One connection and everything opened on it; replaced as a whole on reconnect.</summary>
+    private sealed class Session(IConnection connection) : IAsyncDisposable
+    {
+        public IConnection Connection { get; } = connection;
+
+        public IChannel? Publish { get; set; }
+
+        public List<Consumer> Consumers { get; } = [];
+
+        public HashSet<Listener> Listeners { get; } = [];
+
+        /// <summary>Completed with a reason when the connection or one of its channels is closed by anything but us.</summary>
+        public TaskCompletionSource<string> Lost { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (Connection.IsOpen)
+                {
+                    await Connection.CloseAsync(TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(10));
+                }
+                // Bounded: a stop must never hang on a connection that is already half gone.
+                await Connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException or OperationCanceledException or TimeoutException)
+            {
+                // Already gone.
+            }
+        }
+    }
+
+    private sealed class Listener(RabbitMqMessageBus bus, string exchange, string routingPattern, Func<MessageEnvelope, Task> onMessage) : IAsyncDisposable
+    {
+        public string Exchange => exchange;
+
+        public string RoutingPattern => routingPattern;
+
+        public Func<MessageEnvelope, Task> OnMessage => onMessage;
+
+        public IChannel? Channel { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            lock (bus._gate)
+            {
+                bus._listeners.Remove(this);
+            }
+            if (Channel is { IsOpen: true } channel)
+            {
+                try
+                {
+                    await channel.CloseAsync();
+                }
+                catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException)
+                {
+                    // The connection went first.
+                }
+            }
+        }
+    }
+
+    /// <summary>Ack for a deferred delivery; a no-op if its channel was lost meanwhile (the message is redelivered).</summary>
     private sealed class DeferredAck(ILogger logger, IChannel channel, ulong tag, DeliveryProcessor processor, Guid messageId) : IDeferredAcknowledgement
     {
         private int _done;
@@ -447,6 +673,8 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             {
                 return;
             }
+            // Acknowledge is called once the results derived from the message are durable: a redelivery is a duplicate.
+            processor.Seen.Add(messageId);
             _ = AckAsync();
         }
 
@@ -455,11 +683,10 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             try
             {
                 await channel.BasicAckAsync(tag, multiple: false);
-                processor.Seen.Add(messageId);
             }
             catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException)
             {
-                logger.LogDebug("Deferred ack of {MessageId} lost with its channel; it will be redelivered", messageId);
+                logger.LogDebug("Deferred ack of {MessageId} lost with its channel; it will be redelivered and dropped as a duplicate", messageId);
             }
         }
     }

@@ -43,7 +43,11 @@ public sealed record QueueSpec(
 public sealed record Route(string Exchange, string RoutingKey);
 
 /// <summary>What a worker consumes and where it publishes; also the source of its broker permissions (deploy/).</summary>
-public sealed record WorkerEndpoints(WorkerRole Role, IReadOnlyList<string> ConsumedQueues, IReadOnlyList<string> PublishedExchanges);
+public sealed record WorkerEndpoints(WorkerRole Role, IReadOnlyList<string> ConsumedQueues, IReadOnlyList<string> PublishedExchanges)
+{
+    /// <summary>Exchanges it listens to on exclusive, server-named queues (amq.gen-*) via <see cref="IMessageBus.ListenAsync"/>.</summary>
+    public IReadOnlyList<string> ListenedExchanges { get; init; } = [];
+}
 
 /// <summary>
 /// The complete broker topology, declared once at start by every worker (declarations are idempotent).
@@ -113,7 +117,7 @@ public sealed class Topology
         WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, StatusExchange]),
         WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange]),
         // The CLI feeds recordings (frames, fixes, control) and listens to maps and status on exclusive server-named queues.
-        WorkerRole.Cli => new(role, [], [ControlExchange, FramesExchange, GnssExchange]),
+        WorkerRole.Cli => new(role, [], [ControlExchange, FramesExchange, GnssExchange]) { ListenedExchanges = [MapsExchange, StatusExchange] },
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 

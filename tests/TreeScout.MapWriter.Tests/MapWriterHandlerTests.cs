@@ -217,5 +217,6 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
         Assert.Contains(final.Exports, f => f.EndsWith("map.png", StringComparison.Ordinal));
         Assert.Contains(final.Exports, f => f.EndsWith("trees.parquet", StringComparison.Ordinal));
         Assert.DoesNotContain(final.Exports, f => f.EndsWith("TASKDATA.XML", StringComparison.Ordinal));
+        Assert.Contains(final.Warnings, w => w.StartsWith("no variety profile for 'Unknown variety': the default profile's thinning rates are used", StringComparison.Ordinal));
     }
 }

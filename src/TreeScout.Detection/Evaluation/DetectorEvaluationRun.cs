@@ -22,8 +22,7 @@ public static class DetectorEvaluationRun
         "one-to-one greedy matching by score; a labelled polygon is found by a box with IoU >= 0.3 with the polygon's bounding box, " +
         "or containing the polygon's centroid while at most 4x the polygon box's area; labels are incomplete, so only recall is measured";
 
-    public static IReadOnlyList<ClusterBox> Boxes(BlossomPipeline pipeline, Mat image) =>
-        [.. pipeline.Analyze(image).Detections.Select(d => new ClusterBox(d.X, d.Y, d.W, d.H, d.Score))];
+    public static IReadOnlyList<ClusterBox> Boxes(BlossomPipeline pipeline, Mat image) => pipeline.DetectBoxes(image);
 
     public static DetectorCardEvaluation Run(BlossomPipeline pipeline, string viaJson, string compositeTruth, string compositeSetName)
     {

@@ -41,7 +41,6 @@ public sealed class BlossomDetector : IDisposable
 
     public DetectorSettings Settings { get; }
 
-    public ModelCard Card => _model.Card;
 
     /// <summary>Clusters in <paramref name="upright"/> (CV_8UC3), boxes in its pixels, best first.</summary>
     public List<ClusterBox> Detect(Mat upright)

@@ -48,7 +48,6 @@ public sealed class StageClassifier : IDisposable
 
     public int MaxBatch { get; }
 
-    public ModelCard Card => _model.Card;
 
     /// <summary>Stage probabilities for each box of <paramref name="image"/> (boxes clipped to the image; a degenerate box is widened to 1 px).</summary>
     public float[][] Classify(Mat image, IReadOnlyList<ClusterBox> boxes) =>

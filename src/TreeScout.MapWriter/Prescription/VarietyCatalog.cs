@@ -43,6 +43,9 @@ public sealed class VarietyCatalog
 
     public IReadOnlyList<VarietyProfile> Profiles { get; }
 
+    /// <summary>True when <paramref name="variety"/> has a profile of its own (not the default's fallback).</summary>
+    public bool Defines(string variety) => _byName.ContainsKey(Normalize(variety));
+
     /// <summary>The profile for a variety, the default profile, or null when neither exists.</summary>
     public VarietyProfile? Find(string? variety) =>
         (variety is not null && _byName.TryGetValue(Normalize(variety), out var p)) || _byName.TryGetValue(DefaultVariety, out p) ? p : null;

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using TreeScout.Contracts;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
+
+namespace TreeScout.Fusion.Bench;
+
+/// <summary>What fusion published for a run, and its worker counters.</summary>
+public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters);
+
+/// <summary>
+/// Runs the real fusion worker module on the embedded in-memory broker, configured like `treescout scan` (no Broker or Gnss
+/// section: fixes come from the bus, prefetch from the module), with the same consume path as RabbitMQ (deferred
+/// acknowledgements, prefetch, dead-lettering) and feeds it a scene's messages in the order they would arrive on a tractor.
+/// </summary>
+public static class EmbeddedFusion
+{
+    public static async Task<FusionOutput> RunAsync(
+        IEnumerable<IMessage> messages, ILoggerFactory loggerFactory, IDictionary<string, string?>? settings = null, TimeSpan? timeout = null)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Fusion:QuietTimeout"] = "00:00:02",
+            })
+            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>())
+            .Build();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        await using var workers = await EmbeddedWorkers.StartAsync([new FusionWorkerModule()], configuration, loggerFactory, cts.Token);
+        await using var feeder = workers.Connect("feeder", loggerFactory);
+        // Consume the map writer's queue like the map writer does, so the broker can tell when everything is acknowledged.
+        var collector = new ObservationCollector();
+        feeder.Subscribe(Topology.MapWriterObservationsQueue, new MessageDispatcher().On<TreeObservations>(collector).On<RunFused>(collector).On<RunStarted>(collector));
+        feeder.Subscribe(Topology.CaptureControlQueue, new MessageDispatcher().On<RunStarted>(collector));
+        await feeder.StartAsync(cts.Token);
+        foreach (var message in messages)
+        {
+            await feeder.PublishAsync(message, cts.Token);
+        }
+        var result = await collector.Fused.Task.WaitAsync(cts.Token);
+        await workers.Broker.WhenIdleAsync(cts.Token);
+        foreach (var queue in new[] { Topology.FusionDetectionsQueue, Topology.FusionGnssQueue })
+        {
+            if (workers.Broker.DeadLetters(queue) is { Count: > 0 } dead)
+            {
+                throw new InvalidOperationException($"{dead.Count} messages dead-lettered from {queue}: {dead[0].Headers.GetValueOrDefault(WireHeaders.Error)}");
+            }
+        }
+        var counters = workers.Services[WorkerRole.Fusion].GetRequiredService<WorkerCounters>().Snapshot();
+        return new FusionOutput([.. collector.Observations], result, counters);
+    }
+}
+
+/// <summary>Stands in for the map writer's consumer: keeps what fusion published.</summary>
+public sealed class ObservationCollector : IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<RunStarted>
+{
+    public ConcurrentQueue<BlossomClusterObservation> Observations { get; } = new();
+
+    public TaskCompletionSource<RunFused> Fused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task HandleAsync(TreeObservations message, MessageContext context, CancellationToken cancellationToken)
+    {
+        foreach (var o in message.Observations)
+        {
+            Observations.Enqueue(o);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task HandleAsync(RunFused message, MessageContext context, CancellationToken cancellationToken)
+    {
+        Fused.TrySetResult(message);
+        return Task.CompletedTask;
+    }
+
+    public Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# The image's entrypoint: the first argument selects the process; the rest are its arguments.
+#   capture | detection | fusion | mapwriter   a worker (health on :8080, configuration from TREESCOUT__ variables)
+#   cli ARGS...                                the treescout command (run start/stop/status, health, ...)
+# exec: the process is PID 1's replacement and gets SIGTERM directly, so graceful shutdown works.
+set -eu
+case "${1:-}" in
+  capture) shift; exec /app/capture/TreeScout.Capture "$@" ;;
+  detection) shift; exec /app/detection/TreeScout.Detection "$@" ;;
+  fusion) shift; exec /app/fusion/TreeScout.Fusion "$@" ;;
+  mapwriter) shift; exec /app/mapwriter/TreeScout.MapWriter "$@" ;;
+  cli) shift; exec /app/cli/treescout "$@" ;;
+  *)
+    echo "treescout image: first argument must be capture, detection, fusion, mapwriter or cli (got '${1:-}')" >&2
+    exit 64
+    ;;
+esac

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using TreeScout.Contracts;
+using TreeScout.Orchard;
+
+namespace TreeScout.Cli.RunControl;
+
+/// <summary>What `treescout run start` needs to know besides the broker.</summary>
+public sealed record RunStartRequest(string Block, string? Variety, string? PlanPath, string CamerasPath);
+
+/// <summary>Starting and stopping live scan runs: the decisions behind `treescout run start|stop`, on a connected broker.</summary>
+public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindow, TextWriter progress)
+{
+    /// <summary>Where `run start` reads the tractor's camera rig when --cameras is not given.</summary>
+    public const string DefaultCamerasPath = "/etc/treescout/camera.json";
+
+    public const string CaptureWorker = "capture";
+
+    /// <summary>Publishes <see cref="RunStarted"/> (confirmed by the broker) and returns it.</summary>
+    public async Task<RunStarted> StartAsync(RunStartRequest request, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Block))
+        {
+            throw new CliException("--block must name the orchard block", Cli.UsageError);
+        }
+        var cameras = ReadCameras(request.CamerasPath);
+        var (planJson, plan) = RunStarts.ReadPlan(request.PlanPath);
+
+        var captures = await CaptureHeartbeatsAsync(cancellationToken);
+        if (captures.FirstOrDefault(c => c.RunId != WorkerStatus.IdleRunId) is { } busy)
+        {
+            throw new CliException($"run {busy.RunId} is still active on {busy.Instance}; stop it first: treescout run stop --run {busy.RunId}");
+        }
+        if (captures.Count == 0)
+        {
+            await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the run starts when capture comes up (the request waits in its queue)");
+        }
+
+        var started = RunStarts.Create(request.Block, request.Variety, planJson, plan, cameras, "live", now);
+        await session.Bus.PublishAsync(started, cancellationToken);
+        return started;
+    }
+
+    /// <summary>Publishes <see cref="RunStopRequested"/> for <paramref name="runId"/>, or for the run capture reports as active.</summary>
+    public async Task<RunStopRequested> StopAsync(string? runId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (runId is not null && !RunIds.IsValid(runId))
+        {
+            throw new CliException($"'{runId}' is not a run id", Cli.UsageError);
+        }
+        var captures = await CaptureHeartbeatsAsync(cancellationToken);
+        var active = captures.Where(c => c.RunId != WorkerStatus.IdleRunId).Select(c => c.RunId).Distinct(StringComparer.Ordinal).ToList();
+        if (captures.Count == 0)
+        {
+            if (runId is null)
+            {
+                throw new CliException($"no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s, so the active run is unknown; pass --run ID to stop a run anyway");
+            }
+            await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the stop request waits in its queue");
+        }
+        else if (runId is null)
+        {
+            runId = active.Count switch
+            {
+                0 => throw new CliException("no active run: every capture worker reports idle"),
+                1 => active[0],
+                _ => throw new CliException($"several active runs ({string.Join(", ", active)}); pass --run ID"),
+            };
+        }
+        else if (!active.Contains(runId, StringComparer.Ordinal))
+        {
+            throw new CliException($"unknown run {runId}: capture reports {(active.Count == 0 ? "no active run" : "active run " + string.Join(", ", active))}");
+        }
+
+        var stop = new RunStopRequested
+        {
+            MessageId = MessageIds.For(runId, "run-stop-requested", 0),
+            RunId = runId,
+            RequestedAtUtc = now,
+            RequestedBy = $"{Environment.UserName}@{Environment.MachineName}",
+        };
+        await session.Bus.PublishAsync(stop, cancellationToken);
+        return stop;
+    }
+
+    private async Task<List<WorkerStatus>> CaptureHeartbeatsAsync(CancellationToken cancellationToken) =>
+        [.. (await session.CollectHeartbeatsAsync(heartbeatWindow, cancellationToken)).Where(s => s.Worker == CaptureWorker)];
+
+    public static IReadOnlyList<CameraMounting> ReadCameras(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"camera configuration {path} not found; pass --cameras camera.json (format: docs/recording-format.md, default {DefaultCamerasPath})", Cli.UsageError);
+        }
+        try
+        {
+            var rig = JsonSerializer.Deserialize<CameraRig>(File.ReadAllText(path), Recording.Json);
+            if (rig?.Cameras is not { Count: > 0 } cameras)
+            {
+                throw new CliException($"{path}: no cameras (expected {{\"cameras\": [...]}})", Cli.UsageError);
+            }
+            return cameras;
+        }
+        catch (JsonException ex)
+        {
+            throw new CliException($"{path}: invalid camera configuration: {ex.Message}", Cli.UsageError);
+        }
+    }
+
+}

@@ -1,0 +1,45 @@
+using TreeScout.Contracts;
+using TreeScout.Orchard;
+
+namespace TreeScout.Cli.RunControl;
+
+/// <summary>The <see cref="RunStarted"/> a run begins with, whoever starts it: the operator (`run start`) or a replay (`scan`).</summary>
+public static class RunStarts
+{
+    /// <summary>A new run id for the block; the variety defaults to the plan's, spacings come from the plan.</summary>
+    public static RunStarted Create(string block, string? variety, string? planJson, BlockPlan? plan, IReadOnlyList<CameraMounting> cameras, string source, DateTimeOffset now)
+    {
+        var runId = RunIds.New(block, now);
+        return new RunStarted
+        {
+            MessageId = MessageIds.For(runId, "run-started", 0),
+            RunId = runId,
+            StartedAtUtc = now,
+            Block = block.Trim(),
+            Variety = string.IsNullOrWhiteSpace(variety) ? plan?.Variety : variety.Trim(),
+            BlockPlanGeoJson = planJson,
+            TreeSpacingM = plan?.TreeSpacingM,
+            RowSpacingM = plan?.RowSpacingM,
+            Cameras = cameras,
+            Source = source,
+        };
+    }
+
+    /// <summary>The plan file's text (sent as is) and its parsed form; no path, no plan.</summary>
+    public static (string? Json, BlockPlan? Plan) ReadPlan(string? path)
+    {
+        if (path is null)
+        {
+            return (null, null);
+        }
+        try
+        {
+            var json = File.ReadAllText(path);
+            return (json, BlockPlan.Parse(json, path));
+        }
+        catch (Exception ex) when (ex is IOException or BlockPlanException or UnauthorizedAccessException)
+        {
+            throw new CliException($"block plan {path}: {ex.Message}", Cli.UsageError);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TreeScout.Capture;
+using TreeScout.Cli.RunControl;
+using TreeScout.Contracts;
+using TreeScout.Detection;
+using TreeScout.Fusion;
+using TreeScout.Fusion.Gnss;
+using TreeScout.Hosting;
+using TreeScout.MapWriter;
+using TreeScout.Messaging;
+using TreeScout.Orchard;
+
+namespace TreeScout.Cli.Scanning;
+
+/// <summary>What `treescout scan` was asked to do.</summary>
+public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null);
+
+/// <summary>What a scan produced: the final map and the counts of every stage of the feed.</summary>
+public sealed record ScanResult(string RunId, string Mode, MapUpdated Map, CaptureResult Frames, NmeaReplayResult Gnss, TimeSpan Elapsed);
+
+/// <summary>
+/// Replays a recording through the pipeline and waits for the run's final map. Embedded: the Detection, Fusion and
+/// MapWriter workers' own modules run in this process on an in-memory broker. On a broker: the workers run as their
+/// own processes and this only feeds the run and waits, like the tractor's capture worker and operator would.
+/// </summary>
+public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory loggerFactory, TextWriter progress)
+{
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
+
+    public async Task<ScanResult> RunEmbeddedAsync(ScanRequest request, CancellationToken cancellationToken)
+    {
+        var recording = Open(request);
+        var outDirectory = Path.GetFullPath(request.OutDirectory);
+        Directory.CreateDirectory(outDirectory);
+        EmbeddedWorkers workers;
+        try
+        {
+            workers = await EmbeddedWorkers.StartAsync(
+                [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], configuration, loggerFactory, cancellationToken);
+        }
+        catch (OptionsValidationException ex)
+        {
+            // The same start-time checks as a worker process (settings, model cards, native libraries): one line, no start.
+            throw new CliException(string.Join("; ", ex.Failures), Cli.UsageError);
+        }
+        await using var _ = workers;
+        await using var feeder = workers.Connect("scan", loggerFactory);
+        await feeder.StartAsync(cancellationToken);
+        var result = await FeedAsync(feeder, recording, request, "embedded", cancellationToken);
+        WriteScanSummary(outDirectory, request, result);
+        return result;
+    }
+
+    /// <summary>Feeds a run to workers on <paramref name="bus"/> and copies the writer's run folder to the output when it is on this machine.</summary>
+    public async Task<ScanResult> RunOnBrokerAsync(IMessageBus bus, ScanRequest request, CancellationToken cancellationToken)
+    {
+        var recording = Open(request);
+        var outDirectory = Path.GetFullPath(request.OutDirectory);
+        var result = await FeedAsync(bus, recording, request, "rabbitmq", cancellationToken);
+        var writerFolder = Path.GetDirectoryName(Path.GetFullPath(result.Map.StorePath))!;
+        if (!File.Exists(result.Map.StorePath))
+        {
+            throw new CliException($"run {result.RunId} finished, but its store {result.Map.StorePath} is on the map writer's disk, not this machine: export it there (treescout export)");
+        }
+        if (!string.Equals(writerFolder, outDirectory, StringComparison.Ordinal))
+        {
+            CopyRunFolder(writerFolder, outDirectory);
+        }
+        WriteScanSummary(outDirectory, request, result);
+        return result;
+    }
+
+    private static Recording Open(ScanRequest request)
+    {
+        var recording = new Recording(Path.GetFullPath(request.RecordingDirectory));
+        try
+        {
+            recording.Validate();
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new CliException($"{request.RecordingDirectory} is not a usable recording: {ex.Message}", Cli.UsageError);
+        }
+        return recording;
+    }
+
+    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, ScanRequest request, string mode, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var started = StartMessage(recording, request, DateTimeOffset.UtcNow);
+        var (fixes, gnss) = NmeaReplay.Read(recording, started.RunId);
+        await progress.WriteLineAsync($"scan {started.RunId} ({mode}): block {started.Block}, {recording.ReadFrames().Count()} frames, {gnss.Summary()}");
+
+        var finalMap = new TaskCompletionSource<MapUpdated>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long detected = 0, observations = 0;
+        await using var maps = await bus.ListenAsync(Topology.MapsExchange, "#", envelope =>
+        {
+            if (envelope.Header(WireHeaders.RunId) == started.RunId && MessageCodec.Decode(envelope) is MapUpdated { Final: true } map)
+            {
+                finalMap.TrySetResult(map);
+            }
+            return Task.CompletedTask;
+        }, cancellationToken);
+        await using var detections = await bus.ListenAsync(Topology.DetectionsExchange, "#", envelope => Count(envelope, started.RunId, ref detected), cancellationToken);
+        await using var observed = await bus.ListenAsync(Topology.ObservationsExchange, "observations", envelope => Count(envelope, started.RunId, ref observations), cancellationToken);
+
+        await bus.PublishAsync(started, cancellationToken);
+        var counters = new WorkerCounters();
+        var feed = new GnssInterleaver(bus, [.. fixes.OrderBy(f => f.ReceivedAtUtc)]);
+        using var reporting = new CancellationTokenSource();
+        var reporter = ReportProgressAsync(() =>
+            $"  {counters[CaptureSession.FramesCaptured]} frames fed, {Interlocked.Read(ref detected)} detected, {Interlocked.Read(ref observations)} observation batches fused, {clock.Elapsed.TotalSeconds:0}s",
+            reporting.Token);
+        CaptureResult frames;
+        MapUpdated final;
+        try
+        {
+            frames = await new RecordingPlayer(recording, feed, request.Pace, counters, loggerFactory.CreateLogger<RecordingPlayer>()).PlayAsync(started.RunId, cancellationToken);
+            await progress.WriteLineAsync($"  all {frames.FramesPublished} frames and {feed.FixesPublished} fixes fed in {frames.Elapsed.TotalSeconds:0.0}s ({frames.FramesUnreadable} unreadable, {frames.FramesShed} shed); waiting for the final map");
+            final = await finalMap.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            await reporting.CancelAsync();
+            await reporter;
+        }
+        return new ScanResult(started.RunId, mode, final, frames, gnss, clock.Elapsed);
+    }
+
+    private static Task Count(MessageEnvelope envelope, string runId, ref long counter)
+    {
+        if (envelope.Header(WireHeaders.RunId) == runId)
+        {
+            Interlocked.Increment(ref counter);
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task ReportProgressAsync(Func<string> line, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(ProgressInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                await progress.WriteLineAsync(line());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The scan ended.
+        }
+    }
+
+    /// <summary>The run as the operator would have started it: block, variety and plan from the recording, replay source.</summary>
+    public static RunStarted StartMessage(Recording recording, ScanRequest request, DateTimeOffset now)
+    {
+        var planPath = recording.PathOf(Recording.BlockFile);
+        var (planJson, plan) = RunStarts.ReadPlan(File.Exists(planPath) ? planPath : null);
+        var name = Path.GetFileName(recording.Directory.TrimEnd(Path.DirectorySeparatorChar));
+        var block = new[] { request.Block, plan?.Name, name }.First(b => !string.IsNullOrWhiteSpace(b))!;
+        return RunStarts.Create(block, request.Variety, planJson, plan, recording.ReadCameras().Cameras, "replay:" + name, now);
+    }
+
+    private static void CopyRunFolder(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
+    }
+
+    /// <summary>Adds what the feed did (frames, GNSS, pace, elapsed) to the writer's run.json, atomically.</summary>
+    private static void WriteScanSummary(string outDirectory, ScanRequest request, ScanResult result)
+    {
+        var path = Path.Combine(outDirectory, RunFolder.SummaryFileName);
+        var summary = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!.AsObject() : new JsonObject { ["runId"] = result.RunId };
+        summary["scan"] = new JsonObject
+        {
+            ["mode"] = result.Mode,
+            ["recording"] = Path.GetFullPath(request.RecordingDirectory),
+            ["pace"] = request.Pace.MaxRate ? "max-rate" : $"x{request.Pace.Speedup:0.##}",
+            ["framesPublished"] = result.Frames.FramesPublished,
+            ["framesUnreadable"] = result.Frames.FramesUnreadable,
+            ["framesShed"] = result.Frames.FramesShed,
+            ["gnss"] = result.Gnss.Summary(),
+            ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 2),
+        };
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,169 @@
+using TreeScout.Contracts;
+using TreeScout.Fusion.Geometry;
+using TreeScout.Orchard;
+
+namespace TreeScout.Fusion.Attribution;
+
+/// <summary>The rows and trees clusters are attributed to: the block plan's, or rows inferred from the drive passes.</summary>
+public abstract class RowMap
+{
+    protected List<MappedRow> MutableRows { get; } = [];
+
+    public IReadOnlyList<MappedRow> Rows => MutableRows;
+
+    /// <summary>True when rows and trees come from a block plan.</summary>
+    public abstract bool FromPlan { get; }
+
+    /// <summary>Horizontal distance along a camera ray to the first row it crosses (the row it faces), when one is within range.</summary>
+    public double? RowDistance(Vec3 origin, Vec3 direction, double maxRangeM)
+    {
+        var h = direction.HorizontalLength;
+        if (h < 1e-6)
+        {
+            return null;
+        }
+        double? nearest = null;
+        foreach (var row in MutableRows)
+        {
+            if (row.Crossing(origin.X, origin.Y, direction.X / h, direction.Y / h, maxRangeM) is { } t && (nearest is null || t < nearest))
+            {
+                nearest = t;
+            }
+        }
+        return nearest;
+    }
+
+    /// <summary>
+    /// The row the camera is driving alongside and looking at: the nearest row in front of it, by perpendicular distance to
+    /// the row line (extended past its ends, so on the headland the row about to be scanned counts). Clusters of any other
+    /// row are seen through or past it and are counted on that row's own pass.
+    /// </summary>
+    public MappedRow? AlongsideRow(Vec3 camera, Vec3 axis)
+    {
+        MappedRow? best = null;
+        var bestDistance = double.MaxValue;
+        foreach (var row in MutableRows)
+        {
+            var p = row.Project(camera.X, camera.Y);
+            var (sin, cos) = Math.SinCos(p.DirectionRad);
+            // The foot of the perpendicular: camera minus lateral × (row's right-hand normal (cos, −sin)).
+            var (footX, footY) = (camera.X - p.LateralM * cos, camera.Y + p.LateralM * sin);
+            var inFront = (footX - camera.X) * axis.X + (footY - camera.Y) * axis.Y > 0;
+            if (inFront && Math.Abs(p.LateralM) < bestDistance)
+            {
+                (best, bestDistance) = (row, Math.Abs(p.LateralM));
+            }
+        }
+        return best;
+    }
+
+    /// <summary>The nearest known row to a point: distance along it and lateral offset; null when no row is near.</summary>
+    public abstract RowPoint? Nearest(Vec3 point);
+
+    /// <summary>Places a reported cluster (seen from <paramref name="pose"/>); an inferred map learns its rows from these.</summary>
+    public virtual RowPoint? Place(Vec3 point, in Pose pose) => Nearest(point);
+
+    public abstract TreeAssignment AssignTree(RowPoint point);
+}
+
+/// <summary>Rows and trees of a block plan in the block's UTM zone.</summary>
+public sealed class PlanRowMap : RowMap
+{
+    private readonly double _fallbackSpacing;
+    private readonly double _maxLateral;
+
+    public PlanRowMap(BlockPlan plan, UtmProjection projection, double? treeSpacingM, double? rowSpacingM)
+    {
+        var spacing = plan.TreeSpacingM ?? treeSpacingM;
+        foreach (var row in plan.Rows)
+        {
+            var mapped = new MappedRow(row.Id, row.Line.Select(p => projection.ToUtm(p.Latitude, p.Longitude)), spacing);
+            foreach (var tree in plan.Trees.Where(t => t.RowId == row.Id))
+            {
+                var (e, n) = projection.ToUtm(tree.Latitude, tree.Longitude);
+                mapped.Trees.Add(new PlantedTree(tree.Id, tree.Index, mapped.Project(e, n).AlongM));
+            }
+            mapped.Trees.Sort((a, b) => a.AlongM.CompareTo(b.AlongM));
+            MutableRows.Add(mapped);
+        }
+        var gaps = MutableRows.SelectMany(r => r.Trees.Zip(r.Trees.Skip(1), (a, b) => b.AlongM - a.AlongM)).Order().ToList();
+        _fallbackSpacing = spacing ?? (gaps.Count > 0 ? gaps[gaps.Count / 2] : 1.0);
+        _maxLateral = Math.Min(1.5, (rowSpacingM ?? plan.RowSpacingM ?? 3.5) / 2);
+    }
+
+    public override bool FromPlan => true;
+
+    public override RowPoint? Nearest(Vec3 point)
+    {
+        RowPoint? best = null;
+        foreach (var row in MutableRows)
+        {
+            var p = row.Project(point.X, point.Y);
+            if (best is null || Math.Abs(p.LateralM) < Math.Abs(best.Value.LateralM))
+            {
+                best = p;
+            }
+        }
+        return best;
+    }
+
+    public override TreeAssignment AssignTree(RowPoint point) =>
+        Math.Abs(point.LateralM) > _maxLateral
+            ? new TreeAssignment(null, _fallbackSpacing, $"{Math.Abs(point.LateralM):F1} m off row {point.Row.Id}: not on a planted row")
+            : point.Row.AssignTree(point.AlongM, _fallbackSpacing);
+}
+
+/// <summary>
+/// Without a plan: rows inferred from the drive passes. A cluster not near a known row starts one along the tractor's
+/// heading through the cluster; as later clusters of that row appear beyond its end, the row is extended by the tractor's
+/// path offset by the row's lateral distance, so it follows curved rows. Trees are numbered by spacing from where the
+/// row was first seen. Row ids are R01, R02, ... in the order rows were found.
+/// </summary>
+public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : RowMap
+{
+
+    public override bool FromPlan => false;
+
+    public override RowPoint? Nearest(Vec3 point)
+    {
+        RowPoint? best = null;
+        foreach (var candidate in MutableRows)
+        {
+            var p = candidate.Project(point.X, point.Y);
+            if (Math.Abs(p.LateralM) <= rowSpacingM / 3 && (best is null || Math.Abs(p.LateralM) < Math.Abs(best.Value.LateralM)))
+            {
+                best = p;
+            }
+        }
+        return best;
+    }
+
+    public override RowPoint? Place(Vec3 point, in Pose pose)
+    {
+        var (sin, cos) = Math.SinCos(pose.HeadingRad);
+        if (Nearest(point) is { } found)
+        {
+            if (found.AlongM > found.Row.LengthM + 0.5)
+            {
+                // Extend the row by the point on it abreast of the cluster: the path's direction keeps curved rows curved.
+                var last = found.Row.Points[^1];
+                var ahead = found.AlongM - found.Row.LengthM;
+                var (ds, dc) = Math.SinCos(found.DirectionRad);
+                var extended = (last.E + ds * ahead, last.N + dc * ahead);
+                var lateral = (point.X - extended.Item1) * dc - (point.Y - extended.Item2) * ds;
+                found.Row.Append((extended.Item1 + dc * lateral * 0.5, extended.Item2 - ds * lateral * 0.5));
+                return found.Row.Project(point.X, point.Y);
+            }
+            return found;
+        }
+        var row = new MappedRow(BlockPlan.RowId(MutableRows.Count + 1), [(point.X - sin * 0.01, point.Y - cos * 0.01), (point.X + sin * 0.01, point.Y + cos * 0.01)], treeSpacingM);
+        MutableRows.Add(row);
+        return row.Project(point.X, point.Y);
+    }
+
+    public override TreeAssignment AssignTree(RowPoint point)
+    {
+        var index = (int)Math.Floor(point.AlongM / treeSpacingM) + 1;
+        return new TreeAssignment(MappedRow.TreeIdOf(point.Row.Id, index), treeSpacingM, null);
+    }
+}

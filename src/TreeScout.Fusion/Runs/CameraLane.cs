@@ -1,0 +1,119 @@
+using TreeScout.Contracts;
+using TreeScout.Fusion.Tracking;
+using TreeScout.Messaging;
+
+namespace TreeScout.Fusion.Runs;
+
+public enum FrameArrival
+{
+    New,
+
+    /// <summary>Its sequence number was already given up as missing.</summary>
+    Late,
+
+    /// <summary>A redelivery of a frame already held or already acknowledged.</summary>
+    Duplicate,
+}
+
+/// <summary>A held frame: its detections, every delivery's acknowledgement, and its ticket in the tracker.</summary>
+public sealed class FrameEntry(FrameDetections frame)
+{
+    public FrameDetections Frame { get; } = frame;
+
+    public List<IDeferredAcknowledgement> Acks { get; } = [];
+
+    public FrameTicket Ticket { get; } = new(frame.Sequence, frame.MessageId);
+}
+
+/// <summary>
+/// One camera's frames of a run: a reorder buffer (detection replicas finish out of order), the frames waiting for a
+/// pose, and the processed frames waiting for their tracks to be published, acknowledged strictly in sequence order.
+/// </summary>
+public sealed class CameraLane(ClusterTracker tracker)
+{
+    private readonly SortedDictionary<long, FrameEntry> _reorder = [];
+    private readonly Queue<FrameEntry> _awaiting = new();
+    private readonly LinkedList<FrameEntry> _processed = new();
+    private readonly Dictionary<long, FrameEntry> _held = [];
+    private readonly HashSet<long> _acknowledged = [];
+    private long _next;
+
+    public ClusterTracker Tracker => tracker;
+
+    public int Held => _held.Count;
+
+    /// <summary>Capture time (host clock) of the newest frame received.</summary>
+    public DateTimeOffset? NewestCapture { get; private set; }
+
+    public long? OldestUnacknowledged => OldestHeld()?.Frame.Sequence;
+
+    public DateTimeOffset? OldestUnacknowledgedCapture => OldestHeld()?.Frame.CapturedAtUtc;
+
+    public FrameArrival Add(FrameDetections frame, IDeferredAcknowledgement ack)
+    {
+        if (_acknowledged.Contains(frame.Sequence))
+        {
+            ack.Acknowledge();
+            return FrameArrival.Duplicate;
+        }
+        if (_held.TryGetValue(frame.Sequence, out var held))
+        {
+            held.Acks.Add(ack);
+            return FrameArrival.Duplicate;
+        }
+        if (frame.Sequence < _next)
+        {
+            _acknowledged.Add(frame.Sequence);
+            return FrameArrival.Late;
+        }
+        var entry = new FrameEntry(frame);
+        entry.Acks.Add(ack);
+        _held[frame.Sequence] = entry;
+        _reorder[frame.Sequence] = entry;
+        if (NewestCapture is null || frame.CapturedAtUtc > NewestCapture)
+        {
+            NewestCapture = frame.CapturedAtUtc;
+        }
+        return FrameArrival.New;
+    }
+
+    /// <summary>Releases frames in sequence order; gives up on a missing one once more than <paramref name="window"/> frames wait behind it.</summary>
+    public void Order(int window)
+    {
+        while (_reorder.Count > 0)
+        {
+            var first = _reorder.First();
+            if (first.Key != _next && _reorder.Count <= window)
+            {
+                return;
+            }
+            _next = first.Key + 1;
+            _reorder.Remove(first.Key);
+            _awaiting.Enqueue(first.Value);
+        }
+    }
+
+    public FrameEntry? NextAwaitingPose() => _awaiting.Count > 0 ? _awaiting.Peek() : null;
+
+    public void MarkProcessed(FrameEntry entry)
+    {
+        _awaiting.Dequeue();
+        _processed.AddLast(entry);
+    }
+
+    /// <summary>Acknowledges processed frames from the oldest while all their tracks are published.</summary>
+    public void AcknowledgeCompleted()
+    {
+        while (_processed.First is { } node && node.Value.Ticket.OpenTracks <= 0)
+        {
+            var entry = node.Value;
+            entry.Acks.ForEach(a => a.Acknowledge());
+            _processed.RemoveFirst();
+            _held.Remove(entry.Frame.Sequence);
+            _acknowledged.Add(entry.Frame.Sequence);
+        }
+    }
+
+    private FrameEntry? OldestHeld() =>
+        _processed.First?.Value ?? (_awaiting.Count > 0 ? _awaiting.Peek() : _reorder.Count > 0 ? _reorder.First().Value : null);
+}

@@ -1,0 +1,356 @@
+using TreeScout.Contracts;
+using TreeScout.Fusion.Attribution;
+using TreeScout.Fusion.Geometry;
+using TreeScout.Fusion.Tracking;
+using TreeScout.Messaging;
+using TreeScout.Orchard;
+
+namespace TreeScout.Fusion.Runs;
+
+/// <summary>Per-run progress, reported in <see cref="RunFused"/> and the worker counters.</summary>
+public sealed class RunProgress
+{
+    public long FramesReceived { get; set; }
+
+    public long FramesFused { get; set; }
+
+    public long FramesWithoutPose { get; set; }
+
+    public long FramesLate { get; set; }
+
+    public long ObservationsPublished { get; set; }
+
+    public long ObservationsLowConfidence { get; set; }
+
+    public long TracksUnconfirmed { get; set; }
+
+    public long Fixes { get; set; }
+
+    public Dictionary<GnssQuality, long> FixesByQuality { get; } = [];
+}
+
+/// <summary>
+/// One run's fusion: frames are put back in sequence order per camera, wait (bounded) until fixes on both sides exist,
+/// get a pose at their GNSS time (camera clock corrected by the estimated offset), feed the camera's cluster tracker, and
+/// finished tracks become observations. Acknowledgements are deferred: a frame is acknowledged once every track it
+/// contributed to is published (and every earlier frame of its camera is), a fix once no unacknowledged frame can need
+/// it, RunStarted/RunStopped once RunFused is published. A crash therefore replays exactly what is not yet durable.
+/// Not thread-safe: <see cref="FusionEngine"/> serialises calls.
+/// </summary>
+public sealed class RunFusion
+{
+    private readonly FusionOptions _options;
+    private readonly Dictionary<string, CameraLane> _lanes;
+    private readonly Trajectory _trajectory;
+    private readonly ClockOffsetEstimator _clock;
+    private readonly ObservationBuilder _builder;
+    private readonly SortedDictionary<DateTimeOffset, List<IDeferredAcknowledgement>> _fixAcks = [];
+    private readonly List<IDeferredAcknowledgement> _controlAcks = [];
+    private readonly List<(BlossomClusterObservation Observation, ClusterTrack Track)> _ready = [];
+    private readonly List<ClusterTrack> _ended = [];
+    private RunStopped? _stopped;
+
+    /// <summary>Distinct fix messages received (redeliveries count once), to recognise a replay's last fix.</summary>
+    private readonly HashSet<long> _fixSequences = [];
+    private DateTimeOffset _lastFrameAt;
+    private DateTimeOffset _lastFixAt;
+    private DateTimeOffset? _stoppedAt;
+
+    public RunFusion(RunStarted started, FusionOptions options, RowMap rows, UtmProjection? projection, DateTimeOffset now)
+    {
+        Started = started;
+        _options = options;
+        Rows = rows;
+        _trajectory = new Trajectory(projection, options.Trajectory());
+        _clock = new ClockOffsetEstimator(options.NominalReceiverLatency, options.ClockOffsetWindow);
+        _builder = new ObservationBuilder(rows, () => _trajectory.Projection!, options.CalibrationSigmaM);
+        _lanes = started.Cameras.ToDictionary(c => c.CameraId, c => new CameraLane(new ClusterTracker(new CameraModel(c), rows, options.Tracker)), StringComparer.Ordinal);
+        _lastFrameAt = now;
+        _lastFixAt = now;
+    }
+
+    public RunStarted Started { get; }
+
+    public string RunId => Started.RunId;
+
+    public RowMap Rows { get; }
+
+    public RunProgress Progress { get; } = new();
+
+    public bool IsStopped => _stopped is not null;
+
+    /// <summary>Estimated camera-host clock minus GNSS time; null while no fix carried a host receive time.</summary>
+    public TimeSpan? ClockOffset => _clock.Estimate;
+
+    public int HeldFrames => _lanes.Values.Sum(l => l.Held);
+
+    public void AddControl(IDeferredAcknowledgement ack) => _controlAcks.Add(ack);
+
+    public void Stop(RunStopped stopped, IDeferredAcknowledgement ack, DateTimeOffset now)
+    {
+        _stopped ??= stopped;
+        _stoppedAt ??= now;
+        _controlAcks.Add(ack);
+    }
+
+    /// <summary>Takes a fix; returns false for a duplicate (already known: only its acknowledgement is kept).</summary>
+    public bool AddFix(GnssFix fix, IDeferredAcknowledgement ack, DateTimeOffset now)
+    {
+        _lastFixAt = now;
+        _fixSequences.Add(fix.Sequence);
+        if (!_fixAcks.TryGetValue(fix.TimeUtc, out var acks))
+        {
+            _fixAcks[fix.TimeUtc] = acks = [];
+        }
+        acks.Add(ack);
+        if (!_trajectory.Add(fix))
+        {
+            return false;
+        }
+        _clock.Add(fix.ReceivedAtUtc, fix.TimeUtc);
+        Progress.Fixes++;
+        Progress.FixesByQuality[fix.Quality] = Progress.FixesByQuality.GetValueOrDefault(fix.Quality) + 1;
+        return true;
+    }
+
+    /// <summary>Takes a frame's detections. Throws <see cref="MalformedMessageException"/> for a camera the run does not have.</summary>
+    public void AddFrame(FrameDetections frame, IDeferredAcknowledgement ack, DateTimeOffset now)
+    {
+        if (!_lanes.TryGetValue(frame.CameraId, out var lane))
+        {
+            throw new MalformedMessageException($"detections of frame {frame.Sequence} come from camera '{frame.CameraId}', which run {RunId} does not have (cameras: {string.Join(", ", _lanes.Keys)})");
+        }
+        _lastFrameAt = now;
+        switch (lane.Add(frame, ack))
+        {
+            case FrameArrival.New:
+                Progress.FramesReceived++;
+                NoteModel(frame.Detector);
+                NoteModel(frame.StageClassifier);
+                break;
+            case FrameArrival.Late:
+                // Its slot was given up as missing; the clusters it shows were seen in the neighbouring frames.
+                Progress.FramesReceived++;
+                Progress.FramesLate++;
+                ack.Acknowledge();
+                break;
+            case FrameArrival.Duplicate:
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Moves everything forward that can move: orders frames, places those whose fixes exist, reports ended tracks,
+    /// acknowledges what is durable. Returns true when the run is complete and <see cref="RunFused"/> was published.
+    /// </summary>
+    public async Task<bool> AdvanceAsync(IMessagePublisher publisher, DateTimeOffset now, Action<string, long> count, CancellationToken cancellationToken)
+    {
+        var newestFrame = _lanes.Values.Select(l => l.NewestCapture).Max();
+        // Fixes travel on their own queue and may lag the frames: the run ends once its frames are in and either the
+        // fixes cover the newest frame or no fix has come for the quiet timeout.
+        var fixesCover = newestFrame is not { } latest || _trajectory.LastTime >= _clock.ToGnssTime(latest) + _options.MaxExtrapolation;
+        var gnssQuiet = now - _lastFixAt >= _options.QuietTimeout;
+        // A replay says how many fixes it published; live, the receiver's fixes have no last one.
+        var fixesAllIn = _stopped?.GnssFixesPublished is { } published && _fixSequences.Count >= published;
+        var ending = _stopped is { } stopped
+            && ((Progress.FramesReceived >= stopped.FramesPublished && (fixesCover || gnssQuiet || fixesAllIn))
+                || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout && gnssQuiet));
+
+        foreach (var (cameraId, lane) in _lanes)
+        {
+            lane.Order(ending ? 0 : _options.ReorderWindow);
+            while (lane.NextAwaitingPose() is { } entry)
+            {
+                var gnssTime = _clock.ToGnssTime(entry.Frame.CapturedAtUtc);
+                // Frames wait for fixes (an outage, or the fix queue behind the frames) until the run ends or the held
+                // window is full; only then is a pose stretched (and flagged) to release them.
+                var force = ending || HeldFrames > _options.MaxHeldFrames;
+                var (status, pose) = _trajectory.PoseAt(gnssTime, force);
+                if (status == PoseStatus.Awaiting)
+                {
+                    break;
+                }
+                lane.MarkProcessed(entry);
+                if (status == PoseStatus.NoFix)
+                {
+                    Progress.FramesWithoutPose++;
+                    count("frames_without_pose", 1);
+                    lane.Tracker.Skip(_ended);
+                    continue;
+                }
+                if (pose.IsFlagged)
+                {
+                    Progress.FramesWithoutPose++;
+                    count("frames_without_pose", 1);
+                }
+                else
+                {
+                    Progress.FramesFused++;
+                    count("frames_fused", 1);
+                }
+                var far = lane.Tracker.FarDetections;
+                lane.Tracker.Step(entry.Ticket, pose, Upright(entry.Frame, lane.Tracker.Camera.Mounting), _ended);
+                count("detections_far_row", lane.Tracker.FarDetections - far);
+            }
+            if (ending)
+            {
+                lane.Tracker.EndAll(_ended);
+            }
+            else if (lane.Held > _options.MaxHeldFrames / Math.Max(1, _lanes.Count) && lane.OldestUnacknowledged is { } oldest)
+            {
+                // Bound the acknowledgement window: end the tracks that hold the oldest frames.
+                lane.Tracker.EndAll(_ended, oldest + 1);
+            }
+            foreach (var track in _ended)
+            {
+                if (track.Sightings.Count >= _options.Tracker.MinSightings && IsBeyondFacedRow(track, lane.Tracker.Camera))
+                {
+                    // Seen through the faced row: that row's own pass counts it.
+                    count("clusters_far_row", 1);
+                    Release(track);
+                }
+                else if (track.Sightings.Count >= _options.Tracker.MinSightings)
+                {
+                    _ready.Add((_builder.Build(track, cameraId, _clock.Sigma), track));
+                }
+                else
+                {
+                    Progress.TracksUnconfirmed++;
+                    count("tracks_unconfirmed", 1);
+                    Release(track);
+                }
+            }
+            _ended.Clear();
+        }
+
+        await PublishReadyAsync(publisher, count, cancellationToken);
+        foreach (var lane in _lanes.Values)
+        {
+            lane.AcknowledgeCompleted();
+        }
+        AcknowledgeFixes();
+
+        if (!ending || _lanes.Values.Any(l => l.Held > 0))
+        {
+            return false;
+        }
+        await publisher.PublishAsync(Fused(), cancellationToken);
+        foreach (var acks in _fixAcks.Values)
+        {
+            acks.ForEach(a => a.Acknowledge());
+        }
+        _fixAcks.Clear();
+        _controlAcks.ForEach(a => a.Acknowledge());
+        _controlAcks.Clear();
+        return true;
+    }
+
+    private RunFused Fused()
+    {
+        var byQuality = Progress.FixesByQuality;
+        long Of(GnssQuality q) => byQuality.GetValueOrDefault(q);
+        var other = Progress.Fixes - Of(GnssQuality.RtkFixed) - Of(GnssQuality.RtkFloat) - Of(GnssQuality.Dgps) - Of(GnssQuality.Autonomous);
+        return new RunFused
+        {
+            MessageId = MessageIds.For(RunId, "run-fused", 0),
+            RunId = RunId,
+            ObservationsPublished = Progress.ObservationsPublished,
+            FramesFused = Progress.FramesFused,
+            FramesWithoutPose = Progress.FramesWithoutPose,
+            FramesMissing = Math.Max(0, (_stopped?.FramesPublished ?? 0) - Progress.FramesReceived),
+            Gnss = new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, MalformedNmeaLines),
+            ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
+            Models = [.. _models],
+        };
+    }
+
+    // Distinct, in order of first use: the detector and stage classifier of the run (more if a model changed mid-run).
+    private readonly List<ModelIdentity> _models = [];
+
+    private void NoteModel(ModelIdentity model)
+    {
+        if (!_models.Contains(model))
+        {
+            _models.Add(model);
+        }
+    }
+
+    /// <summary>Malformed NMEA lines the live reader counted during this run (0 for replays, which report their own).</summary>
+    public long MalformedNmeaLines { get; set; }
+
+    private async Task PublishReadyAsync(IMessagePublisher publisher, Action<string, long> count, CancellationToken cancellationToken)
+    {
+        while (_ready.Count > 0)
+        {
+            var batch = _ready.Take(_options.MaxBatch).ToList();
+            var observations = batch.Select(b => b.Observation).ToList();
+            await publisher.PublishAsync(new TreeObservations
+            {
+                MessageId = BatchId(observations),
+                RunId = RunId,
+                Observations = observations,
+            }, cancellationToken);
+            _ready.RemoveRange(0, batch.Count);
+            foreach (var (observation, track) in batch)
+            {
+                Progress.ObservationsPublished++;
+                if (observation.LowConfidence)
+                {
+                    Progress.ObservationsLowConfidence++;
+                }
+                Release(track);
+            }
+            count("observations_published", batch.Count);
+        }
+    }
+
+    /// <summary>A batch's id follows from its content, so a replay that batches differently never collides with an earlier batch's id.</summary>
+    private static Guid BatchId(List<BlossomClusterObservation> observations) =>
+        MessageIds.Derive(observations[0].ObservationId, "batch/" + string.Join(",", observations.Select(o => o.ObservationId.ToString("N"))));
+
+    /// <summary>True when the cluster lies on another row than the one the camera was driving alongside when it saw it best.</summary>
+    private bool IsBeyondFacedRow(ClusterTrack track, CameraModel camera)
+    {
+        var best = track.Sightings.MaxBy(s => s.Detection.Score)!;
+        var (forward, _, _) = camera.Axes(best.Pose);
+        return Rows.AlongsideRow(best.Origin, forward) is { } faced
+            && Rows.Nearest(track.Estimate) is { } placed
+            && placed.Row != faced;
+    }
+
+    private static void Release(ClusterTrack track)
+    {
+        foreach (var s in track.Sightings)
+        {
+            s.Frame.OpenTracks--;
+        }
+    }
+
+    /// <summary>Fixes older than the oldest unacknowledged frame (minus the retention for heading windows and stops) are durable history.</summary>
+    private void AcknowledgeFixes()
+    {
+        var oldest = _lanes.Values.Select(l => l.OldestUnacknowledgedCapture).Where(t => t is not null).Min();
+        var horizon = oldest is { } capture ? _clock.ToGnssTime(capture) - _options.FixRetention : _trajectory.LastTime - _options.FixRetention;
+        if (horizon is not { } cutoff)
+        {
+            return;
+        }
+        while (_fixAcks.Count > 0 && _fixAcks.First() is var first && first.Key < cutoff)
+        {
+            first.Value.ForEach(a => a.Acknowledge());
+            _fixAcks.Remove(first.Key);
+        }
+        _trajectory.PruneBefore(cutoff);
+    }
+
+    /// <summary>Boxes in the camera's intrinsics' pixel grid (detection may have run on a resized frame).</summary>
+    private static IReadOnlyList<BlossomDetection> Upright(FrameDetections frame, CameraMounting camera)
+    {
+        if (frame.Width == camera.ImageWidth && frame.Height == camera.ImageHeight || frame.Width <= 0 || frame.Height <= 0)
+        {
+            return frame.Detections;
+        }
+        var (sx, sy) = ((float)camera.ImageWidth / frame.Width, (float)camera.ImageHeight / frame.Height);
+        return frame.Detections.Select(d => d with { X = d.X * sx, Y = d.Y * sy, W = d.W * sx, H = d.H * sy }).ToList();
+    }
+}

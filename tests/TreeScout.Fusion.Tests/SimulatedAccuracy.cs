@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Text;
+using TreeScout.Contracts;
+using TreeScout.Fusion.Bench;
+using TreeScout.Simulation;
+using TreeScout.Simulation.Scoring;
+
+namespace TreeScout.Fusion.Tests;
+
+/// <summary>One simulated scenario fused and scored by the simulator's scorer, plus fusion's own trace-based counts.</summary>
+public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutput Output, Score Score)
+{
+    /// <summary>Observations whose track started on a detection of a true cluster that already started another reported track: double counts, but also identity switches at a track's start.</summary>
+    public int DuplicateTracks => Output.Observations
+        .Select(o => Scan.TrackOrigins.GetValueOrDefault(o.ObservationId))
+        .Where(c => c is not null)
+        .GroupBy(c => c)
+        .Sum(g => g.Count() - 1);
+
+    /// <summary>Share of confident observations that name a tree other than that of the cluster their track started on: silent garbage (overstated by identity switches at track start).</summary>
+    public double ConfidentWrongShare
+    {
+        get
+        {
+            var treeOf = Scan.Truth.Clusters.ToDictionary(c => c.ClusterId, c => c.TreeId);
+            var confident = Output.Observations
+                .Where(o => !o.LowConfidence && o.TreeId is not null)
+                .Select(o => (o.TreeId, Cluster: Scan.TrackOrigins.GetValueOrDefault(o.ObservationId)))
+                .Where(x => x.Cluster is not null)
+                .ToList();
+            return confident.Count == 0 ? 0 : (double)confident.Count(x => x.TreeId != treeOf[x.Cluster!]) / confident.Count;
+        }
+    }
+
+    public static string Table(IEnumerable<ScenarioResult> results)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| scenario | visible clusters | observations | attributed (correct tree, confident) | recall | false pos. | low-confidence | duplicates | cluster error p50 / p95 | tree count MAE | frames fused / without pose | clock offset |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            var c = r.Score.Clusters;
+            var f = r.Output.Fused;
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {c.VisibleTrue} | {c.Observations} | {c.AttributionShare:P1} | {c.Recall:P1} | {c.FalsePositives} | {c.LowConfidenceObservations} | {r.DuplicateTracks} | {c.HorizontalErrorM.Median:F3} / {c.HorizontalErrorM.P95:F3} m | {r.Score.Trees.CountMae:F2} | {f.FramesFused} / {f.FramesWithoutPose} | {f.ClockOffsetMs:F0} ms (true {r.Scan.Truth.Clock.HostOffsetMs:F0}) |"));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>What the map writer would report: observations as they are, trees at their planned positions with the counts attributed to them.</summary>
+    public static RunResult ResultOf(GroundTruth truth, IReadOnlyList<BlossomClusterObservation> observations)
+    {
+        var byTree = observations.Where(o => o.TreeId is not null && !o.LowConfidence).GroupBy(o => o.TreeId!).ToDictionary(g => g.Key, g => g.ToList());
+        var trees = truth.Trees.Select(t =>
+        {
+            var list = byTree.GetValueOrDefault(t.TreeId) ?? [];
+            return new ResultTree(t.TreeId, t.RowId, t.PlanLatitude, t.PlanLongitude, list.Count,
+                list.GroupBy(o => o.Stage).ToDictionary(g => g.Key, g => g.Count()));
+        }).ToList();
+        var results = observations.Select(o => new ResultObservation(o.ObservationId.ToString(), o.TreeId, o.Latitude, o.Longitude, o.HeightM, o.LowConfidence, o.Stage)).ToList();
+        return new RunResult(trees, results);
+    }
+}
