@@ -3,8 +3,8 @@ crops only (the held-out cameras and the real orchard photos are never loaded he
 
   /usr/bin/python3 training/detector/train.py --name d2 --steps 3000
 
-The ImageNet trunk (stem + layer1) stays frozen (weights and batch-norm statistics): its photo-learnt filters are what
-carries over to real photos; layer2 is fine-tuned at a lower rate, the context path, neck and heads are trained.
+The ImageNet stem (conv1 + first layer1 block) stays frozen (weights and batch-norm statistics): its photo-learnt
+filters are what carries over to real photos; the stages after it, the neck and the heads are trained.
 Each sample is a SIZE x SIZE tile at the network's input scale x a random zoom. Checkpoints, the log and validation
 (precision/recall on training-camera simulator frames and composites) go to training/runs/detector/<name>/.
 """
@@ -158,12 +158,6 @@ def focal(pred_logits, gt, weight):
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
-def threads_for_load():
-    """The 2 cores are shared: one thread when other work keeps them busy (two would only spin against it)."""
-    with open("/proc/loadavg") as f:
-        return 1 if float(f.read().split()[0]) > 2.5 else 2
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", default="d2")
@@ -171,11 +165,11 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=192)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--trunk-lr", type=float, default=0.3, help="layer2's learning rate relative to --lr")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the 2 cores are shared: use 1)")
     ap.add_argument("--p-sim", type=float, default=0.6, help="share of simulator tiles in a batch (rest: compositor)")
     ap.add_argument("--sim", default="sim-frames-24.pkl", help="frame cache written by simdata.py (training/cache/detector)")
     ap.add_argument("--pools", default="3000:11", help="COUNT:SEED,... compositor pools rendered once (cached)")
-    ap.add_argument("--workers", type=int, default=2, help="processes rendering the compositor pool")
+    ap.add_argument("--workers", type=int, default=1, help="processes rendering the compositor pool")
     ap.add_argument("--imagenet", default=os.path.join(common.repo_root(), "training", "runs", "stage", "resnet18_imagenet.pt"),
                     help="converted ImageNet ResNet18 (training/stage/convert_resnet18.py)")
     ap.add_argument("--val-sim", default=None, help="truth.json of a training-camera simulator run (validation)")
@@ -183,26 +177,29 @@ def main():
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", default=None, help="continue a run: weights, optimiser and step")
+    ap.add_argument("--init", default=None, help="start from these weights (a fresh optimiser and schedule)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
     out = os.path.join(common.repo_root(), "training", "runs", "detector", args.name)
     os.makedirs(out, exist_ok=True)
     net = BlossomNet()
     print("ImageNet trunk: %d tensors from %s" % (net.load_imagenet(args.imagenet), args.imagenet), flush=True)
-    frozen = [net.stem, net.layer1]
+    frozen = [net.stem]
     for m in frozen:
         for p in m.parameters():
             p.requires_grad_(False)
-    trunk = list(net.layer2.parameters())
-    rest = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("layer2.")]
-    opt = torch.optim.AdamW([{"params": trunk, "lr": args.lr * args.trunk_lr}, {"params": rest, "lr": args.lr}], weight_decay=1e-4)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
     start = 0
+    if args.init:
+        net.load_state_dict(torch.load(args.init)["state_dict"])
     if args.resume:
         ck = torch.load(args.resume)
         net.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
         start = ck["step"]
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[args.lr * args.trunk_lr, args.lr], total_steps=args.steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     for _ in range(start):
         sched.step()
     t_data = time.time()
@@ -222,8 +219,6 @@ def main():
     say("args %s" % vars(args))
     t0, run = time.time(), None
     for step in range(start, args.steps):
-        if step % 50 == 0:
-            torch.set_num_threads(threads_for_load())
         x, hm, weight, wh, off, mask = next(loader)
         net.train()
         for m in frozen:
