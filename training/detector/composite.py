@@ -147,7 +147,8 @@ def _decoy(rng, crops, side):
     return _prepare_crop(rng, crop[y:y + qh, x:x + qw], side)
 
 
-def _camera(rng, img, px):
+def camera_effects(rng, img, px):
+    """White balance, exposure, gamma, saturation, haze, motion or focus blur, noise, JPEG (px = scene pixels per frame pixel)."""
     x = img.astype(np.float32)
     x *= np.exp(rng.uniform(-0.12, 0.12, 3)).astype(np.float32)  # white balance
     x = x * rng.uniform(0.6, 1.35) + rng.uniform(-25, 25)        # exposure / offset
@@ -224,7 +225,7 @@ def render(rng, crops, h, w, px=1.0, density=None):
         _leaf(rng, img, px, mask=label, size=(20, 70))
     counts = np.bincount(label[label >= 0].ravel(), minlength=len(placed))
     boxes = [(x, y, bw, bh, st, float(counts[i] / max(1.0, full))) for i, (x, y, bw, bh, st, full) in enumerate(placed)]
-    return _camera(rng, img, px), boxes
+    return camera_effects(rng, img, px), boxes
 
 
 def main():

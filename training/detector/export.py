@@ -1,7 +1,7 @@
 """Export a trained BlossomNet to ONNX and write its card (models/blossom-detector.json, without the evaluation block,
 which `dotnet run --project bench/TreeScout.Bench -c Release -- evaluate --write-card` fills from the committed model).
 
-  /usr/bin/python3 training/detector/export.py --ckpt training/runs/detector/v3/model.pt --version 1.0.0
+  /usr/bin/python3 training/detector/export.py --ckpt training/runs/detector/d2/model.pt --version 2.0.0
 """
 import argparse
 import hashlib
@@ -59,8 +59,11 @@ def main():
         "thresholds": {"score": args.score, "nmsIou": args.nms_iou},
         "training": {
             "script": "training/detector/train.py", "checkpointStep": ck["step"], "args": ck["args"],
-            "data": "synthetic composites (training/detector/composite.py) of real BBCH cluster crops from the training cameras "
+            "data": "simulator frames (training/detector/simdata.py: treescout simulate --crop-cameras train, seeds 1001-1024) and "
+                    "synthetic composites (training/detector/composite.py), both of real BBCH cluster crops from the training cameras "
                     "(all except %s) of github 19ngxuan/appleBlossomDataset (no licence stated; research use)" % ", ".join(common.HELD_OUT_CAMERAS),
+            "pretrained": "stem = conv1 + first layer1 block of ImageNet ResNet18 from NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 (MIT), "
+                          "converted by training/stage/convert_resnet18.py; frozen in training",
             "heldOutCameras": common.HELD_OUT_CAMERAS,
             "realFrames": "github aborger/FruitCount Tree_9_East_{b,c,d,e} (MIT): evaluation only, never trained on",
         },

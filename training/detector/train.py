@@ -1,7 +1,12 @@
-"""Train BlossomNet on composites of the training cameras' crops (held-out cameras never loaded).
+"""Train BlossomNet 2 on a mix of simulator frames (simdata.py) and compositor scenes (composite.py), training cameras'
+crops only (the held-out cameras and the real orchard photos are never loaded here).
 
-  /usr/bin/python3 training/detector/train.py --steps 6000 --name v1
-Checkpoints and the log go to training/runs/detector/<name>/ (model.pt = last, log.txt).
+  /usr/bin/python3 training/detector/train.py --name d2 --steps 3000
+
+The ImageNet stem (conv1 + first layer1 block) stays frozen (weights and batch-norm statistics): its photo-learnt
+filters are what carries over to real photos; the stages after it, the neck and the heads are trained.
+Each sample is a SIZE x SIZE tile at the network's input scale x a random zoom. Checkpoints, the log and validation
+(precision/recall on training-camera simulator frames and composites) go to training/runs/detector/<name>/.
 """
 import argparse
 import math
@@ -19,13 +24,18 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import composite  # noqa: E402
-from model import BlossomNet  # noqa: E402
+import validate  # noqa: E402
+from model import BlossomNet, Exported  # noqa: E402
 
-MIN_VISIBLE = 0.35  # clusters less visible than this are neither positives nor negatives (ignored in the loss)
+MIN_VISIBLE = validate.MIN_VISIBLE  # less visible clusters are neither positives nor negatives (ignored in the loss)
+MIN_PX = validate.MIN_REQUIRED_PX * common.INPUT_SCALE  # smaller boxes (rows behind the scanned one) are ignored too
+ZOOM = (0.75, 1.35)  # apparent cluster size around the deployed input scale (camera distance, lens, resolution)
 
 
 def targets(boxes, h, w, stride=common.OUTPUT_STRIDE):
-    """CenterNet targets on the stride-4 grid: heatmap, loss weight (0 = ignore), sizes and offsets at centres."""
+    """CenterNet targets on the stride-4 grid: heatmap, loss weight (0 = ignore), sizes and offsets at centres.
+
+    boxes: (x, y, w, h, required) in tile pixels; a box that is not required only blanks its area out of the loss."""
     gh, gw = h // stride, w // stride
     hm = np.zeros((gh, gw), np.float32)
     weight = np.ones((gh, gw), np.float32)
@@ -33,11 +43,11 @@ def targets(boxes, h, w, stride=common.OUTPUT_STRIDE):
     off = np.zeros((2, gh, gw), np.float32)
     mask = np.zeros((gh, gw), np.float32)
     ys, xs = np.mgrid[0:gh, 0:gw].astype(np.float32)
-    for x, y, bw, bh, _, vis in boxes:
+    for x, y, bw, bh, required in boxes:
         cx, cy = (x + bw / 2) / stride, (y + bh / 2) / stride
         sx, sy = max(0.7, bw / stride / 6), max(0.7, bh / stride / 6)
         g = np.exp(-((xs - cx) ** 2 / (2 * sx * sx) + (ys - cy) ** 2 / (2 * sy * sy)))
-        if vis < MIN_VISIBLE:
+        if not required:
             weight[g > 0.05] = 0
             continue
         hm = np.maximum(hm, g)
@@ -50,13 +60,75 @@ def targets(boxes, h, w, stride=common.OUTPUT_STRIDE):
     return hm, weight, wh, off, mask
 
 
+def tile_boxes(boxes, ox, oy, size):
+    """Boxes (x, y, w, h, visible) already at tile scale, shifted by the tile origin, clipped; a box mostly outside the
+    tile, too occluded or too small is not required."""
+    out = []
+    for x, y, bw, bh, vis in boxes:
+        x0, y0 = x - ox, y - oy
+        cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(size, x0 + bw), min(size, y0 + bh)
+        if cx1 - cx0 < 1 or cy1 - cy0 < 1:
+            continue
+        inside = (cx1 - cx0) * (cy1 - cy0) / max(1e-6, bw * bh)
+        required = vis >= MIN_VISIBLE and inside >= 0.5 and max(bw, bh) >= MIN_PX
+        out.append((cx0, cy0, cx1 - cx0, cy1 - cy0, required))
+    return out
+
+
+def sim_sample(frames, store_scale, size, rng):
+    """A random tile of a random simulator frame at input scale x zoom, with camera effects; horizontal flips only
+    (the simulator's frames are upright, like the worker's)."""
+    jpeg, boxes = frames[int(rng.integers(len(frames)))]
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    s = common.INPUT_SCALE / store_scale * math.exp(rng.uniform(math.log(ZOOM[0]), math.log(ZOOM[1])))
+    h, w = img.shape[:2]
+    nw, nh = max(size, round(w * s)), max(size, round(h * s))
+    img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    sx, sy = nw / w, nh / h
+    ox, oy = int(rng.integers(0, nw - size + 1)), int(rng.integers(0, nh - size + 1))
+    tile = img[oy:oy + size, ox:ox + size]
+    tb = tile_boxes([(x * sx, y * sy, bw * sx, bh * sy, v) for x, y, bw, bh, v in boxes], ox, oy, size)
+    if rng.random() < 0.5:
+        tile = tile[:, ::-1]
+        tb = [(size - x - bw, y, bw, bh, r) for x, y, bw, bh, r in tb]
+    if rng.random() < 0.7:
+        tile = composite.camera_effects(rng, np.ascontiguousarray(tile), common.INPUT_SCALE)
+    return tile, tb
+
+
+def comp_sample(scenes, size, rng):
+    """A compositor scene (rendered at input scale x zoom); flipped both ways (its canopy has no up)."""
+    img, boxes = scenes[int(rng.integers(len(scenes)))]
+    tb = [(x, y, bw, bh, v >= MIN_VISIBLE and max(bw, bh) >= MIN_PX) for x, y, bw, bh, _, v in boxes]
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+        tb = [(size - x - bw, y, bw, bh, r) for x, y, bw, bh, r in tb]
+    if rng.random() < 0.5:
+        img = img[::-1]
+        tb = [(x, size - y - bh, bw, bh, r) for x, y, bw, bh, r in tb]
+    return np.ascontiguousarray(img), tb
+
+
+def batches(sim, scenes, batch, size, p_sim, rng):
+    while True:
+        xs, hms, ws, whs, offs, masks = [], [], [], [], [], []
+        for _ in range(batch):
+            if rng.random() < p_sim:
+                img, tb = sim_sample(sim["frames"], sim["scale"], size, rng)
+            else:
+                img, tb = comp_sample(scenes, size, rng)
+            hm, weight, wh, off, mask = targets(tb, size, size)
+            xs.append(common.to_input_tile(img))
+            hms.append(hm[None]); ws.append(weight[None]); whs.append(wh); offs.append(off); masks.append(mask[None])
+        yield tuple(torch.from_numpy(np.stack(a)) for a in (xs, hms, ws, whs, offs, masks))
+
+
 def _render_one(job):
     seed, size = job
     cv2.setNumThreads(1)
     rng = np.random.default_rng(seed)
-    crops = _render_one.crops
-    px = common.INPUT_SCALE * rng.uniform(0.75, 1.35)
-    return composite.render(rng, crops, size, size, px)
+    px = common.INPUT_SCALE * math.exp(rng.uniform(math.log(ZOOM[0]), math.log(ZOOM[1])))
+    return composite.render(rng, _render_one.crops, size, size, px)
 
 
 def _init_worker():
@@ -64,7 +136,7 @@ def _init_worker():
 
 
 def scene_pool(count, size, seed, workers):
-    """Composites rendered once and reused every epoch (rendering costs as much CPU as a training step on this machine)."""
+    """Compositor scenes rendered once and reused (rendering costs as much CPU as a training step)."""
     path = os.path.join(common.cache_dir(), "pool-%d-%d-%d.pkl" % (count, size, seed))
     if os.path.exists(path):
         with open(path, "rb") as f:
@@ -74,24 +146,6 @@ def scene_pool(count, size, seed, workers):
     with open(path, "wb") as f:
         pickle.dump(scenes, f, protocol=4)
     return scenes
-
-
-def batches(scenes, batch, size, rng):
-    """Random scenes with flips (clusters look the same mirrored or upside down), as network tensors and targets."""
-    while True:
-        xs, hms, ws, whs, offs, masks = [], [], [], [], [], []
-        for i in rng.integers(0, len(scenes), batch):
-            img, boxes = scenes[i]
-            if rng.random() < 0.5:
-                img = img[:, ::-1]
-                boxes = [(size - x - w, y, w, h, st, v) for x, y, w, h, st, v in boxes]
-            if rng.random() < 0.5:
-                img = img[::-1]
-                boxes = [(x, size - y - h, w, h, st, v) for x, y, w, h, st, v in boxes]
-            hm, weight, wh, off, mask = targets(boxes, size, size)
-            xs.append(common.to_input_tile(np.ascontiguousarray(img)))
-            hms.append(hm[None]); ws.append(weight[None]); whs.append(wh); offs.append(off); masks.append(mask[None])
-        yield tuple(torch.from_numpy(np.stack(a)) for a in (xs, hms, ws, whs, offs, masks))
 
 
 def focal(pred_logits, gt, weight):
@@ -106,25 +160,38 @@ def focal(pred_logits, gt, weight):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--name", default="v1")
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--name", default="d2")
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--size", type=int, default=160)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--threads", type=int, default=1)  # a shared 2-core machine: more threads spin and lose
-    ap.add_argument("--workers", type=int, default=2, help="processes rendering the scene pool")
-    ap.add_argument("--pools", default="2400:1", help="COUNT:SEED,... composite pools rendered once (cached) and reused")
+    ap.add_argument("--size", type=int, default=192)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the 2 cores are shared: use 1)")
+    ap.add_argument("--p-sim", type=float, default=0.6, help="share of simulator tiles in a batch (rest: compositor)")
+    ap.add_argument("--sim", default="sim-frames-24.pkl", help="frame cache written by simdata.py (training/cache/detector)")
+    ap.add_argument("--pools", default="3000:11", help="COUNT:SEED,... compositor pools rendered once (cached)")
+    ap.add_argument("--workers", type=int, default=1, help="processes rendering the compositor pool")
+    ap.add_argument("--imagenet", default=os.path.join(common.repo_root(), "training", "runs", "stage", "resnet18_imagenet.pt"),
+                    help="converted ImageNet ResNet18 (training/stage/convert_resnet18.py)")
+    ap.add_argument("--val-sim", default=None, help="truth.json of a training-camera simulator run (validation)")
+    ap.add_argument("--val-comp", default=None, help="truth.json of training-camera composites (validation)")
+    ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", default=None, help="continue a run: weights, optimiser and step")
-    ap.add_argument("--init", default=None, help="start from these weights with a fresh schedule (fine-tuning)")
+    ap.add_argument("--init", default=None, help="start from these weights (a fresh optimiser and schedule)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
     out = os.path.join(common.repo_root(), "training", "runs", "detector", args.name)
     os.makedirs(out, exist_ok=True)
     net = BlossomNet()
+    print("ImageNet trunk: %d tensors from %s" % (net.load_imagenet(args.imagenet), args.imagenet), flush=True)
+    frozen = [net.stem]
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
     start = 0
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     if args.init:
         net.load_state_dict(torch.load(args.init)["state_dict"])
     if args.resume:
@@ -135,16 +202,27 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     for _ in range(start):
         sched.step()
-    t_pool = time.time()
-    scenes = [s for spec in args.pools.split(",") for s in scene_pool(int(spec.split(":")[0]), args.size, int(spec.split(":")[1]), args.workers)]
-    print("scene pool: %d composites (%.0f s)" % (len(scenes), time.time() - t_pool), flush=True)
-    loader = batches(scenes, args.batch, args.size, np.random.default_rng(args.seed * 7 + start))
+    t_data = time.time()
+    with open(os.path.join(common.cache_dir(), args.sim), "rb") as f:
+        sim = pickle.load(f)
+    scenes = [s for spec in args.pools.split(",") if spec for s in scene_pool(int(spec.split(":")[0]), args.size, int(spec.split(":")[1]), args.workers)]
+    print("data: %d simulator frames, %d compositor scenes (%.0f s)" % (len(sim["frames"]), len(scenes), time.time() - t_data), flush=True)
+    val = [(name, validate.read_truth(p)) for name, p in (("sim", args.val_sim), ("comp", args.val_comp)) if p]
+    loader = batches(sim, scenes, args.batch, args.size, args.p_sim if scenes else 1.0, np.random.default_rng(args.seed * 7 + start))
     log = open(os.path.join(out, "log.txt"), "a")
-    net.train()
+
+    def say(msg):
+        print(msg, flush=True)
+        log.write(msg + "\n")
+        log.flush()
+
+    say("args %s" % vars(args))
     t0, run = time.time(), None
-    for step, (x, hm, weight, wh, off, mask) in enumerate(loader, start=start):
-        if step >= args.steps:
-            break
+    for step in range(start, args.steps):
+        x, hm, weight, wh, off, mask = next(loader)
+        net.train()
+        for m in frozen:
+            m.eval()  # ImageNet batch-norm statistics stay as they are
         phm, pwh, poff = net(x)
         l_hm = focal(phm, hm, weight)
         n = mask.sum().clamp(min=1)
@@ -153,20 +231,25 @@ def main():
         loss = l_hm + 0.5 * l_wh + l_off
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 10.0)
         opt.step()
         sched.step()
         v = np.array([loss.item(), l_hm.item(), l_wh.item(), l_off.item()])
         run = v if run is None else 0.98 * run + 0.02 * v
-        if step % 50 == 0 or step == args.steps - 1:
-            msg = "step %d loss %.3f hm %.3f wh %.3f off %.3f lr %.2e %.2fs/step" % (
-                step, *run, sched.get_last_lr()[0], (time.time() - t0) / (step - start + 1))
-            print(msg, flush=True)
-            log.write(msg + "\n")
-            log.flush()
-        if step % 500 == 0 or step == args.steps - 1:
+        last = step == args.steps - 1
+        if step % 50 == 0 or last:
+            say("step %d loss %.3f hm %.3f wh %.3f off %.3f lr %.2e %.2fs/step threads %d" % (
+                step, *run, sched.get_last_lr()[-1], (time.time() - t0) / (step - start + 1), torch.get_num_threads()))
+        if (step + 1) % 250 == 0 or last:
             torch.save({"state_dict": net.state_dict(), "optimizer": opt.state_dict(), "step": step + 1, "args": vars(args)},
                        os.path.join(out, "model.pt"))
+        if val and ((step + 1) % args.val_every == 0 or last):
+            net.eval()
+            for name, images in val:
+                res = validate.run_set(Exported(net).eval(), images)
+                say("val %s step %d: %s" % (name, step + 1, "  ".join("@%.2f P %.3f R %.3f" % (t, p, r) for t, (p, r) in res.items())))
+            torch.save({"state_dict": net.state_dict(), "step": step + 1, "args": vars(args)},
+                       os.path.join(out, "model-%05d.pt" % (step + 1)))
 
 
 if __name__ == "__main__":
