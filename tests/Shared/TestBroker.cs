@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace TreeScout.Tests;
@@ -40,65 +39,7 @@ public static class TestBroker
     }
 
     /// <summary>Runs rabbitmqctl (quiet) and returns its standard output; throws with its error output on failure.</summary>
-    public static Task<string> CtlAsync(params string[] args) => RunAsync("rabbitmqctl", ["-q", .. args]);
-
-    public static async Task<string> RunAsync(string tool, IEnumerable<string> args, TimeSpan? timeout = null)
-    {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {tool}");
-        var stdout = new Output(process.StandardOutput);
-        var stderr = new Output(process.StandardError);
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{tool} {string.Join(' ', psi.ArgumentList)} did not finish in time");
-        }
-        // A daemon the tool started (erl starts epmd) can inherit the pipes and keep them open: read what came, don't wait for EOF.
-        var text = await stdout.ReadAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} {string.Join(' ', psi.ArgumentList)} failed ({process.ExitCode}): {await stderr.ReadAsync()}{text}");
-        }
-        return text;
-    }
-
-    /// <summary>Collects a redirected stream in the background; <see cref="ReadAsync"/> waits briefly for its end.</summary>
-    private sealed class Output
-    {
-        private readonly System.Text.StringBuilder _text = new();
-        private readonly Task _pump;
-
-        public Output(StreamReader reader) => _pump = Task.Run(async () =>
-        {
-            var buffer = new char[4096];
-            int n;
-            while ((n = await reader.ReadAsync(buffer)) > 0)
-            {
-                lock (_text)
-                {
-                    _text.Append(buffer, 0, n);
-                }
-            }
-        });
-
-        public async Task<string> ReadAsync()
-        {
-            await Task.WhenAny(_pump, Task.Delay(TimeSpan.FromSeconds(2)));
-            lock (_text)
-            {
-                return _text.ToString();
-            }
-        }
-    }
+    public static Task<string> CtlAsync(params string[] args) => Tool.OutputAsync("rabbitmqctl", ["-q", .. args]);
 
     private static int Port(Uri uri) => uri.Port > 0 ? uri.Port : 5672;
 

@@ -1,6 +1,7 @@
 using TreeScout.Cli.Deploy;
 using TreeScout.Deploy.Tests.Support;
 using TreeScout.Messaging;
+using TreeScout.Tests;
 
 namespace TreeScout.Deploy.Tests;
 

@@ -49,7 +49,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
                 ogrDuringRun = Task.Run(() =>
                 {
                     var started = Stopwatch.StartNew();
-                    return (Tool.OgrInfo(store, "observations"), before, started.Elapsed);
+                    return (Ogr.Info(store, "observations"), before, started.Elapsed);
                 });
             }
         }
@@ -69,7 +69,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
             Assert.True(stored >= written, $"a committed observation was lost: {stored} stored, {written} were visible before the kill");
             Assert.True(stored < run.Observations.Count, $"the writer had finished ({stored} stored) before it was killed");
         }
-        Assert.Equal(rows * treesPerRow, Tool.OgrInfo(store, "trees").FeatureCount);
+        Assert.Equal(rows * treesPerRow, Ogr.Info(store, "trees").FeatureCount);
 
         // The broker redelivers everything that was not acknowledged; in the worst case the whole run again.
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -105,7 +105,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
                 Assert.Equal(run.ExpectedClusters.GetValueOrDefault(tree.Id), trees[tree.Id].ClustersTotal);
             }
         }
-        var ogr = Tool.OgrInfo(store, "observations");
+        var ogr = Ogr.Info(store, "observations");
         Assert.Equal(run.Observations.Count, ogr.FeatureCount);
     }
 

@@ -44,11 +44,11 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     [Fact]
     public void GeoJson_is_rfc7946_and_gdal_reads_points_and_polygons_with_the_stored_values()
     {
-        var trees = Tool.OgrInfo(Export("trees.geojson"));
+        var trees = Ogr.Info(Export("trees.geojson"));
         Assert.Equal(run.StoredTrees.Count, trees.FeatureCount);
         Assert.Equal("Point", trees.Geometry);
         Assert.True(trees.IsWgs84, trees.Text);
-        var zones = Tool.OgrInfo(Export("zones.geojson"));
+        var zones = Ogr.Info(Export("zones.geojson"));
         Assert.Equal(run.StoredTrees.Count, zones.FeatureCount);
         Assert.Equal("Polygon", zones.Geometry);
         foreach (var field in TreeFields.All)
@@ -77,7 +77,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     [Fact]
     public void Shapefile_has_short_names_a_wgs84_prj_and_numeric_rates_equal_to_the_store()
     {
-        var layer = Tool.OgrInfo(Export("zones.shp"));
+        var layer = Ogr.Info(Export("zones.shp"));
         Assert.Equal(run.StoredTrees.Count, layer.FeatureCount);
         Assert.Equal("Polygon", layer.Geometry);
         Assert.True(layer.IsWgs84, layer.Text);
@@ -102,12 +102,12 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     public void GeoPackage_export_is_a_clean_standalone_copy_with_a_zones_layer()
     {
         var path = Export("map.gpkg");
-        Assert.Equal(run.StoredTrees.Count, Tool.OgrInfo(path, "trees").FeatureCount);
-        var zones = Tool.OgrInfo(path, "zones");
+        Assert.Equal(run.StoredTrees.Count, Ogr.Info(path, "trees").FeatureCount);
+        var zones = Ogr.Info(path, "zones");
         Assert.Equal(run.StoredTrees.Count, zones.FeatureCount);
         Assert.Equal("Polygon", zones.Geometry);
         Assert.True(zones.IsWgs84);
-        Assert.Equal(run.Run.Observations.Count, Tool.OgrInfo(path, "observations").FeatureCount);
+        Assert.Equal(run.Run.Observations.Count, Ogr.Info(path, "observations").FeatureCount);
         Assert.False(File.Exists(path + "-wal"));
         using var copy = RunStore.OpenReadOnly(path);
         Assert.Equal("ok", copy.IntegrityCheck());

@@ -115,7 +115,7 @@ public sealed class RunStoreTests
         store.AddObservations(run.Batches[0].MessageId, run.Batches[0].Observations, MapWriterTestData.Gala);
 
         // The writer's connection stays open (mid-run); GDAL reads the committed state through the WAL.
-        var trees = Tool.OgrInfo(dir["store.gpkg"], "trees");
+        var trees = Ogr.Info(dir["store.gpkg"], "trees");
         Assert.Equal(8, trees.FeatureCount);
         Assert.Equal("Point", trees.Geometry);
         Assert.True(trees.IsWgs84, trees.Text);
@@ -123,13 +123,13 @@ public sealed class RunStoreTests
         {
             Assert.True(trees.Fields.ContainsKey(field), $"trees has no {field}: {trees.Text}");
         }
-        var observations = Tool.OgrInfo(dir["store.gpkg"], "observations");
+        var observations = Ogr.Info(dir["store.gpkg"], "observations");
         Assert.Equal(run.Batches[0].Observations.Count, observations.FeatureCount);
         foreach (var field in new[] { "observation_id", "tree_id", "row_id", "height_m", "along_row_m", "sigma_m", "low_confidence", "low_confidence_reason", "stage", "score", "frames_seen", "camera_id", "gnss_quality", "observed_at" })
         {
             Assert.True(observations.Fields.ContainsKey(field), $"observations has no {field}: {observations.Text}");
         }
-        var metadata = Tool.OgrInfo(dir["store.gpkg"], "run_metadata");
+        var metadata = Ogr.Info(dir["store.gpkg"], "run_metadata");
         Assert.True(metadata.Fields.ContainsKey("key"));
 
         using var check = new SqliteConnection($"Data Source={dir["store.gpkg"]};Mode=ReadOnly;Pooling=False");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -48,29 +47,11 @@ public static class MapWriterTestData
     public static IOptions<MapWriterOptions> Wrap(MapWriterOptions options) => Microsoft.Extensions.Options.Options.Create(options);
 }
 
-/// <summary>Runs a command-line tool (GDAL's ogrinfo, xmllint) as an independent reader.</summary>
-public static class Tool
+/// <summary>GDAL's ogrinfo as an independent reader of what the map writer wrote.</summary>
+public static class Ogr
 {
-    public static (int ExitCode, string Output) Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in 120 s");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
-
-    /// <summary>ogrinfo -json of one layer: feature count, CRS, fields (GDAL ≥ 3.7 has -json; older GDAL: parsed from -so text).</summary>
-    public static OgrLayer OgrInfo(string path, string? layer = null)
+    /// <summary>`ogrinfo -ro -so` of one layer (or all): feature count, geometry, fields.</summary>
+    public static OgrLayer Info(string path, string? layer = null)
     {
         var args = new List<string> { "-ro", "-so", "-al", path };
         if (layer is not null)
@@ -78,8 +59,10 @@ public static class Tool
             args.RemoveAt(2);
             args.Add(layer);
         }
-        var (code, output) = Run("ogrinfo", [.. args]);
-        Assert.True(code == 0, $"ogrinfo failed on {path}: {output}");
+        // Synchronous: some callers read the store from inside a polling lambda.
+        var result = Tool.RunAsync("ogrinfo", args, TimeSpan.FromSeconds(120)).GetAwaiter().GetResult();
+        var output = result.Stdout + result.Stderr;
+        Assert.True(result.ExitCode == 0, $"ogrinfo failed on {path}: {output}");
         return OgrLayer.Parse(output);
     }
 }

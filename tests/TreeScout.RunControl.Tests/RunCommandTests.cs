@@ -177,25 +177,10 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal($"treescout: camera configuration {Path.Combine(_dir, "missing.json")} not found; pass --cameras camera.json (format: docs/recording-format.md, default /etc/treescout/camera.json)", noCameras.Stderr.Trim());
     }
 
-    private sealed record CliResult(int ExitCode, string Stdout, string Stderr);
-
-    private async Task<CliResult> TreescoutAsync(string[] args, bool withoutBrokerVariable = false)
+    private async Task<ToolResult> TreescoutAsync(string[] args, bool withoutBrokerVariable = false)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(WorkerProcess.ProjectDll("src", "TreeScout.Cli", "treescout"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        if (withoutBrokerVariable)
-        {
-            psi.Environment.Remove("TREESCOUT__Broker__Uri");
-        }
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(Patience);
-        var result = new CliResult(process.ExitCode, await stdout, await stderr);
+        var result = await Tool.RunAsync("dotnet", [WorkerProcess.ProjectDll("src", "TreeScout.Cli", "treescout"), .. args], Patience,
+            environment: withoutBrokerVariable ? new Dictionary<string, string?> { ["TREESCOUT__Broker__Uri"] = null } : null);
         output.WriteLine($"$ treescout {string.Join(' ', args)}\n{result.Stdout}{result.Stderr}exit {result.ExitCode}");
         return result;
     }

@@ -30,7 +30,7 @@ public sealed class PrivateRabbitNode : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), $"ts-rabbit-{id}");
         Directory.CreateDirectory(directory);
         // Debian's scripts run the node as the rabbitmq user: it must own the data directory.
-        await TestBroker.RunAsync("chown", ["-R", "rabbitmq:rabbitmq", directory]);
+        await Tool.OutputAsync("chown", ["-R", "rabbitmq:rabbitmq", directory]);
         var node = new PrivateRabbitNode($"ts-{id}@localhost", WorkerProcess.FreePort(), directory);
         var env = new List<string>
         {
@@ -43,7 +43,7 @@ public sealed class PrivateRabbitNode : IAsyncDisposable
             $"RABBITMQ_PID_FILE={directory}/pid",
             $"RABBITMQ_ENABLED_PLUGINS_FILE={directory}/enabled_plugins",
         };
-        await TestBroker.RunAsync("env", [.. env, "rabbitmq-server", "-detached"]);
+        await Tool.OutputAsync("env", [.. env, "rabbitmq-server", "-detached"]);
         await node.WaitUntilRunningAsync(TimeSpan.FromSeconds(90));
         return node;
     }
@@ -57,7 +57,7 @@ public sealed class PrivateRabbitNode : IAsyncDisposable
         await WaitUntilRunningAsync(TimeSpan.FromSeconds(60));
     }
 
-    public Task<string> CtlAsync(params string[] args) => TestBroker.RunAsync("rabbitmqctl", ["-q", "-n", Name, .. args]);
+    public Task<string> CtlAsync(params string[] args) => Tool.OutputAsync("rabbitmqctl", ["-q", "-n", Name, .. args]);
 
     private async Task WaitUntilRunningAsync(TimeSpan timeout)
     {
@@ -66,7 +66,7 @@ public sealed class PrivateRabbitNode : IAsyncDisposable
         {
             try
             {
-                await TestBroker.RunAsync("rabbitmq-diagnostics", ["-q", "-n", Name, "check_port_connectivity"], TimeSpan.FromSeconds(20));
+                await Tool.OutputAsync("rabbitmq-diagnostics", ["-q", "-n", Name, "check_port_connectivity"], TimeSpan.FromSeconds(20));
                 return;
             }
             catch (Exception ex) when (ex is InvalidOperationException or TimeoutException && DateTime.UtcNow < deadline)
