@@ -31,6 +31,9 @@ public sealed class GnssParseTests
         Assert.Equal(GnssQuality.Autonomous, first.Quality);
         Assert.Equal(0.309, first.SpeedMps!.Value, 1e-3);
         Assert.Equal(301.29, first.CourseDeg!.Value, 1e-6);
+        // The position sentence's talker (the BU-353 mixes GNRMC/GNGGA and GPGGA), and the date from the log's RMC.
+        Assert.Equal(["GN", "GP"], fixes.Take(2).Select(f => f.Talker));
+        Assert.DoesNotContain(fixes, f => f.DateFromHostClock);
     }
 
     [Fact]

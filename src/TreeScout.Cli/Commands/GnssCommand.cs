@@ -42,5 +42,5 @@ public static class GnssCommand
     }
 
     private static string Row(ReceiverFix fix) => string.Create(CultureInfo.InvariantCulture,
-        $"{fix.TimeUtc:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}  {fix.Latitude,13:F8} {fix.Longitude,13:F8}  {fix.Mode}D  {GnssFixes.Label(fix.Quality),-10} {fix.SpeedMps,7:F2} m/s {fix.CourseDeg,7:F2}°");
+        $"{fix.TimeUtc:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}  {fix.Latitude,13:F8} {fix.Longitude,13:F8}  {fix.Mode}D  {GnssFixes.Label(fix.Quality),-10} {fix.SpeedMps,7:F2} m/s {fix.CourseDeg,7:F2}°  {fix.Talker}");
 }

@@ -90,6 +90,15 @@ public sealed class GnssReaderService(
             counters.Add("gnss_fixes_undated");
             return;
         }
+        if (fix.DateFromHostClock)
+        {
+            // Not wrong (the time of day is the receiver's), but a host clock set to the wrong day would misdate the run.
+            warnings.Raise("gnss-date", "the GNSS receiver sends no RMC/ZDA: fix dates are taken from the host clock");
+        }
+        else
+        {
+            warnings.Clear("gnss-date");
+        }
         foreach (var (runId, f) in tagger.Accept(fix, clock.GetUtcNow()))
         {
             // The fix time in milliseconds is the sequence: deterministic across reader restarts.

@@ -95,7 +95,6 @@ public sealed class GpsdReports
         var time = Time(root);
         return new ReceiverFix
         {
-            TimeOfDay = time?.UtcDateTime.TimeOfDay ?? TimeSpan.Zero,
             TimeUtc = time,
             ReceivedAtUtc = receivedAt,
             Latitude = lat,

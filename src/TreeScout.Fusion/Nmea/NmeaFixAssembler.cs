@@ -221,7 +221,6 @@ public sealed class NmeaFixAssembler
         var (timeUtc, fromHost) = TimeOf(e);
         emitted.Add(new ReceiverFix
         {
-            TimeOfDay = e.TimeOfDay,
             TimeUtc = timeUtc,
             DateFromHostClock = fromHost,
             ReceivedAtUtc = e.ReceivedAt,

@@ -5,9 +5,6 @@ namespace TreeScout.Fusion.Nmea;
 /// <summary>One position solution of the receiver: assembled from the NMEA sentences of one epoch (same UTC time of day), or read from gpsd.</summary>
 public sealed record ReceiverFix
 {
-    /// <summary>UTC time of day of the epoch.</summary>
-    public required TimeSpan TimeOfDay { get; init; }
-
     /// <summary>Full UTC time, or null while no date is known (no RMC/ZDA yet and no host clock to borrow it from).</summary>
     public DateTimeOffset? TimeUtc { get; init; }
 
