@@ -116,12 +116,13 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         {
             return (PoseStatus.Awaiting, default);
         }
-        var window = FitWindow(time);
-        if (!force && (time + window > last || Bracket(time).After.Time + window > last))
+        var bracket = Bracket(time);
+        var window = FitWindow(bracket);
+        if (!force && bracket.After.Time + window > last)
         {
-            // The fit needs the path a little beyond the frame, and across a gap the velocity at the first fix after it
-            // needs that fix's successors: wait for them unless told not to (otherwise the pose would depend on how far
-            // the fixes had got when the frame was processed).
+            // The fit needs the path a little beyond the frame (the first fix at or after it is not before the frame), and
+            // across a gap the velocity at the first fix after it needs that fix's successors: wait for them unless told
+            // not to (otherwise the pose would depend on how far the fixes had got when the frame was processed).
             return (PoseStatus.Awaiting, default);
         }
         var (e, n, gap) = PositionAt(time);
@@ -132,7 +133,6 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
             (e, n) = (fit.E, fit.N);
         }
         var (heading, headingSigma) = HeadingAt(time, window, fitAtTime);
-        var bracket = Bracket(time);
         var sigma = Math.Max(bracket.Before.SigmaM, bracket.After.SigmaM) + limits.GapSigmaPerSecondM * gap.TotalSeconds;
         var quality = GnssFixes.Rank(bracket.Before.Quality) <= GnssFixes.Rank(bracket.After.Quality) ? bracket.Before.Quality : bracket.After.Quality;
         string? flag = null;
@@ -151,9 +151,9 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         return (PoseStatus.Ok, new Pose(time, e, n, heading, headingSigma, sigma, SpeedAt(time), quality, flag));
     }
 
-    private TimeSpan FitWindow(DateTimeOffset time)
+    private TimeSpan FitWindow((Sample Before, Sample After) bracket)
     {
-        var (before, after) = Bracket(time);
+        var (before, after) = bracket;
         var seconds = 0.5 + 4 * Math.Max(before.SigmaM, after.SigmaM);
         return TimeSpan.FromSeconds(Math.Clamp(seconds, limits.MinFitWindow.TotalSeconds, limits.MaxFitWindow.TotalSeconds));
     }

@@ -140,6 +140,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     private readonly List<(double Cost, int Track, int Detection)> _pairs = [];
     private readonly List<(double U, double V, int Track)> _offsets = [];
     private readonly Dictionary<(int U, int V), List<int>> _cells = [];
+    private readonly Dictionary<int, (double U, double V, double D2)> _nearest = [];
     private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
 
     public IReadOnlyList<ClusterTrack> Active => _active;
@@ -227,7 +228,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 track.Misses = 0;
             }
-            var patience = track.Sightings.Count >= 3 && track.TriangulationSigmaM <= options.SettledSigmaM ? options.MaxOccludedFrames : options.MaxMisses;
+            var patience = IsSettled(track) ? options.MaxOccludedFrames : options.MaxMisses;
             var gone = !matchedTrack[t] && (!visible[t] || track.Misses > patience);
             if (track.Sightings.Count >= options.MaxTrackFrames)
             {
@@ -386,9 +387,11 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var (su, sv) = (au - bu, av - bv);
         var length = Math.Sqrt(su * su + sv * sv);
         var (eu, ev) = length > 1e-6 ? (su / length, sv / length) : (1.0, 0.0);
-        var settled = track.Sightings.Count >= 3 && track.TriangulationSigmaM <= options.SettledSigmaM;
-        return new Prediction(pu, pv, depth, eu, ev, length, expectedSize, settled);
+        return new Prediction(pu, pv, depth, eu, ev, length, expectedSize, IsSettled(track));
     }
+
+    /// <summary>Seen often enough and well enough triangulated that its position predicts where it appears.</summary>
+    private bool IsSettled(ClusterTrack track) => track.Sightings.Count >= 3 && track.TriangulationSigmaM <= options.SettledSigmaM;
 
     /// <summary>
     /// The image shift most settled tracks agree on: every offset from a settled track's prediction to a detection within
@@ -420,7 +423,12 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         // neighbouring cells (a dense canopy gives thousands of offsets per frame).
         var tolerance = options.CommonShiftTolerancePx;
         var tolerance2 = tolerance * tolerance;
-        _cells.Clear();
+        // The cells' lists are kept from frame to frame (emptied, not dropped): offsets lie within MaxCommonShiftPx, so
+        // there are at most (2 × MaxCommonShiftPx / tolerance)² cells, and the vote allocates nothing once they exist.
+        foreach (var members in _cells.Values)
+        {
+            members.Clear();
+        }
         for (var i = 0; i < _offsets.Count; i++)
         {
             var key = CellOf(_offsets[i].U, _offsets[i].V, tolerance);
@@ -462,7 +470,8 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         }
         var centre = _offsets[best];
         // One offset per track (the one nearest the winner), averaged.
-        var nearest = new Dictionary<int, (double U, double V, double D2)>();
+        var nearest = _nearest;
+        nearest.Clear();
         foreach (var (u, v, t) in _offsets)
         {
             var d2 = (u - centre.U) * (u - centre.U) + (v - centre.V) * (v - centre.V);
@@ -522,32 +531,29 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// </summary>
     private void End(ClusterTrack track, List<ClusterTrack> ended)
     {
-        if (track.Sightings.Count < 2 * options.MinSightings || Split(track) is not var (a, b))
+        var n = track.Sightings.Count;
+        var splittable = n >= 2 * options.MinSightings;
+        var residuals = splittable ? new (double U, double V)[n] : null;
+        var sum = Residuals(track.MatchEstimate, track.Sightings, residuals);
+        if (splittable && sum / n >= options.SplitMinRmsPx * options.SplitMinRmsPx && Split(track, residuals!, sum) is ({ } a, { } b))
         {
-            // A posteriori variance factor: boxes that do not meet in one point (beyond the pixel noise) widen the
-            // position's uncertainty, so a track that mixed up clusters is flagged instead of counted on the wrong tree.
-            var rms = Math.Sqrt(Residuals(track.MatchEstimate, track.Sightings, null) / track.Sightings.Count);
-            track.TriangulationSigmaM *= Math.Max(1, rms / options.PixelSigma);
-            ended.Add(track);
+            SplitTracks++;
+            End(a, ended);
+            End(b, ended);
             return;
         }
-        SplitTracks++;
-        End(a, ended);
-        End(b, ended);
+        // A posteriori variance factor: boxes that do not meet in one point (beyond the pixel noise) widen the position's
+        // uncertainty, so a track that mixed up clusters is flagged instead of counted on the wrong tree.
+        track.TriangulationSigmaM *= Math.Max(1, Math.Sqrt(sum / n) / options.PixelSigma);
+        ended.Add(track);
     }
 
     /// <summary>Tracks ended as two (see <see cref="End"/>).</summary>
     public long SplitTracks { get; private set; }
 
-    private (ClusterTrack, ClusterTrack)? Split(ClusterTrack track)
+    /// <summary>Two-means split of a track's sightings, given their residuals against its point and their sum of squares.</summary>
+    private (ClusterTrack, ClusterTrack)? Split(ClusterTrack track, (double U, double V)[] residuals, double before)
     {
-        var n = track.Sightings.Count;
-        var residuals = new (double U, double V)[n];
-        var before = Residuals(track.MatchEstimate, track.Sightings, residuals);
-        if (before / n < options.SplitMinRmsPx * options.SplitMinRmsPx)
-        {
-            return null;
-        }
         // First guess: the two sides of the residuals' principal axis.
         double suu = 0, suv = 0, svv = 0;
         foreach (var (u, v) in residuals)
@@ -558,31 +564,27 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var (cos, sin) = (Math.Cos(angle), Math.Sin(angle));
         var meanAlong = residuals.Average(r => r.U * cos + r.V * sin);
         var side = residuals.Select(r => r.U * cos + r.V * sin > meanAlong).ToArray();
-        for (var iteration = 0; iteration < 5; iteration++)
+        for (var iteration = 0; ; iteration++)
         {
-            if (Part(track, side, false) is not { } first || Part(track, side, true) is not { } second)
+            if (Part(track, side, false) is not { } a || Part(track, side, true) is not { } b)
             {
                 return null;
             }
+            // Each sighting moves to the part whose point explains it better, until none moves (or 5 rounds).
             var changed = false;
-            for (var i = 0; i < n; i++)
+            for (var i = 0; i < side.Length && iteration < 5; i++)
             {
                 var s = track.Sightings[i];
-                var toSecond = Residual(second.MatchEstimate, s) < Residual(first.MatchEstimate, s);
+                var toSecond = Residual(b.MatchEstimate, s) < Residual(a.MatchEstimate, s);
                 changed |= toSecond != side[i];
                 side[i] = toSecond;
             }
             if (!changed)
             {
-                break;
+                var after = Residuals(a.MatchEstimate, a.Sightings, null) + Residuals(b.MatchEstimate, b.Sightings, null);
+                return after <= options.SplitMaxResidualShare * before ? (a, b) : null;
             }
         }
-        if (Part(track, side, false) is not { } a || Part(track, side, true) is not { } b)
-        {
-            return null;
-        }
-        var after = Residuals(a.MatchEstimate, a.Sightings, null) + Residuals(b.MatchEstimate, b.Sightings, null);
-        return after <= options.SplitMaxResidualShare * before ? (a, b) : null;
     }
 
     private ClusterTrack? Part(ClusterTrack track, bool[] side, bool which)
