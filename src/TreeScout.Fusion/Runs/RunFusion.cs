@@ -205,21 +205,21 @@ public sealed class RunFusion
             count("tracks_split", lane.Tracker.SplitTracks - split);
             foreach (var track in _ended)
             {
-                if (track.Sightings.Count >= _options.Tracker.MinSightings && IsBeyondFacedRow(track, lane.Tracker.Camera))
+                if (track.Sightings.Count < _options.Tracker.MinSightings)
+                {
+                    Progress.TracksUnconfirmed++;
+                    count("tracks_unconfirmed", 1);
+                    Release(track);
+                }
+                else if (IsBeyondFacedRow(track, lane.Tracker.Camera))
                 {
                     // Seen through the faced row: that row's own pass counts it.
                     count("clusters_far_row", 1);
                     Release(track);
                 }
-                else if (track.Sightings.Count >= _options.Tracker.MinSightings)
-                {
-                    _ready.Add((_builder.Build(track, cameraId, _clock.Sigma), track));
-                }
                 else
                 {
-                    Progress.TracksUnconfirmed++;
-                    count("tracks_unconfirmed", 1);
-                    Release(track);
+                    _ready.Add((_builder.Build(track, cameraId, _clock.Sigma), track));
                 }
             }
             _ended.Clear();
