@@ -61,7 +61,7 @@ public sealed class ClusterTrackerTests
                     boxes.Add(box);
                 }
             }
-            tracker.Step(new FrameTicket(f, Guid.NewGuid()), pose, boxes, ended);
+            tracker.Step(new FrameTicket(f, Guid.NewGuid(), pose.TimeUtc), pose, boxes, ended);
         }
         tracker.EndAll(ended);
         var reported = ended.Where(t => t.Sightings.Count >= new TrackerOptions().MinSightings)

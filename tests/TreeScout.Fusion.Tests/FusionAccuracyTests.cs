@@ -40,6 +40,8 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
             output.WriteLine(ScenarioResult.Table([result]));
             var c = result.Score.Clusters;
             output.WriteLine($"visible {c.VisibleTrue}: matched {c.MatchedVisible}, attributed {c.AttributedCorrectly}, low-confidence matched {c.LowConfidenceMatched} (right tree {c.LowConfidenceAttributedCorrectly}), matched hidden {c.MatchedHidden}; confident on a wrong tree {result.ConfidentWrongShare:P1}");
+            var (reference, referenceRightTree) = result.GnssOnlyReference;
+            output.WriteLine($"right tree by identity {result.RightTreeShare:P1}; GNSS-only reference (perfect fusion with this run's fixes): attributed {reference.Clusters.AttributionShare:P1}, recall {reference.Clusters.Recall:P1}, right tree {referenceRightTree:P1}, p95 {reference.Clusters.HorizontalErrorM.P95:F3} m");
             output.WriteLine("counters: " + string.Join(", ", fused.Counters.OrderBy(k => k.Key).Select(k => $"{k.Key}={k.Value}")));
             // Every frame is accounted for in every scenario: fused, none missing.
             Assert.Equal(scan.Frames.Count, fused.Fused.FramesFused);
@@ -64,7 +66,10 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     [Fact]
     public Task Rtk_fixed_holds_its_measured_level_and_the_position_target() => RtkAsync(minAttribution: 0.94); // measured 96.7 %
 
-    [Fact(Skip = "below target: attribution 70.0 % (recall 74.0 %, 355 false positives, 111 flagged, p95 0.310 m); target 95 %")]
+    // Out of reach with this run's fixes: the float receiver's error here is 0.4-0.7 m for the whole first pass, and a perfect
+    // fusion with them (ScenarioResult.GnssOnlyReference) attributes 68.3 % (69.8 % on the right tree). Reaching 95 % needs registration to
+    // the orchard itself (trunks), not better GNSS fusion.
+    [Fact(Skip = "below target: attribution 70.0 % (recall 74.0 %, 355 false positives, 111 flagged, p95 0.310 m); target 95 %; GNSS-only reference of this run 68.3 %")]
     public Task Rtk_float_puts_95_percent_of_clusters_on_the_right_tree() => FloatAsync(minAttribution: 0.95);
 
     // 74.1 % before the common image shift and the residual-widened uncertainty: those cost attribution here (more mixed
@@ -114,7 +119,14 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         AssertPositionTarget(r);
     }
 
-    private async Task FloatAsync(double minAttribution) => AssertAttribution(await RunAsync("float", Base(12) with { Gnss = GnssFixType.Float }), minAttribution);
+    /// <summary>RTK float: at least the floor, and no more than 3 points below what a perfect fusion of the same fixes attributes.</summary>
+    private async Task FloatAsync(double minAttribution)
+    {
+        var r = await RunAsync("float", Base(12) with { Gnss = GnssFixType.Float });
+        AssertAttribution(r, minAttribution);
+        var reference = r.GnssOnlyReference.Score.Clusters.AttributionShare;
+        Assert.True(r.Score.Clusters.AttributionShare >= reference - 0.03, $"attribution {r.Score.Clusters.AttributionShare:P1}, GNSS-only reference {reference:P1}");
+    }
 
     /// <summary>Curved rows with 20 % of the trees missing: nothing is counted on a missing tree, clusters within 0.15 m (p95).</summary>
     private async Task CurvedWithGapsAsync(double minAttribution)

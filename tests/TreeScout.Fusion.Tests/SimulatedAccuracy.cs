@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text;
 using TreeScout.Contracts;
+using TreeScout.Fusion.Attribution;
 using TreeScout.Fusion.Bench;
+using TreeScout.Fusion.Geometry;
+using TreeScout.Orchard;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
 
@@ -48,16 +51,79 @@ public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutpu
     }
 
     /// <summary>What the map writer would report: observations as they are, trees at their planned positions with the counts attributed to them.</summary>
-    public static RunResult ResultOf(GroundTruth truth, IReadOnlyList<BlossomClusterObservation> observations)
+    public static RunResult ResultOf(GroundTruth truth, IReadOnlyList<BlossomClusterObservation> observations) =>
+        ResultOf(truth, observations.Select(o => new ResultObservation(o.ObservationId.ToString(), o.TreeId, o.Latitude, o.Longitude, o.HeightM, o.LowConfidence, o.Stage)).ToList());
+
+    private static RunResult ResultOf(GroundTruth truth, List<ResultObservation> observations)
     {
         var byTree = observations.Where(o => o.TreeId is not null && !o.LowConfidence).GroupBy(o => o.TreeId!).ToDictionary(g => g.Key, g => g.ToList());
         var trees = truth.Trees.Select(t =>
         {
             var list = byTree.GetValueOrDefault(t.TreeId) ?? [];
             return new ResultTree(t.TreeId, t.RowId, t.PlanLatitude, t.PlanLongitude, list.Count,
-                list.GroupBy(o => o.Stage).ToDictionary(g => g.Key, g => g.Count()));
+                list.GroupBy(o => o.Stage!.Value).ToDictionary(g => g.Key, g => g.Count()));
         }).ToList();
-        var results = observations.Select(o => new ResultObservation(o.ObservationId.ToString(), o.TreeId, o.Latitude, o.Longitude, o.HeightM, o.LowConfidence, o.Stage)).ToList();
-        return new RunResult(trees, results);
+        return new RunResult(trees, observations);
+    }
+
+    /// <summary>
+    /// The score of a perfect fusion with this run's fixes: every visible cluster reported once, confidently, at its true
+    /// position moved by the receiver's error at the frame that showed it largest, on the plan's tree nearest that
+    /// position. Detection, tracking, heading and triangulation are perfect; only the GNSS error the run's receiver made
+    /// remains, so this is what GNSS alone allows, the reference for what fusion achieves.
+    /// </summary>
+    public (Score Score, double RightTreeShare) GnssOnlyReference => _reference ??= ReferenceOf(Scan);
+
+    private (Score, double)? _reference;
+
+    private static (Score Score, double RightTreeShare) ReferenceOf(SimulatedScan scan)
+    {
+        var truth = scan.Truth;
+        var plan = BlockPlan.Parse(scan.Started.BlockPlanGeoJson!, "plan");
+        var projection = plan.Projection();
+        var rows = new PlanRowMap(plan, projection, truth.TreeSpacingM, truth.RowSpacingM);
+        var bestSeen = new Dictionary<string, (int Area, DateTimeOffset Time)>();
+        foreach (var frame in truth.Frames)
+        {
+            foreach (var box in frame.Boxes)
+            {
+                if (!bestSeen.TryGetValue(box.ClusterId, out var seen) || box.W * box.H > seen.Area)
+                {
+                    bestSeen[box.ClusterId] = (box.W * box.H, frame.GnssTimeUtc);
+                }
+            }
+        }
+        var fixes = truth.Gnss.OrderBy(f => f.TimeUtc).ToList();
+        var observations = new List<ResultObservation>();
+        foreach (var cluster in truth.Clusters.Where(c => c.Visible && bestSeen.ContainsKey(c.ClusterId)))
+        {
+            var time = bestSeen[cluster.ClusterId].Time;
+            var fix = fixes.MinBy(f => (f.TimeUtc - time).Duration())!;
+            var (e, n) = projection.ToUtm(cluster.Latitude, cluster.Longitude);
+            var point = new Vec3(e + fix.ErrorEastM, n + fix.ErrorNorthM, cluster.HeightM);
+            var tree = rows.Nearest(point) is { } placed ? rows.AssignTree(placed).TreeId : null;
+            var (lat, lon) = projection.ToWgs84(point.X, point.Y);
+            observations.Add(new ResultObservation(cluster.ClusterId, tree, lat, lon, cluster.HeightM, false, cluster.Stage));
+        }
+        var treeOf = truth.Clusters.ToDictionary(c => c.ClusterId, c => c.TreeId);
+        var rightTree = (double)observations.Count(o => o.TreeId == treeOf[o.ObservationId]) / truth.Clusters.Count(c => c.Visible);
+        return (Scorer.Compute(truth, ResultOf(truth, observations)), rightTree);
+    }
+
+    /// <summary>Share of visible clusters with a confident observation, from a track that started on that cluster, on its own tree (by identity, not by position).</summary>
+    public double RightTreeShare
+    {
+        get
+        {
+            var visible = Scan.Truth.Clusters.Where(c => c.Visible).ToDictionary(c => c.ClusterId, c => c.TreeId);
+            var found = Output.Observations
+                .Where(o => !o.LowConfidence && o.TreeId is not null)
+                .Select(o => (o.TreeId, Cluster: Scan.TrackOrigins.GetValueOrDefault(o.ObservationId)))
+                .Where(x => x.Cluster is not null && visible.TryGetValue(x.Cluster, out var tree) && tree == x.TreeId)
+                .Select(x => x.Cluster)
+                .Distinct()
+                .Count();
+            return (double)found / visible.Count;
+        }
     }
 }

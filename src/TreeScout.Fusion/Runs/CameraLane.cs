@@ -22,7 +22,7 @@ public sealed class FrameEntry(FrameDetections frame)
 
     public List<IDeferredAcknowledgement> Acks { get; } = [];
 
-    public FrameTicket Ticket { get; } = new(frame.Sequence, frame.MessageId);
+    public FrameTicket Ticket { get; } = new(frame.Sequence, frame.MessageId, frame.CapturedAtUtc);
 }
 
 /// <summary>

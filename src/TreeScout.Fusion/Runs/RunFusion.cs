@@ -219,7 +219,7 @@ public sealed class RunFusion
                 }
                 else
                 {
-                    _ready.Add((_builder.Build(track, cameraId, _clock.Sigma), track));
+                    _ready.Add((_builder.Build(track, cameraId, _clock.SigmaAt(track.Sightings[^1].Frame.CapturedAtUtc)), track));
                 }
             }
             _ended.Clear();
@@ -343,6 +343,10 @@ public sealed class RunFusion
             _fixAcks.Remove(first.Key);
         }
         _trajectory.PruneBefore(cutoff);
+        if (oldest is { } oldestCapture)
+        {
+            _clock.PruneBefore(oldestCapture);
+        }
     }
 
     /// <summary>Boxes in the camera's intrinsics' pixel grid (detection may have run on a resized frame).</summary>

@@ -1,0 +1,135 @@
+using TreeScout.Contracts;
+using TreeScout.Fusion.Attribution;
+using TreeScout.Fusion.Bench;
+using TreeScout.Fusion.Geometry;
+using TreeScout.Fusion.Runs;
+using TreeScout.Messaging;
+using TreeScout.Orchard;
+using TreeScout.Simulation;
+using TreeScout.Tests;
+
+namespace TreeScout.Fusion.Tests;
+
+/// <summary>
+/// A run fused again (a crash replays what was not acknowledged; the fix and detection queues interleave differently
+/// every time) must give the same observations: the map writer de-duplicates by ObservationId, so a different track or a
+/// moved position on replay would count a cluster twice or move it.
+/// </summary>
+public sealed class FusionDeterminismTests
+{
+    [Fact]
+    public void A_frames_clock_offset_depends_only_on_fixes_received_before_it()
+    {
+        var clock = new ClockOffsetEstimator(TimeSpan.FromMilliseconds(50), window: 300);
+        var start = new DateTimeOffset(2026, 4, 21, 9, 30, 0, TimeSpan.Zero);
+        // Host clock 300 ms ahead of GNSS, each fix read 50 ms after its epoch, +-4 ms of scheduling jitter.
+        for (var i = 0; i < 20; i++)
+        {
+            var fixTime = start.AddSeconds(i * 0.1);
+            clock.Add(fixTime.AddMilliseconds(350 + (i % 3 - 1) * 4), fixTime);
+        }
+        var frame = start.AddSeconds(1.0).AddMilliseconds(300);
+        var before = clock.EstimateAt(frame);
+        // Later fixes, read with a larger delay (a busy host), arrive before the frame is fused.
+        for (var i = 20; i < 60; i++)
+        {
+            var fixTime = start.AddSeconds(i * 0.1);
+            clock.Add(fixTime.AddMilliseconds(380), fixTime);
+        }
+        Assert.Equal(300, before!.Value.TotalMilliseconds, 1e-9);
+        Assert.Equal(before, clock.EstimateAt(frame));
+        Assert.Equal(330, clock.Estimate!.Value.TotalMilliseconds, 1e-9);
+    }
+
+    [Fact]
+    public async Task Fixes_arriving_before_or_after_the_frames_give_the_same_observations()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"determinism-{Guid.NewGuid():N}");
+        try
+        {
+            var scan = SimulatedScan.Create(new SimulationOptions
+            {
+                Seed = 21,
+                Rows = 2,
+                TreesPerRow = 5,
+                ImageWidth = 640,
+                ImageHeight = 360,
+                GnssEvents = false,
+                CropDirectory = RepoPaths.SharedData("bbch"),
+            }, directory, DetectionNoise.Realistic, "sim-determinism");
+            // Each frame right after the fixes up to its capture (live), or every fix before the first frame (a fix
+            // queue far ahead, as on a replay after a crash).
+            var live = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.Zero));
+            var fixesFirst = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.FromMinutes(10)));
+
+            Assert.True(live.Count > 100, $"{live.Count} observations");
+            Assert.Equal(Summary(live), Summary(fixesFirst));
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private static List<(Guid, string?, double, double, double, bool)> Summary(List<BlossomClusterObservation> observations) =>
+        [.. observations.OrderBy(o => o.ObservationId).Select(o => (o.ObservationId, o.TreeId, o.Latitude, o.Longitude, o.PositionSigmaM, o.LowConfidence))];
+
+    /// <summary>Feeds one run's messages to <see cref="RunFusion"/> in the given order, moving it forward after each, as the engine does.</summary>
+    private static async Task<List<BlossomClusterObservation>> FuseAsync(SimulatedScan scan, IEnumerable<IMessage> messages)
+    {
+        var plan = BlockPlan.Parse(scan.Started.BlockPlanGeoJson!, "plan");
+        var projection = plan.Projection();
+        var rows = new PlanRowMap(plan, projection, scan.Started.TreeSpacingM, scan.Started.RowSpacingM);
+        var now = scan.Started.StartedAtUtc;
+        var fusion = new RunFusion(scan.Started, new FusionOptions(), rows, projection, now);
+        var publisher = new Collector();
+        foreach (var message in messages)
+        {
+            switch (message)
+            {
+                case GnssFix fix:
+                    fusion.AddFix(fix, Ack.None, now);
+                    break;
+                case FrameDetections frame:
+                    fusion.AddFrame(frame, Ack.None, now);
+                    break;
+                case RunStopped stopped:
+                    fusion.Stop(stopped, Ack.None, now);
+                    break;
+            }
+            await fusion.AdvanceAsync(publisher, now, (_, _) => { }, CancellationToken.None);
+        }
+        // No more fixes: after the quiet timeout the held frames are released and the run is closed.
+        Assert.True(await fusion.AdvanceAsync(publisher, now + new FusionOptions().QuietTimeout, (_, _) => { }, CancellationToken.None) || publisher.Fused, $"run not fused: {fusion.Progress.FramesReceived} frames received, {fusion.HeldFrames} held, {publisher.Observations.Count} observations");
+        return publisher.Observations;
+    }
+
+    private sealed class Ack : IDeferredAcknowledgement
+    {
+        public static readonly Ack None = new();
+
+        public void Acknowledge()
+        {
+        }
+    }
+
+    private sealed class Collector : IMessagePublisher
+    {
+        public List<BlossomClusterObservation> Observations { get; } = [];
+
+        public bool Fused { get; private set; }
+
+        public Task PublishAsync(IMessage message, CancellationToken cancellationToken = default)
+        {
+            if (message is TreeObservations batch)
+            {
+                Observations.AddRange(batch.Observations);
+            }
+            Fused |= message is RunFused;
+            return Task.CompletedTask;
+        }
+    }
+}
