@@ -84,20 +84,20 @@ public sealed class GnssReaderService(
     {
         Interlocked.Exchange(ref _lastFixTimestamp, clock.GetTimestamp());
         warnings.Clear("gnss-source");
-        gnssStatus.Latest = fix.Quality;
-        if (fix.TimeUtc is null)
-        {
-            counters.Add("gnss_fixes_undated");
-            return;
-        }
         if (fix.DateFromHostClock)
         {
             // Not wrong (the time of day is the receiver's), but a host clock set to the wrong day would misdate the run.
             warnings.Raise("gnss-date", "the GNSS receiver sends no RMC/ZDA: fix dates are taken from the host clock");
         }
-        else
+        else if (fix.TimeUtc is not null)
         {
             warnings.Clear("gnss-date");
+        }
+        gnssStatus.Latest = fix.Quality;
+        if (fix.TimeUtc is null)
+        {
+            counters.Add("gnss_fixes_undated");
+            return;
         }
         foreach (var (runId, f) in tagger.Accept(fix, clock.GetUtcNow()))
         {
