@@ -16,7 +16,8 @@ namespace TreeScout.Fusion.Tests;
 /// </summary>
 public sealed class FusionAccuracyTests(ITestOutputHelper output)
 {
-    private static SimulationOptions Base(int seed) => new()
+    /// <summary>The accuracy scenarios' block: 2 rows × 15 trees at 640×360, GNSS events off (other tests take it too).</summary>
+    internal static SimulationOptions Base(int seed) => new()
     {
         Seed = seed,
         Rows = 2,

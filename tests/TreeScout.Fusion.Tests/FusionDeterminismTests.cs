@@ -6,7 +6,6 @@ using TreeScout.Fusion.Runs;
 using TreeScout.Messaging;
 using TreeScout.Orchard;
 using TreeScout.Simulation;
-using TreeScout.Tests;
 
 namespace TreeScout.Fusion.Tests;
 
@@ -47,16 +46,7 @@ public sealed class FusionDeterminismTests
         var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"determinism-{Guid.NewGuid():N}");
         try
         {
-            var scan = SimulatedScan.Create(new SimulationOptions
-            {
-                Seed = 21,
-                Rows = 2,
-                TreesPerRow = 5,
-                ImageWidth = 640,
-                ImageHeight = 360,
-                GnssEvents = false,
-                CropDirectory = RepoPaths.SharedData("bbch"),
-            }, directory, DetectionNoise.Realistic, "sim-determinism");
+            var scan = SimulatedScan.Create(FusionAccuracyTests.Base(21) with { TreesPerRow = 5 }, directory, DetectionNoise.Realistic, "sim-determinism");
             // Each frame right after the fixes up to its capture (live), or every fix before the first frame (a fix
             // queue far ahead, as on a replay after a crash).
             var live = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.Zero));
