@@ -122,6 +122,7 @@ public sealed class SimulatedScan
             RunId = runId,
             StoppedAtUtc = started.StartedAtUtc,
             FramesPublished = frames.Count,
+            GnssFixesPublished = fixes.Count,
             Reason = "end-of-recording",
         };
         return new SimulatedScan

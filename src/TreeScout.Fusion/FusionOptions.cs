@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using TreeScout.Fusion.Geometry;
+using TreeScout.Fusion.Runs;
 using TreeScout.Fusion.Tracking;
 
 namespace TreeScout.Fusion;
@@ -75,6 +76,9 @@ public sealed class FusionOptions : IValidatableObject
 
     public TrackerOptions Tracker { get; set; } = new();
 
+    /// <summary>Along-row registration of each pass against the plan's row ends (docs/fusion.md).</summary>
+    public RegistrationOptions Registration { get; set; } = new();
+
     public TrajectoryLimits Trajectory() => new()
     {
         MaxInterpolationGap = MaxInterpolationGap,
@@ -87,6 +91,10 @@ public sealed class FusionOptions : IValidatableObject
         if (Tracker.MinSightings < 1 || Tracker.MaxMisses < 0 || Tracker.GatePx <= 0 || Tracker.PixelSigma <= 0 || Tracker.CanopyHalfDepthM <= 0 || Tracker.MaxTrackFrames < 2)
         {
             yield return new ValidationResult("Fusion:Tracker: MinSightings ≥ 1, MaxMisses ≥ 0, GatePx > 0, PixelSigma > 0, CanopyHalfDepthM > 0, MaxTrackFrames ≥ 2", [nameof(Tracker)]);
+        }
+        if (Registration.SigmaM <= 0 || Registration.EndQuantile is < 0 or >= 0.5 || Registration.MaxPassFrames < 1 || Registration.MaxPassFrames >= MaxHeldFrames)
+        {
+            yield return new ValidationResult($"Fusion:Registration: SigmaM > 0, EndQuantile in [0, 0.5), MaxPassFrames between 1 and Fusion:MaxHeldFrames ({MaxHeldFrames})", [nameof(Registration)]);
         }
         if (Tracker.MaxTrackFrames >= MaxHeldFrames)
         {

@@ -29,7 +29,7 @@ public sealed class FrameEntry(FrameDetections frame)
 /// One camera's frames of a run: a reorder buffer (detection replicas finish out of order), the frames waiting for a
 /// pose, and the processed frames waiting for their tracks to be published, acknowledged strictly in sequence order.
 /// </summary>
-public sealed class CameraLane(ClusterTracker tracker)
+public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions registration)
 {
     private readonly SortedDictionary<long, FrameEntry> _reorder = [];
     private readonly Queue<FrameEntry> _awaiting = new();
@@ -39,6 +39,8 @@ public sealed class CameraLane(ClusterTracker tracker)
     private long _next;
 
     public ClusterTracker Tracker => tracker;
+
+    public PassRegistration Passes { get; } = new(registration);
 
     public int Held => _held.Count;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TreeScout.Contracts;
 using TreeScout.Fusion.Attribution;
+using TreeScout.Fusion.Geometry;
 using TreeScout.Fusion.Gnss;
 using TreeScout.Fusion.Tracking;
 using TreeScout.Orchard;
@@ -15,10 +16,16 @@ namespace TreeScout.Fusion.Runs;
 /// </summary>
 public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projection, double calibrationSigmaM)
 {
-    public BlossomClusterObservation Build(ClusterTrack track, string cameraId, TimeSpan clockSigma)
+    /// <param name="pass">The along-row GNSS offset measured for the track's pass (docs/fusion.md), if it was registered.</param>
+    public BlossomClusterObservation Build(ClusterTrack track, string cameraId, TimeSpan clockSigma, PassOffset pass = default)
     {
         var sightings = track.Sightings;
         var estimate = track.Estimate;
+        if (pass.ShiftM != 0 && rows.Nearest(estimate) is { } onRow)
+        {
+            var (sin, cos) = Math.SinCos(onRow.DirectionRad);
+            estimate = new Vec3(estimate.X - pass.ShiftM * sin, estimate.Y - pass.ShiftM * cos, estimate.Z);
+        }
         double gnss2 = 0, heading2 = 0, time2 = 0;
         var worst = GnssQuality.RtkFixed;
         string? poseFlag = null;
@@ -50,6 +57,10 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
         }
         var n = sightings.Count;
         // GNSS errors of neighbouring fixes are correlated (a slow drift), so they do not average out over the sightings.
+        if (pass.GnssSigmaM is { } registered)
+        {
+            gnss2 = n * registered * registered;
+        }
         var sigma = Math.Sqrt(gnss2 / n + heading2 / n + time2 / n
             + track.TriangulationSigmaM * track.TriangulationSigmaM + calibrationSigmaM * calibrationSigmaM);
 

@@ -64,7 +64,7 @@ public sealed class RunFusion
         _trajectory = new Trajectory(projection, options.Trajectory());
         _clock = new ClockOffsetEstimator(options.NominalReceiverLatency, options.ClockOffsetWindow);
         _builder = new ObservationBuilder(rows, () => _trajectory.Projection!, options.CalibrationSigmaM);
-        _lanes = started.Cameras.ToDictionary(c => c.CameraId, c => new CameraLane(new ClusterTracker(new CameraModel(c), rows, options.Tracker)), StringComparer.Ordinal);
+        _lanes = started.Cameras.ToDictionary(c => c.CameraId, c => new CameraLane(new ClusterTracker(new CameraModel(c), rows, options.Tracker), options.Registration), StringComparer.Ordinal);
         _lastFrameAt = now;
         _lastFixAt = now;
     }
@@ -150,10 +150,12 @@ public sealed class RunFusion
         // fixes cover the newest frame or no fix has come for the quiet timeout.
         var fixesCover = newestFrame is not { } latest || _trajectory.LastTime >= _clock.ToGnssTime(latest) + _options.MaxExtrapolation;
         var gnssQuiet = now - _lastFixAt >= _options.QuietTimeout;
-        // A replay says how many fixes it published; live, the receiver's fixes have no last one.
+        // A replay says how many fixes it published (then it waits for all of them: a fix queue that is merely slow, on a
+        // busy machine, must not end the run and stretch the last frames' poses); live, the receiver's fixes have no last one.
         var fixesAllIn = _stopped?.GnssFixesPublished is { } published && _fixSequences.Count >= published;
+        var fixesDone = fixesCover || fixesAllIn || (_stopped?.GnssFixesPublished is null && gnssQuiet);
         var ending = _stopped is { } stopped
-            && ((Progress.FramesReceived >= stopped.FramesPublished && (fixesCover || gnssQuiet || fixesAllIn))
+            && ((Progress.FramesReceived >= stopped.FramesPublished && fixesDone)
                 || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout && gnssQuiet));
 
         foreach (var (cameraId, lane) in _lanes)
@@ -189,6 +191,8 @@ public sealed class RunFusion
                     Progress.FramesFused++;
                     count("frames_fused", 1);
                 }
+                var (axisOrigin, axis) = lane.Tracker.Camera.Ray(pose, lane.Tracker.Camera.Mounting.Cx, lane.Tracker.Camera.Mounting.Cy);
+                lane.Passes.Frame(entry.Frame.Sequence, Rows.FromPlan ? Rows.AlongsideRow(axisOrigin, axis) : null);
                 var far = lane.Tracker.FarDetections;
                 lane.Tracker.Step(entry.Ticket, pose, Upright(entry.Frame, lane.Tracker.Camera.Mounting), _ended);
                 count("detections_far_row", lane.Tracker.FarDetections - far);
@@ -217,12 +221,20 @@ public sealed class RunFusion
                     count("clusters_far_row", 1);
                     Release(track);
                 }
-                else
+                else if (!lane.Passes.Hold(track))
                 {
-                    _ready.Add((_builder.Build(track, cameraId, _clock.SigmaAt(track.Sightings[^1].Frame.CapturedAtUtc)), track));
+                    _ready.Add((_builder.Build(track, cameraId, ClockSigma(track)), track));
                 }
             }
             _ended.Clear();
+            foreach (var (tracks, offset) in lane.Passes.Completed(lane.Tracker.OldestOpenTrackStart, ending, PassPointOf))
+            {
+                count(offset.GnssSigmaM is null ? "passes_unregistered" : "passes_registered", 1);
+                foreach (var track in tracks)
+                {
+                    _ready.Add((_builder.Build(track, cameraId, ClockSigma(track), offset), track));
+                }
+            }
         }
 
         await PublishReadyAsync(publisher, count, cancellationToken);
@@ -309,6 +321,24 @@ public sealed class RunFusion
     /// <summary>A batch's id follows from its content, so a replay that batches differently never collides with an earlier batch's id.</summary>
     private static Guid BatchId(List<BlossomClusterObservation> observations) =>
         MessageIds.Derive(observations[0].ObservationId, "batch/" + string.Join(",", observations.Select(o => o.ObservationId.ToString("N"))));
+
+    private TimeSpan ClockSigma(ClusterTrack track) => _clock.SigmaAt(track.Sightings[^1].Frame.CapturedAtUtc);
+
+    /// <summary>
+    /// Where a held track lies along its pass's row and how uncertain its poses were; null when it is off that row,
+    /// beyond its trees, or poorly triangulated (far boxes seen from a headland turn): those must not mark the row's ends.
+    /// </summary>
+    private PassPoint? PassPointOf(ClusterTrack track, MappedRow row)
+    {
+        var placed = row.Project(track.Estimate.X, track.Estimate.Y);
+        var spacing = row.TreeSpacingM ?? _options.DefaultTreeSpacingM;
+        if (Math.Abs(placed.LateralM) > 1.0 || track.TriangulationSigmaM > _options.Registration.MaxTrackSigmaM
+            || placed.AlongM < row.Trees[0].AlongM - spacing || placed.AlongM > row.Trees[^1].AlongM + spacing)
+        {
+            return null;
+        }
+        return new PassPoint(placed.AlongM, track.Sightings.Average(s => s.Pose.PositionSigmaM));
+    }
 
     /// <summary>True when the cluster lies on another row than the one the camera was driving alongside when it saw it best.</summary>
     private bool IsBeyondFacedRow(ClusterTrack track, CameraModel camera)

@@ -326,6 +326,24 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         return true;
     }
 
+    /// <summary>First frame of the oldest track still open (active or hidden): a pass that ended before it has all its tracks ended.</summary>
+    public long? OldestOpenTrackStart
+    {
+        get
+        {
+            long? oldest = null;
+            foreach (var track in _active.Concat(_dormant.Select(d => d.Track)))
+            {
+                var start = track.Sightings[0].Frame.Sequence;
+                if (oldest is null || start < oldest)
+                {
+                    oldest = start;
+                }
+            }
+            return oldest;
+        }
+    }
+
     /// <summary>A frame that cannot be placed (no pose): visible tracks count it as a miss.</summary>
     public void Skip(List<ClusterTrack> ended)
     {

@@ -1,0 +1,162 @@
+using TreeScout.Fusion.Attribution;
+using TreeScout.Fusion.Tracking;
+
+namespace TreeScout.Fusion.Runs;
+
+/// <summary>How a pass's along-row GNSS offset is measured against the block plan (docs/fusion.md, "Row-end registration").</summary>
+public sealed record RegistrationOptions
+{
+    /// <summary>Off: every track is reported as soon as it ends, at the position GNSS gives.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Passes whose poses are at least this uncertain (GNSS sigma, metres) are registered; RTK fixed is left alone.</summary>
+    public double MinGnssSigmaM { get; init; } = 0.1;
+
+    /// <summary>
+    /// Nor are passes worse than this (DGPS, autonomous): their error drifts too much within a pass for one offset to hold,
+    /// and their observations stay flagged low-confidence.
+    /// </summary>
+    public double MaxGnssSigmaM { get; init; } = 0.35;
+
+    /// <summary>1-sigma of the offset measured from the row's ends (canopies of the end trees are not exactly alike).</summary>
+    public double SigmaM { get; init; } = 0.1;
+
+    /// <summary>Share of a pass's clusters cut at each end before its extent is taken (a stray box must not move it).</summary>
+    public double EndQuantile { get; init; } = 0.01;
+
+    /// <summary>Tracks triangulated worse than this (metres, 1-sigma) do not mark the row's ends.</summary>
+    public double MaxTrackSigmaM { get; init; } = 0.15;
+
+    /// <summary>A pass longer than this many frames is reported unregistered as it goes, so the held window never fills.</summary>
+    public int MaxPassFrames { get; init; } = 600;
+}
+
+/// <summary>A held track's place along its pass's row and the GNSS sigma of its poses.</summary>
+public readonly record struct PassPoint(double AlongM, double GnssSigmaM);
+
+/// <summary>What a finished pass's tracks are reported with: the along-row shift to subtract and the GNSS sigma after it (null: not registered).</summary>
+public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM);
+
+/// <summary>
+/// One camera's passes along the rows and the tracks held until their pass's along-row offset is known. A pass is the
+/// frames during which the camera faces one planted row; when it is over (the camera faces another row or none) and no
+/// open track started in it, the extent of its clusters along the row, against the plan's trees at its ends, gives the
+/// offset GNSS had along that row during the pass: the cloud starts a canopy half-width before its first standing trunk
+/// and ends as far beyond its last, so the mean of both ends' offsets cancels the half-width. GNSS drifts slowly (float:
+/// ~0.1 m within a pass), so one offset per pass removes most of its along-row error.
+/// </summary>
+public sealed class PassRegistration(RegistrationOptions options)
+{
+    private readonly List<Pass> _passes = [];
+
+    /// <summary>Notes the row the camera faces in a processed frame; a different row (or none) starts a new pass.</summary>
+    public void Frame(long sequence, MappedRow? faced)
+    {
+        var current = _passes.Count > 0 ? _passes[^1] : null;
+        if (current is null || current.Row != faced)
+        {
+            _passes.Add(current = new Pass(faced, sequence));
+        }
+        current.LastFrame = sequence;
+        current.Frames++;
+    }
+
+    /// <summary>Holds a finished track while its pass can still be registered; false: report it now, unregistered.</summary>
+    public bool Hold(ClusterTrack track)
+    {
+        var first = track.Sightings[0].Frame.Sequence;
+        var pass = _passes.LastOrDefault(p => p.FirstFrame <= first);
+        if (!options.Enabled || pass is null || pass.Row is not { Trees.Count: >= 3 } || pass.Frames > options.MaxPassFrames)
+        {
+            return false;
+        }
+        pass.Tracks.Add(track);
+        return true;
+    }
+
+    /// <summary>
+    /// Passes that are over with no open track starting in them (all of them when <paramref name="ending"/>), or that grew
+    /// too long to hold, with their offset; their held tracks are released to the caller.
+    /// </summary>
+    public IEnumerable<(IReadOnlyList<ClusterTrack> Tracks, PassOffset Offset)> Completed(long? oldestOpenTrackStart, bool ending, Func<ClusterTrack, MappedRow, PassPoint?> place)
+    {
+        for (var i = 0; i < _passes.Count; i++)
+        {
+            var pass = _passes[i];
+            var over = ending || (i < _passes.Count - 1 && (oldestOpenTrackStart is not { } open || open > pass.LastFrame));
+            var tooLong = pass.Frames > options.MaxPassFrames;
+            if (!over && !tooLong)
+            {
+                continue;
+            }
+            List<ClusterTrack> tracks = [.. pass.Tracks];
+            pass.Tracks.Clear();
+            if (over)
+            {
+                _passes.RemoveAt(i--);
+            }
+            if (tracks.Count > 0)
+            {
+                yield return (tracks, tooLong || pass.Row is null ? new PassOffset(0, null)
+                    : Offset(pass.Row, [.. tracks.Select(t => place(t, pass.Row)).Where(p => p is not null).Select(p => p!.Value)]));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The along-row offset of one pass from where its clusters start and stop against the row's trees. An end tree may be
+    /// missing (the plan still lists it): the first pairing of end trees, fewest missing first, whose implied canopy
+    /// half-width is plausible (5-70 % of the spacing) and whose offset is within 3 GNSS sigmas wins.
+    /// </summary>
+    public PassOffset Offset(MappedRow row, IReadOnlyList<PassPoint> points)
+    {
+        if (points.Count < 20)
+        {
+            return new PassOffset(0, null);
+        }
+        var positions = points.Select(p => p.AlongM).Order().ToList();
+        var cut = (int)Math.Floor(options.EndQuantile * (positions.Count - 1));
+        var (start, end) = (positions[cut], positions[^(cut + 1)]);
+        var gnss = points.Select(p => p.GnssSigmaM).Order().ElementAt(points.Count / 2);
+        var trees = row.Trees;
+        var spacing = (trees[^1].AlongM - trees[0].AlongM) / (trees.Count - 1);
+        if (gnss < options.MinGnssSigmaM || gnss > options.MaxGnssSigmaM)
+        {
+            return new PassOffset(0, null);
+        }
+        // Fewest missing end trees first: a standing end tree is the rule, a missing one the exception.
+        double? best = null;
+        foreach (var (k, m) in new[] { (0, 0), (1, 0), (0, 1), (1, 1) })
+        {
+            var (fromStart, fromEnd) = (start - trees[k].AlongM, end - trees[^(m + 1)].AlongM);
+            // fromStart = offset − half-width, fromEnd = offset + half-width.
+            var (offset, halfWidth) = ((fromStart + fromEnd) / 2, (fromEnd - fromStart) / 2);
+            if (halfWidth >= 0.05 * spacing && halfWidth <= 0.7 * spacing && Math.Abs(offset) <= 3 * gnss)
+            {
+                best = offset;
+                break;
+            }
+        }
+        if (best is not { } measured)
+        {
+            return new PassOffset(0, null);
+        }
+        // Weighted by the two uncertainties: a good fix moves little, a poor one takes the row's word.
+        var (g2, r2) = (gnss * gnss, options.SigmaM * options.SigmaM);
+        return new PassOffset(measured * g2 / (g2 + r2), Math.Sqrt(g2 * r2 / (g2 + r2)));
+    }
+
+    /// <summary>A stretch of frames facing one row, and the tracks it holds.</summary>
+    private sealed class Pass(MappedRow? row, long firstFrame)
+    {
+        public MappedRow? Row { get; } = row;
+
+        public long FirstFrame { get; } = firstFrame;
+
+        public long LastFrame { get; set; }
+
+        public int Frames { get; set; }
+
+        public List<ClusterTrack> Tracks { get; } = [];
+    }
+}
