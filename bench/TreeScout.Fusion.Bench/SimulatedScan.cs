@@ -1,4 +1,5 @@
 using TreeScout.Contracts;
+using TreeScout.Fusion.Attribution;
 using TreeScout.Fusion.Gnss;
 using TreeScout.Fusion.Tracking;
 using TreeScout.Orchard;
@@ -138,6 +139,14 @@ public sealed class SimulatedScan
     }
 
     /// <summary>The order messages reach fusion on a tractor: fixes when the host read them, frames a detection latency after capture.</summary>
+    /// <summary>The scene's block plan as fusion maps it (rows and trees in the block's UTM zone).</summary>
+    public (PlanRowMap Rows, UtmProjection Projection) PlanRows()
+    {
+        var plan = BlockPlan.Parse(Started.BlockPlanGeoJson!, $"block plan of {RunId}");
+        var projection = plan.Projection();
+        return (new PlanRowMap(plan, projection, Started.TreeSpacingM, Started.RowSpacingM), projection);
+    }
+
     public IEnumerable<IMessage> ArrivalOrder(TimeSpan detectionLatency)
     {
         var data = Fixes.Select(f => (At: f.ReceivedAtUtc, Message: (IMessage)f))

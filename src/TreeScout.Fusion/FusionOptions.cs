@@ -92,9 +92,10 @@ public sealed class FusionOptions : IValidatableObject
         {
             yield return new ValidationResult("Fusion:Tracker: MinSightings ≥ 1, MaxMisses ≥ 0, GatePx > 0, PixelSigma > 0, CanopyHalfDepthM > 0, MaxTrackFrames ≥ 2", [nameof(Tracker)]);
         }
-        if (Registration.SigmaM <= 0 || Registration.EndQuantile is < 0 or >= 0.5 || Registration.MaxPassFrames < 1 || Registration.MaxPassFrames >= MaxHeldFrames)
+        if (Registration.SigmaM <= 0 || Registration.MinGnssSigmaM > Registration.MaxGnssSigmaM || Registration.EndQuantile is < 0 or >= 0.5
+            || Registration.MaxPassFrames < 1 || Registration.MaxPassFrames >= MaxHeldFrames)
         {
-            yield return new ValidationResult($"Fusion:Registration: SigmaM > 0, EndQuantile in [0, 0.5), MaxPassFrames between 1 and Fusion:MaxHeldFrames ({MaxHeldFrames})", [nameof(Registration)]);
+            yield return new ValidationResult($"Fusion:Registration: SigmaM > 0, MinGnssSigmaM ≤ MaxGnssSigmaM, EndQuantile in [0, 0.5), MaxPassFrames between 1 and Fusion:MaxHeldFrames ({MaxHeldFrames})", [nameof(Registration)]);
         }
         if (Tracker.MaxTrackFrames >= MaxHeldFrames)
         {

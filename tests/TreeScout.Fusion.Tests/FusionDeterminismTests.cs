@@ -1,10 +1,8 @@
 using TreeScout.Contracts;
-using TreeScout.Fusion.Attribution;
 using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Geometry;
 using TreeScout.Fusion.Runs;
 using TreeScout.Messaging;
-using TreeScout.Orchard;
 using TreeScout.Simulation;
 
 namespace TreeScout.Fusion.Tests;
@@ -70,9 +68,7 @@ public sealed class FusionDeterminismTests
     /// <summary>Feeds one run's messages to <see cref="RunFusion"/> in the given order, moving it forward after each, as the engine does.</summary>
     private static async Task<List<BlossomClusterObservation>> FuseAsync(SimulatedScan scan, IEnumerable<IMessage> messages)
     {
-        var plan = BlockPlan.Parse(scan.Started.BlockPlanGeoJson!, "plan");
-        var projection = plan.Projection();
-        var rows = new PlanRowMap(plan, projection, scan.Started.TreeSpacingM, scan.Started.RowSpacingM);
+        var (rows, projection) = scan.PlanRows();
         var now = scan.Started.StartedAtUtc;
         var fusion = new RunFusion(scan.Started, new FusionOptions(), rows, projection, now);
         var publisher = new Collector();

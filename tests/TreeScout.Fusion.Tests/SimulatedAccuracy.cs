@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Text;
 using TreeScout.Contracts;
-using TreeScout.Fusion.Attribution;
 using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Geometry;
-using TreeScout.Orchard;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
 
@@ -26,14 +24,32 @@ public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutpu
         get
         {
             var treeOf = Scan.Truth.Clusters.ToDictionary(c => c.ClusterId, c => c.TreeId);
-            var confident = Output.Observations
-                .Where(o => !o.LowConfidence && o.TreeId is not null)
-                .Select(o => (o.TreeId, Cluster: Scan.TrackOrigins.GetValueOrDefault(o.ObservationId)))
-                .Where(x => x.Cluster is not null)
-                .ToList();
-            return confident.Count == 0 ? 0 : (double)confident.Count(x => x.TreeId != treeOf[x.Cluster!]) / confident.Count;
+            var confident = ConfidentWithOrigin().ToList();
+            return confident.Count == 0 ? 0 : (double)confident.Count(x => x.TreeId != treeOf[x.Cluster]) / confident.Count;
         }
     }
+
+    /// <summary>Share of visible clusters with a confident observation, from a track that started on that cluster, on its own tree (by identity, not by position).</summary>
+    public double RightTreeShare
+    {
+        get
+        {
+            var visible = Scan.Truth.Clusters.Where(c => c.Visible).ToDictionary(c => c.ClusterId, c => c.TreeId);
+            var found = ConfidentWithOrigin()
+                .Where(x => visible.TryGetValue(x.Cluster, out var tree) && tree == x.TreeId)
+                .Select(x => x.Cluster)
+                .Distinct()
+                .Count();
+            return (double)found / visible.Count;
+        }
+    }
+
+    /// <summary>Confident observations with a tree, and the true cluster their track started on (tracks started on a false box left out).</summary>
+    private IEnumerable<(string TreeId, string Cluster)> ConfidentWithOrigin() => Output.Observations
+        .Where(o => !o.LowConfidence && o.TreeId is not null)
+        .Select(o => (TreeId: o.TreeId!, Cluster: Scan.TrackOrigins.GetValueOrDefault(o.ObservationId)))
+        .Where(x => x.Cluster is not null)
+        .Select(x => (x.TreeId, x.Cluster!));
 
     public static string Table(IEnumerable<ScenarioResult> results)
     {
@@ -79,9 +95,7 @@ public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutpu
     private static (Score Score, double RightTreeShare) ReferenceOf(SimulatedScan scan)
     {
         var truth = scan.Truth;
-        var plan = BlockPlan.Parse(scan.Started.BlockPlanGeoJson!, "plan");
-        var projection = plan.Projection();
-        var rows = new PlanRowMap(plan, projection, truth.TreeSpacingM, truth.RowSpacingM);
+        var (rows, projection) = scan.PlanRows();
         var bestSeen = new Dictionary<string, (int Area, DateTimeOffset Time)>();
         foreach (var frame in truth.Frames)
         {
@@ -108,22 +122,5 @@ public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutpu
         var treeOf = truth.Clusters.ToDictionary(c => c.ClusterId, c => c.TreeId);
         var rightTree = (double)observations.Count(o => o.TreeId == treeOf[o.ObservationId]) / truth.Clusters.Count(c => c.Visible);
         return (Scorer.Compute(truth, ResultOf(truth, observations)), rightTree);
-    }
-
-    /// <summary>Share of visible clusters with a confident observation, from a track that started on that cluster, on its own tree (by identity, not by position).</summary>
-    public double RightTreeShare
-    {
-        get
-        {
-            var visible = Scan.Truth.Clusters.Where(c => c.Visible).ToDictionary(c => c.ClusterId, c => c.TreeId);
-            var found = Output.Observations
-                .Where(o => !o.LowConfidence && o.TreeId is not null)
-                .Select(o => (o.TreeId, Cluster: Scan.TrackOrigins.GetValueOrDefault(o.ObservationId)))
-                .Where(x => x.Cluster is not null && visible.TryGetValue(x.Cluster, out var tree) && tree == x.TreeId)
-                .Select(x => x.Cluster)
-                .Distinct()
-                .Count();
-            return (double)found / visible.Count;
-        }
     }
 }

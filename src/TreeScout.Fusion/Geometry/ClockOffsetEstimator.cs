@@ -18,8 +18,6 @@ public sealed class ClockOffsetEstimator(TimeSpan nominalLatency, int window)
     private readonly List<(long Received, long Offset)> _samples = [];
     private (int Count, TimeSpan Offset, TimeSpan Sigma)? _cached;
 
-    public int Samples => _samples.Count;
-
     public void Add(DateTimeOffset receivedAt, DateTimeOffset gnssTime)
     {
         if (receivedAt == gnssTime)

@@ -56,12 +56,10 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
             }
         }
         var n = sightings.Count;
-        // GNSS errors of neighbouring fixes are correlated (a slow drift), so they do not average out over the sightings.
-        if (pass.GnssSigmaM is { } registered)
-        {
-            gnss2 = n * registered * registered;
-        }
-        var sigma = Math.Sqrt(gnss2 / n + heading2 / n + time2 / n
+        // GNSS errors of neighbouring fixes are correlated (a slow drift), so they do not average out over the sightings;
+        // a registered pass has the GNSS term its registration left.
+        var gnssVariance = pass.GnssSigmaM is { } registered ? registered * registered : gnss2 / n;
+        var sigma = Math.Sqrt(gnssVariance + heading2 / n + time2 / n
             + track.TriangulationSigmaM * track.TriangulationSigmaM + calibrationSigmaM * calibrationSigmaM);
 
         var place = rows.Place(estimate, best.Pose);

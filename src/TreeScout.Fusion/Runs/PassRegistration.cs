@@ -114,16 +114,16 @@ public sealed class PassRegistration(RegistrationOptions options)
         {
             return new PassOffset(0, null);
         }
-        var positions = points.Select(p => p.AlongM).Order().ToList();
-        var cut = (int)Math.Floor(options.EndQuantile * (positions.Count - 1));
-        var (start, end) = (positions[cut], positions[^(cut + 1)]);
         var gnss = points.Select(p => p.GnssSigmaM).Order().ElementAt(points.Count / 2);
-        var trees = row.Trees;
-        var spacing = (trees[^1].AlongM - trees[0].AlongM) / (trees.Count - 1);
         if (gnss < options.MinGnssSigmaM || gnss > options.MaxGnssSigmaM)
         {
             return new PassOffset(0, null);
         }
+        var positions = points.Select(p => p.AlongM).Order().ToList();
+        var cut = (int)Math.Floor(options.EndQuantile * (positions.Count - 1));
+        var (start, end) = (positions[cut], positions[^(cut + 1)]);
+        var trees = row.Trees;
+        var spacing = (trees[^1].AlongM - trees[0].AlongM) / (trees.Count - 1);
         // Fewest missing end trees first: a standing end tree is the rule, a missing one the exception.
         double? best = null;
         foreach (var (k, m) in new[] { (0, 0), (1, 0), (0, 1), (1, 1) })

@@ -191,11 +191,10 @@ public sealed class RunFusion
                     Progress.FramesFused++;
                     count("frames_fused", 1);
                 }
-                var (axisOrigin, axis) = lane.Tracker.Camera.Ray(pose, lane.Tracker.Camera.Mounting.Cx, lane.Tracker.Camera.Mounting.Cy);
-                lane.Passes.Frame(entry.Frame.Sequence, Rows.FromPlan ? Rows.AlongsideRow(axisOrigin, axis) : null);
                 var far = lane.Tracker.FarDetections;
                 lane.Tracker.Step(entry.Ticket, pose, Upright(entry.Frame, lane.Tracker.Camera.Mounting), _ended);
                 count("detections_far_row", lane.Tracker.FarDetections - far);
+                lane.Passes.Frame(entry.Frame.Sequence, Rows.FromPlan ? lane.Tracker.FacedRow : null);
             }
             if (ending)
             {

@@ -509,7 +509,8 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     {
         var near = new List<(int, BlossomDetection)>(detections.Count);
         var (origin, axis) = camera.Ray(pose, camera.Mounting.Cx, camera.Mounting.Cy);
-        var rowDistance = rows.AlongsideRow(origin, axis) is { } faced
+        FacedRow = rows.AlongsideRow(origin, axis);
+        var rowDistance = FacedRow is { } faced
             ? Math.Abs(faced.Project(origin.X, origin.Y).LateralM) / Math.Max(0.2, new Vec3(axis.X, axis.Y, 0).Length)
             : options.DefaultRowDistanceM;
         var focal = (camera.Mounting.Fx + camera.Mounting.Fy) / 2;
@@ -531,6 +532,9 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
 
     /// <summary>Detections left out because their size puts them on a row beyond the faced one.</summary>
     public long FarDetections { get; private set; }
+
+    /// <summary>The row the camera faced in the last frame stepped (null: none, e.g. on a headland).</summary>
+    public MappedRow? FacedRow { get; private set; }
 
     /// <summary>Spread of box size between frames of one cluster (log scale): detector boxes wobble by about a fifth.</summary>
     private const double SizeLogSigma = 0.25;
