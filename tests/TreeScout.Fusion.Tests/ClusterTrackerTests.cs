@@ -42,9 +42,9 @@ public sealed class ClusterTrackerTests
     }
 
     /// <summary>Runs the drive; <paramref name="shown"/> picks, per frame, which clusters are detected. Returns the reported tracks as the clusters their boxes came from.</summary>
-    private static (List<List<int>> Tracks, long Splits) Drive(int frames, Vec3[] clusters, Func<int, int, bool> shown, Func<int, double> headingErrorDeg)
+    private static (List<List<int>> Tracks, long Splits) Drive(int frames, Vec3[] clusters, Func<int, int, bool> shown, Func<int, double> headingErrorDeg, TrackerOptions? options = null)
     {
-        var tracker = new ClusterTracker(Camera, new InferredRowMap(1.0, 4.0), new TrackerOptions());
+        var tracker = new ClusterTracker(Camera, new InferredRowMap(1.0, 4.0), options ?? new TrackerOptions());
         var ended = new List<ClusterTrack>();
         var origin = new Dictionary<(long Frame, int Index), int>();
         for (var f = 0; f < frames; f++)
@@ -97,5 +97,25 @@ public sealed class ClusterTrackerTests
         Assert.True(clusters.Length == tracks.Count, $"{tracks.Count} tracks ({splits} splits): {string.Join(" | ", tracks.Select(t => string.Join(",", t)))}");
         Assert.Equal(Enumerable.Range(0, clusters.Length), tracks.Select(t => t.Distinct().Single()).Order());
         Assert.Equal(0, splits);
+    }
+
+    [Fact]
+    public void A_neighbour_that_appears_where_a_hidden_cluster_is_predicted_gets_its_own_track()
+    {
+        // 7 cm apart along the row (~17 px): the first is seen until frame 32 and then hidden while still in view; the
+        // second, hidden until then, shows from frame 35 on. Its box lands near the hidden cluster's prediction (inside
+        // the gate of a track seen in the previous frame), but that track has missed 2 frames.
+        Vec3[] clusters = [new(RowEastingM, 5.00, 1.5), new(RowEastingM, 5.07, 1.5)];
+        bool Shown(int f, int c) => c == 0 ? f <= 32 : f >= 35;
+
+        var (tracks, splits) = Drive(60, clusters, Shown, _ => 0);
+        var seen = string.Join(" | ", tracks.Select(t => string.Join(",", t)));
+        Assert.True(tracks.Count == 2, $"{tracks.Count} tracks ({splits} splits): {seen}");
+        Assert.Equal([0, 1], tracks.Select(t => t.Distinct().Single()).Order());
+        Assert.Equal(0, splits);
+
+        // With the after-miss gate as wide as the normal one, the hidden cluster's track takes the neighbour's boxes.
+        var (merged, _) = Drive(60, clusters, Shown, _ => 0, new TrackerOptions { AfterMissGate = 3 });
+        Assert.Contains(merged, t => t.Distinct().Count() == 2);
     }
 }

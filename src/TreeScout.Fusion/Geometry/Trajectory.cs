@@ -73,7 +73,13 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
     {
         _projection ??= UtmProjection.For(fix.Latitude, fix.Longitude);
         var (e, n) = _projection.ToUtm(fix.Latitude, fix.Longitude);
-        var sample = new Sample(fix.TimeUtc, e, n, fix.HorizontalSigmaM, fix.Quality, fix.HeadingDeg is { } h ? Angles.Radians(h) : null, fix.CourseDeg);
+        // The receiver's heading (HDT/THS) and course (RMC/VTG) are from true north; positions are in the UTM grid, whose
+        // north differs by the meridian convergence (~1.9° in the Betuwe, zone 31): a camera turned by that misplaces
+        // clusters by ~7 cm at 2 m and breaks frame-to-frame prediction.
+        var trueNorth = fix.HeadingDeg is null && fix.CourseDeg is null ? 0 : _projection.TrueNorthGridAzimuth(fix.Latitude, fix.Longitude);
+        var sample = new Sample(fix.TimeUtc, e, n, fix.HorizontalSigmaM, fix.Quality,
+            fix.HeadingDeg is { } h ? Angles.Wrap(Angles.Radians(h) + trueNorth) : null,
+            fix.CourseDeg is { } c ? Angles.Wrap(Angles.Radians(c) + trueNorth) : null);
         var index = IndexAtOrAfter(fix.TimeUtc);
         if (index < _samples.Count && _samples[index].Time == fix.TimeUtc)
         {
@@ -277,7 +283,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
     private (double Heading, double Sigma) HeadingAt(DateTimeOffset time, TimeSpan window, LocalFitResult? fitAtTime)
     {
         var (i, k) = BracketIndices(time);
-        if (_samples[i].TrueHeading is { } hi && _samples[k].TrueHeading is { } hk)
+        if (_samples[i].Heading is { } hi && _samples[k].Heading is { } hk)
         {
             var f = i == k ? 0 : (time - _samples[i].Time) / (_samples[k].Time - _samples[i].Time);
             return (Angles.Lerp(hi, hk, f), Angles.Radians(0.2));
@@ -291,9 +297,9 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
                 return (Angles.Wrap(moving.Course + (direction < 0 ? Math.PI : 0)), moving.Sigma);
             }
         }
-        if (_samples[i].CourseDeg is { } reported)
+        if (_samples[i].Course is { } reported)
         {
-            return (Angles.Radians(reported), Angles.Radians(20));
+            return (reported, Angles.Radians(20));
         }
         return (0, Math.PI);
     }
@@ -388,7 +394,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
                 else
                 {
                     var course = Angles.Azimuth(de, dn);
-                    if (s.TrueHeading is { } heading)
+                    if (s.Heading is { } heading)
                     {
                         direction = Math.Cos(course - heading) >= 0 ? 1 : -1;
                     }
@@ -406,7 +412,8 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
 
     private readonly record struct MotionState(double? LastCourse, bool Stopped);
 
-    private sealed class Sample(DateTimeOffset time, double e, double n, double sigmaM, GnssQuality quality, double? trueHeading, double? courseDeg)
+    /// <summary>A fix in the grid; <paramref name="heading"/> and <paramref name="course"/> are grid azimuths (radians) of what the receiver sent.</summary>
+    private sealed class Sample(DateTimeOffset time, double e, double n, double sigmaM, GnssQuality quality, double? heading, double? course)
     {
         public DateTimeOffset Time { get; } = time;
 
@@ -418,9 +425,9 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
 
         public GnssQuality Quality { get; } = quality;
 
-        public double? TrueHeading { get; } = trueHeading;
+        public double? Heading { get; } = heading;
 
-        public double? CourseDeg { get; } = courseDeg;
+        public double? Course { get; } = course;
 
         /// <summary>+1 driving forward, −1 reversing.</summary>
         public int Direction { get; set; } = 1;
