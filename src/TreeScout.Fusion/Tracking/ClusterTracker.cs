@@ -75,6 +75,14 @@ public sealed record TrackerOptions
     /// <summary>Settled tracks that must agree before a common shift is applied.</summary>
     public int MinCommonShiftTracks { get; init; } = 8;
 
+    /// <summary>
+    /// Share, per frame, of the drift between the tracks' match points and their reported points that is taken out of
+    /// the common shift the new rays are corrected by. Without it the shift drifted along every pass (to −50..−78 px on the
+    /// simulator's RTK runs, where the search limit made every track lose its boxes at once); 0.3 and more also pull
+    /// float passes onto their drifting fixes (docs/fusion.md, "common shift's drift").
+    /// </summary>
+    public double MatchFrameAnchoring { get; init; } = 0.05;
+
     /// <summary>A track whose boxes sit farther than this (RMS, pixels) from its point is checked for being two clusters.</summary>
     public double SplitMinRmsPx { get; init; } = 4;
 
@@ -152,6 +160,8 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     private readonly List<(double U, double V, int Track)> _offsets = [];
     private readonly Dictionary<(int U, int V), List<int>> _cells = [];
     private readonly Dictionary<int, (double U, double V, double D2)> _nearest = [];
+    private readonly List<double> _frameOffsetsU = [];
+    private readonly List<double> _frameOffsetsV = [];
     private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
 
     public IReadOnlyList<ClusterTrack> Active => _active;
@@ -177,11 +187,16 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         // for matching (MatchEstimate). Reported positions keep the raw rays: aligning every frame to the tracks would
         // let them drift away from GNSS.
         var (shiftU, shiftV) = CommonShift(predictions, centres);
+        // Shift and match points moving together along the row look the same to the vote, so a small bias (the box of a
+        // partly hidden cluster moves against the cluster as the view changes) builds up frame after frame; a share of how
+        // far the match points have moved from the reported ones is taken out of the rays they are built from.
+        var (driftU, driftV) = options.MatchFrameAnchoring > 0 ? MatchFrameOffset(pose) : (0, 0);
+        var (corrU, corrV) = (shiftU + options.MatchFrameAnchoring * driftU, shiftV + options.MatchFrameAnchoring * driftV);
         var rays = new (Vec3 Origin, Vec3 Direction, Vec3 MatchDirection)[detections.Count];
         for (var i = 0; i < detections.Count; i++)
         {
             var (origin, direction) = camera.Ray(pose, centres[i].U, centres[i].V);
-            rays[i] = (origin, direction, camera.Ray(pose, centres[i].U - shiftU, centres[i].V - shiftV).Direction);
+            rays[i] = (origin, direction, camera.Ray(pose, centres[i].U - corrU, centres[i].V - corrV).Direction);
         }
 
         var matchedTrack = new bool[_active.Count];
@@ -225,7 +240,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
                 continue;
             }
             matchedTrack[t] = matchedDetection[i] = true;
-            AddSighting(_active[t], new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (shiftU, shiftV), rays[i].MatchDirection));
+            AddSighting(_active[t], new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (corrU, corrV), rays[i].MatchDirection));
         }
 
         var survivors = new List<ClusterTrack>(_active.Count + detections.Count);
@@ -260,7 +275,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             if (!matchedDetection[i])
             {
                 var track = new ClusterTrack();
-                AddSighting(track, new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (shiftU, shiftV), rays[i].MatchDirection));
+                AddSighting(track, new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (corrU, corrV), rays[i].MatchDirection));
                 survivors.Add(track);
             }
         }
@@ -524,6 +539,37 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             }
         }
         return nearest.Count < options.MinCommonShiftTracks ? (0, 0) : (nearest.Values.Average(n => n.U), nearest.Values.Average(n => n.V));
+    }
+
+    /// <summary>
+    /// Where the settled tracks' match points project against their reported points (median, pixels): how far the
+    /// frame the common shift works in has moved away from the one GNSS gives (zero unless it drifted).
+    /// </summary>
+    private (double U, double V) MatchFrameOffset(in Pose pose)
+    {
+        _frameOffsetsU.Clear();
+        _frameOffsetsV.Clear();
+        foreach (var track in _active)
+        {
+            if (!IsSettled(track))
+            {
+                continue;
+            }
+            var (ru, rv, rd) = camera.Project(pose, track.Estimate);
+            var (mu, mv, md) = camera.Project(pose, track.MatchEstimate);
+            if (rd > 0 && md > 0)
+            {
+                _frameOffsetsU.Add(mu - ru);
+                _frameOffsetsV.Add(mv - rv);
+            }
+        }
+        if (_frameOffsetsU.Count < options.MinCommonShiftTracks)
+        {
+            return (0, 0);
+        }
+        _frameOffsetsU.Sort();
+        _frameOffsetsV.Sort();
+        return (_frameOffsetsU[_frameOffsetsU.Count / 2], _frameOffsetsV[_frameOffsetsV.Count / 2]);
     }
 
     /// <summary>Boxes of clusters on the faced row (by apparent size: a far cluster looks small); far ones are counted in <see cref="FarDetections"/>.</summary>
