@@ -138,7 +138,6 @@ public sealed class SimulatedScan
         };
     }
 
-    /// <summary>The order messages reach fusion on a tractor: fixes when the host read them, frames a detection latency after capture.</summary>
     /// <summary>The scene's block plan as fusion maps it (rows and trees in the block's UTM zone).</summary>
     public (PlanRowMap Rows, UtmProjection Projection) PlanRows()
     {
@@ -147,6 +146,7 @@ public sealed class SimulatedScan
         return (new PlanRowMap(plan, projection, Started.TreeSpacingM, Started.RowSpacingM), projection);
     }
 
+    /// <summary>The order messages reach fusion on a tractor: fixes when the host read them, frames a detection latency after capture.</summary>
     public IEnumerable<IMessage> ArrivalOrder(TimeSpan detectionLatency)
     {
         var data = Fixes.Select(f => (At: f.ReceivedAtUtc, Message: (IMessage)f))

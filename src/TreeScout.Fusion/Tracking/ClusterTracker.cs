@@ -190,7 +190,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         // Shift and match points moving together along the row look the same to the vote, so a small bias (the box of a
         // partly hidden cluster moves against the cluster as the view changes) builds up frame after frame; a share of how
         // far the match points have moved from the reported ones is taken out of the rays they are built from.
-        var (driftU, driftV) = options.MatchFrameAnchoring > 0 ? MatchFrameOffset(pose) : (0, 0);
+        var (driftU, driftV) = options.MatchFrameAnchoring > 0 ? MatchFrameOffset(pose, predictions) : (0, 0);
         var (corrU, corrV) = (shiftU + options.MatchFrameAnchoring * driftU, shiftV + options.MatchFrameAnchoring * driftV);
         var rays = new (Vec3 Origin, Vec3 Direction, Vec3 MatchDirection)[detections.Count];
         for (var i = 0; i < detections.Count; i++)
@@ -542,25 +542,25 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     }
 
     /// <summary>
-    /// Where the settled tracks' match points project against their reported points (median, pixels): how far the
-    /// frame the common shift works in has moved away from the one GNSS gives (zero unless it drifted).
+    /// Where the settled tracks' match points project (their predictions) against their reported points (median,
+    /// pixels): how far the frame the common shift works in has moved away from the one GNSS gives (zero unless it drifted).
     /// </summary>
-    private (double U, double V) MatchFrameOffset(in Pose pose)
+    private (double U, double V) MatchFrameOffset(in Pose pose, Prediction[] predictions)
     {
         _frameOffsetsU.Clear();
         _frameOffsetsV.Clear();
-        foreach (var track in _active)
+        for (var t = 0; t < predictions.Length; t++)
         {
-            if (!IsSettled(track))
+            var p = predictions[t];
+            if (!p.Settled || p.Depth <= 0)
             {
                 continue;
             }
-            var (ru, rv, rd) = camera.Project(pose, track.Estimate);
-            var (mu, mv, md) = camera.Project(pose, track.MatchEstimate);
-            if (rd > 0 && md > 0)
+            var (u, v, depth) = camera.Project(pose, _active[t].Estimate);
+            if (depth > 0)
             {
-                _frameOffsetsU.Add(mu - ru);
-                _frameOffsetsV.Add(mv - rv);
+                _frameOffsetsU.Add(p.U - u);
+                _frameOffsetsV.Add(p.V - v);
             }
         }
         if (_frameOffsetsU.Count < options.MinCommonShiftTracks)
