@@ -25,7 +25,8 @@ def main():
     torch.set_num_threads(2)
     ck = torch.load(args.ckpt)
     size = ck["args"]["size"]
-    net = StageNet(upto=ck["args"]["upto"])
+    a = ck["args"]
+    net = StageNet(upto=a["upto"], mixstyle=a.get("mixstyle", 0.0), grayworld=a.get("grayworld", False))
     net.load_state_dict(ck["state_dict"])
     m = Exported(net).eval()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -123,6 +123,8 @@ def main():
     ap.add_argument("--reg", type=float, default=0.1, help="weight of expected-stage L1 regression")
     ap.add_argument("--aug", type=float, default=1.0, help="augmentation strength")
     ap.add_argument("--upto", type=int, default=3)
+    ap.add_argument("--mixstyle", type=float, default=0.0, help="MixStyle probability after layer1/layer2 (0: off)")
+    ap.add_argument("--grayworld", action="store_true", help="gray-world white balance in the graph")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--stop-after", type=int, default=None,
@@ -171,7 +173,7 @@ def main():
         w[y == k] /= w[y == k].sum()
     w /= w.sum()
 
-    net = StageNet(upto=args.upto)
+    net = StageNet(upto=args.upto, mixstyle=args.mixstyle, grayworld=args.grayworld)
     net.load_imagenet(torch.load(base))
     head = list(net.fc.parameters())
     backbone = [p for n_, p in net.named_parameters() if not n_.startswith("fc.")]
