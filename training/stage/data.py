@@ -78,6 +78,12 @@ def resize_area(rgb, size):
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
 
 
+def shrink_to_width(rgb, width):
+    """The crop as a camera would see the cluster at `width` pixels wide (aspect kept, INTER_AREA)."""
+    h = max(1, int(round(rgb.shape[0] * width / rgb.shape[1])))
+    return cv2.resize(rgb, (width, h), interpolation=cv2.INTER_AREA)
+
+
 def to_tensor_np(rgb_uint8_batch):
     """uint8 [N,S,S,3] RGB -> float32 NCHW, (x/255 - mean)/std. Identical to the deployed preprocessing."""
     x = rgb_uint8_batch.astype(np.float32) / np.float32(255.0)

@@ -2,6 +2,8 @@
 (imread BGR -> RGB -> resize SxS INTER_AREA -> /255 -> (x-mean)/std -> NCHW).
 
   /usr/bin/python3 training/stage/evaluate.py --onnx models/bbch-stage.onnx [--json-out training/runs/stage/eval_py.json]
+      [--widths 48,32,24,16,12]   # also: each crop first shrunk to that many pixels wide (a cluster farther away or
+                                  # seen by a wider lens), then the deployed preprocessing
 
 The ONNX graph is executed with torch ops (onnx_torch.py). The numbers in models/bbch-stage.json come from
 training/stage/ort_eval.sh (ONNX Runtime 1.31.1 + OpenCvSharp in C#), which must agree with this.
@@ -32,6 +34,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnx", default=os.path.join(data.repo_root(), "models", "bbch-stage.onnx"))
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--widths", default="", help="comma-separated cluster widths in pixels to also evaluate at")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(2)
@@ -52,6 +55,12 @@ def main():
     print("minConfidence %.2f: %.1f %% of crops confident, top-1 %.4f / within-one %.4f on those, top-1 %.4f on the rest" % (
         MIN_CONFIDENCE, 100 * conf_ok.mean(), (probs[conf_ok].argmax(1) == y[conf_ok]).mean(),
         (np.abs(probs[conf_ok].argmax(1) - y[conf_ok]) <= 1).mean(), (probs[~conf_ok].argmax(1) == y[~conf_ok]).mean()))
+    for w in [int(v) for v in args.widths.split(",") if v]:
+        small = [data.shrink_to_width(data.load_rgb(p), w) for p, *_ in held]
+        xw = data.to_tensor_np(np.stack([data.resize_area(im, size) for im in small]))
+        rw = metrics.compute(y, np.concatenate([run(xw[i:i + 256]) for i in range(0, len(xw), 256)]))
+        print("crops shrunk to %3d px wide: top-1 %.4f  within-one %.4f  flowering-vs-not %.4f" % (
+            w, rw["top1"], rw["withinOne"], rw["flowering"]))
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(r, f, indent=1)
