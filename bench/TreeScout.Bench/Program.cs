@@ -13,7 +13,7 @@ using TreeScout.Detection.Models;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-// dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate [--score T]|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
 var writeCard = args.Contains("--write-card");
@@ -26,7 +26,13 @@ var heldOut = Path.GetFullPath("samples/detector-heldout");
 
 if (mode == "evaluate")
 {
-    using var pipeline = BlossomPipeline.Open(new DetectionOptions { DetectorCard = detectorCard, StageCard = stageCard, IntraOpThreads = threads });
+    // --score T: recall at another detector threshold, for the record only (the card's threshold is chosen by `sweep`).
+    var score = Array.IndexOf(args, "--score") is var si and >= 0 && si + 1 < args.Length ? double.Parse(args[si + 1], CultureInfo.InvariantCulture) : (double?)null;
+    if (writeCard && score is not null)
+    {
+        throw new ArgumentException("--write-card records the card's own threshold; drop --score");
+    }
+    using var pipeline = BlossomPipeline.Open(new DetectionOptions { DetectorCard = detectorCard, StageCard = stageCard, IntraOpThreads = threads, ScoreThreshold = score });
     var result = DetectorEvaluationRun.Run(pipeline, Path.GetFullPath("../shared/data/orchard-frames/via_region_data.json"),
         Path.Combine(heldOut, "truth.json"), "samples/detector-heldout (training/detector/composite.py --cameras held --count 16 --seed 1000)");
     var node = JsonSerializer.SerializeToNode(result, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase })!;
