@@ -41,6 +41,8 @@ public sealed class BlossomDetector : IDisposable
 
     public DetectorSettings Settings { get; }
 
+    /// <summary>The frame as the last <see cref="Detect"/> call fed it to the network: scaled by the card, not padded.</summary>
+    public Mat Scaled => _scaled;
 
     /// <summary>Clusters in <paramref name="upright"/> (CV_8UC3), boxes in its pixels, best first.</summary>
     public List<ClusterBox> Detect(Mat upright)
