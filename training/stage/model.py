@@ -3,11 +3,7 @@ import torch
 import torch.nn as nn
 
 from convert_resnet18 import make_resnet
-
-# ImageNet normalisation the classifier's input carries (data.MEAN / data.STD); repeated here so the graph can
-# undo it for the gray-world step without importing the data module into the exported model.
-_MEAN = (0.482947568627451, 0.4545211176470588, 0.40416713725490194)
-_STD = (0.229, 0.224, 0.225)
+from data import MEAN, STD
 
 
 class MixStyle(nn.Module):
@@ -38,8 +34,8 @@ class GrayWorld(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))  # undoes the input's normalisation
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 
     def forward(self, x):
         x01 = x * self.std + self.mean

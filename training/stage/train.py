@@ -125,6 +125,9 @@ def main():
     ap.add_argument("--upto", type=int, default=3)
     ap.add_argument("--mixstyle", type=float, default=0.0, help="MixStyle probability after layer1/layer2 (0: off)")
     ap.add_argument("--grayworld", action="store_true", help="gray-world white balance in the graph")
+    ap.add_argument("--swa-from", type=int, default=0,
+                    help="average the weights every --swa-every steps from this epoch on (0: off), then refit batch norm")
+    ap.add_argument("--swa-every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--stop-after", type=int, default=None,
@@ -185,6 +188,7 @@ def main():
     warm = steps_per_epoch
     stages = torch.arange(10).float()
     step = 0
+    swa, swa_n = {}, 0
     t0 = time.time()
     for ep in range(args.epochs):
         net.train()
@@ -209,6 +213,11 @@ def main():
             opt.step()
             step += 1
             tl += loss.item()
+            if args.swa_from and ep + 1 >= args.swa_from and step % args.swa_every == 0:
+                swa_n += 1
+                for k, v in net.state_dict().items():
+                    if v.dtype.is_floating_point and "running_" not in k:
+                        swa[k] = v.detach().clone() if k not in swa else swa[k] + (v.detach() - swa[k]) / swa_n
         msg = "epoch %d loss %.4f  %.0fs" % (ep + 1, tl / steps_per_epoch, time.time() - t0)
         if val_items and ((ep + 1) % args.eval_every == 0 or ep + 1 == args.epochs):
             p = predict(net, xv)
@@ -222,6 +231,31 @@ def main():
         if args.stop_after and ep + 1 >= args.stop_after:
             log("stopped after epoch %d of %d (--stop-after)" % (ep + 1, args.epochs))
             break
+    if swa_n:
+        # Weight averaging along the trajectory (SWA): a flatter optimum, which is what carries across cameras. The averaged
+        # weights need batch-norm statistics of their own, refitted on augmented training batches.
+        sd = net.state_dict()
+        sd.update(swa)
+        net.load_state_dict(sd)
+        bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        net.train()
+        with torch.no_grad():
+            for _ in range(60):
+                net(augment(src[rng.choice(len(y), size=args.batch, p=w)], args.size, rng, args.aug))
+        for m in bns:
+            m.momentum = 0.1
+        msg = "swa: %d snapshots" % swa_n
+        if val_items:
+            r = metrics.compute(yv, predict(net, xv))
+            msg += "  | select-cams top1 %.3f within1 %.3f flowering %.3f recall %s" % (
+                r["top1"], r["withinOne"], r["flowering"], " ".join("%.2f" % v for v in r["perClassRecall"].values()))
+        log(msg)
+        torch.save({"state_dict": net.state_dict(), "args": vars(args), "epoch": ep + 1, "swaSnapshots": swa_n,
+                    "train_cameras": sorted({c for _, _, c, _ in train_items}), "train_crops": len(train_items)},
+                   os.path.join(out, "model.pt"))
     log("done in %.1f min" % ((time.time() - t0) / 60))
 
 
