@@ -187,6 +187,11 @@ def main():
     total = steps_per_epoch * args.epochs
     warm = steps_per_epoch
     stages = torch.arange(10).float()
+    def select_report():
+        r = metrics.compute(yv, predict(net, xv))
+        return "  | select-cams top1 %.3f within1 %.3f flowering %.3f recall %s" % (
+            r["top1"], r["withinOne"], r["flowering"], " ".join("%.2f" % v for v in r["perClassRecall"].values()))
+
     step = 0
     swa, swa_n = {}, 0
     t0 = time.time()
@@ -220,10 +225,7 @@ def main():
                         swa[k] = v.detach().clone() if k not in swa else swa[k] + (v.detach() - swa[k]) / swa_n
         msg = "epoch %d loss %.4f  %.0fs" % (ep + 1, tl / steps_per_epoch, time.time() - t0)
         if val_items and ((ep + 1) % args.eval_every == 0 or ep + 1 == args.epochs):
-            p = predict(net, xv)
-            r = metrics.compute(yv, p)
-            msg += "  | select-cams top1 %.3f within1 %.3f flowering %.3f recall %s" % (
-                r["top1"], r["withinOne"], r["flowering"], " ".join("%.2f" % v for v in r["perClassRecall"].values()))
+            msg += select_report()
         log(msg)
         torch.save({"state_dict": net.state_dict(), "args": vars(args), "epoch": ep + 1,
                     "train_cameras": sorted({c for _, _, c, _ in train_items}), "train_crops": len(train_items)},
@@ -247,12 +249,7 @@ def main():
                 net(augment(src[rng.choice(len(y), size=args.batch, p=w)], args.size, rng, args.aug))
         for m in bns:
             m.momentum = 0.1
-        msg = "swa: %d snapshots" % swa_n
-        if val_items:
-            r = metrics.compute(yv, predict(net, xv))
-            msg += "  | select-cams top1 %.3f within1 %.3f flowering %.3f recall %s" % (
-                r["top1"], r["withinOne"], r["flowering"], " ".join("%.2f" % v for v in r["perClassRecall"].values()))
-        log(msg)
+        log("swa: %d snapshots" % swa_n + (select_report() if val_items else ""))
         torch.save({"state_dict": net.state_dict(), "args": vars(args), "epoch": ep + 1, "swaSnapshots": swa_n,
                     "train_cameras": sorted({c for _, _, c, _ in train_items}), "train_crops": len(train_items)},
                    os.path.join(out, "model.pt"))
