@@ -17,7 +17,8 @@ using TreeScout.Messaging;
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
 var writeCard = args.Contains("--write-card");
-int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+int Arg(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var threads = Arg("--threads", 2);
 var rounds = Arg("--rounds", 3);
 var detectorCard = Path.GetFullPath("models/blossom-detector.json");
@@ -27,7 +28,7 @@ var heldOut = Path.GetFullPath("samples/detector-heldout");
 if (mode == "evaluate")
 {
     // --score T: recall at another detector threshold, for the record only (the card's threshold is chosen by `sweep`).
-    var score = Array.IndexOf(args, "--score") is var si and >= 0 && si + 1 < args.Length ? double.Parse(args[si + 1], CultureInfo.InvariantCulture) : (double?)null;
+    var score = Value("--score") is { } s ? double.Parse(s, CultureInfo.InvariantCulture) : (double?)null;
     if (writeCard && score is not null)
     {
         throw new ArgumentException("--write-card records the card's own threshold; drop --score");

@@ -88,9 +88,9 @@ public sealed class FusionOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (Tracker.MinSightings < 1 || Tracker.MaxMisses < 0 || Tracker.GatePx <= 0 || Tracker.PixelSigma <= 0 || Tracker.CanopyHalfDepthM <= 0 || Tracker.MaxTrackFrames < 2 || Tracker.AfterMissGate is <= 0 or > 3 || Tracker.MatchFrameAnchoring is < 0 or > 1)
+        if (Tracker.MinSightings < 1 || Tracker.MaxMisses < 0 || Tracker.GatePx <= 0 || Tracker.PixelSigma <= 0 || Tracker.CanopyHalfDepthM <= 0 || Tracker.MaxTrackFrames < 2 || Tracker.AfterMissGate is <= 0 or > TrackerOptions.MatchGate || Tracker.MatchFrameAnchoring is < 0 or > 1)
         {
-            yield return new ValidationResult("Fusion:Tracker: MinSightings ≥ 1, MaxMisses ≥ 0, GatePx > 0, PixelSigma > 0, CanopyHalfDepthM > 0, MaxTrackFrames ≥ 2, 0 < AfterMissGate ≤ 3, 0 ≤ MatchFrameAnchoring ≤ 1", [nameof(Tracker)]);
+            yield return new ValidationResult($"Fusion:Tracker: MinSightings ≥ 1, MaxMisses ≥ 0, GatePx > 0, PixelSigma > 0, CanopyHalfDepthM > 0, MaxTrackFrames ≥ 2, 0 < AfterMissGate ≤ {TrackerOptions.MatchGate}, 0 ≤ MatchFrameAnchoring ≤ 1", [nameof(Tracker)]);
         }
         if (Registration.SigmaM <= 0 || Registration.MinGnssSigmaM > Registration.MaxGnssSigmaM || Registration.EndQuantile is < 0 or >= 0.5
             || Registration.MaxPassFrames < 1 || Registration.MaxPassFrames >= MaxHeldFrames)

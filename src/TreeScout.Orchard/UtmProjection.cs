@@ -43,12 +43,12 @@ public sealed class UtmProjection
     /// <summary>
     /// The grid azimuth of true north at a point (radians, clockwise from the zone's grid north; the meridian convergence,
     /// up to ~3° at the edge of a zone in mid latitudes): a true heading or course plus this is the same direction in the grid.
+    /// <paramref name="grid"/> is the point's <see cref="ToUtm"/>, which callers already have.
     /// </summary>
-    public double TrueNorthGridAzimuth(double latitude, double longitude)
+    public double TrueNorthGridAzimuth(double latitude, double longitude, (double Easting, double Northing) grid)
     {
-        var (e0, n0) = ToUtm(latitude, longitude);
         var (e1, n1) = ToUtm(latitude + 1e-4, longitude);
-        return Math.Atan2(e1 - e0, n1 - n0);
+        return Math.Atan2(e1 - grid.Easting, n1 - grid.Northing);
     }
 
     public (double Latitude, double Longitude) ToWgs84(double easting, double northing)

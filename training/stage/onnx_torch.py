@@ -39,8 +39,12 @@ class OnnxTorch:
                 y = F.max_pool2d(self._pad(i[0], a.get("pads"), float("-inf")), a["kernel_shape"], a.get("strides"))
             elif op == "Add":
                 y = i[0] + i[1]
+            elif op == "Sub":
+                y = i[0] - i[1]
             elif op == "Mul":
                 y = i[0] * i[1]
+            elif op == "Div":
+                y = i[0] / i[1]
             elif op == "ReduceMean":
                 y = i[0].mean(dim=tuple(a["axes"]), keepdim=bool(a.get("keepdims", 1)))
             elif op == "GlobalAveragePool":

@@ -76,7 +76,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         // The receiver's heading (HDT/THS) and course (RMC/VTG) are from true north; positions are in the UTM grid, whose
         // north differs by the meridian convergence (~1.9° in the Betuwe, zone 31): a camera turned by that misplaces
         // clusters by ~7 cm at 2 m and breaks frame-to-frame prediction.
-        var trueNorth = fix.HeadingDeg is null && fix.CourseDeg is null ? 0 : _projection.TrueNorthGridAzimuth(fix.Latitude, fix.Longitude);
+        var trueNorth = fix.HeadingDeg is null && fix.CourseDeg is null ? 0 : _projection.TrueNorthGridAzimuth(fix.Latitude, fix.Longitude, (e, n));
         var sample = new Sample(fix.TimeUtc, e, n, fix.HorizontalSigmaM, fix.Quality,
             fix.HeadingDeg is { } h ? Angles.Wrap(Angles.Radians(h) + trueNorth) : null,
             fix.CourseDeg is { } c ? Angles.Wrap(Angles.Radians(c) + trueNorth) : null);

@@ -37,8 +37,11 @@ public sealed record TrackerOptions
     /// <summary>Gate as a share of the box size: a cluster's box moves by less than its size between predictions.</summary>
     public double GateBoxFactor { get; init; } = 1.0;
 
+    /// <summary>Largest matching cost (normalised distance to the prediction, ~3 sigma) a track seen in the previous frame accepts.</summary>
+    public const double MatchGate = 3;
+
     /// <summary>
-    /// Largest matching cost (normalised distance to the prediction; 3 for a track seen in the previous frame) a track
+    /// Largest matching cost (normalised distance to the prediction; <see cref="MatchGate"/> for a track seen in the previous frame) a track
     /// that missed its cluster in the previous frame accepts. Its cluster is usually hidden behind a neighbour a few
     /// centimetres away, whose box then turns up near the prediction: on the simulator's RTK runs, 60 of the 74 such
     /// matches above 2 and 35 of 58 between 1.5 and 2 were another cluster (docs/fusion.md, "Tracking").
@@ -206,7 +209,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         for (var t = 0; t < _active.Count; t++)
         {
             var p = predictions[t];
-            var gate = _active[t].Misses > 0 ? options.AfterMissGate : 3;
+            var gate = _active[t].Misses > 0 ? options.AfterMissGate : TrackerOptions.MatchGate;
             visible[t] = p.Depth > 0 && camera.InImage(p.U + shiftU, p.V + shiftV, 0);
             if (p.Depth <= 0)
             {
