@@ -46,11 +46,16 @@ public sealed class FusionDeterminismTests
         {
             var scan = SimulatedScan.Create(FusionAccuracyTests.Base(21) with { TreesPerRow = 5 }, directory, DetectionNoise.Realistic, "sim-determinism");
             // Each frame right after the fixes up to its capture (live), or every fix before the first frame (a fix
-            // queue far ahead, as on a replay after a crash).
-            var live = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.Zero));
-            var fixesFirst = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.FromMinutes(10)));
+            // queue far ahead, as on a replay after a crash). The fix retention is shorter than the run (≈ 20 s), so fixes
+            // are pruned and acknowledged while it goes: the fixes-first order must not lose the early frames' fixes.
+            var options = new FusionOptions { FixRetention = TimeSpan.FromSeconds(5) };
+            var (live, liveProgress) = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.Zero), options);
+            var (fixesFirst, fixesFirstProgress) = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.FromMinutes(10)), options);
 
             Assert.True(live.Count > 100, $"{live.Count} observations");
+            Assert.Equal(0, liveProgress.FramesWithoutPose);
+            Assert.Equal(0, fixesFirstProgress.FramesWithoutPose);
+            Assert.Equal(liveProgress.FramesFused, fixesFirstProgress.FramesFused);
             Assert.Equal(Summary(live), Summary(fixesFirst));
         }
         finally
@@ -66,11 +71,11 @@ public sealed class FusionDeterminismTests
         [.. observations.OrderBy(o => o.ObservationId).Select(o => (o.ObservationId, o.TreeId, o.Latitude, o.Longitude, o.PositionSigmaM, o.LowConfidence))];
 
     /// <summary>Feeds one run's messages to <see cref="RunFusion"/> in the given order, moving it forward after each, as the engine does.</summary>
-    private static async Task<List<BlossomClusterObservation>> FuseAsync(SimulatedScan scan, IEnumerable<IMessage> messages)
+    private static async Task<(List<BlossomClusterObservation> Observations, RunProgress Progress)> FuseAsync(SimulatedScan scan, IEnumerable<IMessage> messages, FusionOptions options)
     {
         var (rows, projection) = scan.PlanRows();
         var now = scan.Started.StartedAtUtc;
-        var fusion = new RunFusion(scan.Started, new FusionOptions(), rows, projection, now);
+        var fusion = new RunFusion(scan.Started, options, rows, projection, now);
         var publisher = new Collector();
         foreach (var message in messages)
         {
@@ -89,8 +94,8 @@ public sealed class FusionDeterminismTests
             await fusion.AdvanceAsync(publisher, now, (_, _) => { }, CancellationToken.None);
         }
         // No more fixes: after the quiet timeout the held frames are released and the run is closed.
-        Assert.True(await fusion.AdvanceAsync(publisher, now + new FusionOptions().QuietTimeout, (_, _) => { }, CancellationToken.None) || publisher.Fused, $"run not fused: {fusion.Progress.FramesReceived} frames received, {fusion.HeldFrames} held, {publisher.Observations.Count} observations");
-        return publisher.Observations;
+        Assert.True(await fusion.AdvanceAsync(publisher, now + options.QuietTimeout, (_, _) => { }, CancellationToken.None) || publisher.Fused, $"run not fused: {fusion.Progress.FramesReceived} frames received, {fusion.HeldFrames} held, {publisher.Observations.Count} observations");
+        return (publisher.Observations, fusion.Progress);
     }
 
     private sealed class Ack : IDeferredAcknowledgement

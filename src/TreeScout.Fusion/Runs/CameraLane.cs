@@ -49,7 +49,11 @@ public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions regis
 
     public long? OldestUnacknowledged => OldestHeld()?.Frame.Sequence;
 
-    public DateTimeOffset? OldestUnacknowledgedCapture => OldestHeld()?.Frame.CapturedAtUtc;
+    /// <summary>
+    /// Capture time of the oldest frame this lane may still need fixes for: its oldest held frame, or, with none held, the
+    /// newest received (frames come in sequence order, so no later one is older); null before its first frame.
+    /// </summary>
+    public DateTimeOffset? OldestCaptureNeedingFixes => OldestHeld()?.Frame.CapturedAtUtc ?? NewestCapture;
 
     public FrameArrival Add(FrameDetections frame, IDeferredAcknowledgement ack)
     {

@@ -357,25 +357,26 @@ public sealed class RunFusion
         }
     }
 
-    /// <summary>Fixes older than the oldest unacknowledged frame (minus the retention for heading windows and stops) are durable history.</summary>
+    /// <summary>
+    /// Fixes older than the oldest frame that may still need them (minus the retention for heading windows and stops) are
+    /// durable history. Before any frame has come nothing is released: the fix queue can be far ahead of the frames (a
+    /// replay, a restart), and fixes released then would be missing for the frames still to come.
+    /// </summary>
     private void AcknowledgeFixes()
     {
-        var oldest = _lanes.Values.Select(l => l.OldestUnacknowledgedCapture).Where(t => t is not null).Min();
-        var horizon = oldest is { } capture ? _clock.ToGnssTime(capture) - _options.FixRetention : _trajectory.LastTime - _options.FixRetention;
-        if (horizon is not { } cutoff)
+        // A camera that has sent nothing yet is not waited for once another has: a dead camera must not hold every fix.
+        if (_lanes.Values.Select(l => l.OldestCaptureNeedingFixes).Where(t => t is not null).Min() is not { } oldestCapture)
         {
             return;
         }
+        var cutoff = _clock.ToGnssTime(oldestCapture) - _options.FixRetention;
         while (_fixAcks.Count > 0 && _fixAcks.First() is var first && first.Key < cutoff)
         {
             first.Value.ForEach(a => a.Acknowledge());
             _fixAcks.Remove(first.Key);
         }
         _trajectory.PruneBefore(cutoff);
-        if (oldest is { } oldestCapture)
-        {
-            _clock.PruneBefore(oldestCapture);
-        }
+        _clock.PruneBefore(oldestCapture);
     }
 
     /// <summary>Boxes in the camera's intrinsics' pixel grid (detection may have run on a resized frame).</summary>
