@@ -92,10 +92,10 @@ public sealed class FusionOptions : IValidatableObject
         {
             yield return new ValidationResult($"Fusion:Tracker: MinSightings ≥ 1, MaxMisses ≥ 0, GatePx > 0, PixelSigma > 0, CanopyHalfDepthM > 0, MaxTrackFrames ≥ 2, 0 < AfterMissGate ≤ {TrackerOptions.MatchGate}, 0 ≤ MatchFrameAnchoring ≤ 1", [nameof(Tracker)]);
         }
-        if (Registration.SigmaM <= 0 || Registration.MinGnssSigmaM > Registration.MaxGnssSigmaM || Registration.EndQuantile is < 0 or >= 0.5
+        if (Registration.SigmaM <= 0 || Registration.MinGnssSigmaM > Registration.MaxGnssSigmaM || Registration.EndOutliers is < 0 or > 8
             || Registration.MaxPassFrames < 1 || Registration.MaxPassFrames >= MaxHeldFrames)
         {
-            yield return new ValidationResult($"Fusion:Registration: SigmaM > 0, MinGnssSigmaM ≤ MaxGnssSigmaM, EndQuantile in [0, 0.5), MaxPassFrames between 1 and Fusion:MaxHeldFrames ({MaxHeldFrames})", [nameof(Registration)]);
+            yield return new ValidationResult($"Fusion:Registration: SigmaM > 0, MinGnssSigmaM ≤ MaxGnssSigmaM, EndOutliers between 0 and 8, MaxPassFrames between 1 and Fusion:MaxHeldFrames ({MaxHeldFrames})", [nameof(Registration)]);
         }
         if (Tracker.MaxTrackFrames >= MaxHeldFrames)
         {

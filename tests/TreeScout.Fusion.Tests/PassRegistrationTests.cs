@@ -8,11 +8,11 @@ public sealed class PassRegistrationTests
 {
     private static readonly PassRegistration Registration = new(new RegistrationOptions());
 
-    /// <summary>A straight row of 15 trees 1 m apart (0.5 … 14.5 m along it).</summary>
-    private static MappedRow Row()
+    /// <summary>A straight row of trees 1 m apart (0.5 … 14.5 m along it with 15 trees).</summary>
+    private static MappedRow Row(int trees = 15)
     {
-        var row = new MappedRow("R01", [(0.0, 0.0), (0.0, 15.0)], 1.0);
-        for (var i = 1; i <= 15; i++)
+        var row = new MappedRow("R01", [(0.0, 0.0), (0.0, trees)], 1.0);
+        for (var i = 1; i <= trees; i++)
         {
             row.Trees.Add(new PlantedTree(MappedRow.TreeIdOf("R01", i), i, i - 0.5));
         }
@@ -20,11 +20,11 @@ public sealed class PassRegistrationTests
     }
 
     /// <summary>Clusters of the standing trees, spread ±0.4 m around each trunk, as GNSS with an along-row error places them.</summary>
-    private static List<PassPoint> Cloud(double gnssErrorM, double gnssSigmaM, params int[] missingTrees)
+    private static List<PassPoint> Cloud(double gnssErrorM, double gnssSigmaM, int trees = 15, params int[] missingTrees)
     {
         var random = new Random(5);
         var points = new List<PassPoint>();
-        for (var tree = 1; tree <= 15; tree++)
+        for (var tree = 1; tree <= trees; tree++)
         {
             if (missingTrees.Contains(tree))
             {
@@ -46,6 +46,17 @@ public sealed class PassRegistrationTests
         // Measured ≈ 0.5 m; weight 0.25² / (0.25² + 0.1²) = 0.862; GNSS sigma after it √(0.25²·0.1² / (0.25² + 0.1²)) = 0.093 m.
         Assert.Equal(0.5 * 0.862, offset.ShiftM, 0.03);
         Assert.Equal(0.093, offset.GnssSigmaM!.Value, 0.001);
+    }
+
+    [Fact]
+    public void A_long_row_is_measured_like_a_short_one()
+    {
+        // 200 trees, 6,000 clusters: the ends are cut by a few clusters, not by a share (1 % would be two whole trees, the
+        // cloud would look ~4 m shorter than the row, and the pass would be left unregistered).
+        var offset = Registration.Offset(Row(trees: 200), Cloud(gnssErrorM: 0.3, gnssSigmaM: 0.25, trees: 200));
+
+        Assert.Equal(0.3 * 0.862, offset.ShiftM, 0.03);
+        Assert.NotNull(offset.GnssSigmaM);
     }
 
     [Fact]

@@ -21,8 +21,11 @@ public sealed record RegistrationOptions
     /// <summary>1-sigma of the offset measured from the row's ends (canopies of the end trees are not exactly alike).</summary>
     public double SigmaM { get; init; } = 0.1;
 
-    /// <summary>Share of a pass's clusters cut at each end before its extent is taken (a stray box must not move it).</summary>
-    public double EndQuantile { get; init; } = 0.01;
+    /// <summary>
+    /// Clusters cut at each end of a pass before its extent is taken (a stray box must not move it). A count, not a share:
+    /// a share of a 200-tree row's clusters is two whole trees, and the ends would no longer look like canopy edges.
+    /// </summary>
+    public int EndOutliers { get; init; } = 4;
 
     /// <summary>Tracks triangulated worse than this (metres, 1-sigma) do not mark the row's ends.</summary>
     public double MaxTrackSigmaM { get; init; } = 0.15;
@@ -120,7 +123,7 @@ public sealed class PassRegistration(RegistrationOptions options)
             return new PassOffset(0, null);
         }
         var positions = points.Select(p => p.AlongM).Order().ToList();
-        var cut = (int)Math.Floor(options.EndQuantile * (positions.Count - 1));
+        var cut = options.EndOutliers;
         var (start, end) = (positions[cut], positions[^(cut + 1)]);
         var trees = row.Trees;
         var spacing = (trees[^1].AlongM - trees[0].AlongM) / (trees.Count - 1);
