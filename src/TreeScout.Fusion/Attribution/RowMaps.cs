@@ -60,8 +60,10 @@ public abstract class RowMap
     /// <summary>The nearest known row to a point: distance along it and lateral offset; null when no row is near.</summary>
     public abstract RowPoint? Nearest(Vec3 point);
 
-    /// <summary>Places a reported cluster (seen from <paramref name="pose"/>); an inferred map learns its rows from these.</summary>
-    public virtual RowPoint? Place(Vec3 point, in Pose pose) => Nearest(point);
+    /// <summary>Notes where a camera was and how much canopy it saw near it; an inferred map learns its rows from these.</summary>
+    public virtual void FollowPath(in Pose pose, Vec3 cameraAxis, int canopyDetections)
+    {
+    }
 
     public abstract TreeAssignment AssignTree(RowPoint point);
 }
@@ -114,15 +116,43 @@ public sealed class PlanRowMap : RowMap
 }
 
 /// <summary>
-/// Without a plan: rows inferred from the drive passes. A cluster not near a known row starts one along the tractor's
-/// heading through the cluster; as later clusters of that row appear beyond its end, the row is extended by the tractor's
-/// path offset by the row's lateral distance, so it follows curved rows. Trees are numbered by spacing from where the
-/// row was first seen. Row ids are R01, R02, ... in the order rows were found.
+/// Without a plan: rows inferred from the drive passes. While a camera sees canopy near it, the row it faces runs half a
+/// row spacing from the tractor's path on the camera's side (the tractor drives the middle of the alley): that point,
+/// frame by frame, starts a row or extends the one it lies on, so rows follow curves and exist before their first
+/// cluster is tracked (the faced row keeps far rows out and gives triangulation its depth prior, as a plan's rows do).
+/// Trees are numbered by spacing from the first cluster placed on the row: tracks end as they leave the view, the row's
+/// rear-most clusters first, so that is where the first canopy starts. Row ids are R01, R02, ... in the order rows were
+/// found.
 /// </summary>
 public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : RowMap
 {
+    /// <summary>Detections near the camera in a frame that mean canopy in front of it (fewer: a headland or a gap).</summary>
+    public const int MinCanopyDetections = 3;
+
+    private readonly Dictionary<MappedRow, double> _treeOrigin = [];
 
     public override bool FromPlan => false;
+
+    public override void FollowPath(in Pose pose, Vec3 cameraAxis, int canopyDetections)
+    {
+        if (canopyDetections < MinCanopyDetections)
+        {
+            return;
+        }
+        var (sin, cos) = Math.SinCos(pose.HeadingRad);
+        // The heading's right-hand normal is (cos, −sin); the camera looks to the side its axis points to.
+        var side = cameraAxis.X * cos - cameraAxis.Y * sin >= 0 ? 1 : -1;
+        var half = side * rowSpacingM / 2;
+        var point = new Vec3(pose.Easting + cos * half, pose.Northing - sin * half, 0);
+        if (Nearest(point) is not { } found)
+        {
+            MutableRows.Add(new MappedRow(BlockPlan.RowId(MutableRows.Count + 1), [(point.X, point.Y), (point.X + sin * 0.01, point.Y + cos * 0.01)], treeSpacingM));
+        }
+        else if (found.AlongM > found.Row.LengthM + 0.5)
+        {
+            found.Row.Append((point.X, point.Y));
+        }
+    }
 
     public override RowPoint? Nearest(Vec3 point)
     {
@@ -138,32 +168,15 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
         return best;
     }
 
-    public override RowPoint? Place(Vec3 point, in Pose pose)
-    {
-        var (sin, cos) = Math.SinCos(pose.HeadingRad);
-        if (Nearest(point) is { } found)
-        {
-            if (found.AlongM > found.Row.LengthM + 0.5)
-            {
-                // Extend the row by the point on it abreast of the cluster: the path's direction keeps curved rows curved.
-                var last = found.Row.Points[^1];
-                var ahead = found.AlongM - found.Row.LengthM;
-                var (ds, dc) = Math.SinCos(found.DirectionRad);
-                var extended = (last.E + ds * ahead, last.N + dc * ahead);
-                var lateral = (point.X - extended.Item1) * dc - (point.Y - extended.Item2) * ds;
-                found.Row.Append((extended.Item1 + dc * lateral * 0.5, extended.Item2 - ds * lateral * 0.5));
-                return found.Row.Project(point.X, point.Y);
-            }
-            return found;
-        }
-        var row = new MappedRow(BlockPlan.RowId(MutableRows.Count + 1), [(point.X - sin * 0.01, point.Y - cos * 0.01), (point.X + sin * 0.01, point.Y + cos * 0.01)], treeSpacingM);
-        MutableRows.Add(row);
-        return row.Project(point.X, point.Y);
-    }
-
     public override TreeAssignment AssignTree(RowPoint point)
     {
-        var index = (int)Math.Floor(point.AlongM / treeSpacingM) + 1;
-        return new TreeAssignment(MappedRow.TreeIdOf(point.Row.Id, index), treeSpacingM, null);
+        if (!_treeOrigin.TryGetValue(point.Row, out var origin))
+        {
+            _treeOrigin[point.Row] = origin = point.AlongM;
+        }
+        var index = (int)Math.Floor((point.AlongM - origin) / treeSpacingM) + 1;
+        return index < 1
+            ? new TreeAssignment(null, treeSpacingM, $"{point.AlongM - origin:F1} m along row {point.Row.Id} is before its first tree")
+            : new TreeAssignment(MappedRow.TreeIdOf(point.Row.Id, index), treeSpacingM, null);
     }
 }

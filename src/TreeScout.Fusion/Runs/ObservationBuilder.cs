@@ -62,7 +62,7 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
         var sigma = Math.Sqrt(gnssVariance + heading2 / n + time2 / n
             + track.TriangulationSigmaM * track.TriangulationSigmaM + calibrationSigmaM * calibrationSigmaM);
 
-        var place = rows.Place(estimate, best.Pose);
+        var place = rows.Nearest(estimate);
         var tree = place is { } p ? rows.AssignTree(p) : new TreeAssignment(null, double.NaN, "no row near the cluster");
         string? reason = poseFlag;
         if (reason is null && tree.Problem is not null)

@@ -580,16 +580,25 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     {
         var near = new List<(int, BlossomDetection)>(detections.Count);
         var (origin, axis) = camera.Ray(pose, camera.Mounting.Cx, camera.Mounting.Cy);
+        var focal = (camera.Mounting.Fx + camera.Mounting.Fy) / 2;
+        double DepthFromSize(BlossomDetection d) => focal * options.ClusterDiameterM / Math.Max(1, Math.Max(d.W, d.H));
+        if (!rows.FromPlan)
+        {
+            var canopy = 0;
+            foreach (var d in detections)
+            {
+                canopy += DepthFromSize(d) <= options.DefaultRowDistanceM + options.FarRowMarginM ? 1 : 0;
+            }
+            rows.FollowPath(pose, axis, canopy);
+        }
         FacedRow = rows.AlongsideRow(origin, axis);
         var rowDistance = FacedRow is { } faced
             ? Math.Abs(faced.Project(origin.X, origin.Y).LateralM) / Math.Max(0.2, new Vec3(axis.X, axis.Y, 0).Length)
             : options.DefaultRowDistanceM;
-        var focal = (camera.Mounting.Fx + camera.Mounting.Fy) / 2;
         for (var i = 0; i < detections.Count; i++)
         {
             var d = detections[i];
-            var depthFromSize = focal * options.ClusterDiameterM / Math.Max(1, Math.Max(d.W, d.H));
-            if (depthFromSize > rowDistance + options.FarRowMarginM)
+            if (DepthFromSize(d) > rowDistance + options.FarRowMarginM)
             {
                 FarDetections++;
             }

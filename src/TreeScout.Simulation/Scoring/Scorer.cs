@@ -71,18 +71,23 @@ public static class Scorer
         options ??= new ScoreOptions();
         var first = truth.Trees.Count > 0 ? truth.Trees[0] : throw new InvalidDataException("truth has no trees");
         var plane = new LocalTangentPlane(first.Latitude, first.Longitude);
-        return new Score(options, ScoreTrees(truth, result, options, plane), ScoreClusters(truth, result, options, plane, out var pairs), ScoreStages(truth, result, pairs));
+        var trees = ScoreTrees(truth, result, options, plane, out var match);
+        return new Score(options, trees, ScoreClusters(truth, result, options, plane, match, out var pairs), ScoreStages(truth, result, pairs));
     }
 
-    private static TreeScore ScoreTrees(GroundTruth truth, RunResult result, ScoreOptions options, LocalTangentPlane plane)
+    /// <param name="matched">Each found true tree's result tree (by id, else by position), for attributing clusters.</param>
+    private static TreeScore ScoreTrees(GroundTruth truth, RunResult result, ScoreOptions options, LocalTangentPlane plane, out Dictionary<string, ResultTree> matched)
     {
         var present = truth.Trees.Where(t => t.Present).ToList();
         var byId = present.ToDictionary(t => t.TreeId, StringComparer.Ordinal);
-        var match = new Dictionary<string, ResultTree>(StringComparer.Ordinal);
+        var match = matched = new Dictionary<string, ResultTree>(StringComparer.Ordinal);
         var unmatched = new List<ResultTree>();
+        var tolerance = options.TreeToleranceFraction * truth.TreeSpacingM;
         foreach (var tree in result.Trees)
         {
-            if (byId.ContainsKey(tree.TreeId) && !match.ContainsKey(tree.TreeId))
+            // A run without a plan numbers its own trees: the same id is the same tree only where it stands.
+            if (byId.TryGetValue(tree.TreeId, out var named) && !match.ContainsKey(tree.TreeId)
+                && Distance(plane, tree.Latitude, tree.Longitude, named.Latitude, named.Longitude) <= tolerance)
             {
                 match[tree.TreeId] = tree;
             }
@@ -93,7 +98,6 @@ public static class Scorer
         }
         var foundById = match.Count;
         // Trees the run named differently (no plan, inferred trees): nearest free true tree within tolerance, closest pairs first.
-        var tolerance = options.TreeToleranceFraction * truth.TreeSpacingM;
         var candidates = new List<(double Distance, ResultTree Result, TruthTree Truth)>();
         foreach (var r in unmatched)
         {
@@ -136,7 +140,7 @@ public static class Scorer
             extra);
     }
 
-    private static ClusterScore ScoreClusters(GroundTruth truth, RunResult result, ScoreOptions options, LocalTangentPlane plane, out List<(ResultObservation Observation, TruthCluster Cluster)> pairs)
+    private static ClusterScore ScoreClusters(GroundTruth truth, RunResult result, ScoreOptions options, LocalTangentPlane plane, Dictionary<string, ResultTree> treeOf, out List<(ResultObservation Observation, TruthCluster Cluster)> pairs)
     {
         var present = truth.Trees.Where(t => t.Present).Select(t => t.TreeId).ToHashSet(StringComparer.Ordinal);
         var clusters = truth.Clusters.Where(c => present.Contains(c.TreeId)).ToList();
@@ -200,7 +204,10 @@ public static class Scorer
         }
         var visible = clusters.Count(c => c.Visible);
         var matchedVisible = pairs.Where(p => p.Cluster.Visible).ToList();
-        var correct = matchedVisible.Count(p => !p.Observation.LowConfidence && p.Observation.TreeId == p.Cluster.TreeId);
+        // The right tree is the one the run reports for the cluster's true tree (its plan id, or the inferred tree standing there).
+        bool OnItsTree((ResultObservation Observation, TruthCluster Cluster) p) =>
+            p.Observation.TreeId is { } id && treeOf.TryGetValue(p.Cluster.TreeId, out var tree) && tree.TreeId == id;
+        var correct = matchedVisible.Count(p => !p.Observation.LowConfidence && OnItsTree(p));
         var low = result.Observations.Where(o => o.LowConfidence).ToList();
         var lowMatched = pairs.Where(p => p.Observation.LowConfidence).ToList();
         return new ClusterScore(
@@ -214,7 +221,7 @@ public static class Scorer
             visible == 0 ? 0 : (double)matchedVisible.Count / visible,
             low.Count,
             lowMatched.Count,
-            lowMatched.Count(p => p.Observation.TreeId == p.Cluster.TreeId),
+            lowMatched.Count(OnItsTree),
             Stats(horizontal),
             Stats(heights));
     }
