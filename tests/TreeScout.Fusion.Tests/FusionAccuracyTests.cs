@@ -108,9 +108,10 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     [Fact]
     public Task Curved_rows_with_missing_trees_hold_their_measured_level_and_count_nothing_on_a_gap() => CurvedWithGapsAsync(minAttribution: 0.94); // measured 96.9 %
 
-    // Without a plan the rows come from the drive passes and trees from the spacing. Measured: 2 rows, recall 94.1 %,
-    // 21 false positives, p95 0.118 m, 28 of 29 trees found (by position, 2 extra), 76.7 % on the tree standing there.
-    // Rows started from clusters instead (before stop 14): 4 rows, recall 68.8 %, 591 false positives, p95 0.196 m.
+    // Without a plan the rows come from the drive passes and trees from the spacing, numbered from where the canopy starts.
+    // Measured: 2 rows, recall 94.1 %, 21 false positives, p95 0.118 m, 29 of 29 trees found (by position, 2 extra),
+    // 89.9 % on the tree standing there (76.7 % numbered from the first cluster placed). Rows started from clusters
+    // instead (before stop 14): 4 rows, recall 68.8 %, 591 false positives, p95 0.196 m.
     [Fact]
     public async Task Without_a_plan_rows_follow_the_drive_passes_and_clusters_keep_their_rtk_positions()
     {
@@ -122,7 +123,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         Assert.True(c.FalsePositives <= 40, $"{c.FalsePositives} false positives");
         AssertPositionTarget(r);
         Assert.True(r.Score.Trees.Found >= 25 && r.Score.Trees.Extra <= 5, $"trees found {r.Score.Trees.Found} of {r.Score.Trees.TrueTrees}, extra {r.Score.Trees.Extra}");
-        AssertAttribution(r, 0.70);
+        AssertAttribution(r, 0.85);
     }
 
     [Fact]

@@ -60,8 +60,11 @@ public abstract class RowMap
     /// <summary>The nearest known row to a point: distance along it and lateral offset; null when no row is near.</summary>
     public abstract RowPoint? Nearest(Vec3 point);
 
-    /// <summary>Notes where a camera was and how much canopy it saw near it; an inferred map learns its rows from these.</summary>
-    public virtual void FollowPath(in Pose pose, Vec3 cameraAxis, int canopyDetections)
+    /// <summary>
+    /// Notes where a camera was, how much canopy it saw near it and where its settled clusters are; an inferred map learns
+    /// its rows and where their trees start from these.
+    /// </summary>
+    public virtual void FollowPath(in Pose pose, Vec3 cameraAxis, int canopyDetections, IEnumerable<Vec3> settledClusters)
     {
     }
 
@@ -120,20 +123,25 @@ public sealed class PlanRowMap : RowMap
 /// row spacing from the tractor's path on the camera's side (the tractor drives the middle of the alley): that point,
 /// frame by frame, starts a row or extends the one it lies on, so rows follow curves and exist before their first
 /// cluster is tracked (the faced row keeps far rows out and gives triangulation its depth prior, as a plan's rows do).
-/// Trees are numbered by spacing from the first cluster placed on the row: tracks end as they leave the view, the row's
-/// rear-most clusters first, so that is where the first canopy starts. Row ids are R01, R02, ... in the order rows were
-/// found.
+/// Trees are numbered by spacing from where the row's canopy starts: the third-smallest distance along the row of the
+/// clusters settled on it while its first cluster was still being tracked (the pass has seen the canopy's start by then;
+/// the third, so that one stray cluster does not move it). Row ids are R01, R02, ... in the order rows were found.
 /// </summary>
 public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : RowMap
 {
     /// <summary>Detections near the camera in a frame that mean canopy in front of it (fewer: a headland or a gap).</summary>
     public const int MinCanopyDetections = 3;
 
+    private const int OriginRank = 3;
+
     private readonly Dictionary<MappedRow, double> _treeOrigin = [];
+
+    /// <summary>The smallest distances along each row (at most <see cref="OriginRank"/>) of clusters settled on it before its trees were numbered.</summary>
+    private readonly Dictionary<MappedRow, List<double>> _canopyStart = [];
 
     public override bool FromPlan => false;
 
-    public override void FollowPath(in Pose pose, Vec3 cameraAxis, int canopyDetections)
+    public override void FollowPath(in Pose pose, Vec3 cameraAxis, int canopyDetections, IEnumerable<Vec3> settledClusters)
     {
         if (canopyDetections < MinCanopyDetections)
         {
@@ -144,13 +152,41 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
         var side = cameraAxis.X * cos - cameraAxis.Y * sin >= 0 ? 1 : -1;
         var half = side * rowSpacingM / 2;
         var point = new Vec3(pose.Easting + cos * half, pose.Northing - sin * half, 0);
+        MappedRow row;
         if (Nearest(point) is not { } found)
         {
-            MutableRows.Add(new MappedRow(BlockPlan.RowId(MutableRows.Count + 1), [(point.X, point.Y), (point.X + sin * 0.01, point.Y + cos * 0.01)], treeSpacingM));
+            row = new MappedRow(BlockPlan.RowId(MutableRows.Count + 1), [(point.X, point.Y), (point.X + sin * 0.01, point.Y + cos * 0.01)], treeSpacingM);
+            MutableRows.Add(row);
         }
-        else if (found.AlongM > found.Row.LengthM + 0.5)
+        else
         {
-            found.Row.Append((point.X, point.Y));
+            row = found.Row;
+            if (found.AlongM > row.LengthM + 0.5)
+            {
+                row.Append((point.X, point.Y));
+            }
+        }
+        if (_treeOrigin.ContainsKey(row))
+        {
+            return;
+        }
+        if (!_canopyStart.TryGetValue(row, out var smallest))
+        {
+            _canopyStart[row] = smallest = [];
+        }
+        foreach (var cluster in settledClusters)
+        {
+            var p = row.Project(cluster.X, cluster.Y);
+            if (Math.Abs(p.LateralM) > rowSpacingM / 3 || (smallest.Count == OriginRank && p.AlongM >= smallest[^1]))
+            {
+                continue;
+            }
+            var at = smallest.BinarySearch(p.AlongM);
+            smallest.Insert(at < 0 ? ~at : at, p.AlongM);
+            if (smallest.Count > OriginRank)
+            {
+                smallest.RemoveAt(OriginRank);
+            }
         }
     }
 
@@ -172,7 +208,11 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
     {
         if (!_treeOrigin.TryGetValue(point.Row, out var origin))
         {
-            _treeOrigin[point.Row] = origin = point.AlongM;
+            // Numbered once, at the row's first cluster: ids already published must not change.
+            _treeOrigin[point.Row] = origin = _canopyStart.TryGetValue(point.Row, out var smallest) && smallest.Count == OriginRank
+                ? Math.Min(smallest[^1], point.AlongM)
+                : point.AlongM;
+            _canopyStart.Remove(point.Row);
         }
         var index = (int)Math.Floor((point.AlongM - origin) / treeSpacingM) + 1;
         return index < 1

@@ -589,7 +589,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 canopy += DepthFromSize(d) <= options.DefaultRowDistanceM + options.FarRowMarginM ? 1 : 0;
             }
-            rows.FollowPath(pose, axis, canopy);
+            rows.FollowPath(pose, axis, canopy, _active.Where(IsSettled).Select(t => t.Estimate));
         }
         FacedRow = rows.AlongsideRow(origin, axis);
         var rowDistance = FacedRow is { } faced
