@@ -49,6 +49,26 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Start_without_a_plan_carries_the_operators_spacings_and_refuses_an_implausible_one_before_the_broker()
+    {
+        await using var vhost = await TestBroker.CreateVhostAsync("spacing");
+        var cameras = WriteCameras();
+
+        // A mistyped spacing (metres, not centimetres) is reported without contacting the broker (none is given).
+        var wrong = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", cameras, "--tree-spacing", "90"]);
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Equal("treescout: --tree-spacing 90: the tree spacing must be between 0.2 and 10 metres", wrong.Stderr.Trim());
+
+        var run = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", cameras, "--tree-spacing", "0.9", "--row-spacing", "3.2", "--broker", vhost.Uri.ToString(), "--listen", "0.5"]);
+        Assert.Equal(0, run.ExitCode);
+        await using var capture = await ConnectAsync(vhost.Uri, Topology.CaptureControlQueue, out var control);
+        await WaitUntilAsync(() => !control.IsEmpty, "capture received the run start");
+        var started = Assert.IsType<RunStarted>(Assert.Single(control));
+        Assert.Null(started.BlockPlanGeoJson);
+        Assert.Equal((0.9, 3.2), (started.TreeSpacingM, started.RowSpacingM));
+    }
+
+    [Fact]
     public async Task Start_is_refused_while_capture_reports_another_active_run()
     {
         await using var vhost = await TestBroker.CreateVhostAsync("busy");

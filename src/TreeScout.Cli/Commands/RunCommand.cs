@@ -39,20 +39,22 @@ public static class RunCommand
             Description = "The tractor's camera rig, camera.json (docs/recording-format.md)",
             DefaultValueFactory = _ => RunController.DefaultCamerasPath,
         };
+        var spacing = new SpacingOptions();
         var broker = BrokerOption();
         var listen = ListenOption();
         var command = new Command("start", "Start a scan run: capture starts filming, fusion and the map writer prepare the block's map.")
         {
-            block, variety, plan, cameras, broker, listen,
+            block, variety, plan, cameras, spacing.Tree, spacing.Row, broker, listen,
         };
         command.SetAction(async (result, ct) =>
         {
-            // Read the local files first: a typo should not need a broker to be reported.
+            // Read the local files and values first: a typo should not need a broker to be reported.
             RunController.ReadCameras(result.GetRequiredValue(cameras));
+            var orchard = spacing.Read(result);
             await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), ct);
             var controller = new RunController(session, Listen(result, listen), Console.Error);
             var started = await controller.StartAsync(
-                new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), result.GetValue(plan), result.GetRequiredValue(cameras)),
+                new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), result.GetValue(plan), result.GetRequiredValue(cameras), orchard),
                 DateTimeOffset.UtcNow, ct);
             await Console.Error.WriteLineAsync($"started run {started.RunId}: block {started.Block}{(started.Variety is null ? "" : ", " + started.Variety)}, {started.Cameras.Count} camera(s){(started.BlockPlanGeoJson is null ? ", no plan" : "")}");
             await Console.Out.WriteLineAsync(started.RunId);

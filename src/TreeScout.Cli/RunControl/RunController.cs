@@ -7,7 +7,7 @@ using TreeScout.Orchard;
 namespace TreeScout.Cli.RunControl;
 
 /// <summary>What `treescout run start` needs to know besides the broker.</summary>
-public sealed record RunStartRequest(string Block, string? Variety, string? PlanPath, string CamerasPath);
+public sealed record RunStartRequest(string Block, string? Variety, string? PlanPath, string CamerasPath, OrchardSpacing Spacing = default);
 
 /// <summary>Starting and stopping live scan runs: the decisions behind `treescout run start|stop`, on a connected broker.</summary>
 public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindow, TextWriter progress)
@@ -37,7 +37,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the run starts when capture comes up (the request waits in its queue)");
         }
 
-        var started = RunStarts.Create(request.Block, request.Variety, planJson, plan, cameras, "live", now);
+        var started = RunStarts.Create(request.Block, request.Variety, planJson, plan, cameras, "live", now, request.Spacing);
         await session.Bus.PublishAsync(started, cancellationToken);
         return started;
     }

@@ -6,8 +6,11 @@ namespace TreeScout.Cli.RunControl;
 /// <summary>The <see cref="RunStarted"/> a run begins with, whoever starts it: the operator (`run start`) or a replay (`scan`).</summary>
 public static class RunStarts
 {
-    /// <summary>A new run id for the block; the variety defaults to the plan's, spacings come from the plan.</summary>
-    public static RunStarted Create(string block, string? variety, string? planJson, BlockPlan? plan, IReadOnlyList<CameraMounting> cameras, string source, DateTimeOffset now)
+    /// <summary>
+    /// A new run id for the block; the variety defaults to the plan's. Spacings given by the operator win over the plan's;
+    /// without either, fusion's configured defaults apply (they matter most without a plan: rows and trees are inferred from them).
+    /// </summary>
+    public static RunStarted Create(string block, string? variety, string? planJson, BlockPlan? plan, IReadOnlyList<CameraMounting> cameras, string source, DateTimeOffset now, OrchardSpacing spacing = default)
     {
         var runId = RunIds.New(block, now);
         return new RunStarted
@@ -18,8 +21,8 @@ public static class RunStarts
             Block = block.Trim(),
             Variety = string.IsNullOrWhiteSpace(variety) ? plan?.Variety : variety.Trim(),
             BlockPlanGeoJson = planJson,
-            TreeSpacingM = plan?.TreeSpacingM,
-            RowSpacingM = plan?.RowSpacingM,
+            TreeSpacingM = spacing.TreeM ?? plan?.TreeSpacingM,
+            RowSpacingM = spacing.RowM ?? plan?.RowSpacingM,
             Cameras = cameras,
             Source = source,
         };
@@ -43,3 +46,6 @@ public static class RunStarts
         }
     }
 }
+
+/// <summary>Distances between trees in a row and between rows, metres, as the operator gives them (null: not given).</summary>
+public readonly record struct OrchardSpacing(double? TreeM, double? RowM);

@@ -18,7 +18,7 @@ using TreeScout.Orchard;
 namespace TreeScout.Cli.Scanning;
 
 /// <summary>What `treescout scan` was asked to do.</summary>
-public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null);
+public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null, OrchardSpacing Spacing = default);
 
 /// <summary>What a scan produced: the final map and the counts of every stage of the feed.</summary>
 public sealed record ScanResult(string RunId, string Mode, MapUpdated Map, CaptureResult Frames, NmeaReplayResult Gnss, TimeSpan Elapsed);
@@ -164,7 +164,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         var (planJson, plan) = RunStarts.ReadPlan(File.Exists(planPath) ? planPath : null);
         var name = Path.GetFileName(recording.Directory.TrimEnd(Path.DirectorySeparatorChar));
         var block = new[] { request.Block, plan?.Name, name }.First(b => !string.IsNullOrWhiteSpace(b))!;
-        return RunStarts.Create(block, request.Variety, planJson, plan, recording.ReadCameras().Cameras, "replay:" + name, now);
+        return RunStarts.Create(block, request.Variety, planJson, plan, recording.ReadCameras().Cameras, "replay:" + name, now, request.Spacing);
     }
 
     private static void CopyRunFolder(string from, string to)
