@@ -215,6 +215,11 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
             _canopyStart.Remove(point.Row);
         }
         var index = (int)Math.Floor((point.AlongM - origin) / treeSpacingM) + 1;
+        if (index < 1 && point.AlongM >= origin - treeSpacingM / 2)
+        {
+            // The two clusters below the third-smallest are the same canopy's start.
+            index = 1;
+        }
         return index < 1
             ? new TreeAssignment(null, treeSpacingM, $"{point.AlongM - origin:F1} m along row {point.Row.Id} is before its first tree")
             : new TreeAssignment(MappedRow.TreeIdOf(point.Row.Id, index), treeSpacingM, null);
