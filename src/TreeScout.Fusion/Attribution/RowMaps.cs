@@ -123,9 +123,10 @@ public sealed class PlanRowMap : RowMap
 /// row spacing from the tractor's path on the camera's side (the tractor drives the middle of the alley): that point,
 /// frame by frame, starts a row or extends the one it lies on, so rows follow curves and exist before their first
 /// cluster is tracked (the faced row keeps far rows out and gives triangulation its depth prior, as a plan's rows do).
-/// Trees are numbered by spacing from where the row's canopy starts: the third-smallest distance along the row of the
-/// clusters settled on it while its first cluster was still being tracked (the pass has seen the canopy's start by then;
-/// the third, so that one stray cluster does not move it). Row ids are R01, R02, ... in the order rows were found.
+/// Trees are numbered by spacing from where the row's canopy starts: the third-smallest of the along-row positions its
+/// settled clusters took, frame by frame, until its first observation (the pass has seen the canopy's start by then; every
+/// frame adds each settled cluster's position, so a position counts once held in three frames or by three clusters, and a
+/// stray sighting does not move it). Row ids are R01, R02, ... in the order rows were found.
 /// </summary>
 public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : RowMap
 {
@@ -217,7 +218,7 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
         var index = (int)Math.Floor((point.AlongM - origin) / treeSpacingM) + 1;
         if (index < 1 && point.AlongM >= origin - treeSpacingM / 2)
         {
-            // The two clusters below the third-smallest are the same canopy's start.
+            // Positions below the third-smallest are the same canopy's start.
             index = 1;
         }
         return index < 1
