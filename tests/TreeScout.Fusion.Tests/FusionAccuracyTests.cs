@@ -109,8 +109,8 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     public Task Curved_rows_with_missing_trees_hold_their_measured_level_and_count_nothing_on_a_gap() => CurvedWithGapsAsync(minAttribution: 0.94); // measured 96.9 %
 
     // Without a plan the rows come from the drive passes and trees from the spacing, numbered from where the canopy starts.
-    // Measured: 2 rows, recall 94.1 %, 21 false positives, p95 0.118 m, 29 of 29 trees found (by position, 2 extra),
-    // 89.9 % on the tree standing there (76.7 % numbered from the first cluster placed). Rows started from clusters
+    // Measured: 2 rows, recall 94.1 %, 21 false positives, p95 0.118 m, 29 of 29 trees found (by position, none extra),
+    // 90.7 % on the tree standing there (76.7 % numbered from the first cluster placed). Rows started from clusters
     // instead (before stop 14): 4 rows, recall 68.8 %, 591 false positives, p95 0.196 m.
     [Fact]
     public async Task Without_a_plan_rows_follow_the_drive_passes_and_clusters_keep_their_rtk_positions()

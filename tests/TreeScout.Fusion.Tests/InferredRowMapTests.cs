@@ -39,6 +39,11 @@ public sealed class InferredRowMapTests
     {
         var map = new InferredRowMap(treeSpacingM: 1.0, rowSpacingM: 3.5);
         map.FollowPath(At(0), LookingRight, 12, []);
+        // Before any cluster has settled on the row (it began in a headland turn) a cluster gets no tree rather than
+        // deciding where every tree of the row is.
+        var early = map.AssignTree(map.Nearest(new Vec3(1.75, 0.8, 1))!.Value);
+        Assert.Null(early.TreeId);
+        Assert.Contains("not numbered yet", early.Problem, StringComparison.Ordinal);
         // Settled clusters of the first canopy (its start at 2.05 m along) and one stray beyond the alley.
         map.FollowPath(At(0.5), LookingRight, 12, [new Vec3(1.8, 2.6, 1), new Vec3(1.7, 2.05, 1.2), new Vec3(1.75, 2.3, 1.4), new Vec3(1.6, 2.2, 1), new Vec3(3.6, 0.5, 1)]);
 

@@ -209,10 +209,14 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
     {
         if (!_treeOrigin.TryGetValue(point.Row, out var origin))
         {
+            if (!_canopyStart.TryGetValue(point.Row, out var smallest) || smallest.Count < OriginRank)
+            {
+                // No settled cluster has shown where the canopy starts (a row begun in a headland turn): numbering from
+                // this cluster would shift every tree of the row, so it is reported without a tree instead.
+                return new TreeAssignment(null, treeSpacingM, $"row {point.Row.Id}'s trees are not numbered yet (no settled cluster on it)");
+            }
             // Numbered once, at the row's first cluster: ids already published must not change.
-            _treeOrigin[point.Row] = origin = _canopyStart.TryGetValue(point.Row, out var smallest) && smallest.Count == OriginRank
-                ? Math.Min(smallest[^1], point.AlongM)
-                : point.AlongM;
+            _treeOrigin[point.Row] = origin = Math.Min(smallest[^1], point.AlongM);
             _canopyStart.Remove(point.Row);
         }
         var index = (int)Math.Floor((point.AlongM - origin) / treeSpacingM) + 1;
