@@ -109,10 +109,6 @@ long sequence = 0;
 async Task<(double Fps, double ClustersPerFrame)> Worker()
 {
     done.Clear();
-    while (arrived.CurrentCount > 0)
-    {
-        arrived.Wait(0);
-    }
     var sw = Stopwatch.StartNew();
     foreach (var f in frames)
     {

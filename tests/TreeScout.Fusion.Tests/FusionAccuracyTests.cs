@@ -117,7 +117,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     {
         var r = await RunAsync("rtk-no-plan", Base(11), withPlan: false);
         var c = r.Score.Clusters;
-        var rows = r.Output.Observations.Where(o => o.TreeId is not null).Select(o => o.TreeId!.Split('-')[0]).Distinct().Order().ToList();
+        var rows = r.Output.Observations.Where(o => o.TreeId is not null).Select(o => o.RowId).Distinct().Order().ToList();
         Assert.Equal(["R01", "R02"], rows);
         Assert.True(c.Recall >= 0.92, $"recall {c.Recall:P1}");
         Assert.True(c.FalsePositives <= 40, $"{c.FalsePositives} false positives");

@@ -73,9 +73,9 @@ public sealed record ScenarioResult(string Name, SimulatedScan Scan, FusionOutpu
     public static RunResult ResultOf(GroundTruth truth, IReadOnlyList<BlossomClusterObservation> observations, bool fromPlan = true)
     {
         var results = observations.Select(o => new ResultObservation(o.ObservationId.ToString(), o.TreeId, o.Latitude, o.Longitude, o.HeightM, o.LowConfidence, o.Stage)).ToList();
-        return fromPlan ? ResultOf(truth, results) : new RunResult([.. results.Where(o => o.TreeId is not null && !o.LowConfidence).GroupBy(o => o.TreeId!)
-            .Select(g => new ResultTree(g.Key, g.Key.Split('-')[0], g.Average(o => o.Latitude), g.Average(o => o.Longitude), g.Count(),
-                g.GroupBy(o => o.Stage!.Value).ToDictionary(s => s.Key, s => s.Count())))], results);
+        return fromPlan ? ResultOf(truth, results) : new RunResult([.. observations.Where(o => o.TreeId is not null && !o.LowConfidence).GroupBy(o => o.TreeId!)
+            .Select(g => new ResultTree(g.Key, g.First().RowId, g.Average(o => o.Latitude), g.Average(o => o.Longitude), g.Count(),
+                g.GroupBy(o => o.Stage).ToDictionary(s => s.Key, s => s.Count())))], results);
     }
 
     private static RunResult ResultOf(GroundTruth truth, List<ResultObservation> observations)

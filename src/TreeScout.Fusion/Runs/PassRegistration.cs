@@ -123,8 +123,7 @@ public sealed class PassRegistration(RegistrationOptions options)
             return new PassOffset(0, null);
         }
         var positions = points.Select(p => p.AlongM).Order().ToList();
-        var cut = options.EndOutliers;
-        var (start, end) = (positions[cut], positions[^(cut + 1)]);
+        var (start, end) = (positions[options.EndOutliers], positions[^(options.EndOutliers + 1)]);
         var trees = row.Trees;
         var spacing = (trees[^1].AlongM - trees[0].AlongM) / (trees.Count - 1);
         // Fewest missing end trees first: a standing end tree is the rule, a missing one the exception.
