@@ -144,6 +144,28 @@ public sealed class ScorerTests
     }
 
     [Fact]
+    public void A_hidden_cluster_touching_a_visible_one_does_not_take_its_observation()
+    {
+        // v is visible; h, hidden, hangs 2 cm from it. o1 lies 1 cm from h and 3 cm from v: by distance alone h would take
+        // it and v would count as missed although o1 is where v is. o2, 1.5 m away, is a false positive either way.
+        var truth = HandMadeTruth() with
+        {
+            Clusters =
+            [
+                Cluster("v", "R01-T001", 0.00, 0.2, 1.0, BbchStage.Bbch65, true),
+                Cluster("h", "R01-T001", 0.02, 0.2, 1.0, BbchStage.Bbch65, false),
+            ],
+        };
+        var result = new RunResult(
+            [RTree("R01-T001", 0, 0, 2)],
+            [Obs("o1", "R01-T001", 0.03, 0.2, 1.0, false, BbchStage.Bbch65), Obs("o2", "R01-T001", 1.5, 0.2, 1.0, false, BbchStage.Bbch65)]);
+        var c = Scorer.Compute(truth, result).Clusters;
+        Assert.Equal((1, 0, 1), (c.MatchedVisible, c.MatchedHidden, c.FalsePositives));
+        Assert.Equal(1.0, c.AttributionShare, 9);
+        Assert.Equal(0.03, c.HorizontalErrorM.Median!.Value, 6);
+    }
+
+    [Fact]
     public void Stage_confusion_is_exact()
     {
         var s = Scorer.Compute(HandMadeTruth(), HandMadeResult()).Stages;

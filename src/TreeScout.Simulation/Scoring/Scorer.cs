@@ -62,7 +62,7 @@ public sealed record Score(ScoreOptions Options, TreeScore Trees, ClusterScore C
 /// <summary>
 /// Compares a run's result with the ground truth: trees found/missed/extra and their position error, per-tree count
 /// error against the clusters visible from the scanned faces, one-to-one matching of observations to true clusters
-/// (greedy by distance within the tolerances) for attribution, position error and per-stage confusion.
+/// (greedy by distance within the tolerances, visible clusters before hidden ones) for attribution, position error and per-stage confusion.
 /// </summary>
 public static class Scorer
 {
@@ -187,7 +187,11 @@ public static class Scorer
         var heights = new List<double>();
         var usedObservations = new HashSet<string>(StringComparer.Ordinal);
         var usedClusters = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var c in candidates.OrderBy(c => c.Cost).ThenBy(c => c.Observation.ObservationId, StringComparer.Ordinal).ThenBy(c => c.Cluster.ClusterId, StringComparer.Ordinal))
+        // Visible clusters are matched first: a hidden cluster may take an observation only when no visible one can, so a
+        // hidden cluster a few centimetres from a visible one (clusters touch) cannot cost it its match (ADR 0022).
+        var ordered = candidates.OrderBy(c => c.Cluster.Visible ? 0 : 1).ThenBy(c => c.Cost)
+            .ThenBy(c => c.Observation.ObservationId, StringComparer.Ordinal).ThenBy(c => c.Cluster.ClusterId, StringComparer.Ordinal);
+        foreach (var c in ordered)
         {
             if (usedObservations.Contains(c.Observation.ObservationId) || usedClusters.Contains(c.Cluster.ClusterId))
             {
