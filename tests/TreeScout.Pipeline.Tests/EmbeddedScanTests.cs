@@ -86,6 +86,37 @@ public sealed class EmbeddedScanTests(ScanFixture scan, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task An_output_folder_holding_a_run_is_refused_and_with_force_replaced_not_added_to()
+    {
+        // Before, the map writer reopened the store it found and a second scan doubled every tree's count.
+        var outDirectory = Path.Combine(scan.Root, "rescan");
+        foreach (var file in Directory.EnumerateFiles(scan.EmbeddedOut, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(outDirectory, Path.GetRelativePath(scan.EmbeddedOut, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        File.WriteAllText(Path.Combine(outDirectory, "notes.txt"), "the agronomist's notes");
+        var store = Path.Combine(outDirectory, RunResult.StoreFile);
+        var storeBefore = File.ReadAllBytes(store);
+        var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
+
+        var error = await Assert.ThrowsAsync<CliException>(() =>
+            pipeline.RunEmbeddedAsync(new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted), CancellationToken.None));
+        Assert.Equal(Cli.Cli.UsageError, error.ExitCode);
+        Assert.Contains($"already holds run {scan.Embedded.RunId}", error.Message, StringComparison.Ordinal);
+        Assert.Equal(storeBefore, File.ReadAllBytes(store));
+
+        var replaced = await pipeline.RunEmbeddedAsync(new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted, ReplaceOutput: true), CancellationToken.None);
+        Assert.NotEqual(scan.Embedded.RunId, replaced.RunId);
+        Assert.Equal(scan.Embedded.Map.Observations, replaced.Map.Observations);
+        Assert.Equal(replaced.Map.Observations, RunResult.ReadStore(store).Observations.Count);
+        using var runJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDirectory, "run.json")));
+        Assert.Equal(replaced.RunId, runJson.RootElement.GetProperty("runId").GetString());
+        Assert.Equal("the agronomist's notes", File.ReadAllText(Path.Combine(outDirectory, "notes.txt")));
+    }
+
+    [Fact]
     public async Task A_folder_that_is_not_a_recording_is_refused_naming_what_is_missing()
     {
         var empty = Directory.CreateTempSubdirectory("treescout-not-a-recording-").FullName;

@@ -27,10 +27,11 @@ public static class ScanCommand
         var block = new Option<string?>("--block") { Description = "Block name (default: the plan's, else the folder name)" };
         var variety = new Option<string?>("--variety") { Description = "Apple variety, selects the thinning profile (default: the plan's)" };
         var spacing = new SpacingOptions();
+        var force = new Option<bool>("--force") { Description = "Replace the run already in --out (its store.gpkg, run.json, score.json, exports/); without it such a folder is refused" };
         var verbose = new Option<bool>("--verbose") { Description = "Workers' informational logs on stderr (default: warnings only)" };
         var command = new Command("scan", "Scan a recorded run: detect blossom clusters, geo-reference them to trees, write the per-tree map, prescription and exports.")
         {
-            recording, output, broker, speedup, maxRate, block, variety, spacing.Tree, spacing.Row, verbose,
+            recording, output, broker, speedup, maxRate, block, variety, spacing.Tree, spacing.Row, force, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -44,7 +45,7 @@ public static class ScanCommand
                 > 0 and <= 1000 and var n => ReplayPace.Faster(n),
                 var n => throw new CliException($"--speedup {n}: expected a factor in (0, 1000]", Cli.UsageError),
             };
-            var request = new ScanRequest(parse.GetValue(recording)!, parse.GetValue(output)!, pace, parse.GetValue(block), parse.GetValue(variety), spacing.Read(parse));
+            var request = new ScanRequest(parse.GetValue(recording)!, parse.GetValue(output)!, pace, parse.GetValue(block), parse.GetValue(variety), spacing.Read(parse), parse.GetValue(force));
             var brokerUri = parse.GetValue(broker) ?? Environment.GetEnvironmentVariable(BrokerSession.BrokerEnvironmentVariable);
             using var loggerFactory = CreateLoggerFactory(parse.GetValue(verbose));
             var pipeline = new ScanPipeline(Configuration(), loggerFactory, Console.Error);

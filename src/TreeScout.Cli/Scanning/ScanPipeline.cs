@@ -17,8 +17,8 @@ using TreeScout.Orchard;
 
 namespace TreeScout.Cli.Scanning;
 
-/// <summary>What `treescout scan` was asked to do.</summary>
-public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null, OrchardSpacing Spacing = default);
+/// <summary>What `treescout scan` was asked to do; <paramref name="ReplaceOutput"/>: an earlier run in the output folder is replaced (<see cref="ScanOutput"/>).</summary>
+public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null, OrchardSpacing Spacing = default, bool ReplaceOutput = false);
 
 /// <summary>What a scan produced: the final map and the counts of every stage of the feed.</summary>
 public sealed record ScanResult(string RunId, string Mode, MapUpdated Map, CaptureResult Frames, NmeaReplayResult Gnss, TimeSpan Elapsed);
@@ -36,6 +36,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     {
         var recording = Open(request);
         var outDirectory = Path.GetFullPath(request.OutDirectory);
+        ScanOutput.Prepare(outDirectory, request.ReplaceOutput);
         Directory.CreateDirectory(outDirectory);
         EmbeddedWorkers workers;
         try
@@ -61,6 +62,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     {
         var recording = Open(request);
         var outDirectory = Path.GetFullPath(request.OutDirectory);
+        ScanOutput.Prepare(outDirectory, request.ReplaceOutput);
         var result = await FeedAsync(bus, recording, request, "rabbitmq", cancellationToken);
         var writerFolder = Path.GetDirectoryName(Path.GetFullPath(result.Map.StorePath))!;
         if (!File.Exists(result.Map.StorePath))
