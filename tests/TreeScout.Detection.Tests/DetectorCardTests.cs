@@ -63,4 +63,18 @@ public class DetectorCardTests
         var tooBig = DetectorEvaluation.Match([new Inference.ClusterBox(0, 0, 30, 30, 0.9f)], labels, 0.5, centroidRule: true);
         Assert.Equal(0, tooBig.Found);
     }
+
+    [Fact]
+    public void A_may_find_label_does_not_take_the_detection_of_a_required_one_it_overlaps()
+    {
+        // A mostly hidden cluster (may find) just behind a visible one: the box overlaps the hidden one's box more
+        // (IoU 0.90) than the visible one's (0.74); by IoU alone the visible cluster would count as missed.
+        var labels = new[]
+        {
+            new LabelledBox(new(0, 0, 10, 10, 1), true, 5, 5),
+            new LabelledBox(new(2, 0, 10, 10, 1), false, 7, 5),
+        };
+        var counts = DetectorEvaluation.Match([new Inference.ClusterBox(1.5f, 0, 10, 10, 0.9f)], labels, 0.5, centroidRule: false);
+        Assert.Equal(new MatchCounts(1, 1, 1, 0), counts);
+    }
 }

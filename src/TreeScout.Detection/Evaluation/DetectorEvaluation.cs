@@ -31,7 +31,7 @@ public static class DetectorEvaluation
     public const double MinRequiredVisibleFraction = 0.35;
 
     /// <summary>
-    /// One-to-one greedy matching, best detection first. A detection finds a label when their IoU is at least
+    /// One-to-one greedy matching, best detection first, a required label before a may-find one. A detection finds a label when their IoU is at least
     /// <paramref name="minIou"/>, or — with <paramref name="centroidRule"/> — when it contains the label's centroid and is at
     /// most 4× the label's area (a cluster box around one labelled flower; not a box over half the tree).
     /// </summary>
@@ -41,8 +41,11 @@ public static class DetectorEvaluation
         int found = 0, falsePositives = 0;
         foreach (var d in detections.OrderByDescending(d => d.Score))
         {
+            // A required label is preferred to a may-find one (as ignore regions in COCO/KITTI, and the scorer's hidden
+            // clusters): a mostly hidden cluster behind a visible one must not take the visible one's detection.
             var best = -1;
             var bestIou = -1.0;
+            var bestRequired = false;
             for (var i = 0; i < labels.Count; i++)
             {
                 if (taken[i])
@@ -53,10 +56,11 @@ public static class DetectorEvaluation
                 double iou = d.IntersectionOverUnion(l.Box);
                 var hit = iou >= minIou
                     || (centroidRule && l.CentroidX >= d.X && l.CentroidX <= d.Right && l.CentroidY >= d.Y && l.CentroidY <= d.Bottom && d.Area <= 4 * l.Box.Area);
-                if (hit && iou > bestIou)
+                if (hit && (l.Required && !bestRequired || l.Required == bestRequired && iou > bestIou))
                 {
                     best = i;
                     bestIou = iou;
+                    bestRequired = l.Required;
                 }
             }
             if (best < 0)
