@@ -247,6 +247,13 @@ public sealed class MapWriterHandler(
         var existed = File.Exists(folder.StorePath);
         var store = RunStore.OpenOrCreate(folder.StorePath);
         var metadata = store.ReadMetadata();
+        if (existed && metadata.TryGetValue(RunMetadataKeys.RunId, out var owner) && owner is not null && owner != runId)
+        {
+            // A fixed run folder (an embedded scan's --out) reused by a second run: its clusters would be added to the
+            // first run's trees. The messages go to the dead-letter queue instead, where nothing is lost.
+            store.Dispose();
+            throw new MalformedMessageException($"run {runId}: its run folder {folder.Path} holds the store of run {owner}; one folder holds one run, so nothing of run {runId} is written there");
+        }
         session = new RunSession(store) { Profile = RunMetadataKeys.ReadProfile(metadata) };
         if (!existed || !metadata.ContainsKey(RunMetadataKeys.RunId))
         {

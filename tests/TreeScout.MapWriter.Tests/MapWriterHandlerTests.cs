@@ -18,13 +18,13 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
     {
         private readonly IAsyncDisposable _listener;
 
-        public Harness(string storeRoot, ILoggerFactory logs, TimeSpan liveInterval, TimeProvider? clock = null)
+        public Harness(string storeRoot, ILoggerFactory logs, TimeSpan liveInterval, TimeProvider? clock = null, IRunFolders? folders = null)
         {
             Broker = new InMemoryBroker(new Topology(new TopologyOptions()));
             var options = MapWriterTestData.Options(storeRoot);
             options.LiveUpdateInterval = liveInterval;
             var wrapped = MapWriterTestData.Wrap(options);
-            Handler = new MapWriterHandler(new StoreRootRunFolders(wrapped), MapWriterTestData.Catalog, wrapped, Counters, new WorkerWarnings(), new ActiveRun(),
+            Handler = new MapWriterHandler(folders ?? new StoreRootRunFolders(wrapped), MapWriterTestData.Catalog, wrapped, Counters, new WorkerWarnings(), new ActiveRun(),
                 clock ?? TimeProvider.System, logs.CreateLogger<MapWriterHandler>());
             Worker = new InMemoryMessageBus(Broker, "mapwriter", new BrokerOptions(), new MessagingMetrics(), logs.CreateLogger<InMemoryMessageBus>());
             Worker.Subscribe(Topology.MapWriterObservationsQueue, new MessageDispatcher().On<RunStarted>(Handler).On<TreeObservations>(Handler).On<RunFused>(Handler));
@@ -174,6 +174,28 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
         Assert.Contains("latitude 123.4 out of range", dead.Header(WireHeaders.Error), StringComparison.Ordinal);
         Assert.Contains(run.Batches[0].Observations[5].ObservationId.ToString(), dead.Header(WireHeaders.Error), StringComparison.Ordinal);
         Assert.Equal(run.Batches[1].Observations.Count, harness.Counters[MapWriterHandler.ObservationsWritten]);
+    }
+
+    [Fact]
+    public async Task A_second_run_sent_to_a_fixed_run_folder_is_dead_lettered_not_added_to_the_first_runs_trees()
+    {
+        using var dir = new TempDir();
+        using var logs = Logs();
+        var first = new SyntheticRun("run-first", rows: 1, treesPerRow: 3);
+        var second = new SyntheticRun("run-second", rows: 1, treesPerRow: 3);
+        await using var harness = new Harness(dir.Path, logs, TimeSpan.FromHours(1), folders: new FixedRunFolder(dir.Path));
+        await harness.Worker.StartAsync(CancellationToken.None);
+        await harness.RunAsync([first.Started, .. first.Batches, first.Fused]);
+        await harness.RunAsync([second.Started, .. second.Batches]);
+
+        var dead = harness.Broker.DeadLetters(Topology.MapWriterObservationsQueue);
+        Assert.Equal(1 + second.Batches.Count, dead.Count);
+        Assert.All(dead, d => Assert.Contains("holds the store of run run-first", d.Header(WireHeaders.Error), StringComparison.Ordinal));
+        SqliteConnection.ClearAllPools();
+        using var store = RunStore.OpenReadOnly(Path.Combine(dir.Path, RunFolder.StoreFileName));
+        Assert.Equal(first.Observations.Count, store.CountObservations());
+        Assert.Equal(first.ExpectedClusters.Values.Sum(), store.ReadTrees().Sum(t => t.ClustersTotal));
+        Assert.Equal("run-first", store.ReadMetadata()[MapWriter.Exports.RunMetadataKeys.RunId]);
     }
 
     [Fact]
