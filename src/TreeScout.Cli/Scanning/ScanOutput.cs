@@ -1,6 +1,7 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
 using TreeScout.MapWriter;
+using TreeScout.MapWriter.Exports;
+using TreeScout.MapWriter.Store;
 using TreeScout.Simulation.Scoring;
 
 namespace TreeScout.Cli.Scanning;
@@ -12,8 +13,6 @@ namespace TreeScout.Cli.Scanning;
 /// </summary>
 public static class ScanOutput
 {
-    private static readonly string[] RunFiles = [RunFolder.StoreFileName, RunFolder.StoreFileName + "-wal", RunFolder.StoreFileName + "-shm", RunFolder.StoreFileName + "-journal", RunFolder.SummaryFileName, ScoreReport.JsonFile];
-
     public static void Prepare(string outDirectory, bool replace)
     {
         var folder = new RunFolder(outDirectory);
@@ -27,29 +26,30 @@ public static class ScanOutput
                 $"{outDirectory} already holds {EarlierRun(folder)}: a second scan would add its clusters to that run's map. Choose another --out, or pass --force to replace that run (its {RunFolder.StoreFileName}, {RunFolder.SummaryFileName}, {ScoreReport.JsonFile} and {RunFolder.ExportsFolderName}/; other files are kept)",
                 Cli.UsageError);
         }
-        foreach (var file in RunFiles)
-        {
-            File.Delete(Path.Combine(outDirectory, file));
-        }
+        RunStore.Delete(folder.StorePath);
+        File.Delete(folder.SummaryPath);
+        File.Delete(Path.Combine(outDirectory, ScoreReport.JsonFile));
         if (Directory.Exists(folder.ExportsPath))
         {
             Directory.Delete(folder.ExportsPath, recursive: true);
         }
     }
 
+    /// <summary>The earlier run as its store names it (run.json is only a summary of it, and absent after a crash).</summary>
     private static string EarlierRun(RunFolder folder)
     {
         try
         {
-            if (File.Exists(folder.SummaryPath) && JsonNode.Parse(File.ReadAllText(folder.SummaryPath))?["runId"]?.GetValue<string>() is { } runId)
+            using var store = RunStore.OpenReadOnly(folder.StorePath);
+            if (store.ReadMetadata().GetValueOrDefault(RunMetadataKeys.RunId) is { } runId)
             {
                 return $"run {runId}";
             }
         }
-        catch (Exception ex) when (ex is JsonException or IOException or InvalidOperationException)
+        catch (Exception ex) when (ex is RunStoreException or SqliteException)
         {
-            // An unreadable run.json still marks the folder as a scan's.
+            // No readable store (only a run.json, or a damaged file) still marks the folder as a scan's.
         }
-        return "an earlier scan's store";
+        return "an earlier scan's files";
     }
 }

@@ -56,7 +56,7 @@ public static class DetectorEvaluation
                 double iou = d.IntersectionOverUnion(l.Box);
                 var hit = iou >= minIou
                     || (centroidRule && l.CentroidX >= d.X && l.CentroidX <= d.Right && l.CentroidY >= d.Y && l.CentroidY <= d.Bottom && d.Area <= 4 * l.Box.Area);
-                if (hit && (l.Required && !bestRequired || l.Required == bestRequired && iou > bestIou))
+                if (hit && ((l.Required && !bestRequired) || (l.Required == bestRequired && iou > bestIou)))
                 {
                     best = i;
                     bestIou = iou;

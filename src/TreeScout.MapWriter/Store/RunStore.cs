@@ -93,6 +93,15 @@ public sealed class RunStore : IDisposable
         }
     }
 
+    /// <summary>Deletes a store that no writer has open, with the side files SQLite keeps next to it (WAL, shared memory, journal).</summary>
+    public static void Delete(string path)
+    {
+        foreach (var suffix in new[] { "", "-wal", "-shm", "-journal" })
+        {
+            File.Delete(path + suffix);
+        }
+    }
+
     /// <summary>Opens an existing store read-only (exports): the file is never modified.</summary>
     public static RunStore OpenReadOnly(string path)
     {
