@@ -212,6 +212,8 @@ public sealed class ScorerTests
             var path = Path.Combine(dir, RunResult.StoreFile);
             WriteStore(path, HandMadeResult());
             var read = RunResult.ReadStore(path);
+            // Scoring only reads: a finished WAL-mode store gets no side files (they were left behind, empty, before).
+            Assert.Equal([RunResult.StoreFile], Directory.GetFiles(dir).Select(Path.GetFileName));
             Assert.Equal(4, read.Trees.Count);
             Assert.Equal(8, read.Observations.Count);
             var o8 = read.Observations.Single(o => o.ObservationId == "o8");
@@ -236,7 +238,8 @@ public sealed class ScorerTests
         db.Open();
         using (var create = db.CreateCommand())
         {
-            create.CommandText =
+            // WAL, as the map writer's store (ADR 0040).
+            create.CommandText = "PRAGMA journal_mode=WAL;" +
                 $"CREATE TABLE trees (fid INTEGER PRIMARY KEY, geom BLOB, tree_id TEXT UNIQUE, row_id TEXT, tree_index INTEGER, clusters_total INTEGER, {stages}, frames_seen INTEGER, density_per_m REAL, confidence REAL);" +
                 "CREATE TABLE observations (fid INTEGER PRIMARY KEY, geom BLOB, observation_id TEXT UNIQUE, tree_id TEXT, row_id TEXT, height_m REAL, along_row_m REAL, sigma_m REAL, " +
                 "low_confidence INTEGER, low_confidence_reason TEXT, stage TEXT, score REAL, frames_seen INTEGER, camera_id TEXT, gnss_quality TEXT, observed_at TEXT);";

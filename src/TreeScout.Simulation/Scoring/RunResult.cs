@@ -27,7 +27,11 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
         {
             throw new InvalidDataException($"{path}: run store not found (expected OUT_DIR/{StoreFile} written by `treescout scan`)");
         }
-        var connection = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly }.ToString();
+        // The map writer's store is in WAL mode. A finished store has no -wal file: open it immutable, or the WAL reader
+        // leaves empty -wal/-shm files next to a store the scorer only reads. With a -wal present a writer may be active.
+        var full = Path.GetFullPath(path);
+        var source = File.Exists(full + "-wal") ? full : new Uri(full).AbsoluteUri + "?immutable=1";
+        var connection = new SqliteConnectionStringBuilder { DataSource = source, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
         using var db = new SqliteConnection(connection);
         try
         {
