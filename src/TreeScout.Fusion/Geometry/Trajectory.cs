@@ -26,6 +26,9 @@ public sealed record TrajectoryLimits
 
     public TimeSpan MaxFitWindow { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>Shortest distance travelled across the fit window (a crawl widens the window up to <see cref="MaxFitWindow"/>).</summary>
+    public double MinHeadingBaselineM { get; init; } = 1.0;
+
     /// <summary>Below this the tractor counts as stopped; a course reversal across a stop means it is reversing.</summary>
     public double StopSpeedMps { get; init; } = 0.3;
 
@@ -123,7 +126,7 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
             return (PoseStatus.Awaiting, default);
         }
         var bracket = Bracket(time);
-        var window = FitWindow(bracket);
+        var window = FitWindow(time, bracket);
         if (!force && bracket.After.Time + window > last)
         {
             // The fit needs the path a little beyond the frame (the first fix at or after it is not before the frame), and
@@ -157,10 +160,20 @@ public sealed class Trajectory(UtmProjection? projection, TrajectoryLimits limit
         return (PoseStatus.Ok, new Pose(time, e, n, heading, headingSigma, sigma, SpeedAt(time), quality, flag));
     }
 
-    private TimeSpan FitWindow((Sample Before, Sample After) bracket)
+    private TimeSpan FitWindow(DateTimeOffset time, (Sample Before, Sample After) bracket)
     {
         var (before, after) = bracket;
         var seconds = 0.5 + 4 * Math.Max(before.SigmaM, after.SigmaM);
+        // A course is only as good as the distance it is measured over: at a crawl the window widens until it spans the
+        // heading baseline (at 0.4 m/s, 1 cm fix noise turned the heading by up to 2.5° over the 1.2 s window).
+        var half = limits.MinFitWindow;
+        var (e1, n1, _) = PositionAt(Clamp(time - half));
+        var (e2, n2, _) = PositionAt(Clamp(time + half));
+        var speed = Math.Sqrt((e2 - e1) * (e2 - e1) + (n2 - n1) * (n2 - n1)) / (2 * half.TotalSeconds);
+        if (speed >= limits.StopSpeedMps)
+        {
+            seconds = Math.Max(seconds, limits.MinHeadingBaselineM / (2 * speed));
+        }
         return TimeSpan.FromSeconds(Math.Clamp(seconds, limits.MinFitWindow.TotalSeconds, limits.MaxFitWindow.TotalSeconds));
     }
 
