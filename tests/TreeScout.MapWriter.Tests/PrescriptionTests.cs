@@ -84,6 +84,7 @@ public sealed class PrescriptionTests
         var catalog = MapWriterTestData.Catalog;
         Assert.Equal("Gala", catalog.Find("royal gala")!.Variety);
         Assert.Equal("Golden Delicious", catalog.Find("GOLDEN")!.Variety);
+        Assert.Equal("Elstar", catalog.Find("red elstar")!.Variety);
         Assert.Equal("default", catalog.Find("Pinova")!.Variety);
         Assert.Equal("default", catalog.Find(null)!.Variety);
     }
