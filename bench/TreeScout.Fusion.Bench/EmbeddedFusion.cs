@@ -9,7 +9,7 @@ using TreeScout.Messaging;
 namespace TreeScout.Fusion.Bench;
 
 /// <summary>What fusion published for a run, and its worker counters.</summary>
-public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters);
+public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// Runs the real fusion worker module on the embedded in-memory broker, configured like `treescout scan` (no Broker or Gnss
@@ -49,8 +49,8 @@ public static class EmbeddedFusion
                 throw new InvalidOperationException($"{dead.Count} messages dead-lettered from {queue}: {dead[0].Headers.GetValueOrDefault(WireHeaders.Error)}");
             }
         }
-        var counters = workers.Services[WorkerRole.Fusion].GetRequiredService<WorkerCounters>().Snapshot();
-        return new FusionOutput([.. collector.Observations], result, counters);
+        var fusion = workers.Services[WorkerRole.Fusion];
+        return new FusionOutput([.. collector.Observations], result, fusion.GetRequiredService<WorkerCounters>().Snapshot(), fusion.GetRequiredService<WorkerWarnings>().Snapshot());
     }
 }
 

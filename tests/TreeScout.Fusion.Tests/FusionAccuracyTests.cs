@@ -28,7 +28,8 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         CropDirectory = RepoPaths.SharedData("bbch"),
     };
 
-    private async Task<ScenarioResult> RunAsync(string name, SimulationOptions options, bool withPlan = true)
+    /// <summary>Runs a scenario; without a plan, RunStarted carries <paramref name="unusablePlan"/> (default none) instead of the block's.</summary>
+    private async Task<ScenarioResult> RunAsync(string name, SimulationOptions options, bool withPlan = true, string? unusablePlan = null)
     {
         // A fresh simulation per run (seconds at this size), removed afterwards: no stale recording survives an options change.
         var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"{name}-{options.Seed}-{Guid.NewGuid():N}");
@@ -39,7 +40,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
             var messages = scan.ArrivalOrder(TimeSpan.FromMilliseconds(150));
             if (!withPlan)
             {
-                messages = [.. messages.Select(m => m is RunStarted started ? started with { BlockPlanGeoJson = null } : m)];
+                messages = [.. messages.Select(m => m is RunStarted started ? started with { BlockPlanGeoJson = unusablePlan } : m)];
             }
             var fused = await EmbeddedFusion.RunAsync(messages, loggerFactory);
             var result = new ScenarioResult(name, scan, fused, Scorer.Compute(scan.Truth, ScenarioResult.ResultOf(scan.Truth, fused.Observations, withPlan)));
@@ -123,6 +124,22 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         AssertPositionTarget(r);
         Assert.True(r.Score.Trees.Found >= 25 && r.Score.Trees.Extra <= 5, $"trees found {r.Score.Trees.Found} of {r.Score.Trees.TrueTrees}, extra {r.Score.Trees.Extra}");
         AssertAttribution(r, 0.92);
+    }
+
+    // A plan fusion cannot use (here in RD New, EPSG:28992, as a Dutch grower's GIS may export it) is named with its problem
+    // in the worker's warnings, and the run is fused as without a plan instead of not at all.
+    [Fact]
+    public async Task A_plan_in_an_unexpected_crs_is_named_and_the_run_fused_with_rows_from_the_drive()
+    {
+        const string rdNew = """{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::28992"}},"features":[]}""";
+        var r = await RunAsync("rtk-rd-plan", Base(11), withPlan: false, unusablePlan: rdNew);
+
+        var warning = Assert.Single(r.Output.Warnings, w => w.Contains("unexpected CRS", StringComparison.Ordinal));
+        Assert.StartsWith($"block plan of run {r.Scan.RunId} (", warning, StringComparison.Ordinal);
+        Assert.Contains("'urn:ogc:def:crs:EPSG::28992'", warning, StringComparison.Ordinal);
+        Assert.EndsWith("rows are inferred from the drive passes instead", warning, StringComparison.Ordinal);
+        Assert.Equal(["R01", "R02"], r.Output.Observations.Where(o => o.TreeId is not null).Select(o => o.RowId).Distinct().Order());
+        Assert.True(r.Score.Clusters.Recall >= 0.92, $"recall {r.Score.Clusters.Recall:P1}");
     }
 
     [Fact]

@@ -68,6 +68,25 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((0.9, 3.2), (started.TreeSpacingM, started.RowSpacingM));
     }
 
+    // A plan exported from the grower's GIS in RD New (EPSG:28992) is named with its problem, before any broker is needed.
+    [Fact]
+    public async Task Start_with_a_plan_in_a_projected_crs_is_refused_before_the_broker_naming_file_and_crs()
+    {
+        var plan = Path.Combine(Path.GetTempPath(), $"treescout-rd-{Guid.NewGuid():N}.geojson");
+        await File.WriteAllTextAsync(plan, """{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::28992"}},"features":[]}""");
+        try
+        {
+            var run = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", WriteCameras(), "--plan", plan], withoutBrokerVariable: true);
+
+            Assert.Equal(2, run.ExitCode);
+            Assert.Equal($"treescout: block plan {plan}: unexpected CRS 'urn:ogc:def:crs:EPSG::28992'; block plans must be WGS84 longitude/latitude (RFC 7946)", run.Stderr.Trim());
+        }
+        finally
+        {
+            File.Delete(plan);
+        }
+    }
+
     [Fact]
     public async Task Start_is_refused_while_capture_reports_another_active_run()
     {

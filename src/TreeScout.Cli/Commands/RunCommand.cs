@@ -50,6 +50,7 @@ public static class RunCommand
         {
             // Read the local files and values first: a typo should not need a broker to be reported.
             RunController.ReadCameras(result.GetRequiredValue(cameras));
+            RunStarts.ReadPlan(result.GetValue(plan));
             var orchard = spacing.Read(result);
             await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), ct);
             var controller = new RunController(session, Listen(result, listen), Console.Error);

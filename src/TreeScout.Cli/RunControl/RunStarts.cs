@@ -40,7 +40,12 @@ public static class RunStarts
             var json = File.ReadAllText(path);
             return (json, BlockPlan.Parse(json, path));
         }
-        catch (Exception ex) when (ex is IOException or BlockPlanException or UnauthorizedAccessException)
+        catch (BlockPlanException ex)
+        {
+            // Its message starts with the file already.
+            throw new CliException($"block plan {ex.Message}", Cli.UsageError);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CliException($"block plan {path}: {ex.Message}", Cli.UsageError);
         }
