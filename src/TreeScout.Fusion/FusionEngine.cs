@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Contracts;
@@ -177,7 +178,17 @@ public sealed class FusionEngine(
     private async Task AdvanceAsync(RunFusion run, IMessagePublisher publisher, CancellationToken cancellationToken)
     {
         run.MalformedNmeaLines = counters["nmea_malformed"] - _malformedAtStart.GetValueOrDefault(run.RunId);
-        if (!await run.AdvanceAsync(publisher, clock.GetUtcNow(), counters.Add, cancellationToken))
+        var fused = await run.AdvanceAsync(publisher, clock.GetUtcNow(), counters.Add, cancellationToken);
+        if (run.Progress.FramesOffPlan >= options.Value.PlanMismatchFrames)
+        {
+            var problem = string.Create(CultureInfo.InvariantCulture,
+                $"run {run.RunId}: the cameras see canopy {run.Progress.LastOffPlanDistanceM:F0} m from the nearest row of its block plan ({run.Progress.FramesOffPlan} frames): a plan of another block, or latitude and longitude swapped? Clusters there are kept, flagged, not counted on trees");
+            if (warnings.Raise($"plan-far-{run.RunId}", problem))
+            {
+                logger.LogWarning("{Problem}", problem);
+            }
+        }
+        if (!fused)
         {
             return;
         }

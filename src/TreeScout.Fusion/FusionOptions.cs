@@ -70,6 +70,16 @@ public sealed class FusionOptions : IValidatableObject
     [Range(1, 20)]
     public double DefaultRowSpacingM { get; set; } = 3.5;
 
+    /// <summary>
+    /// Canopy in view this far from every row of the block plan means the plan does not fit the block being scanned
+    /// (another block's plan, latitude and longitude swapped): after <see cref="PlanMismatchFrames"/> such frames the worker warns.
+    /// </summary>
+    [Range(5, 100_000)]
+    public double PlanMismatchDistanceM { get; set; } = 50;
+
+    [Range(1, 100_000)]
+    public int PlanMismatchFrames { get; set; } = 20;
+
     /// <summary>Uncertainty of the lever arm and camera calibration, metres (added to every observation).</summary>
     [Range(0, 1)]
     public double CalibrationSigmaM { get; set; } = 0.02;

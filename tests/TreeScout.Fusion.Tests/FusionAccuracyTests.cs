@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using TreeScout.Fusion.Bench;
+using TreeScout.Orchard;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
 using TreeScout.Tests;
@@ -28,8 +29,8 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         CropDirectory = RepoPaths.SharedData("bbch"),
     };
 
-    /// <summary>Runs a scenario; without a plan, RunStarted carries <paramref name="unusablePlan"/> (default none) instead of the block's.</summary>
-    private async Task<ScenarioResult> RunAsync(string name, SimulationOptions options, bool withPlan = true, string? unusablePlan = null)
+    /// <summary>Runs a scenario; <paramref name="plan"/> replaces the block's plan in RunStarted (null: none), scored as without one.</summary>
+    private async Task<ScenarioResult> RunAsync(string name, SimulationOptions options, Func<string, string?>? plan = null)
     {
         // A fresh simulation per run (seconds at this size), removed afterwards: no stale recording survives an options change.
         var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"{name}-{options.Seed}-{Guid.NewGuid():N}");
@@ -38,9 +39,10 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
             var scan = SimulatedScan.Create(options, directory, DetectionNoise.Realistic with { JitterPx = 1.5 }, $"sim-{name}");
             using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
             var messages = scan.ArrivalOrder(TimeSpan.FromMilliseconds(150));
-            if (!withPlan)
+            var withPlan = plan is null;
+            if (plan is not null)
             {
-                messages = [.. messages.Select(m => m is RunStarted started ? started with { BlockPlanGeoJson = unusablePlan } : m)];
+                messages = [.. messages.Select(m => m is RunStarted started ? started with { BlockPlanGeoJson = plan(started.BlockPlanGeoJson!) } : m)];
             }
             var fused = await EmbeddedFusion.RunAsync(messages, loggerFactory);
             var result = new ScenarioResult(name, scan, fused, Scorer.Compute(scan.Truth, ScenarioResult.ResultOf(scan.Truth, fused.Observations, withPlan)));
@@ -115,7 +117,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     [Fact]
     public async Task Without_a_plan_rows_follow_the_drive_passes_and_clusters_keep_their_rtk_positions()
     {
-        var r = await RunAsync("rtk-no-plan", Base(11), withPlan: false);
+        var r = await RunAsync("rtk-no-plan", Base(11), plan: _ => null);
         var c = r.Score.Clusters;
         var rows = r.Output.Observations.Where(o => o.TreeId is not null).Select(o => o.RowId).Distinct().Order().ToList();
         Assert.Equal(["R01", "R02"], rows);
@@ -132,7 +134,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     public async Task A_plan_in_an_unexpected_crs_is_named_and_the_run_fused_with_rows_from_the_drive()
     {
         const string rdNew = """{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::28992"}},"features":[]}""";
-        var r = await RunAsync("rtk-rd-plan", Base(11), withPlan: false, unusablePlan: rdNew);
+        var r = await RunAsync("rtk-rd-plan", Base(11), plan: _ => rdNew);
 
         var warning = Assert.Single(r.Output.Warnings, w => w.Contains("unexpected CRS", StringComparison.Ordinal));
         Assert.StartsWith($"block plan of run {r.Scan.RunId} (", warning, StringComparison.Ordinal);
@@ -140,6 +142,30 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         Assert.EndsWith("rows are inferred from the drive passes instead", warning, StringComparison.Ordinal);
         Assert.Equal(["R01", "R02"], r.Output.Observations.Where(o => o.TreeId is not null).Select(o => o.RowId).Distinct().Order());
         Assert.True(r.Score.Clusters.Recall >= 0.92, $"recall {r.Score.Clusters.Recall:P1}");
+    }
+
+    // A plan with latitude and longitude swapped parses (both are valid degrees) but lies thousands of kilometres away:
+    // the worker says so while the run goes on, and nothing is counted on its trees.
+    [Fact]
+    public async Task A_plan_that_does_not_fit_the_block_is_reported_and_nothing_counted_on_it()
+    {
+        static string Swapped(string json)
+        {
+            var plan = BlockPlan.Parse(json, "plan");
+            return (plan with
+            {
+                Rows = [.. plan.Rows.Select(row => row with { Line = [.. row.Line.Select(p => (p.Longitude, p.Latitude))] })],
+                Trees = [.. plan.Trees.Select(t => t with { Latitude = t.Longitude, Longitude = t.Latitude })],
+            }).ToGeoJson();
+        }
+
+        var r = await RunAsync("rtk-swapped-plan", Base(11), plan: Swapped);
+
+        var warning = Assert.Single(r.Output.Warnings, w => w.Contains("latitude and longitude swapped", StringComparison.Ordinal));
+        Assert.StartsWith($"run {r.Scan.RunId}: the cameras see canopy ", warning, StringComparison.Ordinal);
+        Assert.True(r.Output.Counters.GetValueOrDefault("frames_off_plan") >= 20, $"{r.Output.Counters.GetValueOrDefault("frames_off_plan")} frames off the plan");
+        Assert.NotEmpty(r.Output.Observations);
+        Assert.All(r.Output.Observations, o => Assert.True(o.LowConfidence && o.TreeId is null, $"{o.ObservationId} counted on {o.TreeId}"));
     }
 
     [Fact]

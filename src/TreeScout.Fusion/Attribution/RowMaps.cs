@@ -112,6 +112,14 @@ public sealed class PlanRowMap : RowMap
         return best;
     }
 
+    /// <summary>Horizontal distance from (e, n) to the nearest row of the plan (its line, ends included), metres.</summary>
+    public double DistanceM(double e, double n) => MutableRows.Min(row =>
+    {
+        var p = row.Project(e, n);
+        var beyond = p.AlongM < 0 ? -p.AlongM : Math.Max(0, p.AlongM - row.LengthM);
+        return Math.Sqrt(p.LateralM * p.LateralM + beyond * beyond);
+    });
+
     public override TreeAssignment AssignTree(RowPoint point) =>
         Math.Abs(point.LateralM) > _maxLateral
             ? new TreeAssignment(null, _fallbackSpacing, $"{Math.Abs(point.LateralM):F1} m off row {point.Row.Id}: not on a planted row")

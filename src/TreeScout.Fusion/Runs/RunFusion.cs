@@ -27,6 +27,12 @@ public sealed class RunProgress
     public long Fixes { get; set; }
 
     public Dictionary<GnssQuality, long> FixesByQuality { get; } = [];
+
+    /// <summary>Frames with canopy in view (several detections) taken farther than <see cref="FusionOptions.PlanMismatchDistanceM"/> from every planned row.</summary>
+    public long FramesOffPlan { get; set; }
+
+    /// <summary>The tractor's distance from the plan's nearest row at the last such frame, metres.</summary>
+    public double LastOffPlanDistanceM { get; set; }
 }
 
 /// <summary>
@@ -192,7 +198,9 @@ public sealed class RunFusion
                     count("frames_fused", 1);
                 }
                 var far = lane.Tracker.FarDetections;
-                lane.Tracker.Step(entry.Ticket, pose, Upright(entry.Frame, lane.Tracker.Camera.Mounting), _ended);
+                var detections = Upright(entry.Frame, lane.Tracker.Camera.Mounting);
+                CheckPlanFits(pose, detections.Count, count);
+                lane.Tracker.Step(entry.Ticket, pose, detections, _ended);
                 count("detections_far_row", lane.Tracker.FarDetections - far);
                 lane.Passes.Frame(entry.Frame.Sequence, Rows.FromPlan ? lane.Tracker.FacedRow : null);
             }
@@ -354,6 +362,22 @@ public sealed class RunFusion
         foreach (var s in track.Sightings)
         {
             s.Frame.OpenTracks--;
+        }
+    }
+
+    /// <summary>Counts a frame that sees canopy far from every row of the plan (the plan does not fit this block).</summary>
+    private void CheckPlanFits(in Pose pose, int detections, Action<string, long> count)
+    {
+        if (Rows is not PlanRowMap plan || detections < InferredRowMap.MinCanopyDetections)
+        {
+            return;
+        }
+        var distance = plan.DistanceM(pose.Easting, pose.Northing);
+        if (distance > _options.PlanMismatchDistanceM)
+        {
+            Progress.FramesOffPlan++;
+            Progress.LastOffPlanDistanceM = distance;
+            count("frames_off_plan", 1);
         }
     }
 
