@@ -3,7 +3,7 @@ using TreeScout.Fusion.Runs;
 
 namespace TreeScout.Fusion.Tests;
 
-/// <summary>The along-row offset of a pass from where its clusters start and stop against the plan's end trees.</summary>
+/// <summary>The along-row offset of a pass from where its clusters start and stop against the plan's end trees, refined against every tree.</summary>
 public sealed class PassRegistrationTests
 {
     private static readonly PassRegistration Registration = new(new RegistrationOptions());
@@ -20,7 +20,14 @@ public sealed class PassRegistrationTests
     }
 
     /// <summary>Clusters of the standing trees, spread ±0.4 m around each trunk, as GNSS with an along-row error places them.</summary>
-    private static List<PassPoint> Cloud(double gnssErrorM, double gnssSigmaM, int trees = 15, params int[] missingTrees)
+    private static List<PassPoint> Cloud(double gnssErrorM, double gnssSigmaM, int trees = 15, params int[] missingTrees) =>
+        Cloud(_ => gnssErrorM, gnssSigmaM, trees, missingTrees);
+
+    /// <summary>
+    /// As above with the GNSS error a function of the along-row position, and the canopy of a tree reaching
+    /// <paramref name="reach"/> (back, forward) metres from its trunk (±0.4 m by default).
+    /// </summary>
+    private static List<PassPoint> Cloud(Func<double, double> gnssErrorM, double gnssSigmaM, int trees, int[] missingTrees, Func<int, (double Back, double Forward)>? reach = null)
     {
         var random = new Random(5);
         var points = new List<PassPoint>();
@@ -30,9 +37,12 @@ public sealed class PassRegistrationTests
             {
                 continue;
             }
+            var (back, forward) = reach?.Invoke(tree) ?? (0.4, 0.4);
             for (var k = 0; k < 30; k++)
             {
-                points.Add(new PassPoint(tree - 0.5 + random.NextDouble() * 0.8 - 0.4 + gnssErrorM, gnssSigmaM));
+                // Evenly around the trunk: the canopy's longer side carries proportionally more clusters.
+                var along = tree - 0.5 + (k % 2 == 0 ? -back * random.NextDouble() : forward * random.NextDouble());
+                points.Add(new PassPoint(along + gnssErrorM(along), gnssSigmaM));
             }
         }
         return points;
@@ -43,9 +53,10 @@ public sealed class PassRegistrationTests
     {
         var offset = Registration.Offset(Row(), Cloud(gnssErrorM: 0.5, gnssSigmaM: 0.25));
 
-        // Measured ≈ 0.5 m; weight 0.25² / (0.25² + 0.1²) = 0.862; GNSS sigma after it √(0.25²·0.1² / (0.25² + 0.1²)) = 0.093 m.
-        Assert.Equal(0.5 * 0.862, offset.ShiftM, 0.03);
-        Assert.Equal(0.093, offset.GnssSigmaM!.Value, 0.001);
+        // Measured ≈ 0.5 m; weight 0.25² / (0.25² + 0.05²) = 0.962; GNSS sigma after it √(0.25²·0.05² / (0.25² + 0.05²)) = 0.049 m.
+        Assert.Equal(0.5 * 0.962, offset.ShiftM, 0.01);
+        Assert.Equal(0.049, offset.GnssSigmaM!.Value, 0.001);
+        Assert.Equal(0.5 * 0.962, offset.ShiftAt(7.5), 0.01);
     }
 
     [Fact]
@@ -55,7 +66,7 @@ public sealed class PassRegistrationTests
         // cloud would look ~4 m shorter than the row, and the pass would be left unregistered).
         var offset = Registration.Offset(Row(trees: 200), Cloud(gnssErrorM: 0.3, gnssSigmaM: 0.25, trees: 200));
 
-        Assert.Equal(0.3 * 0.862, offset.ShiftM, 0.03);
+        Assert.Equal(0.3 * 0.962, offset.ShiftM, 0.01);
         Assert.NotNull(offset.GnssSigmaM);
     }
 
@@ -64,7 +75,34 @@ public sealed class PassRegistrationTests
     {
         var offset = Registration.Offset(Row(), Cloud(gnssErrorM: -0.3, gnssSigmaM: 0.25, missingTrees: 1));
 
-        Assert.Equal(-0.3 * 0.862, offset.ShiftM, 0.03);
+        Assert.Equal(-0.3 * 0.962, offset.ShiftM, 0.01);
+    }
+
+    // The first tree's canopy reaches 0.1 m back, the others' 0.4 m: the row ends alone measure the offset too large by
+    // about half the difference; every tree's clusters in between put it right.
+    [Fact]
+    public void End_trees_of_unlike_canopies_do_not_move_the_offset()
+    {
+        var points = Cloud(_ => 0.3, 0.25, 15, [], tree => tree == 1 ? (0.1, 0.4) : (0.4, 0.4));
+        var endsAlone = new PassRegistration(new RegistrationOptions { TreeFitRounds = 0 }).Offset(Row(), points);
+        var offset = Registration.Offset(Row(), points);
+
+        Assert.True(endsAlone.ShiftM / 0.962 - 0.3 > 0.05, $"row ends alone: {endsAlone.ShiftM / 0.962:F3} m");
+        Assert.Equal(0.3 * 0.962, offset.ShiftM, 0.01);
+    }
+
+    // Over a 100 m row the receiver drifts from 0 to +0.4 m: the shift follows it tree by tree (one offset per pass would
+    // leave ±0.2 m at the ends).
+    [Fact]
+    public void A_drift_along_the_row_is_followed_tree_by_tree()
+    {
+        var offset = Registration.Offset(Row(trees: 100), Cloud(along => 0.004 * along, 0.25, 100, []));
+
+        Assert.Equal(0.2 * 0.962, offset.ShiftM, 0.02);
+        foreach (var along in new[] { 10.0, 50.0, 90.0 })
+        {
+            Assert.Equal(0.004 * along * 0.962, offset.ShiftAt(along), 0.02);
+        }
     }
 
     [Fact]

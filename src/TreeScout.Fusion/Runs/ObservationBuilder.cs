@@ -21,10 +21,11 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
     {
         var sightings = track.Sightings;
         var estimate = track.Estimate;
-        if (pass.ShiftM != 0 && rows.Nearest(estimate) is { } onRow)
+        if (pass.GnssSigmaM is not null && rows.Nearest(estimate) is { } onRow)
         {
+            var shift = pass.ShiftAt(onRow.AlongM);
             var (sin, cos) = Math.SinCos(onRow.DirectionRad);
-            estimate = new Vec3(estimate.X - pass.ShiftM * sin, estimate.Y - pass.ShiftM * cos, estimate.Z);
+            estimate = new Vec3(estimate.X - shift * sin, estimate.Y - shift * cos, estimate.Z);
         }
         double gnss2 = 0, heading2 = 0, time2 = 0;
         var worst = GnssQuality.RtkFixed;

@@ -18,8 +18,11 @@ public sealed record RegistrationOptions
     /// </summary>
     public double MaxGnssSigmaM { get; init; } = 0.35;
 
-    /// <summary>1-sigma of the offset measured from the row's ends (canopies of the end trees are not exactly alike).</summary>
-    public double SigmaM { get; init; } = 0.1;
+    /// <summary>
+    /// 1-sigma of the offset measured against the planted trees (docs/fusion.md: what is left after registration on the
+    /// simulator's float runs; 0.1 m with the row ends alone, whose canopies are not exactly alike).
+    /// </summary>
+    public double SigmaM { get; init; } = 0.05;
 
     /// <summary>
     /// Clusters cut at each end of a pass before its extent is taken (a stray box must not move it). A count, not a share:
@@ -30,6 +33,15 @@ public sealed record RegistrationOptions
     /// <summary>Tracks triangulated worse than this (metres, 1-sigma) do not mark the row's ends.</summary>
     public double MaxTrackSigmaM { get; init; } = 0.15;
 
+    /// <summary>Rounds of refining the row ends' offset against every planted tree of the row (0: the row ends alone).</summary>
+    public int TreeFitRounds { get; init; } = 5;
+
+    /// <summary>Trees on each side of a tree whose clusters give the offset at that tree (GNSS drifts along a row); 0: one offset per pass.</summary>
+    public int TreeFitWindowTrees { get; init; } = 3;
+
+    /// <summary>A window with fewer clusters takes the pass's offset.</summary>
+    public int TreeFitMinClusters { get; init; } = 40;
+
     /// <summary>A pass longer than this many frames is reported unregistered as it goes, so the held window never fills.</summary>
     public int MaxPassFrames { get; init; } = 600;
 }
@@ -37,16 +49,43 @@ public sealed record RegistrationOptions
 /// <summary>A held track's place along its pass's row and the GNSS sigma of its poses.</summary>
 public readonly record struct PassPoint(double AlongM, double GnssSigmaM);
 
-/// <summary>What a finished pass's tracks are reported with: the along-row shift to subtract and the GNSS sigma after it (null: not registered).</summary>
-public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM);
+/// <summary>
+/// What a finished pass's tracks are reported with: the along-row shift to subtract and the GNSS sigma after it (null: not
+/// registered). <paramref name="Local"/>: shifts measured along the row (GNSS along-row position, shift), interpolated
+/// between; the pass-wide <paramref name="ShiftM"/> where there are none.
+/// </summary>
+public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM, IReadOnlyList<(double AlongM, double ShiftM)>? Local = null)
+{
+    public double ShiftAt(double alongM)
+    {
+        if (Local is not { Count: > 0 } knots)
+        {
+            return ShiftM;
+        }
+        if (alongM <= knots[0].AlongM)
+        {
+            return knots[0].ShiftM;
+        }
+        for (var i = 1; i < knots.Count; i++)
+        {
+            if (alongM <= knots[i].AlongM)
+            {
+                var (a, b) = (knots[i - 1], knots[i]);
+                return a.ShiftM + (b.ShiftM - a.ShiftM) * (alongM - a.AlongM) / (b.AlongM - a.AlongM);
+            }
+        }
+        return knots[^1].ShiftM;
+    }
+}
 
 /// <summary>
 /// One camera's passes along the rows and the tracks held until their pass's along-row offset is known. A pass is the
 /// frames during which the camera faces one planted row; when it is over (the camera faces another row or none) and no
 /// open track started in it, the extent of its clusters along the row, against the plan's trees at its ends, gives the
 /// offset GNSS had along that row during the pass: the cloud starts a canopy half-width before its first standing trunk
-/// and ends as far beyond its last, so the mean of both ends' offsets cancels the half-width. GNSS drifts slowly (float:
-/// ~0.1 m within a pass), so one offset per pass removes most of its along-row error.
+/// and ends as far beyond its last, so the mean of both ends' offsets cancels the half-width. That offset is then refined
+/// against every planted tree of the row, pass-wide and around each tree (GNSS drifts along a pass): clusters hang around
+/// their trunks evenly on average, while the two end trees' canopies may differ by a decimetre.
 /// </summary>
 public sealed class PassRegistration(RegistrationOptions options)
 {
@@ -139,14 +178,61 @@ public sealed class PassRegistration(RegistrationOptions options)
                 break;
             }
         }
-        if (best is not { } measured)
+        if (best is not { } ends)
         {
             return new PassOffset(0, null);
         }
+        var measured = FitToTrees(trees, positions, ends, spacing);
         // Weighted by the two uncertainties: a good fix moves little, a poor one takes the row's word.
         var (g2, r2) = (gnss * gnss, options.SigmaM * options.SigmaM);
-        return new PassOffset(measured * g2 / (g2 + r2), Math.Sqrt(g2 * r2 / (g2 + r2)));
+        var weight = g2 / (g2 + r2);
+        List<(double, double)>? local = null;
+        if (options.TreeFitRounds > 0 && options.TreeFitWindowTrees > 0)
+        {
+            // GNSS drifts along a pass (float: ±0.08 m over 15 m, 0.18 m over 200 m): the trees around each tree give the
+            // offset there, starting from the pass's.
+            local = [];
+            var reach = options.TreeFitWindowTrees * spacing;
+            foreach (var tree in trees)
+            {
+                var window = positions.Where(x => Math.Abs(x - measured - tree.AlongM) <= reach).ToList();
+                var shift = window.Count >= options.TreeFitMinClusters ? FitToTrees(trees, window, measured, spacing) : measured;
+                local.Add((tree.AlongM + shift, shift * weight));
+            }
+        }
+        return new PassOffset(measured * weight, Math.Sqrt(g2 * r2 / (g2 + r2)), local);
     }
+
+    /// <summary>
+    /// Refines an offset against the planted trees: each cluster, moved back by the offset, belongs to its nearest tree, and
+    /// clusters hang around their trunk evenly on average (the row ends' canopies need not), so the mean distance from
+    /// their trees is what the offset is still off by. The start must be within half a spacing (the row ends give that).
+    /// </summary>
+    private double FitToTrees(List<PlantedTree> trees, List<double> positions, double start, double spacing)
+    {
+        var offset = start;
+        for (var i = 0; i < options.TreeFitRounds; i++)
+        {
+            var (sum, n) = (0.0, 0);
+            foreach (var along in positions)
+            {
+                var x = along - offset;
+                var k = trees.BinarySearch(new PlantedTree("", 0, x), AlongComparer);
+                k = k >= 0 ? k : ~k;
+                var nearest = k == 0 ? trees[0].AlongM : k == trees.Count ? trees[^1].AlongM
+                    : x - trees[k - 1].AlongM < trees[k].AlongM - x ? trees[k - 1].AlongM : trees[k].AlongM;
+                var r = x - nearest;
+                if (Math.Abs(r) <= 0.5 * spacing)
+                {
+                    (sum, n) = (sum + r, n + 1);
+                }
+            }
+            offset += n > 0 ? sum / n : 0;
+        }
+        return offset;
+    }
+
+    private static readonly Comparer<PlantedTree> AlongComparer = Comparer<PlantedTree>.Create((a, b) => a.AlongM.CompareTo(b.AlongM));
 
     /// <summary>A stretch of frames facing one row, and the tracks it holds.</summary>
     private sealed class Pass(MappedRow? row, long firstFrame)
