@@ -18,26 +18,28 @@ public sealed class TrajectoryTests
         var start = new DateTimeOffset(2026, 4, 20, 10, 0, 0, TimeSpan.Zero);
         for (var k = 0; k <= 100; k++)
         {
-            var time = start.AddSeconds(k * 0.1);
-            trajectory.Add(new GnssFix
-            {
-                MessageId = Guid.NewGuid(),
-                RunId = "trajectory",
-                Sequence = k,
-                TimeUtc = time,
-                ReceivedAtUtc = time,
-                Latitude = Latitude + k * 0.15 / 111_250.0,
-                Longitude = Longitude,
-                Mode = 3,
-                Quality = GnssQuality.RtkFixed,
-                SpeedMps = 1.5,
-                CourseDeg = 0,
-                HeadingDeg = withHeading ? 0 : null,
-                HorizontalSigmaM = 0.02,
-            });
+            trajectory.Add(Fix(k, start.AddSeconds(k * 0.1), Latitude + k * 0.15 / 111_250.0, Longitude, 1.5, courseDeg: 0, headingDeg: withHeading ? 0 : null));
         }
         return trajectory;
     }
+
+    /// <summary>An RTK fixed fix (2 cm) received the instant it was made.</summary>
+    private static GnssFix Fix(long sequence, DateTimeOffset time, double latitude, double longitude, double speedMps, double? courseDeg, double? headingDeg) => new()
+    {
+        MessageId = Guid.NewGuid(),
+        RunId = "trajectory",
+        Sequence = sequence,
+        TimeUtc = time,
+        ReceivedAtUtc = time,
+        Latitude = latitude,
+        Longitude = longitude,
+        Mode = 3,
+        Quality = GnssQuality.RtkFixed,
+        SpeedMps = speedMps,
+        CourseDeg = courseDeg,
+        HeadingDeg = headingDeg,
+        HorizontalSigmaM = 0.02,
+    };
 
     [Theory]
     [InlineData(true)]
@@ -78,22 +80,8 @@ public sealed class TrajectoryTests
                 (e, n) = (e + ve * 0.1, n + vn * 0.1);
             }
             var (lat, lon) = projection.ToWgs84(e + noiseM * Gaussian(random), n + noiseM * Gaussian(random));
-            var time = Start.AddSeconds(t);
-            trajectory.Add(new GnssFix
-            {
-                MessageId = Guid.NewGuid(),
-                RunId = "trajectory",
-                Sequence = k,
-                TimeUtc = time,
-                ReceivedAtUtc = time,
-                Latitude = lat,
-                Longitude = lon,
-                Mode = 3,
-                Quality = GnssQuality.RtkFixed,
-                SpeedMps = Math.Sqrt(ve * ve + vn * vn),
-                HeadingDeg = heading?.Invoke(t) is { } gridHeading ? gridHeading - Angles.Degrees(projection.TrueNorthGridAzimuth(lat, lon, projection.ToUtm(lat, lon))) : null,
-                HorizontalSigmaM = 0.02,
-            });
+            var trueHeading = heading?.Invoke(t) is { } gridHeading ? gridHeading - Angles.Degrees(projection.TrueNorthGridAzimuth(lat, lon, projection.ToUtm(lat, lon))) : (double?)null;
+            trajectory.Add(Fix(k, Start.AddSeconds(t), lat, lon, Math.Sqrt(ve * ve + vn * vn), courseDeg: null, trueHeading));
         }
         return trajectory;
     }
