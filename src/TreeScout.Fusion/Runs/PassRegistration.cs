@@ -182,7 +182,8 @@ public sealed class PassRegistration(RegistrationOptions options)
         {
             return new PassOffset(0, null);
         }
-        var measured = FitToTrees(trees, positions, ends, spacing);
+        var trunks = trees.Select(t => t.AlongM).ToArray();
+        var measured = FitToTrees(trunks, positions, ends, spacing);
         // Weighted by the two uncertainties: a good fix moves little, a poor one takes the row's word.
         var (g2, r2) = (gnss * gnss, options.SigmaM * options.SigmaM);
         var weight = g2 / (g2 + r2);
@@ -196,7 +197,7 @@ public sealed class PassRegistration(RegistrationOptions options)
             foreach (var tree in trees)
             {
                 var window = positions.Where(x => Math.Abs(x - measured - tree.AlongM) <= reach).ToList();
-                var shift = window.Count >= options.TreeFitMinClusters ? FitToTrees(trees, window, measured, spacing) : measured;
+                var shift = window.Count >= options.TreeFitMinClusters ? FitToTrees(trunks, window, measured, spacing) : measured;
                 local.Add((tree.AlongM + shift, shift * weight));
             }
         }
@@ -208,7 +209,7 @@ public sealed class PassRegistration(RegistrationOptions options)
     /// clusters hang around their trunk evenly on average (the row ends' canopies need not), so the mean distance from
     /// their trees is what the offset is still off by. The start must be within half a spacing (the row ends give that).
     /// </summary>
-    private double FitToTrees(List<PlantedTree> trees, List<double> positions, double start, double spacing)
+    private double FitToTrees(double[] trunks, List<double> positions, double start, double spacing)
     {
         var offset = start;
         for (var i = 0; i < options.TreeFitRounds; i++)
@@ -217,10 +218,10 @@ public sealed class PassRegistration(RegistrationOptions options)
             foreach (var along in positions)
             {
                 var x = along - offset;
-                var k = trees.BinarySearch(new PlantedTree("", 0, x), AlongComparer);
+                var k = Array.BinarySearch(trunks, x);
                 k = k >= 0 ? k : ~k;
-                var nearest = k == 0 ? trees[0].AlongM : k == trees.Count ? trees[^1].AlongM
-                    : x - trees[k - 1].AlongM < trees[k].AlongM - x ? trees[k - 1].AlongM : trees[k].AlongM;
+                var nearest = k == 0 ? trunks[0] : k == trunks.Length ? trunks[^1]
+                    : x - trunks[k - 1] < trunks[k] - x ? trunks[k - 1] : trunks[k];
                 var r = x - nearest;
                 if (Math.Abs(r) <= 0.5 * spacing)
                 {
@@ -231,8 +232,6 @@ public sealed class PassRegistration(RegistrationOptions options)
         }
         return offset;
     }
-
-    private static readonly Comparer<PlantedTree> AlongComparer = Comparer<PlantedTree>.Create((a, b) => a.AlongM.CompareTo(b.AlongM));
 
     /// <summary>A stretch of frames facing one row, and the tracks it holds.</summary>
     private sealed class Pass(MappedRow? row, long firstFrame)
