@@ -183,7 +183,7 @@ public sealed class PassRegistration(RegistrationOptions options)
             return new PassOffset(0, null);
         }
         var trunks = trees.Select(t => t.AlongM).ToArray();
-        var measured = FitToTrees(trunks, positions, ends, spacing);
+        var measured = Near(FitToTrees(trunks, positions, ends, spacing), ends, spacing);
         // Weighted by the two uncertainties: a good fix moves little, a poor one takes the row's word.
         var (g2, r2) = (gnss * gnss, options.SigmaM * options.SigmaM);
         var weight = g2 / (g2 + r2);
@@ -197,12 +197,18 @@ public sealed class PassRegistration(RegistrationOptions options)
             foreach (var tree in trees)
             {
                 var window = positions.Where(x => Math.Abs(x - measured - tree.AlongM) <= reach).ToList();
-                var shift = window.Count >= options.TreeFitMinClusters ? FitToTrees(trunks, window, measured, spacing) : measured;
+                var shift = window.Count >= options.TreeFitMinClusters ? Near(FitToTrees(trunks, window, measured, spacing), measured, spacing) : measured;
                 local.Add((tree.AlongM + shift, shift * weight));
             }
         }
         return new PassOffset(measured * weight, Math.Sqrt(g2 * r2 / (g2 + r2)), local);
     }
+
+    /// <summary>
+    /// A fit that moved more than 0.4 spacing from where it started has likely locked onto the neighbouring trees
+    /// (the fit is ambiguous by a whole spacing): the start is kept.
+    /// </summary>
+    private static double Near(double fitted, double start, double spacing) => Math.Abs(fitted - start) <= 0.4 * spacing ? fitted : start;
 
     /// <summary>
     /// Refines an offset against the planted trees: each cluster, moved back by the offset, belongs to its nearest tree, and
