@@ -49,13 +49,13 @@ public static class RunCommand
         command.SetAction(async (result, ct) =>
         {
             // Read the local files and values first: a typo should not need a broker to be reported.
-            RunController.ReadCameras(result.GetRequiredValue(cameras));
-            RunStarts.ReadPlan(result.GetValue(plan));
+            var rig = RunController.ReadCameras(result.GetRequiredValue(cameras));
+            var (planJson, blockPlan) = RunStarts.ReadPlan(result.GetValue(plan));
             var orchard = spacing.Read(result);
             await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), ct);
             var controller = new RunController(session, Listen(result, listen), Console.Error);
             var started = await controller.StartAsync(
-                new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), result.GetValue(plan), result.GetRequiredValue(cameras), orchard),
+                new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), planJson, blockPlan, rig, orchard),
                 DateTimeOffset.UtcNow, ct);
             await Console.Error.WriteLineAsync($"started run {started.RunId}: block {started.Block}{(started.Variety is null ? "" : ", " + started.Variety)}, {started.Cameras.Count} camera(s){(started.BlockPlanGeoJson is null ? ", no plan" : "")}");
             await Console.Out.WriteLineAsync(started.RunId);

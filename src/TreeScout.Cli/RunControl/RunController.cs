@@ -6,8 +6,8 @@ using TreeScout.Orchard;
 
 namespace TreeScout.Cli.RunControl;
 
-/// <summary>What `treescout run start` needs to know besides the broker.</summary>
-public sealed record RunStartRequest(string Block, string? Variety, string? PlanPath, string CamerasPath, OrchardSpacing Spacing = default);
+/// <summary>What `treescout run start` needs to know besides the broker: its local files already read (and checked).</summary>
+public sealed record RunStartRequest(string Block, string? Variety, string? PlanJson, BlockPlan? Plan, IReadOnlyList<CameraMounting> Cameras, OrchardSpacing Spacing = default);
 
 /// <summary>Starting and stopping live scan runs: the decisions behind `treescout run start|stop`, on a connected broker.</summary>
 public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindow, TextWriter progress)
@@ -24,8 +24,6 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
         {
             throw new CliException("--block must name the orchard block", Cli.UsageError);
         }
-        var cameras = ReadCameras(request.CamerasPath);
-        var (planJson, plan) = RunStarts.ReadPlan(request.PlanPath);
 
         var captures = await CaptureHeartbeatsAsync(cancellationToken);
         if (captures.FirstOrDefault(c => c.RunId != WorkerStatus.IdleRunId) is { } busy)
@@ -37,7 +35,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the run starts when capture comes up (the request waits in its queue)");
         }
 
-        var started = RunStarts.Create(request.Block, request.Variety, planJson, plan, cameras, "live", now, request.Spacing);
+        var started = RunStarts.Create(request.Block, request.Variety, request.PlanJson, request.Plan, request.Cameras, "live", now, request.Spacing);
         await session.Bus.PublishAsync(started, cancellationToken);
         return started;
     }
