@@ -3,10 +3,14 @@ using TreeScout.Fusion.Runs;
 
 namespace TreeScout.Fusion.Tests;
 
-/// <summary>The along-row offset of a pass from where its clusters start and stop against the plan's end trees, refined against every tree.</summary>
+/// <summary>
+/// The along-row offset of a pass from where its clusters start and stop against the plan's end trees, refined against every
+/// tree; and its across-row offset from where its clusters lie against the canopy face.
+/// </summary>
 public sealed class PassRegistrationTests
 {
-    private static readonly PassRegistration Registration = new(new RegistrationOptions());
+    // A fresh one each time: it learns the canopy face from RTK passes.
+    private static PassRegistration Registration => new(new RegistrationOptions());
 
     /// <summary>A straight row of trees 1 m apart (0.5 … 14.5 m along it with 15 trees).</summary>
     private static MappedRow Row(int trees = 15)
@@ -42,7 +46,7 @@ public sealed class PassRegistrationTests
             {
                 // Evenly around the trunk: the canopy's longer side carries proportionally more clusters.
                 var along = tree - 0.5 + (k % 2 == 0 ? -back * random.NextDouble() : forward * random.NextDouble());
-                points.Add(new PassPoint(along + gnssErrorM(along), gnssSigmaM));
+                points.Add(new PassPoint(along + gnssErrorM(along), 0, 1, gnssSigmaM));
             }
         }
         return points;
@@ -56,7 +60,7 @@ public sealed class PassRegistrationTests
         // Measured ≈ 0.5 m; weight 0.25² / (0.25² + 0.05²) = 0.962; GNSS sigma after it √(0.25²·0.05² / (0.25² + 0.05²)) = 0.049 m.
         Assert.Equal(0.5 * 0.962, offset.ShiftM, 0.01);
         Assert.Equal(0.049, offset.GnssSigmaM!.Value, 0.001);
-        Assert.Equal(0.5 * 0.962, offset.ShiftAt(7.5), 0.01);
+        Assert.Equal(0.5 * 0.962, offset.At(7.5).Along, 0.01);
     }
 
     [Fact]
@@ -101,7 +105,7 @@ public sealed class PassRegistrationTests
         Assert.Equal(0.2 * 0.962, offset.ShiftM, 0.02);
         foreach (var along in new[] { 10.0, 50.0, 90.0 })
         {
-            Assert.Equal(0.004 * along * 0.962, offset.ShiftAt(along), 0.02);
+            Assert.Equal(0.004 * along * 0.962, offset.At(along).Along, 0.02);
         }
     }
 
@@ -114,5 +118,46 @@ public sealed class PassRegistrationTests
         var offset = Registration.Offset(Row(), half);
         Assert.Null(offset.GnssSigmaM);
         Assert.Equal(0, offset.ShiftM);
+    }
+
+    /// <summary>The cloud as a camera on <paramref name="side"/> of the row sees it: ±0.2 m around <paramref name="towardCameraM"/>.</summary>
+    private static List<PassPoint> Seen(List<PassPoint> cloud, double towardCameraM, int side) =>
+        [.. cloud.Select((p, i) => p with { TowardCameraM = towardCameraM + (i % 2 == 0 ? 0.2 : -0.2), CameraSide = side })];
+
+    // GNSS puts the clusters 0.4 m toward the camera, where the canopy face is at the trunk line (the default): the pass is
+    // moved 0.4 m back across the row (weighted as along it), away from the camera, whichever side of the row that is.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(-1)]
+    public void A_float_pass_is_moved_back_across_the_row_by_how_far_its_clusters_lie_beyond_the_canopy_face(int side)
+    {
+        var offset = Registration.Offset(Row(), Seen(Cloud(gnssErrorM: 0.2, gnssSigmaM: 0.25), 0.4, side));
+
+        Assert.Equal(side * 0.4 * 0.962, offset.AcrossM, 0.01);
+        Assert.Equal(side * 0.4 * 0.962, offset.At(3.5).Across, 0.01);
+        Assert.Equal(0.2 * 0.962, offset.At(3.5).Along, 0.01);
+    }
+
+    // An RTK-fixed pass sees the canopy face 0.15 m in front of the trunks; a float pass of the same camera whose clusters
+    // lie 0.45 m in front is 0.30 m off, not 0.45.
+    [Fact]
+    public void The_canopy_face_is_measured_on_rtk_fixed_passes()
+    {
+        var registration = Registration;
+        Assert.Null(registration.Offset(Row(), Seen(Cloud(gnssErrorM: 0.01, gnssSigmaM: 0.02), 0.15, 1)).GnssSigmaM);
+        Assert.Equal(0.15, registration.FaceDepthM, 0.001);
+
+        var offset = registration.Offset(Row(), Seen(Cloud(gnssErrorM: 0, gnssSigmaM: 0.25), 0.45, -1));
+
+        Assert.Equal(-0.30 * 0.962, offset.AcrossM, 0.01);
+    }
+
+    [Fact]
+    public void Across_the_row_can_be_left_to_gnss()
+    {
+        var offset = new PassRegistration(new RegistrationOptions { Across = false }).Offset(Row(), Seen(Cloud(gnssErrorM: 0.2, gnssSigmaM: 0.25), 0.4, 1));
+
+        Assert.Equal(0, offset.AcrossM);
+        Assert.Equal(0.2 * 0.962, offset.ShiftM, 0.01);
     }
 }

@@ -23,9 +23,10 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
         var estimate = track.Estimate;
         if (pass.GnssSigmaM is not null && rows.Nearest(estimate) is { } onRow)
         {
-            var shift = pass.ShiftAt(onRow.AlongM);
+            var (along, across) = pass.At(onRow.AlongM);
             var (sin, cos) = Math.SinCos(onRow.DirectionRad);
-            estimate = new Vec3(estimate.X - shift * sin, estimate.Y - shift * cos, estimate.Z);
+            // Along the row is (sin, cos); its right is (cos, −sin).
+            estimate = new Vec3(estimate.X - along * sin - across * cos, estimate.Y - along * cos + across * sin, estimate.Z);
         }
         double gnss2 = 0, heading2 = 0, time2 = 0;
         var worst = GnssQuality.RtkFixed;

@@ -42,39 +42,57 @@ public sealed record RegistrationOptions
     /// <summary>A window with fewer clusters takes the pass's offset.</summary>
     public int TreeFitMinClusters { get; init; } = 40;
 
+    /// <summary>
+    /// How far in front of the trunk line, toward the camera, the clusters a camera sees lie on average (metres): the
+    /// canopy face. A float pass's offset across the row is what its clusters' mean lies beyond that. RTK-fixed passes of
+    /// the run measure it (their mean replaces this value once one has been seen).
+    /// </summary>
+    public double FaceDepthM { get; init; }
+
+    /// <summary>Also register float passes across the row (against the canopy face), not only along it.</summary>
+    public bool Across { get; init; } = true;
+
     /// <summary>A pass longer than this many frames is reported unregistered as it goes, so the held window never fills.</summary>
     public int MaxPassFrames { get; init; } = 600;
 }
 
-/// <summary>A held track's place along its pass's row and the GNSS sigma of its poses.</summary>
-public readonly record struct PassPoint(double AlongM, double GnssSigmaM);
+/// <summary>
+/// A held track's place along its pass's row, how far it lies from the row's line toward the camera that saw it, which
+/// side of the row that camera was on (+1: right of the row's direction), and the GNSS sigma of its poses.
+/// </summary>
+public readonly record struct PassPoint(double AlongM, double TowardCameraM, int CameraSide, double GnssSigmaM);
+
+/// <summary>The offset GNSS had at one place along a pass: along the row and across it (+ right of the row's direction).</summary>
+public readonly record struct PassKnot(double AlongM, double ShiftM, double AcrossM);
 
 /// <summary>
-/// What a finished pass's tracks are reported with: the along-row shift to subtract and the GNSS sigma after it (null: not
-/// registered). <paramref name="Local"/>: shifts measured along the row (GNSS along-row position, shift), interpolated
-/// between; the pass-wide <paramref name="ShiftM"/> where there are none.
+/// What a finished pass's tracks are reported with: the along-row shift and the across-row offset to subtract, and the
+/// GNSS sigma after them (null: not registered). <paramref name="Local"/>: offsets measured along the row (at GNSS
+/// along-row positions), interpolated between; the pass-wide ones where there are none.
 /// </summary>
-public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM, IReadOnlyList<(double AlongM, double ShiftM)>? Local = null)
+public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM, IReadOnlyList<PassKnot>? Local = null, double AcrossM = 0)
 {
-    public double ShiftAt(double alongM)
+    /// <summary>The along-row and across-row offsets at a GNSS along-row position.</summary>
+    public (double Along, double Across) At(double alongM)
     {
         if (Local is not { Count: > 0 } knots)
         {
-            return ShiftM;
+            return (ShiftM, AcrossM);
         }
         if (alongM <= knots[0].AlongM)
         {
-            return knots[0].ShiftM;
+            return (knots[0].ShiftM, knots[0].AcrossM);
         }
         for (var i = 1; i < knots.Count; i++)
         {
             if (alongM <= knots[i].AlongM)
             {
                 var (a, b) = (knots[i - 1], knots[i]);
-                return a.ShiftM + (b.ShiftM - a.ShiftM) * (alongM - a.AlongM) / (b.AlongM - a.AlongM);
+                var k = (alongM - a.AlongM) / (b.AlongM - a.AlongM);
+                return (a.ShiftM + (b.ShiftM - a.ShiftM) * k, a.AcrossM + (b.AcrossM - a.AcrossM) * k);
             }
         }
-        return knots[^1].ShiftM;
+        return (knots[^1].ShiftM, knots[^1].AcrossM);
     }
 }
 
@@ -90,6 +108,7 @@ public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM, IRea
 public sealed class PassRegistration(RegistrationOptions options)
 {
     private readonly List<Pass> _passes = [];
+    private readonly List<double> _faceDepths = [];
 
     /// <summary>Notes the row the camera faces in a processed frame; a different row (or none) starts a new pass.</summary>
     public void Frame(long sequence, MappedRow? faced)
@@ -157,7 +176,13 @@ public sealed class PassRegistration(RegistrationOptions options)
             return new PassOffset(0, null);
         }
         var gnss = points.Select(p => p.GnssSigmaM).Order().ElementAt(points.Count / 2);
-        if (gnss < options.MinGnssSigmaM || gnss > options.MaxGnssSigmaM)
+        if (gnss < options.MinGnssSigmaM)
+        {
+            // RTK fixed: where the clusters lie across the row is where the canopy face is.
+            _faceDepths.Add(points.Average(p => p.TowardCameraM));
+            return new PassOffset(0, null);
+        }
+        if (gnss > options.MaxGnssSigmaM)
         {
             return new PassOffset(0, null);
         }
@@ -187,22 +212,39 @@ public sealed class PassRegistration(RegistrationOptions options)
         // Weighted by the two uncertainties: a good fix moves little, a poor one takes the row's word.
         var (g2, r2) = (gnss * gnss, options.SigmaM * options.SigmaM);
         var weight = g2 / (g2 + r2);
-        List<(double, double)>? local = null;
+        var faceDepth = FaceDepthM;
+        var side = points.Sum(p => p.CameraSide) >= 0 ? 1 : -1;
+        // Across the row: how far the clusters' mean lies beyond the canopy face, toward or away from the camera.
+        double AcrossOf(IReadOnlyList<PassPoint> near)
+        {
+            if (!options.Across || near.Count == 0)
+            {
+                return 0;
+            }
+            var beyond = near.Average(p => p.TowardCameraM) - faceDepth;
+            return Math.Abs(beyond) <= 3 * gnss ? side * beyond * weight : 0;
+        }
+        var across = AcrossOf(points);
+        List<PassKnot>? local = null;
         if (options.TreeFitRounds > 0 && options.TreeFitWindowTrees > 0)
         {
             // GNSS drifts along a pass (float: ±0.08 m over 15 m, 0.18 m over 200 m): the trees around each tree give the
-            // offset there, starting from the pass's.
+            // offsets there, starting from the pass's.
             local = [];
             var reach = options.TreeFitWindowTrees * spacing;
             foreach (var tree in trees)
             {
-                var window = positions.Where(x => Math.Abs(x - measured - tree.AlongM) <= reach).ToList();
-                var shift = window.Count >= options.TreeFitMinClusters ? Near(FitToTrees(trunks, window, measured, spacing), measured, spacing) : measured;
-                local.Add((tree.AlongM + shift, shift * weight));
+                var window = points.Where(p => Math.Abs(p.AlongM - measured - tree.AlongM) <= reach).ToList();
+                var enough = window.Count >= options.TreeFitMinClusters;
+                var shift = enough ? Near(FitToTrees(trunks, [.. window.Select(p => p.AlongM)], measured, spacing), measured, spacing) : measured;
+                local.Add(new PassKnot(tree.AlongM + shift, shift * weight, enough ? AcrossOf(window) : across));
             }
         }
-        return new PassOffset(measured * weight, Math.Sqrt(g2 * r2 / (g2 + r2)), local);
+        return new PassOffset(measured * weight, Math.Sqrt(g2 * r2 / (g2 + r2)), local, across);
     }
+
+    /// <summary>The canopy face's depth: measured on this camera's RTK-fixed passes when it has had one, else configured.</summary>
+    public double FaceDepthM => _faceDepths.Count > 0 ? _faceDepths.Average() : options.FaceDepthM;
 
     /// <summary>
     /// A fit that moved more than 0.4 spacing from where it started has likely locked onto the neighbouring trees

@@ -344,7 +344,9 @@ public sealed class RunFusion
         {
             return null;
         }
-        return new PassPoint(placed.AlongM, track.Sightings.Average(s => s.Pose.PositionSigmaM));
+        var camera = row.Project(track.Sightings[0].Origin.X, track.Sightings[0].Origin.Y);
+        var side = camera.LateralM >= 0 ? 1 : -1;
+        return new PassPoint(placed.AlongM, side * placed.LateralM, side, track.Sightings.Average(s => s.Pose.PositionSigmaM));
     }
 
     /// <summary>True when the cluster lies on another row than the one the camera was driving alongside when it saw it best.</summary>
