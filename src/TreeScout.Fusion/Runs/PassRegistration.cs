@@ -3,7 +3,7 @@ using TreeScout.Fusion.Tracking;
 
 namespace TreeScout.Fusion.Runs;
 
-/// <summary>How a pass's along-row GNSS offset is measured against the block plan (docs/fusion.md, "Row-end registration").</summary>
+/// <summary>How a pass's GNSS offset, along and across the row, is measured against the block plan (docs/fusion.md, "Row-end registration", "Registered across the row").</summary>
 public sealed record RegistrationOptions
 {
     /// <summary>Off: every track is reported as soon as it ends, at the position GNSS gives.</summary>
@@ -103,7 +103,8 @@ public readonly record struct PassOffset(double ShiftM, double? GnssSigmaM, IRea
 /// offset GNSS had along that row during the pass: the cloud starts a canopy half-width before its first standing trunk
 /// and ends as far beyond its last, so the mean of both ends' offsets cancels the half-width. That offset is then refined
 /// against every planted tree of the row, pass-wide and around each tree (GNSS drifts along a pass): clusters hang around
-/// their trunks evenly on average, while the two end trees' canopies may differ by a decimetre.
+/// their trunks evenly on average, while the two end trees' canopies may differ by a decimetre. Across the row, the clusters'
+/// mean beyond the canopy face (<see cref="FaceDepthM"/>) is the offset there.
 /// </summary>
 public sealed class PassRegistration(RegistrationOptions options)
 {
