@@ -114,6 +114,23 @@ public sealed class MappedRow
                 ? new TreeAssignment(null, spacing, $"{alongM:F1} m along row {Id} is beyond its trees")
                 : new TreeAssignment(TreeIdOf(Id, index), spacing, null);
         }
+        var nearest = NearestTree(alongM);
+        var previousGap = nearest > 0 ? Trees[nearest].AlongM - Trees[nearest - 1].AlongM : double.PositiveInfinity;
+        var nextGap = nearest < Trees.Count - 1 ? Trees[nearest + 1].AlongM - Trees[nearest].AlongM : double.PositiveInfinity;
+        var local = Math.Min(previousGap, nextGap);
+        if (double.IsInfinity(local))
+        {
+            local = TreeSpacingM ?? fallbackSpacingM;
+        }
+        var tree = Trees[nearest];
+        return Math.Abs(alongM - tree.AlongM) > local
+            ? new TreeAssignment(null, local, $"{alongM:F1} m along row {Id} is beyond its planted trees")
+            : new TreeAssignment(tree.Id, local, null);
+    }
+
+    /// <summary>Index in <see cref="Trees"/> (not empty) of the planted tree nearest to a distance along the row.</summary>
+    public int NearestTree(double alongM)
+    {
         int lo = 0, hi = Trees.Count - 1;
         while (lo < hi)
         {
@@ -127,18 +144,7 @@ public sealed class MappedRow
                 hi = mid;
             }
         }
-        var nearest = lo > 0 && alongM - Trees[lo - 1].AlongM < Trees[lo].AlongM - alongM ? lo - 1 : lo;
-        var previousGap = nearest > 0 ? Trees[nearest].AlongM - Trees[nearest - 1].AlongM : double.PositiveInfinity;
-        var nextGap = nearest < Trees.Count - 1 ? Trees[nearest + 1].AlongM - Trees[nearest].AlongM : double.PositiveInfinity;
-        var local = Math.Min(previousGap, nextGap);
-        if (double.IsInfinity(local))
-        {
-            local = TreeSpacingM ?? fallbackSpacingM;
-        }
-        var tree = Trees[nearest];
-        return Math.Abs(alongM - tree.AlongM) > local
-            ? new TreeAssignment(null, local, $"{alongM:F1} m along row {Id} is beyond its planted trees")
-            : new TreeAssignment(tree.Id, local, null);
+        return lo > 0 && alongM - Trees[lo - 1].AlongM < Trees[lo].AlongM - alongM ? lo - 1 : lo;
     }
 
     public static string TreeIdOf(string rowId, int index) => string.Create(CultureInfo.InvariantCulture, $"{rowId}-T{index:000}");

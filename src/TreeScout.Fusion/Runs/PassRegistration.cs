@@ -208,8 +208,7 @@ public sealed class PassRegistration(RegistrationOptions options)
         {
             return new PassOffset(0, null);
         }
-        var trunks = trees.Select(t => t.AlongM).ToArray();
-        var measured = Near(FitToTrees(trunks, positions, ends, spacing), ends, spacing);
+        var measured = Near(FitToTrees(row, positions, ends, spacing), ends, spacing);
         // Weighted by the two uncertainties: a good fix moves little, a poor one takes the row's word.
         var (g2, r2) = (gnss * gnss, options.SigmaM * options.SigmaM);
         var weight = g2 / (g2 + r2);
@@ -237,7 +236,7 @@ public sealed class PassRegistration(RegistrationOptions options)
             {
                 var window = points.Where(p => Math.Abs(p.AlongM - measured - tree.AlongM) <= reach).ToList();
                 var enough = window.Count >= options.TreeFitMinClusters;
-                var shift = enough ? Near(FitToTrees(trunks, [.. window.Select(p => p.AlongM)], measured, spacing), measured, spacing) : measured;
+                var shift = enough ? Near(FitToTrees(row, [.. window.Select(p => p.AlongM)], measured, spacing), measured, spacing) : measured;
                 local.Add(new PassKnot(tree.AlongM + shift, shift * weight, enough ? AcrossOf(window) : across));
             }
         }
@@ -258,7 +257,7 @@ public sealed class PassRegistration(RegistrationOptions options)
     /// clusters hang around their trunk evenly on average (the row ends' canopies need not), so the mean distance from
     /// their trees is what the offset is still off by. The start must be within half a spacing (the row ends give that).
     /// </summary>
-    private double FitToTrees(double[] trunks, List<double> positions, double start, double spacing)
+    private double FitToTrees(MappedRow row, List<double> positions, double start, double spacing)
     {
         var offset = start;
         for (var i = 0; i < options.TreeFitRounds; i++)
@@ -267,11 +266,7 @@ public sealed class PassRegistration(RegistrationOptions options)
             foreach (var along in positions)
             {
                 var x = along - offset;
-                var k = Array.BinarySearch(trunks, x);
-                k = k >= 0 ? k : ~k;
-                var nearest = k == 0 ? trunks[0] : k == trunks.Length ? trunks[^1]
-                    : x - trunks[k - 1] < trunks[k] - x ? trunks[k - 1] : trunks[k];
-                var r = x - nearest;
+                var r = x - row.Trees[row.NearestTree(x)].AlongM;
                 if (Math.Abs(r) <= 0.5 * spacing)
                 {
                     (sum, n) = (sum + r, n + 1);
