@@ -28,6 +28,9 @@ public sealed class CaptureOptions
 
     public ReplayPace Pace => Speedup == 0 ? ReplayPace.AsFastAsAccepted : ReplayPace.Faster(Speedup);
 
+    /// <summary>A recording folder or video file: played from its start, so an interrupted run cannot continue from it.</summary>
+    public bool IsRecordedSource => Directory.Exists(Source) || File.Exists(Source);
+
     /// <summary>Opens the configured source; throws <see cref="IOException"/> naming it when it cannot be opened.</summary>
     public IFrameSource OpenSource()
     {

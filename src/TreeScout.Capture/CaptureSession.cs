@@ -49,6 +49,12 @@ public sealed class CaptureSession(
 
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
+    /// <summary>Added to the source's frame numbers (a resumed run continues after the interrupted capture's frames).</summary>
+    public long FirstSequence { get; init; }
+
+    /// <summary>False for a resumed run: its RunStopped counts only this session's frames.</summary>
+    public bool CountsCoverRun { get; init; } = true;
+
     // Detection rotates each frame upright by its camera's mount rotation; capture stamps it on the frame.
     private readonly Dictionary<string, int> _mountRotation = cameras.ToDictionary(c => c.CameraId, c => c.MountRotationDeg, StringComparer.Ordinal);
 
@@ -119,6 +125,7 @@ public sealed class CaptureSession(
             FramesShed = shed,
             FramesUnreadable = unreadable,
             Reason = reason,
+            CountsCoverRun = CountsCoverRun,
         }, CancellationToken.None);
         _logger.LogInformation("Capture of {Source} ended ({Reason}): {Published} frames published, {Shed} shed, {Unreadable} unreadable in {Elapsed:F1} s",
             source.Description, reason, published, shed, unreadable, clock.Elapsed.TotalSeconds);
@@ -130,9 +137,9 @@ public sealed class CaptureSession(
     {
         var message = new FrameCaptured
         {
-            MessageId = MessageIds.For(runId, "frame:" + frame.CameraId, frame.Sequence),
+            MessageId = MessageIds.For(runId, "frame:" + frame.CameraId, FirstSequence + frame.Sequence),
             RunId = runId,
-            Sequence = frame.Sequence,
+            Sequence = FirstSequence + frame.Sequence,
             CameraId = frame.CameraId,
             CapturedAtUtc = frame.CapturedAtUtc,
             MonotonicNs = frame.MonotonicNs,

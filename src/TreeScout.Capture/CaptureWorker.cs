@@ -17,15 +17,19 @@ public sealed class CaptureController(ActiveRun activeRun, ILogger<CaptureContro
 {
     private sealed record RunEntry(CancellationTokenSource Stop, TaskCompletionSource Done);
 
-    private readonly Channel<RunStarted> _starts = Channel.CreateUnbounded<RunStarted>();
+    private readonly Channel<CaptureStart> _starts = Channel.CreateUnbounded<CaptureStart>();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, RunEntry> _runs = new(StringComparer.Ordinal);
 
-    public ChannelReader<RunStarted> Starts => _starts.Reader;
+    public ChannelReader<CaptureStart> Starts => _starts.Reader;
 
     /// <summary>Queues the run for capture; false when it is already known here (redelivery).</summary>
-    public bool Start(RunStarted run)
+    public bool Start(RunStarted run) => Start(new CaptureStart(run, Resumed: false));
+
+    /// <summary>Queues a run for capture (or, resumed, for capture continued after this worker restarted); false when already known here.</summary>
+    public bool Start(CaptureStart start)
     {
+        var run = start.Run;
         var runId = run.RunId;
         lock (_gate)
         {
@@ -36,7 +40,7 @@ public sealed class CaptureController(ActiveRun activeRun, ILogger<CaptureContro
             }
             _runs[runId] = new RunEntry(new CancellationTokenSource(), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         }
-        return _starts.Writer.TryWrite(run);
+        return _starts.Writer.TryWrite(start);
     }
 
     /// <summary>Cancels the run's capture; completes once its RunStopped is published (at once for a run this worker never started).</summary>
@@ -83,13 +87,14 @@ public sealed class CaptureLoopService(
     {
         try
         {
-            await foreach (var run in controller.Starts.ReadAllAsync(stoppingToken))
+            await ResumeInterruptedRunsAsync(stoppingToken);
+            await foreach (var start in controller.Starts.ReadAllAsync(stoppingToken))
             {
-                var (stop, finished) = controller.Begin(run.RunId);
+                var (stop, finished) = controller.Begin(start.Run.RunId);
                 try
                 {
                     using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, stoppingToken);
-                    await CaptureAsync(run, linked.Token);
+                    await CaptureAsync(start, linked.Token);
                 }
                 finally
                 {
@@ -103,8 +108,35 @@ public sealed class CaptureLoopService(
         }
     }
 
-    private async Task CaptureAsync(RunStarted run, CancellationToken cancellationToken)
+    /// <summary>
+    /// After a crash or power cut: a live run the run ledger still shows active is filmed again when the camera is live;
+    /// a recorded source cannot continue where it was cut, so that run is left for the operator's stop or fusion's idle finish.
+    /// </summary>
+    private async Task ResumeInterruptedRunsAsync(CancellationToken cancellationToken)
     {
+        var book = await RunBook.ReadAsync(bus, cancellationToken);
+        foreach (var record in book.Active.Where(r => r.IsLive))
+        {
+            var run = record.Started;
+            var since = DateTimeOffset.UtcNow - run.StartedAtUtc;
+            if (options.Value.IsRecordedSource)
+            {
+                var problem = $"run {run.RunId} was interrupted (capture restarted {since.TotalMinutes:F0} min after its start); its recorded source cannot resume: stop it with `treescout run stop --run {run.RunId}` or fusion finishes it when idle";
+                warnings.Raise($"interrupted-{run.RunId}", problem);
+                logger.LogWarning("{Problem}", problem);
+                continue;
+            }
+            var resumed = $"run {run.RunId} was interrupted (power cut or restart) and resumed at {DateTimeOffset.UtcNow:HH:mm:ss} UTC, {since.TotalMinutes:F0} min after its start; fusion reports the frames missing from the gap";
+            warnings.Raise($"interrupted-{run.RunId}", resumed);
+            logger.LogWarning("{Resumed}", resumed);
+            counters.Add("runs_resumed");
+            controller.Start(new CaptureStart(run, Resumed: true));
+        }
+    }
+
+    private async Task CaptureAsync(CaptureStart start, CancellationToken cancellationToken)
+    {
+        var run = start.Run;
         var runId = run.RunId;
         IFrameSource source;
         try
@@ -129,17 +161,39 @@ public sealed class CaptureLoopService(
         using (source)
         {
             logger.LogInformation("Run {RunId}: capturing from {Source}", runId, source.Description);
-            await new CaptureSession(source, bus, options.Value.Pace, run.Cameras, counters, logger).RunAsync(runId, cancellationToken);
+            // A resumed run's frames are numbered after every frame the interrupted capture can have sent (≤ 1000 frames/s),
+            // so their ids never collide with the earlier ones.
+            var firstSequence = start.Resumed ? (long)Math.Max(0, (DateTimeOffset.UtcNow - run.StartedAtUtc).TotalMilliseconds) : 0;
+            await new CaptureSession(source, bus, options.Value.Pace, run.Cameras, counters, logger) { FirstSequence = firstSequence, CountsCoverRun = !start.Resumed }
+                .RunAsync(runId, cancellationToken);
         }
     }
 }
 
-public sealed class RunStartedHandler(CaptureController controller) : IMessageHandler<RunStarted>
+/// <summary>A run for the capture loop; <see cref="Resumed"/> when it continues a run this worker was filming before it restarted.</summary>
+public sealed record CaptureStart(RunStarted Run, bool Resumed);
+
+/// <summary>
+/// Starts live runs that the run ledger still shows active. A start that waited in the queue while no capture worker ran
+/// (a broker scan's replay, a run stopped or finished meanwhile) is acknowledged and ignored: it is never acted on late.
+/// </summary>
+public sealed class RunStartedHandler(CaptureController controller, IMessageBus bus, ILogger<RunStartedHandler> logger) : IMessageHandler<RunStarted>
 {
-    public Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken)
     {
+        if (message.Source != "live")
+        {
+            logger.LogInformation("Run {RunId} is a {Source}: its frames come from its player, not from this camera", message.RunId, message.Source);
+            return;
+        }
+        var record = (await RunBook.ReadAsync(bus, cancellationToken)).Find(message.RunId);
+        if (record is { IsActive: false })
+        {
+            logger.LogWarning("Ignoring the start of run {RunId} ({Started:u}): the run ledger shows it {State} already", message.RunId, message.StartedAtUtc,
+                record.Fused is not null ? "finished" : "stopped");
+            return;
+        }
         controller.Start(message);
-        return Task.CompletedTask;
     }
 }
 

@@ -18,5 +18,6 @@ namespace TreeScout.Contracts;
 [JsonSerializable(typeof(RunFused))]
 [JsonSerializable(typeof(MapUpdated))]
 [JsonSerializable(typeof(WorkerStatus))]
+[JsonSerializable(typeof(RunLedgerMark))]
 [JsonSerializable(typeof(CameraMounting))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -17,6 +17,7 @@ public static class MessageTypes
         new(typeof(RunFused), "run-fused", RunFused.CurrentSchemaVersion),
         new(typeof(MapUpdated), "map-updated", MapUpdated.CurrentSchemaVersion),
         new(typeof(WorkerStatus), "worker-status", WorkerStatus.CurrentSchemaVersion),
+        new(typeof(RunLedgerMark), "run-ledger-mark", RunLedgerMark.CurrentSchemaVersion),
     ];
 
     private static readonly Dictionary<Type, Info> ByType = All.ToDictionary(i => i.Type);

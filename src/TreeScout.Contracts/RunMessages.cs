@@ -83,4 +83,30 @@ public sealed record RunStopped : IMessage
     /// null for a live run, whose fixes fusion reads from the receiver itself.
     /// </summary>
     public long? GnssFixesPublished { get; init; }
+
+    /// <summary>
+    /// False when the counts cover only part of the run: capture resumed it after a restart, or the operator stopped a run
+    /// whose capture is gone. Fusion then ends the run when its queues have been quiet, not by the counts.
+    /// </summary>
+    public bool CountsCoverRun { get; init; } = true;
+}
+
+/// <summary>
+/// A marker a worker appends to the run ledger (<c>treescout.runs</c>) before reading it: once the reader sees its own
+/// marker it has read every run fact published before it. Not a run fact; <see cref="RunId"/> is always <see cref="LedgerRunId"/>.
+/// </summary>
+public sealed record RunLedgerMark : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public const string LedgerRunId = "ledger";
+
+    public required Guid MessageId { get; init; }
+
+    public string RunId { get; init; } = LedgerRunId;
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    /// <summary>Who reads the ledger ("fusion", "capture", "cli", ...).</summary>
+    public required string Reader { get; init; }
 }

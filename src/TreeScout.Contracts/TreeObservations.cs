@@ -99,6 +99,9 @@ public sealed record RunFused : IMessage
     /// <summary>Estimated camera-host clock minus GNSS time, milliseconds.</summary>
     public double? ClockOffsetMs { get; init; }
 
+    /// <summary>"stopped" (capture or the operator ended it) or "idle" (fusion finished it after no frame came for its idle timeout).</summary>
+    public string EndReason { get; init; } = "stopped";
+
     /// <summary>Models whose detections were fused in this run (detector, stage classifier), so a map can be traced to them.</summary>
     public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
 }

@@ -45,6 +45,13 @@ public sealed class FusionOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan QuietTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A started run that receives no frame for this long is finished as if stopped (its capture is gone: a replay cut by
+    /// a power cut, a camera host that never came back), and its map made from every frame received before.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan RunIdleTimeout { get; set; } = TimeSpan.FromMinutes(20);
+
     /// <summary>Fixes kept (unacknowledged) before the oldest unacknowledged frame, for heading windows and stops.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:30:00")]
     public TimeSpan FixRetention { get; set; } = TimeSpan.FromSeconds(40);

@@ -1,3 +1,5 @@
+using TreeScout.Contracts;
+
 namespace TreeScout.Messaging;
 
 /// <summary>A worker's connection to the bus: RabbitMQ, or the in-memory broker of the embedded mode.</summary>
@@ -20,6 +22,12 @@ public interface IMessageBus : IMessagePublisher, IAsyncDisposable
 
     /// <summary>Messages waiting in a queue and its dead-letter queue (null when unknown, e.g. broker down).</summary>
     Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Every run fact in the run ledger (<see cref="Topology.RunLedgerStream"/>) published before this call, oldest first:
+    /// what a worker re-reads after a crash or power cut instead of holding control messages unacknowledged.
+    /// </summary>
+    Task<IReadOnlyList<IMessage>> ReadRunLedgerAsync(CancellationToken cancellationToken);
 
     /// <summary>Listen to an exchange on a private, auto-deleted queue (maps, status); returns the subscription to dispose.</summary>
     Task<IAsyncDisposable> ListenAsync(string exchange, string routingPattern, Func<MessageEnvelope, Task> onMessage, CancellationToken cancellationToken);

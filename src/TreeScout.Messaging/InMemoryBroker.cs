@@ -10,6 +10,7 @@ public sealed class InMemoryBroker
     private readonly Lock _gate = new();
     private readonly Dictionary<string, InMemoryQueue> _queues;
     private readonly List<(string Exchange, string Pattern, Func<MessageEnvelope, Task> Handler)> _listeners = [];
+    private readonly List<MessageEnvelope> _runLedger = [];
     private TaskCompletionSource _idle = NewIdleSignal(true);
     private int _busy;
 
@@ -46,10 +47,23 @@ public sealed class InMemoryBroker
             {
                 q.Enqueue(envelope, 1);
             }
+            if (Topology.RunLedgerBindings.Any(b => b.Exchange == exchange && Topology.TopicMatches(b.RoutingKey, routingKey)))
+            {
+                _runLedger.Add(envelope);
+            }
         }
         foreach (var listener in listeners)
         {
             await listener(envelope);
+        }
+    }
+
+    /// <summary>The run ledger's entries so far, oldest first (the stream RabbitMQ keeps, here in memory).</summary>
+    internal IReadOnlyList<MessageEnvelope> RunLedger()
+    {
+        lock (_gate)
+        {
+            return [.. _runLedger];
         }
     }
 

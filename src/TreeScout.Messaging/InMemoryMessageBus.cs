@@ -60,6 +60,9 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
 
     public Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken) => Task.FromResult<QueueDepth?>(broker.Depth(queue));
 
+    public Task<IReadOnlyList<IMessage>> ReadRunLedgerAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<IMessage>>([.. broker.RunLedger().Select(MessageCodec.Decode)]);
+
     public Task<IAsyncDisposable> ListenAsync(string exchange, string routingPattern, Func<MessageEnvelope, Task> onMessage, CancellationToken cancellationToken)
     {
         var registration = broker.Listen(exchange, routingPattern, onMessage);

@@ -268,14 +268,28 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                 await channel.QueueBindAsync(queue.Name, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken);
             }
         }
+        await channel.QueueDeclareAsync(Topology.RunLedgerStream, durable: true, exclusive: false, autoDelete: false, arguments: RunLedgerArguments(topology), cancellationToken: cancellationToken);
+        foreach (var binding in Topology.RunLedgerBindings)
+        {
+            await channel.QueueBindAsync(Topology.RunLedgerStream, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken);
+        }
     }
+
+    /// <summary>The run ledger's stream arguments: kept for a season, small segments (run facts are few and small).</summary>
+    public static Dictionary<string, object?> RunLedgerArguments(Topology topology) => new()
+    {
+        ["x-queue-type"] = "stream",
+        ["x-max-age"] = $"{topology.Options.RunLedgerRetentionDays}D",
+        ["x-max-length-bytes"] = 1_000_000_000L,
+        ["x-stream-max-segment-size-bytes"] = 16_000_000,
+    };
 
     public static Dictionary<string, object?> QueueArguments(QueueSpec queue)
     {
         var args = new Dictionary<string, object?>
         {
             ["x-queue-type"] = "quorum",
-            ["x-delivery-limit"] = queue.DeliveryLimit,
+            ["x-delivery-limit"] = queue.BrokerDeliveryLimit,
             ["x-dead-letter-exchange"] = queue.DeadLetterExchange,
             // The broker's own dead-lettering (delivery limit reached because consumers kept dying) is then
             // at-least-once: the message stays in this queue until the dead-letter queue confirmed it. RabbitMQ
@@ -472,6 +486,69 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Reads the run ledger from its first entry up to a marker this call appends, so everything published before the call
+    /// is in the result. Entries that do not decode are skipped with a warning (the ledger is shared history, not a queue).
+    /// A connection lost mid-read starts the read again once reconnected.
+    /// </summary>
+    public async Task<IReadOnlyList<IMessage>> ReadRunLedgerAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var session = await CurrentSessionAsync(cancellationToken);
+            try
+            {
+                return await ReadRunLedgerAsync(session, cancellationToken);
+            }
+            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException)
+            {
+                logger.LogInformation("Reading the run ledger was interrupted ({Reason}); reading it again once reconnected", ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<IMessage>> ReadRunLedgerAsync(Session session, CancellationToken cancellationToken)
+    {
+        var mark = new RunLedgerMark { MessageId = Guid.NewGuid(), Reader = worker };
+        var entries = new List<IMessage>();
+        var reachedMark = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var channel = await session.Connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        channel.ChannelShutdownAsync += (_, e) =>
+        {
+            reachedMark.TrySetException(new AlreadyClosedException(e));
+            return Task.CompletedTask;
+        };
+        // Streams need a prefetch and manual acknowledgements (they only advance the credit; nothing is removed).
+        await channel.BasicQosAsync(0, 500, false, cancellationToken);
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += async (_, delivery) =>
+        {
+            var envelope = ToEnvelope(delivery);
+            if (envelope.MessageId == mark.MessageId)
+            {
+                reachedMark.TrySetResult();
+            }
+            else if (envelope.Type != MessageTypes.Of<RunLedgerMark>().Name)
+            {
+                try
+                {
+                    entries.Add(MessageCodec.Decode(envelope));
+                }
+                catch (MalformedMessageException ex)
+                {
+                    logger.LogWarning("Run ledger entry {MessageId} ({Type}) skipped: {Reason}", envelope.MessageId, envelope.Type, ex.Message);
+                }
+            }
+            await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false);
+        };
+        await channel.BasicConsumeAsync(Topology.RunLedgerStream, autoAck: false, consumerTag: "", noLocal: false, exclusive: false,
+            arguments: new Dictionary<string, object?> { ["x-stream-offset"] = "first" }, consumer, cancellationToken);
+        await PublishAsync(mark, cancellationToken);
+        await reachedMark.Task.WaitAsync(cancellationToken);
+        return entries;
     }
 
     /// <summary>

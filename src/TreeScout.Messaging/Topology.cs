@@ -34,6 +34,9 @@ public sealed record QueueSpec(
     long? MaxLength,
     long? MaxLengthBytes)
 {
+    /// <summary>The broker's x-delivery-limit (every delivery counts, crashes included); see <see cref="TopologyOptions.BrokerDeliveryLimit"/>.</summary>
+    public int BrokerDeliveryLimit { get; init; } = DeliveryLimit;
+
     public string DeadLetterExchange => $"{Name}.dlx";
 
     public string DeadLetterQueue => $"{Name}.dlq";
@@ -42,7 +45,10 @@ public sealed record QueueSpec(
 /// <summary>Where one message type is published: its stage's exchange and a routing key.</summary>
 public sealed record Route(string Exchange, string RoutingKey);
 
-/// <summary>What a worker consumes and where it publishes; also the source of its broker permissions (deploy/).</summary>
+/// <summary>
+/// What a worker consumes and where it publishes; also the source of its broker permissions (deploy/). Every role also
+/// reads the run ledger (<see cref="Topology.RunLedgerStream"/>) and appends its read markers to <see cref="Topology.RunLedgerExchange"/>.
+/// </summary>
 public sealed record WorkerEndpoints(WorkerRole Role, IReadOnlyList<string> ConsumedQueues, IReadOnlyList<string> PublishedExchanges)
 {
     /// <summary>Exchanges it listens to on exclusive, server-named queues (amq.gen-*) via <see cref="IMessageBus.ListenAsync"/>.</summary>
@@ -65,25 +71,46 @@ public sealed class Topology
     public const string MapsExchange = "treescout.maps";
     public const string StatusExchange = "treescout.status";
 
+    /// <summary>Where readers append their <see cref="RunLedgerMark"/> (nothing else is published there).</summary>
+    public const string RunLedgerExchange = "treescout.ledger";
+
     public const string CaptureControlQueue = "treescout.capture.control";
     public const string DetectionFramesQueue = "treescout.detection.frames";
     public const string FusionDetectionsQueue = "treescout.fusion.detections";
     public const string FusionGnssQueue = "treescout.fusion.gnss";
     public const string MapWriterObservationsQueue = "treescout.mapwriter.observations";
 
+    /// <summary>
+    /// The run ledger: a stream (append-only, read without consuming) of every run's lifecycle facts — RunStarted,
+    /// RunStopRequested, RunStopped, RunFused — that any worker re-reads after a crash or power cut (docs/adr/0006).
+    /// </summary>
+    public const string RunLedgerStream = "treescout.runs";
+
     public static readonly IReadOnlyList<string> Exchanges =
-        [ControlExchange, FramesExchange, GnssExchange, DetectionsExchange, ObservationsExchange, MapsExchange, StatusExchange];
+        [ControlExchange, FramesExchange, GnssExchange, DetectionsExchange, ObservationsExchange, MapsExchange, StatusExchange, RunLedgerExchange];
+
+    /// <summary>What the run ledger records: the lifecycle routes and the readers' markers.</summary>
+    public static readonly IReadOnlyList<Binding> RunLedgerBindings =
+    [
+        new(ControlExchange, "run.started"),
+        new(ControlExchange, "run.stop-requested"),
+        new(ControlExchange, "run.stopped"),
+        new(ObservationsExchange, "run.fused"),
+        new(RunLedgerExchange, "mark"),
+    ];
 
     public Topology(TopologyOptions options)
     {
         Options = options;
+        QueueSpec Quorum(string name, IReadOnlyList<Binding> bindings, OverflowPolicy overflow = OverflowPolicy.None, long? maxLength = null, long? maxLengthBytes = null) =>
+            new(name, bindings, options.DeliveryLimit, overflow, maxLength, maxLengthBytes) { BrokerDeliveryLimit = Math.Max(options.DeliveryLimit, options.BrokerDeliveryLimit) };
         Queues =
         [
-            new(CaptureControlQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stop-requested")], options.DeliveryLimit, OverflowPolicy.None, null, null),
-            new(DetectionFramesQueue, [new(FramesExchange, "#")], options.DeliveryLimit, OverflowPolicy.RejectPublish, options.FramesMaxLength, options.FramesMaxLengthBytes),
-            new(FusionDetectionsQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stopped"), new(DetectionsExchange, "#")], options.DeliveryLimit, OverflowPolicy.None, null, null),
-            new(FusionGnssQueue, [new(GnssExchange, "#")], options.DeliveryLimit, OverflowPolicy.None, null, null),
-            new(MapWriterObservationsQueue, [new(ControlExchange, "run.started"), new(ObservationsExchange, "#")], options.DeliveryLimit, OverflowPolicy.None, null, null),
+            Quorum(CaptureControlQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stop-requested")]),
+            Quorum(DetectionFramesQueue, [new(FramesExchange, "#")], OverflowPolicy.RejectPublish, options.FramesMaxLength, options.FramesMaxLengthBytes),
+            Quorum(FusionDetectionsQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stopped"), new(DetectionsExchange, "#")]),
+            Quorum(FusionGnssQueue, [new(GnssExchange, "#")]),
+            Quorum(MapWriterObservationsQueue, [new(ControlExchange, "run.started"), new(ObservationsExchange, "#")]),
         ];
     }
 
@@ -106,18 +133,19 @@ public sealed class Topology
         nameof(RunFused) => new(ObservationsExchange, "run.fused"),
         nameof(MapUpdated) => new(MapsExchange, "map.updated"),
         nameof(WorkerStatus) => new(StatusExchange, "status"),
+        nameof(RunLedgerMark) => new(RunLedgerExchange, "mark"),
         _ => throw new ArgumentException($"{messageType.Name} has no route.", nameof(messageType)),
     };
 
     /// <summary>Per worker: queues it consumes and exchanges it publishes to. Deployment derives broker permissions from this.</summary>
     public static WorkerEndpoints EndpointsOf(WorkerRole role) => role switch
     {
-        WorkerRole.Capture => new(role, [CaptureControlQueue], [FramesExchange, ControlExchange, StatusExchange]),
-        WorkerRole.Detection => new(role, [DetectionFramesQueue], [DetectionsExchange, StatusExchange]),
-        WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, StatusExchange]),
-        WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange]),
+        WorkerRole.Capture => new(role, [CaptureControlQueue], [FramesExchange, ControlExchange, StatusExchange, RunLedgerExchange]),
+        WorkerRole.Detection => new(role, [DetectionFramesQueue], [DetectionsExchange, StatusExchange, RunLedgerExchange]),
+        WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, StatusExchange, RunLedgerExchange]),
+        WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange, RunLedgerExchange]),
         // The CLI feeds recordings (frames, fixes, control) and listens to maps and status on exclusive server-named queues.
-        WorkerRole.Cli => new(role, [], [ControlExchange, FramesExchange, GnssExchange]) { ListenedExchanges = [MapsExchange, StatusExchange] },
+        WorkerRole.Cli => new(role, [], [ControlExchange, FramesExchange, GnssExchange, RunLedgerExchange]) { ListenedExchanges = [MapsExchange, StatusExchange] },
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 

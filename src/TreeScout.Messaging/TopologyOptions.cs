@@ -5,9 +5,21 @@ namespace TreeScout.Messaging;
 /// <summary>Queue limits. Changing them on an existing broker means re-creating the queues (docs/adr/0002).</summary>
 public sealed class TopologyOptions
 {
-    /// <summary>Deliveries of one message before it is dead-lettered (handler failures and consumer deaths both count).</summary>
+    /// <summary>Failed handler attempts (exceptions) before a message is dead-lettered with the handler's reason.</summary>
     [Range(1, 100)]
     public int DeliveryLimit { get; set; } = 5;
+
+    /// <summary>
+    /// The broker's own limit (x-delivery-limit): deliveries of one message, however they ended — consumer crashes and
+    /// power cuts count too — before the broker dead-letters it. Far above <see cref="DeliveryLimit"/>, so a worker in a
+    /// crash loop never loses the messages it held; it still ends a message that kills every process that takes it.
+    /// </summary>
+    [Range(1, 1000)]
+    public int BrokerDeliveryLimit { get; set; } = 50;
+
+    /// <summary>How long the run ledger keeps run facts (a season).</summary>
+    [Range(1, 3650)]
+    public int RunLedgerRetentionDays { get; set; } = 120;
 
     /// <summary>Frames waiting for detection before new frames are refused (shed and counted by capture).</summary>
     [Range(10, 1_000_000)]

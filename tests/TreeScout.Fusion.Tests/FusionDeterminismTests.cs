@@ -88,7 +88,7 @@ public sealed class FusionDeterminismTests
                     fusion.AddFrame(frame, Ack.None, now);
                     break;
                 case RunStopped stopped:
-                    fusion.Stop(stopped, Ack.None, now);
+                    fusion.Stop(stopped, now);
                     break;
             }
             await fusion.AdvanceAsync(publisher, now, (_, _) => { }, CancellationToken.None);

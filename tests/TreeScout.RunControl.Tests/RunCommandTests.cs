@@ -101,27 +101,65 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Stop_stops_the_run_capture_reports_as_active_and_refuses_an_unknown_run()
+    public async Task Stop_stops_the_active_run_of_the_run_ledger_and_refuses_an_unknown_run()
     {
         await using var vhost = await TestBroker.CreateVhostAsync("stop");
         const string Active = "20260421-091200-noord-3-ab12";
         await using var heartbeats = await Heartbeats.StartAsync(vhost.Uri, Status("capture", Active));
+        await heartbeats.Bus.PublishAsync(Started(Active));
 
         var unknown = await TreescoutAsync(["run", "stop", "--run", "20260421-091200-noord-3-ffff", "--broker", vhost.Uri.ToString(), "--listen", "1"]);
         Assert.Equal(1, unknown.ExitCode);
-        Assert.Equal($"treescout: unknown run 20260421-091200-noord-3-ffff: capture reports active run {Active}", unknown.Stderr.Trim());
+        Assert.Equal($"treescout: unknown run 20260421-091200-noord-3-ffff: the run ledger has no such run (unfinished: {Active})", unknown.Stderr.Trim());
 
         var stop = await TreescoutAsync(["run", "stop", "--broker", vhost.Uri.ToString(), "--listen", "1"]);
         Assert.Equal(0, stop.ExitCode);
         Assert.Equal(Active, stop.Stdout.Trim());
 
         await using var capture = await ConnectAsync(vhost.Uri, Topology.CaptureControlQueue, out var control);
-        await WaitUntilAsync(() => !control.IsEmpty, "capture received the stop request");
-        var request = Assert.IsType<RunStopRequested>(Assert.Single(control));
+        await WaitUntilAsync(() => control.OfType<RunStopRequested>().Any(), "capture received the stop request");
+        var request = Assert.Single(control.OfType<RunStopRequested>());
         Assert.Equal(Active, request.RunId);
         Assert.Equal(MessageIds.For(Active, "run-stop-requested", 0), request.MessageId);
         Assert.EndsWith("@" + Environment.MachineName, request.RequestedBy, StringComparison.Ordinal);
+        // Capture films the run, so capture (not the command) announces RunStopped.
+        Assert.DoesNotContain(await heartbeats.Bus.ReadRunLedgerAsync(CancellationToken.None), m => m is RunStopped);
     }
+
+    // After a power cut the replay (or camera host) that filmed a run may be gone for good: the operator can still stop it,
+    // and fusion gets the RunStopped it needs to finish the map from the frames captured before.
+    [Fact]
+    public async Task Stop_of_a_run_no_capture_worker_films_publishes_its_run_stopped_on_captures_behalf()
+    {
+        await using var vhost = await TestBroker.CreateVhostAsync("orphan");
+        const string Orphan = "20260421-091200-noord-3-0c0c";
+        await using var heartbeats = await Heartbeats.StartAsync(vhost.Uri, Status("fusion", Orphan));
+        await heartbeats.Bus.PublishAsync(Started(Orphan));
+
+        var stop = await TreescoutAsync(["run", "stop", "--run", Orphan, "--broker", vhost.Uri.ToString(), "--listen", "1"]);
+
+        Assert.Equal(0, stop.ExitCode);
+        Assert.Equal(Orphan, stop.Stdout.Trim());
+        Assert.Contains($"run {Orphan}: no capture worker is filming it", stop.Stderr, StringComparison.Ordinal);
+        var book = RunBook.From(await heartbeats.Bus.ReadRunLedgerAsync(CancellationToken.None));
+        var stopped = book.Find(Orphan)!.Stopped!;
+        Assert.Equal((MessageIds.For(Orphan, "run-stopped", 0), 0L, false), (stopped.MessageId, stopped.FramesPublished, stopped.CountsCoverRun));
+        Assert.Empty(book.Active);
+
+        var again = await TreescoutAsync(["run", "stop", "--broker", vhost.Uri.ToString(), "--listen", "1"]);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Equal("treescout: no active run: the run ledger shows every run stopped", again.Stderr.Trim());
+    }
+
+    private static RunStarted Started(string runId) => new()
+    {
+        MessageId = MessageIds.For(runId, "run-started", 0),
+        RunId = runId,
+        StartedAtUtc = DateTimeOffset.UtcNow,
+        Block = "Noord 3",
+        Cameras = [],
+        Source = "live",
+    };
 
     [Fact]
     public async Task Status_shows_worker_health_progress_dead_letters_queue_depths_gnss_quality_and_warnings()

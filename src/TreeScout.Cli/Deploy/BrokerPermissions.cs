@@ -12,7 +12,7 @@ public sealed record BrokerPermission(WorkerRole Role, string Configure, string 
 /// the queue and read on the exchange; a non-passive declare → configure on the name (passive declares need nothing).
 /// Workers do not declare in the deployment (docs/adr/0050), so they get no configure right; a worker dead-letters by
 /// publishing to its queue's dead-letter exchange, so it writes there. The CLI listens on exclusive server-named
-/// queues (amq.gen-*), which it declares, binds and consumes.
+/// queues (amq.gen-*), which it declares, binds and consumes. Every role reads the run ledger stream.
 /// </summary>
 public static class BrokerPermissions
 {
@@ -32,7 +32,7 @@ public static class BrokerPermissions
             role,
             Configure: listens ? Prefix(ServerNamedQueues) : Nothing,
             Write: Join([.. endpoints.PublishedExchanges, .. deadLetterExchanges], listens),
-            Read: Join([.. endpoints.ConsumedQueues, .. endpoints.ListenedExchanges], listens));
+            Read: Join([.. endpoints.ConsumedQueues, Topology.RunLedgerStream, .. endpoints.ListenedExchanges], listens));
     }
 
     /// <summary>^(a|b)$ over exact names (dots escaped), plus the server-named queue prefix when the role listens.</summary>

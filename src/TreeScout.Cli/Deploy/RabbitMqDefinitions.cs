@@ -63,6 +63,7 @@ public static class RabbitMqDefinitions
                 WriteQueue(json, vhost, queue.Name, RabbitMqMessageBus.QueueArguments(queue));
                 WriteQueue(json, vhost, queue.DeadLetterQueue, new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
             }
+            WriteQueue(json, vhost, Topology.RunLedgerStream, RabbitMqMessageBus.RunLedgerArguments(topology));
             json.WriteEndArray();
 
             json.WriteStartArray("bindings");
@@ -73,6 +74,10 @@ public static class RabbitMqDefinitions
                     WriteBinding(json, vhost, binding.Exchange, queue.Name, binding.RoutingKey);
                 }
                 WriteBinding(json, vhost, queue.DeadLetterExchange, queue.DeadLetterQueue, "");
+            }
+            foreach (var binding in Topology.RunLedgerBindings)
+            {
+                WriteBinding(json, vhost, binding.Exchange, Topology.RunLedgerStream, binding.RoutingKey);
             }
             json.WriteEndArray();
 

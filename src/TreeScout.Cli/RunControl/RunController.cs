@@ -40,36 +40,40 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
         return started;
     }
 
-    /// <summary>Publishes <see cref="RunStopRequested"/> for <paramref name="runId"/>, or for the run capture reports as active.</summary>
+    /// <summary>
+    /// Publishes <see cref="RunStopRequested"/> for <paramref name="runId"/>, or for the one run the run ledger shows active.
+    /// When no capture worker is filming the run (its camera host or replay is gone), it also publishes the run's
+    /// <see cref="RunStopped"/> on capture's behalf, so fusion finishes the run with the frames it received.
+    /// </summary>
     public async Task<RunStopRequested> StopAsync(string? runId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (runId is not null && !RunIds.IsValid(runId))
         {
             throw new CliException($"'{runId}' is not a run id", Cli.UsageError);
         }
-        var captures = await CaptureHeartbeatsAsync(cancellationToken);
-        var active = captures.Where(c => c.RunId != WorkerStatus.IdleRunId).Select(c => c.RunId).Distinct(StringComparer.Ordinal).ToList();
-        if (captures.Count == 0)
+        var book = await RunBook.ReadAsync(session.Bus, cancellationToken);
+        var unfinished = book.Unfinished.Select(r => r.Started.RunId).ToList();
+        RunRecord record;
+        if (runId is null)
         {
-            if (runId is null)
+            var active = book.Active.ToList();
+            record = active.Count switch
             {
-                throw new CliException($"no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s, so the active run is unknown; pass --run ID to stop a run anyway");
-            }
-            await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the stop request waits in its queue");
-        }
-        else if (runId is null)
-        {
-            runId = active.Count switch
-            {
-                0 => throw new CliException("no active run: every capture worker reports idle"),
+                0 => throw new CliException("no active run: the run ledger shows every run stopped"),
                 1 => active[0],
-                _ => throw new CliException($"several active runs ({string.Join(", ", active)}); pass --run ID"),
+                _ => throw new CliException($"several active runs ({string.Join(", ", active.Select(r => r.Started.RunId))}); pass --run ID"),
             };
         }
-        else if (!active.Contains(runId, StringComparer.Ordinal))
+        else
         {
-            throw new CliException($"unknown run {runId}: capture reports {(active.Count == 0 ? "no active run" : "active run " + string.Join(", ", active))}");
+            record = book.Find(runId) ?? throw new CliException($"unknown run {runId}: the run ledger has no such run" +
+                (unfinished.Count == 0 ? "" : $" (unfinished: {string.Join(", ", unfinished)})"));
+            if (record.Fused is not null)
+            {
+                throw new CliException($"run {runId} is already finished (fused at the end of its capture)");
+            }
         }
+        runId = record.Started.RunId;
 
         var stop = new RunStopRequested
         {
@@ -79,6 +83,27 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             RequestedBy = $"{Environment.UserName}@{Environment.MachineName}",
         };
         await session.Bus.PublishAsync(stop, cancellationToken);
+        if (record.Stopped is not null)
+        {
+            await progress.WriteLineAsync($"run {runId}: capture had already stopped ({record.Stopped.Reason}); fusion and the map writer are finishing it");
+            return stop;
+        }
+        var captures = await CaptureHeartbeatsAsync(cancellationToken);
+        if (!captures.Any(c => c.RunId == runId))
+        {
+            // Nobody films this run any more: stop it on capture's behalf (same message id as capture's own RunStopped, so
+            // a capture that does come back and stops it too is a duplicate).
+            await session.Bus.PublishAsync(new RunStopped
+            {
+                MessageId = MessageIds.For(runId, "run-stopped", 0),
+                RunId = runId,
+                StoppedAtUtc = now,
+                FramesPublished = 0,
+                Reason = "operator (no capture worker was filming the run)",
+                CountsCoverRun = false,
+            }, cancellationToken);
+            await progress.WriteLineAsync($"run {runId}: no capture worker is filming it (reported within {heartbeatWindow.TotalSeconds:0.#}s); stopped on capture's behalf, the map is made from the frames captured before");
+        }
         return stop;
     }
 

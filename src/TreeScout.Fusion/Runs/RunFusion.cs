@@ -40,7 +40,8 @@ public sealed class RunProgress
 /// get a pose at their GNSS time (camera clock corrected by the estimated offset), feed the camera's cluster tracker, and
 /// finished tracks become observations. Acknowledgements are deferred: a frame is acknowledged once every track it
 /// contributed to is published (and every earlier frame of its camera is), a fix once no unacknowledged frame can need
-/// it, RunStarted/RunStopped once RunFused is published. A crash therefore replays exactly what is not yet durable.
+/// it. The run's start and stop are facts in the run ledger (docs/adr/0006), so they are never held. A crash therefore
+/// replays exactly what is not yet durable.
 /// Not thread-safe: <see cref="FusionEngine"/> serialises calls.
 /// </summary>
 public sealed class RunFusion
@@ -51,7 +52,6 @@ public sealed class RunFusion
     private readonly ClockOffsetEstimator _clock;
     private readonly ObservationBuilder _builder;
     private readonly SortedDictionary<DateTimeOffset, List<IDeferredAcknowledgement>> _fixAcks = [];
-    private readonly List<IDeferredAcknowledgement> _controlAcks = [];
     private readonly List<(BlossomClusterObservation Observation, ClusterTrack Track)> _ready = [];
     private readonly List<ClusterTrack> _ended = [];
     private RunStopped? _stopped;
@@ -90,13 +90,13 @@ public sealed class RunFusion
 
     public int HeldFrames => _lanes.Values.Sum(l => l.Held);
 
-    public void AddControl(IDeferredAcknowledgement ack) => _controlAcks.Add(ack);
+    /// <summary>"stopped" (by capture or the operator) or "idle" (no frame for <see cref="FusionOptions.RunIdleTimeout"/>); null while running.</summary>
+    public string? EndReason { get; private set; }
 
-    public void Stop(RunStopped stopped, IDeferredAcknowledgement ack, DateTimeOffset now)
+    public void Stop(RunStopped stopped, DateTimeOffset now)
     {
         _stopped ??= stopped;
         _stoppedAt ??= now;
-        _controlAcks.Add(ack);
     }
 
     /// <summary>Takes a fix; returns false for a duplicate (already known: only its acknowledgement is kept).</summary>
@@ -161,8 +161,11 @@ public sealed class RunFusion
         var fixesAllIn = _stopped?.GnssFixesPublished is { } published && _fixSequences.Count >= published;
         var fixesDone = fixesCover || fixesAllIn || (_stopped?.GnssFixesPublished is null && gnssQuiet);
         var ending = _stopped is { } stopped
-            && ((Progress.FramesReceived >= stopped.FramesPublished && fixesDone)
+            && ((stopped.CountsCoverRun && Progress.FramesReceived >= stopped.FramesPublished && fixesDone)
                 || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout && gnssQuiet));
+        var idle = _stopped is null && now - _lastFrameAt >= _options.RunIdleTimeout;
+        EndReason ??= ending ? "stopped" : idle ? "idle" : null;
+        ending |= idle;
 
         foreach (var (cameraId, lane) in _lanes)
         {
@@ -261,8 +264,6 @@ public sealed class RunFusion
             acks.ForEach(a => a.Acknowledge());
         }
         _fixAcks.Clear();
-        _controlAcks.ForEach(a => a.Acknowledge());
-        _controlAcks.Clear();
         return true;
     }
 
@@ -278,7 +279,8 @@ public sealed class RunFusion
             ObservationsPublished = Progress.ObservationsPublished,
             FramesFused = Progress.FramesFused,
             FramesWithoutPose = Progress.FramesWithoutPose,
-            FramesMissing = Math.Max(0, (_stopped?.FramesPublished ?? 0) - Progress.FramesReceived),
+            FramesMissing = _stopped is { CountsCoverRun: true } covered ? Math.Max(0, covered.FramesPublished - Progress.FramesReceived) : 0,
+            EndReason = EndReason ?? "stopped",
             Gnss = new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, MalformedNmeaLines),
             ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
             Models = [.. _models],
