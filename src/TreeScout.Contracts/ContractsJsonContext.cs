@@ -19,5 +19,6 @@ namespace TreeScout.Contracts;
 [JsonSerializable(typeof(MapUpdated))]
 [JsonSerializable(typeof(WorkerStatus))]
 [JsonSerializable(typeof(RunLedgerMark))]
+[JsonSerializable(typeof(RunFusionProgress))]
 [JsonSerializable(typeof(CameraMounting))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

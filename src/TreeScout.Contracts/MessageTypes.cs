@@ -18,6 +18,7 @@ public static class MessageTypes
         new(typeof(MapUpdated), "map-updated", MapUpdated.CurrentSchemaVersion),
         new(typeof(WorkerStatus), "worker-status", WorkerStatus.CurrentSchemaVersion),
         new(typeof(RunLedgerMark), "run-ledger-mark", RunLedgerMark.CurrentSchemaVersion),
+        new(typeof(RunFusionProgress), "run-fusion-progress", RunFusionProgress.CurrentSchemaVersion),
     ];
 
     private static readonly Dictionary<Type, Info> ByType = All.ToDictionary(i => i.Type);

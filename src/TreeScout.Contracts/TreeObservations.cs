@@ -105,3 +105,29 @@ public sealed record RunFused : IMessage
     /// <summary>Models whose detections were fused in this run (detector, stage classifier), so a map can be traced to them.</summary>
     public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
 }
+
+/// <summary>One camera's frames in a <see cref="RunFusionProgress"/>: every frame numbered below <see cref="AcknowledgedBelow"/> is accounted for.</summary>
+public sealed record CameraFusionProgress(string CameraId, long AcknowledgedBelow, long FramesFused, long FramesWithoutPose, long FramesLate);
+
+/// <summary>
+/// Fusion's running account of a run, appended to the run ledger (and confirmed) before the frames and fixes it counts
+/// are acknowledged. Cumulative over every fusion process of the run: a process that takes the run up after a crash
+/// starts from the last one, so RunFused counts each frame and fix once however often fusion restarted.
+/// </summary>
+public sealed record RunFusionProgress : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required IReadOnlyList<CameraFusionProgress> Cameras { get; init; }
+
+    /// <summary>Fixes with an earlier time are accounted for in <see cref="Fixes"/>; null before any was.</summary>
+    public DateTimeOffset? FixesBefore { get; init; }
+
+    public required GnssQualitySummary Fixes { get; init; }
+}

@@ -206,6 +206,10 @@ public sealed class FusionEngine(
                 continue;
             }
             var run = Begin(record.Started, $"taken up from the run ledger ({why})");
+            if (record.FusionProgress is { } progress)
+            {
+                run.Restore(progress);
+            }
             if (record.Stopped is { } stopped)
             {
                 run.Stop(stopped, clock.GetUtcNow());

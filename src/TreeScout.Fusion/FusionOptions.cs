@@ -52,6 +52,13 @@ public sealed class FusionOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
     public TimeSpan RunIdleTimeout { get; set; } = TimeSpan.FromMinutes(20);
 
+    /// <summary>
+    /// How often fusion appends a run's account (frames and fixes counted) to the run ledger; frames and fixes are
+    /// acknowledged only after the checkpoint that counts them, so this is also how long acknowledgements wait.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Fixes kept (unacknowledged) before the oldest unacknowledged frame, for heading windows and stops.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:30:00")]
     public TimeSpan FixRetention { get; set; } = TimeSpan.FromSeconds(40);

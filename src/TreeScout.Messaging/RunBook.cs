@@ -13,6 +13,9 @@ public sealed class RunRecord(RunStarted started)
 
     public RunFused? Fused { get; internal set; }
 
+    /// <summary>Fusion's latest account of the run (cumulative), null before its first.</summary>
+    public RunFusionProgress? FusionProgress { get; internal set; }
+
     /// <summary>Started and not yet stopped by capture (nor fused): capture should be filming it.</summary>
     public bool IsActive => Stopped is null && Fused is null;
 
@@ -67,6 +70,9 @@ public sealed class RunBook
                 break;
             case RunFused fused when Find(fused.RunId) is { } run:
                 run.Fused ??= fused;
+                break;
+            case RunFusionProgress progress when Find(progress.RunId) is { } run:
+                run.FusionProgress = progress;
                 break;
         }
     }

@@ -71,7 +71,7 @@ public sealed class Topology
     public const string MapsExchange = "treescout.maps";
     public const string StatusExchange = "treescout.status";
 
-    /// <summary>Where readers append their <see cref="RunLedgerMark"/> (nothing else is published there).</summary>
+    /// <summary>Where readers append their <see cref="RunLedgerMark"/> and fusion its <see cref="RunFusionProgress"/>.</summary>
     public const string RunLedgerExchange = "treescout.ledger";
 
     public const string CaptureControlQueue = "treescout.capture.control";
@@ -97,6 +97,7 @@ public sealed class Topology
         new(ControlExchange, "run.stopped"),
         new(ObservationsExchange, "run.fused"),
         new(RunLedgerExchange, "mark"),
+        new(RunLedgerExchange, "progress"),
     ];
 
     public Topology(TopologyOptions options)
@@ -134,6 +135,7 @@ public sealed class Topology
         nameof(MapUpdated) => new(MapsExchange, "map.updated"),
         nameof(WorkerStatus) => new(StatusExchange, "status"),
         nameof(RunLedgerMark) => new(RunLedgerExchange, "mark"),
+        nameof(RunFusionProgress) => new(RunLedgerExchange, "progress"),
         _ => throw new ArgumentException($"{messageType.Name} has no route.", nameof(messageType)),
     };
 

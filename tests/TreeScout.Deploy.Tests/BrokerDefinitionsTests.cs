@@ -38,7 +38,9 @@ public class BrokerDefinitionsTests
         Assert.All(d["exchanges"]!.AsArray(), e => Assert.True((bool)e!["durable"]! && !(bool)e["auto_delete"]!));
 
         var queues = d["queues"]!.AsArray().ToDictionary(q => (string)q!["name"]!, q => q!["arguments"]!.AsObject());
-        Assert.Equal(Topology.Queues.Count * 2, queues.Count);
+        Assert.Equal(Topology.Queues.Count * 2 + 1, queues.Count);
+        Assert.Equal(RabbitMqMessageBus.RunLedgerArguments(Topology).ToDictionary(a => a.Key, a => Convert.ToString(a.Value, System.Globalization.CultureInfo.InvariantCulture)!).OrderBy(a => a.Key),
+            queues[Topology.RunLedgerStream].ToDictionary(a => a.Key, a => a.Value!.ToString()).OrderBy(a => a.Key));
         foreach (var q in Topology.Queues)
         {
             var declared = RabbitMqMessageBus.QueueArguments(q).ToDictionary(a => a.Key, a => Convert.ToString(a.Value, System.Globalization.CultureInfo.InvariantCulture)!);
@@ -48,7 +50,8 @@ public class BrokerDefinitionsTests
         }
 
         var bindings = d["bindings"]!.AsArray().Select(b => ((string)b!["source"]!, (string)b["destination"]!, (string)b["routing_key"]!)).ToHashSet();
-        var expectedBindings = Topology.Queues.SelectMany(q => q.Bindings.Select(b => (b.Exchange, q.Name, b.RoutingKey)).Append((q.DeadLetterExchange, q.DeadLetterQueue, ""))).ToHashSet();
+        var expectedBindings = Topology.Queues.SelectMany(q => q.Bindings.Select(b => (b.Exchange, q.Name, b.RoutingKey)).Append((q.DeadLetterExchange, q.DeadLetterQueue, "")))
+            .Concat(Topology.RunLedgerBindings.Select(b => (b.Exchange, Topology.RunLedgerStream, b.RoutingKey))).ToHashSet();
         Assert.Equal(expectedBindings.Order(), bindings.Order());
     }
 
@@ -67,6 +70,7 @@ public class BrokerDefinitionsTests
         const string serverNamedQueue = "amq.gen-JzTY20BRgKO-HjmUJj0wLg";
         var resources = Topology.Exchanges
             .Concat(Topology.Queues.SelectMany(q => new[] { q.Name, q.DeadLetterExchange, q.DeadLetterQueue }))
+            .Append(Topology.RunLedgerStream)
             .Append(serverNamedQueue).Append("amq.default").Append("treescout.unknown").ToList();
 
         foreach (var role in BrokerPermissions.Roles)
@@ -77,7 +81,7 @@ public class BrokerDefinitionsTests
             var expectedWrite = endpoints.PublishedExchanges
                 .Concat(endpoints.ConsumedQueues.Select(q => $"{q}.dlx"))
                 .Concat(listens ? [serverNamedQueue] : []);
-            var expectedRead = endpoints.ConsumedQueues.Concat(endpoints.ListenedExchanges).Concat(listens ? [serverNamedQueue] : []);
+            var expectedRead = endpoints.ConsumedQueues.Append(Topology.RunLedgerStream).Concat(endpoints.ListenedExchanges).Concat(listens ? [serverNamedQueue] : []);
 
             var p = permissions[RabbitMqDefinitions.UserName(role)]!;
             Assert.Equal("treescout", (string)p["vhost"]!);

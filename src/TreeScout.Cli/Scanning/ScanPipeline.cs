@@ -18,7 +18,9 @@ using TreeScout.Orchard;
 namespace TreeScout.Cli.Scanning;
 
 /// <summary>What `treescout scan` was asked to do; <paramref name="ReplaceOutput"/>: an earlier run in the output folder is replaced (<see cref="ScanOutput"/>).</summary>
-public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null, OrchardSpacing Spacing = default, bool ReplaceOutput = false);
+/// <param name="RunId">The run's id; null makes a new one. A test that compares two scans of one recording observation by
+/// observation gives both the same id (observation ids derive from it).</param>
+public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null, OrchardSpacing Spacing = default, bool ReplaceOutput = false, string? RunId = null);
 
 /// <summary>What a scan produced: the final map and the counts of every stage of the feed.</summary>
 public sealed record ScanResult(string RunId, string Mode, MapUpdated Map, CaptureResult Frames, NmeaReplayResult Gnss, TimeSpan Elapsed);
@@ -166,7 +168,8 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         var (planJson, plan) = RunStarts.ReadPlan(File.Exists(planPath) ? planPath : null);
         var name = Path.GetFileName(recording.Directory.TrimEnd(Path.DirectorySeparatorChar));
         var block = new[] { request.Block, plan?.Name, name }.First(b => !string.IsNullOrWhiteSpace(b))!;
-        return RunStarts.Create(block, request.Variety, planJson, plan, recording.ReadCameras().Cameras, "replay:" + name, now, request.Spacing);
+        var started = RunStarts.Create(block, request.Variety, planJson, plan, recording.ReadCameras().Cameras, "replay:" + name, now, request.Spacing);
+        return request.RunId is { } runId ? started with { RunId = runId, MessageId = MessageIds.For(runId, "run-started", 0) } : started;
     }
 
     private static void CopyRunFolder(string from, string to)

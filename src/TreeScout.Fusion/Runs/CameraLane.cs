@@ -23,11 +23,15 @@ public sealed class FrameEntry(FrameDetections frame)
     public List<IDeferredAcknowledgement> Acks { get; } = [];
 
     public FrameTicket Ticket { get; } = new(frame.Sequence, frame.MessageId, frame.CapturedAtUtc);
+
+    /// <summary>Set when processed: whether it had a usable pose.</summary>
+    public bool WithoutPose { get; set; }
 }
 
 /// <summary>
 /// One camera's frames of a run: a reorder buffer (detection replicas finish out of order), the frames waiting for a
-/// pose, and the processed frames waiting for their tracks to be published, acknowledged strictly in sequence order.
+/// pose, the processed frames waiting for their tracks to be published, and the completed frames waiting for the next
+/// progress checkpoint, acknowledged strictly in sequence order.
 /// </summary>
 public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions registration)
 {
@@ -36,7 +40,15 @@ public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions regis
     private readonly LinkedList<FrameEntry> _processed = new();
     private readonly Dictionary<long, FrameEntry> _held = [];
     private readonly HashSet<long> _acknowledged = [];
+    private readonly List<FrameEntry> _completed = [];
+    private readonly List<IDeferredAcknowledgement> _late = [];
     private long _next;
+
+    // What the run ledger's progress checkpoints account for: every frame below _accountedBelow, by outcome.
+    private long _accountedBelow;
+    private long _fused;
+    private long _withoutPose;
+    private long _lateCount;
 
     public ClusterTracker Tracker => tracker;
 
@@ -55,9 +67,46 @@ public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions regis
     /// </summary>
     public DateTimeOffset? OldestCaptureNeedingFixes => OldestHeld()?.Frame.CapturedAtUtc ?? NewestCapture;
 
+    /// <summary>Frames received over every process of the run: those an earlier process accounted for, and this one's.</summary>
+    public long Received { get; private set; }
+
+    /// <summary>Frames completed or given up late whose acknowledgement waits for the next progress checkpoint.</summary>
+    public bool HasUnacknowledged => _completed.Count > 0 || _late.Count > 0;
+
+    /// <summary>Takes up an earlier process's account: frames below its boundary were counted and acknowledged (a redelivery is a duplicate).</summary>
+    public void Restore(CameraFusionProgress progress)
+    {
+        _accountedBelow = progress.AcknowledgedBelow;
+        _next = Math.Max(_next, progress.AcknowledgedBelow);
+        (_fused, _withoutPose, _lateCount) = (progress.FramesFused, progress.FramesWithoutPose, progress.FramesLate);
+        Received = _fused + _withoutPose + _lateCount;
+    }
+
+    /// <summary>This lane's account as it will be once the pending acknowledgements are made.</summary>
+    public CameraFusionProgress ProgressAfterAcknowledgement(string cameraId) => new(
+        cameraId,
+        _completed.Count > 0 ? Math.Max(_accountedBelow, _completed[^1].Frame.Sequence + 1) : _accountedBelow,
+        _fused + _completed.Count(e => !e.WithoutPose),
+        _withoutPose + _completed.Count(e => e.WithoutPose),
+        _lateCount + _late.Count);
+
+    /// <summary>Acknowledges the completed and late frames; call only once a checkpoint that counts them is confirmed.</summary>
+    public void AcknowledgePending()
+    {
+        var after = ProgressAfterAcknowledgement("");
+        (_accountedBelow, _fused, _withoutPose, _lateCount) = (after.AcknowledgedBelow, after.FramesFused, after.FramesWithoutPose, after.FramesLate);
+        foreach (var entry in _completed)
+        {
+            entry.Acks.ForEach(a => a.Acknowledge());
+        }
+        _late.ForEach(a => a.Acknowledge());
+        _completed.Clear();
+        _late.Clear();
+    }
+
     public FrameArrival Add(FrameDetections frame, IDeferredAcknowledgement ack)
     {
-        if (_acknowledged.Contains(frame.Sequence))
+        if (_acknowledged.Contains(frame.Sequence) || frame.Sequence < _accountedBelow)
         {
             ack.Acknowledge();
             return FrameArrival.Duplicate;
@@ -67,9 +116,11 @@ public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions regis
             held.Acks.Add(ack);
             return FrameArrival.Duplicate;
         }
+        Received++;
         if (frame.Sequence < _next)
         {
             _acknowledged.Add(frame.Sequence);
+            _late.Add(ack);
             return FrameArrival.Late;
         }
         var entry = new FrameEntry(frame);
@@ -107,16 +158,16 @@ public sealed class CameraLane(ClusterTracker tracker, RegistrationOptions regis
         _processed.AddLast(entry);
     }
 
-    /// <summary>Acknowledges processed frames from the oldest while all their tracks are published.</summary>
-    public void AcknowledgeCompleted()
+    /// <summary>Completes processed frames from the oldest while all their tracks are published; they are acknowledged at the next checkpoint.</summary>
+    public void Complete()
     {
         while (_processed.First is { } node && node.Value.Ticket.OpenTracks <= 0)
         {
             var entry = node.Value;
-            entry.Acks.ForEach(a => a.Acknowledge());
             _processed.RemoveFirst();
             _held.Remove(entry.Frame.Sequence);
             _acknowledged.Add(entry.Frame.Sequence);
+            _completed.Add(entry);
         }
     }
 

@@ -56,6 +56,17 @@ public sealed class RunFusion
     private readonly List<ClusterTrack> _ended = [];
     private RunStopped? _stopped;
 
+    // The run's account in the run ledger (RunFusionProgress): fixes due for acknowledgement at the next checkpoint, fixes
+    // this process has not accounted for yet (by time), and what earlier checkpoints accounted for.
+    private readonly List<IDeferredAcknowledgement> _fixesDue = [];
+    private DateTimeOffset? _fixesDueBefore;
+    private readonly SortedDictionary<DateTimeOffset, GnssQuality> _fixQualities = [];
+    private readonly Dictionary<GnssQuality, long> _fixCounts = [];
+    private long _otherFixesAccounted;
+    private DateTimeOffset? _fixesAccountedBefore;
+    private long _malformedAccounted;
+    private DateTimeOffset _lastCheckpointAt;
+
     /// <summary>Distinct fix messages received (redeliveries count once), to recognise a replay's last fix.</summary>
     private readonly HashSet<long> _fixSequences = [];
     private DateTimeOffset _lastFrameAt;
@@ -116,6 +127,10 @@ public sealed class RunFusion
         _clock.Add(fix.ReceivedAtUtc, fix.TimeUtc);
         Progress.Fixes++;
         Progress.FixesByQuality[fix.Quality] = Progress.FixesByQuality.GetValueOrDefault(fix.Quality) + 1;
+        if (_fixesAccountedBefore is not { } before || fix.TimeUtc >= before)
+        {
+            _fixQualities[fix.TimeUtc] = fix.Quality;
+        }
         return true;
     }
 
@@ -136,9 +151,9 @@ public sealed class RunFusion
                 break;
             case FrameArrival.Late:
                 // Its slot was given up as missing; the clusters it shows were seen in the neighbouring frames.
+                // Acknowledged with the next progress checkpoint, which counts it.
                 Progress.FramesReceived++;
                 Progress.FramesLate++;
-                ack.Acknowledge();
                 break;
             case FrameArrival.Duplicate:
                 break;
@@ -161,7 +176,7 @@ public sealed class RunFusion
         var fixesAllIn = _stopped?.GnssFixesPublished is { } published && _fixSequences.Count >= published;
         var fixesDone = fixesCover || fixesAllIn || (_stopped?.GnssFixesPublished is null && gnssQuiet);
         var ending = _stopped is { } stopped
-            && ((stopped.CountsCoverRun && Progress.FramesReceived >= stopped.FramesPublished && fixesDone)
+            && ((stopped.CountsCoverRun && FramesReceived >= stopped.FramesPublished && fixesDone)
                 || (now - _lastFrameAt >= _options.QuietTimeout && now - _stoppedAt >= _options.QuietTimeout && gnssQuiet));
         var idle = _stopped is null && now - _lastFrameAt >= _options.RunIdleTimeout;
         EndReason ??= ending ? "stopped" : idle ? "idle" : null;
@@ -185,6 +200,7 @@ public sealed class RunFusion
                 lane.MarkProcessed(entry);
                 if (status == PoseStatus.NoFix)
                 {
+                    entry.WithoutPose = true;
                     Progress.FramesWithoutPose++;
                     count("frames_without_pose", 1);
                     lane.Tracker.Skip(_ended);
@@ -192,6 +208,7 @@ public sealed class RunFusion
                 }
                 if (pose.IsFlagged)
                 {
+                    entry.WithoutPose = true;
                     Progress.FramesWithoutPose++;
                     count("frames_without_pose", 1);
                 }
@@ -250,11 +267,15 @@ public sealed class RunFusion
         await PublishReadyAsync(publisher, count, cancellationToken);
         foreach (var lane in _lanes.Values)
         {
-            lane.AcknowledgeCompleted();
+            lane.Complete();
         }
-        AcknowledgeFixes();
-
-        if (!ending || _lanes.Values.Any(l => l.Held > 0))
+        ReleaseFixes();
+        var finished = ending && _lanes.Values.All(l => l.Held == 0);
+        if (finished || now - _lastCheckpointAt >= _options.ProgressInterval)
+        {
+            await CheckpointAsync(publisher, now, cancellationToken);
+        }
+        if (!finished)
         {
             return false;
         }
@@ -267,21 +288,104 @@ public sealed class RunFusion
         return true;
     }
 
+    /// <summary>Frames received over every fusion process of the run (an earlier process's from its last checkpoint).</summary>
+    private long FramesReceived => _lanes.Values.Sum(l => l.Received);
+
+    /// <summary>
+    /// Takes up the account of an earlier fusion process of this run (after a crash): its frames and fixes are counted
+    /// once, and redeliveries of what it had acknowledged are duplicates.
+    /// </summary>
+    public void Restore(RunFusionProgress progress)
+    {
+        foreach (var camera in progress.Cameras)
+        {
+            if (_lanes.TryGetValue(camera.CameraId, out var lane))
+            {
+                lane.Restore(camera);
+            }
+        }
+        var f = progress.Fixes;
+        _fixCounts[GnssQuality.RtkFixed] = f.RtkFixed;
+        _fixCounts[GnssQuality.RtkFloat] = f.RtkFloat;
+        _fixCounts[GnssQuality.Dgps] = f.Dgps;
+        _fixCounts[GnssQuality.Autonomous] = f.Autonomous;
+        _otherFixesAccounted = f.Other;
+        _fixesAccountedBefore = progress.FixesBefore;
+        _malformedAccounted = f.MalformedNmeaLines;
+    }
+
+    /// <summary>
+    /// Appends the run's account to the run ledger (confirmed), then acknowledges the frames and fixes it counts: a crash
+    /// at any point leaves every frame and fix either counted and acknowledged, or uncounted and redelivered.
+    /// </summary>
+    private async Task CheckpointAsync(IMessagePublisher publisher, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        _lastCheckpointAt = now;
+        if (!_lanes.Values.Any(l => l.HasUnacknowledged) && _fixesDue.Count == 0)
+        {
+            return;
+        }
+        await publisher.PublishAsync(new RunFusionProgress
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = RunId,
+            Cameras = [.. _lanes.Select(l => l.Value.ProgressAfterAcknowledgement(l.Key))],
+            FixesBefore = _fixesDueBefore ?? _fixesAccountedBefore,
+            Fixes = FixSummary(_fixesDueBefore),
+        }, cancellationToken);
+        foreach (var lane in _lanes.Values)
+        {
+            lane.AcknowledgePending();
+        }
+        if (_fixesDueBefore is { } before)
+        {
+            foreach (var (time, quality) in _fixQualities.Where(q => q.Key < before).ToList())
+            {
+                Account(quality);
+                _fixQualities.Remove(time);
+            }
+            _fixesAccountedBefore = before;
+        }
+        _fixesDue.ForEach(a => a.Acknowledge());
+        _fixesDue.Clear();
+        _fixesDueBefore = null;
+    }
+
+    private void Account(GnssQuality quality)
+    {
+        if (quality is GnssQuality.RtkFixed or GnssQuality.RtkFloat or GnssQuality.Dgps or GnssQuality.Autonomous)
+        {
+            _fixCounts[quality] = _fixCounts.GetValueOrDefault(quality) + 1;
+        }
+        else
+        {
+            _otherFixesAccounted++;
+        }
+    }
+
+    /// <summary>Fixes by quality over every process: those accounted for, plus this process's before <paramref name="before"/> (all with null).</summary>
+    private GnssQualitySummary FixSummary(DateTimeOffset? before)
+    {
+        var pending = _fixQualities.Where(q => before is null || q.Key < before).GroupBy(q => q.Value).ToDictionary(g => g.Key, g => (long)g.Count());
+        long Of(GnssQuality q) => _fixCounts.GetValueOrDefault(q) + pending.GetValueOrDefault(q);
+        var other = _otherFixesAccounted + pending.Where(p => p.Key is not (GnssQuality.RtkFixed or GnssQuality.RtkFloat or GnssQuality.Dgps or GnssQuality.Autonomous)).Sum(p => p.Value);
+        return new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, _malformedAccounted + MalformedNmeaLines);
+    }
+
     private RunFused Fused()
     {
-        var byQuality = Progress.FixesByQuality;
-        long Of(GnssQuality q) => byQuality.GetValueOrDefault(q);
-        var other = Progress.Fixes - Of(GnssQuality.RtkFixed) - Of(GnssQuality.RtkFloat) - Of(GnssQuality.Dgps) - Of(GnssQuality.Autonomous);
+        var frames = _lanes.Select(l => l.Value.ProgressAfterAcknowledgement(l.Key)).ToList();
+        var received = frames.Sum(f => f.FramesFused + f.FramesWithoutPose + f.FramesLate);
         return new RunFused
         {
             MessageId = MessageIds.For(RunId, "run-fused", 0),
             RunId = RunId,
             ObservationsPublished = Progress.ObservationsPublished,
-            FramesFused = Progress.FramesFused,
-            FramesWithoutPose = Progress.FramesWithoutPose,
-            FramesMissing = _stopped is { CountsCoverRun: true } covered ? Math.Max(0, covered.FramesPublished - Progress.FramesReceived) : 0,
+            FramesFused = frames.Sum(f => f.FramesFused),
+            FramesWithoutPose = frames.Sum(f => f.FramesWithoutPose),
+            FramesMissing = _stopped is { CountsCoverRun: true } covered ? Math.Max(0, covered.FramesPublished - received) : 0,
             EndReason = EndReason ?? "stopped",
-            Gnss = new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, MalformedNmeaLines),
+            Gnss = FixSummary(before: null),
             ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
             Models = [.. _models],
         };
@@ -387,10 +491,10 @@ public sealed class RunFusion
 
     /// <summary>
     /// Fixes older than the oldest frame that may still need them (minus the retention for heading windows and stops) are
-    /// durable history. Before any frame has come nothing is released: the fix queue can be far ahead of the frames (a
+    /// durable history: they are acknowledged with the next progress checkpoint. Before any frame has come nothing is released: the fix queue can be far ahead of the frames (a
     /// replay, a restart), and fixes released then would be missing for the frames still to come.
     /// </summary>
-    private void AcknowledgeFixes()
+    private void ReleaseFixes()
     {
         // A camera that has sent nothing yet is not waited for once another has: a dead camera must not hold every fix.
         if (_lanes.Values.Select(l => l.OldestCaptureNeedingFixes).Where(t => t is not null).Min() is not { } oldestCapture)
@@ -400,8 +504,9 @@ public sealed class RunFusion
         var cutoff = _clock.ToGnssTime(oldestCapture) - _options.FixRetention;
         while (_fixAcks.Count > 0 && _fixAcks.First() is var first && first.Key < cutoff)
         {
-            first.Value.ForEach(a => a.Acknowledge());
+            _fixesDue.AddRange(first.Value);
             _fixAcks.Remove(first.Key);
+            _fixesDueBefore = first.Key.AddTicks(1);
         }
         _trajectory.PruneBefore(cutoff);
         _clock.PruneBefore(oldestCapture);
