@@ -83,4 +83,10 @@ public sealed record RunStopped : IMessage
     /// null for a live run, whose fixes fusion reads from the receiver itself.
     /// </summary>
     public long? GnssFixesPublished { get; init; }
+
+    /// <summary>
+    /// Malformed lines in a replay's NMEA (it decodes the recording itself, so fusion reports this count for the run);
+    /// null for a live run, whose malformed lines fusion's own receiver reader counts.
+    /// </summary>
+    public long? MalformedNmeaLines { get; init; }
 }

@@ -279,9 +279,10 @@ public sealed class RunFusion
             FramesFused = Progress.FramesFused,
             FramesWithoutPose = Progress.FramesWithoutPose,
             FramesMissing = Math.Max(0, (_stopped?.FramesPublished ?? 0) - Progress.FramesReceived),
-            Gnss = new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, MalformedNmeaLines),
+            Gnss = new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, _stopped?.MalformedNmeaLines ?? MalformedNmeaLines),
             ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
             Models = [.. _models],
+            PlanMismatch = PlanDoesNotFit ? new PlanMismatch(Progress.FramesOffPlan, Progress.LastOffPlanDistanceM) : null,
         };
     }
 
@@ -296,8 +297,11 @@ public sealed class RunFusion
         }
     }
 
-    /// <summary>Malformed NMEA lines the live reader counted during this run (0 for replays, which report their own).</summary>
+    /// <summary>Malformed NMEA lines the live reader counted during this run (a replay's own count comes with its RunStopped).</summary>
     public long MalformedNmeaLines { get; set; }
+
+    /// <summary>Enough frames saw canopy far from every row of the plan to say the plan does not fit the block scanned.</summary>
+    public bool PlanDoesNotFit => Progress.FramesOffPlan >= _options.PlanMismatchFrames;
 
     private async Task PublishReadyAsync(IMessagePublisher publisher, Action<string, long> count, CancellationToken cancellationToken)
     {
