@@ -12,7 +12,7 @@ public sealed class CaptureOptions
     public string Source { get; set; } = "";
 
     /// <summary>Camera id stamped on frames of a single-camera source (a recording names its own cameras).</summary>
-    [RegularExpression("^[A-Za-z0-9._-]{1,40}$")]
+    [RegularExpression(Orchard.CameraRig.CameraIdRule)]
     public string CameraId { get; set; } = "cam-right";
 
     /// <summary>Frame rate requested from a live camera.</summary>

@@ -60,9 +60,9 @@ public sealed class RecordingFrameSource(Recording recording, int jpegQuality = 
         {
             return Unreadable(row, $"{path}: cannot read: {ex.Message}");
         }
-        return JpegHeader.TryReadSize(bytes, out var width, out var height)
-            ? new SourceFrame(row.Sequence, row.CameraId, row.HostTimeUtc, row.MonotonicNs, bytes, width, height)
-            : Unreadable(row, $"{path}: not a JPEG image ({bytes.Length} bytes)");
+        return JpegHeader.Problem(bytes, out var width, out var height) is { } problem
+            ? Unreadable(row, $"{path}: {problem} ({bytes.Length} bytes)")
+            : new SourceFrame(row.Sequence, row.CameraId, row.HostTimeUtc, row.MonotonicNs, bytes, width, height);
     }
 
     private SourceFrame FromVideo(RecordedFrame row)
@@ -174,7 +174,7 @@ public sealed class OpenCvFrameSource : IFrameSource
     public void Dispose() => _capture.Dispose();
 }
 
-/// <summary>JPEG helpers: read the size from the SOF header without decoding, encode a frame.</summary>
+/// <summary>JPEG helpers: check a recorded file and read its size from the SOF header without decoding, encode a frame.</summary>
 public static class JpegHeader
 {
     public static byte[] Encode(Mat image, int quality)
@@ -183,20 +183,33 @@ public static class JpegHeader
         return jpeg;
     }
 
-    /// <summary>Walks the JPEG markers to the first SOFn segment; false when the bytes are not a plausible JPEG.</summary>
-    public static bool TryReadSize(ReadOnlySpan<byte> jpeg, out int width, out int height)
+    /// <summary>
+    /// Walks the JPEG markers to the first SOFn segment for the image size, and checks the image ends with its EOI
+    /// marker. Null when the bytes are a whole JPEG image; otherwise what is wrong with them, for the frame's report:
+    /// a file cut short (a power cut while the recorder wrote it) is named as truncated, anything else is not a JPEG.
+    /// </summary>
+    public static string? Problem(ReadOnlySpan<byte> jpeg, out int width, out int height)
     {
         width = height = 0;
-        if (jpeg.Length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8)
+        if (jpeg.Length == 0)
         {
-            return false;
+            return "empty file, not a JPEG image";
         }
-        var i = 2;
-        while (i + 4 <= jpeg.Length)
+        if (jpeg.Length < 2 || jpeg[0] != 0xFF || jpeg[1] != 0xD8)
         {
+            return "not a JPEG image (no start-of-image marker)";
+        }
+        const string CutInHeader = "truncated JPEG image (the file ends inside its header)";
+        var i = 2;
+        while (true)
+        {
+            if (i + 4 > jpeg.Length)
+            {
+                return CutInHeader;
+            }
             if (jpeg[i] != 0xFF)
             {
-                return false;
+                return "not a JPEG image (damaged header)";
             }
             var marker = jpeg[i + 1];
             if (marker == 0xFF)
@@ -210,18 +223,21 @@ public static class JpegHeader
             {
                 if (i + 9 > jpeg.Length)
                 {
-                    return false;
+                    return CutInHeader;
                 }
                 height = (jpeg[i + 5] << 8) | jpeg[i + 6];
                 width = (jpeg[i + 7] << 8) | jpeg[i + 8];
-                return width > 0 && height > 0 && jpeg[^2] == 0xFF && jpeg[^1] == 0xD9;
+                if (width == 0 || height == 0)
+                {
+                    return "not a JPEG image (no image size in its header)";
+                }
+                return jpeg[^2] == 0xFF && jpeg[^1] == 0xD9 ? null : "truncated JPEG image (no end-of-image marker)";
             }
             if (marker == 0xDA || length < 2)
             {
-                return false;
+                return "not a JPEG image (damaged header)";
             }
             i += 2 + length;
         }
-        return false;
     }
 }

@@ -8,6 +8,9 @@ public static class Cli
     public const int UsageError = 2;
     public const int Failure = 1;
 
+    /// <summary>`scan`: the map is written, but the recording's block plan does not fit the block scanned (docs/recording-format.md).</summary>
+    public const int PlanDoesNotFit = 3;
+
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
         try

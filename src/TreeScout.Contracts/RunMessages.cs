@@ -85,6 +85,12 @@ public sealed record RunStopped : IMessage
     public long? GnssFixesPublished { get; init; }
 
     /// <summary>
+    /// Malformed lines in a replay's NMEA (it decodes the recording itself, so fusion reports this count for the run);
+    /// null for a live run, whose malformed lines fusion's own receiver reader counts.
+    /// </summary>
+    public long? MalformedNmeaLines { get; init; }
+
+    /// <summary>
     /// False when the counts cover only part of the run: capture resumed it after a restart, or the operator stopped a run
     /// whose capture is gone. Fusion then ends the run when its queues have been quiet, not by the counts.
     /// </summary>

@@ -104,6 +104,9 @@ public sealed record RunFused : IMessage
 
     /// <summary>Models whose detections were fused in this run (detector, stage classifier), so a map can be traced to them.</summary>
     public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
+
+    /// <summary>The run's block plan does not fit the block scanned (null: it fits, or the run has no plan).</summary>
+    public PlanMismatch? PlanMismatch { get; init; }
 }
 
 /// <summary>One camera's frames in a <see cref="RunFusionProgress"/>: every frame numbered below <see cref="AcknowledgedBelow"/> is accounted for.</summary>
@@ -131,3 +134,10 @@ public sealed record RunFusionProgress : IMessage
 
     public required GnssQualitySummary Fixes { get; init; }
 }
+
+/// <summary>
+/// Fusion saw canopy in <paramref name="FramesOffPlan"/> frames farther than Fusion:PlanMismatchDistanceM from every row
+/// of the run's plan (at least Fusion:PlanMismatchFrames of them), the last <paramref name="DistanceM"/> metres away:
+/// another block's plan, or latitude and longitude swapped. Clusters there are kept, flagged, not counted on trees.
+/// </summary>
+public sealed record PlanMismatch(long FramesOffPlan, double DistanceM);

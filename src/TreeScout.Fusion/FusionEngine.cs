@@ -255,7 +255,7 @@ public sealed class FusionEngine(
     {
         run.MalformedNmeaLines = counters["nmea_malformed"] - _malformedAtStart.GetValueOrDefault(run.RunId);
         var fused = await run.AdvanceAsync(publisher, clock.GetUtcNow(), counters.Add, cancellationToken);
-        if (run.Progress.FramesOffPlan >= options.Value.PlanMismatchFrames)
+        if (run.PlanDoesNotFit)
         {
             var problem = string.Create(CultureInfo.InvariantCulture,
                 $"run {run.RunId}: the cameras see canopy {run.Progress.LastOffPlanDistanceM:F0} m from the nearest row of its block plan ({run.Progress.FramesOffPlan} frames): a plan of another block, or latitude and longitude swapped? Clusters there are kept, flagged, not counted on trees");

@@ -23,6 +23,7 @@ public static class RunSummary
                 fused.FramesMissing,
                 fused.ClockOffsetMs,
                 gnss = fused.Gnss,
+                fused.PlanMismatch,
             },
             mapWriter = new
             {

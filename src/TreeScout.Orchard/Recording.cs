@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using TreeScout.Contracts;
 
 namespace TreeScout.Orchard;
 
@@ -10,9 +9,6 @@ public sealed record RecordedFrame(long Sequence, string CameraId, string? File,
 
 /// <summary>Host receive time of one line of gnss.nmea (1-based line number).</summary>
 public sealed record NmeaLineTime(int Line, DateTimeOffset HostTimeUtc);
-
-/// <summary>camera.json: the cameras of a recording.</summary>
-public sealed record CameraRig(IReadOnlyList<CameraMounting> Cameras);
 
 /// <summary>
 /// A recorded scan run on disk (docs/recording-format.md). The simulator writes this layout; a tractor's
@@ -62,23 +58,8 @@ public sealed class Recording
         }
     }
 
-    public CameraRig ReadCameras()
-    {
-        var path = PathOf(CameraFile);
-        try
-        {
-            var rig = JsonSerializer.Deserialize<CameraRig>(File.ReadAllText(path), Json);
-            if (rig is null || rig.Cameras is null || rig.Cameras.Count == 0)
-            {
-                throw new InvalidDataException($"{path}: no cameras");
-            }
-            return rig;
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path}: invalid camera file: {ex.Message}", ex);
-        }
-    }
+    /// <summary>camera.json, every camera checked; throws <see cref="CameraRigException"/> naming the file, camera and field.</summary>
+    public CameraRig ReadCameras() => CameraRig.Load(PathOf(CameraFile));
 
     public void WriteCameras(CameraRig rig) => File.WriteAllText(PathOf(CameraFile), JsonSerializer.Serialize(rig, Json));
 

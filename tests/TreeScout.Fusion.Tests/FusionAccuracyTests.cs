@@ -168,6 +168,10 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         var warning = Assert.Single(r.Output.Warnings, w => w.Contains("latitude and longitude swapped", StringComparison.Ordinal));
         Assert.StartsWith($"run {r.Scan.RunId}: the cameras see canopy ", warning, StringComparison.Ordinal);
         Assert.True(r.Output.Counters.GetValueOrDefault("frames_off_plan") >= 20, $"{r.Output.Counters.GetValueOrDefault("frames_off_plan")} frames off the plan");
+        // RunFused carries it to the map writer's run.json and to `treescout scan`, which exits 3 on it.
+        var mismatch = Assert.IsType<PlanMismatch>(r.Output.Fused.PlanMismatch);
+        Assert.Equal(r.Output.Counters["frames_off_plan"], mismatch.FramesOffPlan);
+        Assert.True(mismatch.DistanceM > 6_000_000, $"{mismatch.DistanceM} m");
         Assert.NotEmpty(r.Output.Observations);
         Assert.All(r.Output.Observations, o => Assert.True(o.LowConfidence && o.TreeId is null, $"{o.ObservationId} counted on {o.TreeId}"));
     }
@@ -204,6 +208,7 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
         var r = await RunAsync("rtk", Base(11));
         Assert.Equal([new ModelIdentity("simulator-truth", "1", "-"), new ModelIdentity("simulator-truth-stage", "1", "-")], r.Output.Fused.Models);
         Assert.Equal(0, r.Output.Fused.FramesWithoutPose);
+        Assert.Null(r.Output.Fused.PlanMismatch);
         AssertAttribution(r, minAttribution);
         AssertPositionTarget(r);
         // Position-free: each cluster's own track on its own tree (the scorer's position match cannot see a track that

@@ -254,6 +254,24 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal($"treescout: camera configuration {Path.Combine(_dir, "missing.json")} not found; pass --cameras camera.json (format: docs/recording-format.md, default /etc/treescout/camera.json)", noCameras.Stderr.Trim());
     }
 
+    // Before, a missing field was an unhandled exception's stack trace and an impossible value went out in RunStarted.
+    [Fact]
+    public async Task Start_with_a_camera_file_that_cannot_be_used_is_refused_before_the_broker_naming_file_camera_and_field()
+    {
+        var cameras = WriteCameras();
+        var good = File.ReadAllText(cameras);
+
+        File.WriteAllText(cameras, good.Replace("\"cy\": 360.0", "\"cy\": 900.0", StringComparison.Ordinal));
+        var outside = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", cameras], withoutBrokerVariable: true);
+        Assert.Equal(2, outside.ExitCode);
+        Assert.Equal($"treescout: {cameras}: camera \"cam-right\": cy must lie within the image, 0 to imageHeight 720 (got 900)", outside.Stderr.Trim());
+
+        File.WriteAllText(cameras, good.Replace("\"fx\": 900.0, ", "", StringComparison.Ordinal));
+        var missing = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", cameras], withoutBrokerVariable: true);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Equal($"treescout: {cameras}: camera \"cam-right\": fx is missing", missing.Stderr.Trim());
+    }
+
     private async Task<ToolResult> TreescoutAsync(string[] args, bool withoutBrokerVariable = false)
     {
         var result = await Tool.RunAsync("dotnet", [WorkerProcess.ProjectDll("src", "TreeScout.Cli", "treescout"), .. args], Patience,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Serilog;
@@ -7,7 +8,9 @@ using Serilog.Extensions.Logging;
 using TreeScout.Capture;
 using TreeScout.Cli.RunControl;
 using TreeScout.Cli.Scanning;
+using TreeScout.Contracts;
 using TreeScout.Hosting;
+using TreeScout.Orchard;
 
 namespace TreeScout.Cli.Commands;
 
@@ -28,10 +31,14 @@ public static class ScanCommand
         var variety = new Option<string?>("--variety") { Description = "Apple variety, selects the thinning profile (default: the plan's)" };
         var spacing = new SpacingOptions();
         var force = new Option<bool>("--force") { Description = "Replace the run already in --out (its store.gpkg, run.json, score.json, exports/); without it such a folder is refused" };
+        var ignorePlanMismatch = new Option<bool>("--ignore-plan-mismatch")
+        {
+            Description = $"Exit 0 even when the recording's block plan does not fit the block scanned (without it such a scan exits {Cli.PlanDoesNotFit} after writing the map)",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Workers' informational logs on stderr (default: warnings only)" };
         var command = new Command("scan", "Scan a recorded run: detect blossom clusters, geo-reference them to trees, write the per-tree map, prescription and exports.")
         {
-            recording, output, broker, speedup, maxRate, block, variety, spacing.Tree, spacing.Row, force, verbose,
+            recording, output, broker, speedup, maxRate, block, variety, spacing.Tree, spacing.Row, force, ignorePlanMismatch, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -67,10 +74,22 @@ public static class ScanCommand
             {
                 await Console.Out.WriteLineAsync($"warning: {warning}");
             }
+            if (result.Fusion.PlanMismatch is { } mismatch)
+            {
+                var problem = PlanMismatchProblem(Path.Combine(request.RecordingDirectory, Recording.BlockFile), mismatch);
+                if (!parse.GetValue(ignorePlanMismatch))
+                {
+                    throw new CliException($"{problem}; check the plan, or pass --ignore-plan-mismatch to keep this map", Cli.PlanDoesNotFit);
+                }
+                await Console.Out.WriteLineAsync($"warning: {problem} (--ignore-plan-mismatch)");
+            }
             return 0;
         });
         return command;
     }
+
+    private static string PlanMismatchProblem(string plan, PlanMismatch mismatch) => string.Create(CultureInfo.InvariantCulture,
+        $"{plan} does not fit the block scanned: in {mismatch.FramesOffPlan} frames the cameras saw canopy far from every planned row ({mismatch.DistanceM:F0} m at the last one; another block's plan, or latitude and longitude swapped?), so no cluster there is counted on a tree");
 
     /// <summary>
     /// The embedded workers run on their modules' defaults, changed by the same TREESCOUT__ variables a worker process

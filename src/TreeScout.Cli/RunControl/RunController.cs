@@ -1,4 +1,3 @@
-using System.Text.Json;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
@@ -118,16 +117,12 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
         }
         try
         {
-            var rig = JsonSerializer.Deserialize<CameraRig>(File.ReadAllText(path), Recording.Json);
-            if (rig?.Cameras is not { Count: > 0 } cameras)
-            {
-                throw new CliException($"{path}: no cameras (expected {{\"cameras\": [...]}})", Cli.UsageError);
-            }
-            return cameras;
+            return CameraRig.Load(path).Cameras;
         }
-        catch (JsonException ex)
+        catch (CameraRigException ex)
         {
-            throw new CliException($"{path}: invalid camera configuration: {ex.Message}", Cli.UsageError);
+            // Its message names the file, the camera and the field already.
+            throw new CliException(ex.Message, Cli.UsageError);
         }
     }
 

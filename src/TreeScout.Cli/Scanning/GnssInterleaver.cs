@@ -7,9 +7,10 @@ namespace TreeScout.Cli.Scanning;
 /// Replays a recording's GNSS fixes in step with its frames, as they arrived on the tractor: before each frame, every
 /// fix the host had received by that frame's capture time; before <see cref="RunStopped"/>, the rest. Fusion thus sees
 /// the same interleaving live and replayed runs have, and never has to buffer a whole run's fixes ahead of its frames.
-/// <see cref="RunStopped"/> carries the number of fixes, so fusion knows when the last one has arrived.
+/// <see cref="RunStopped"/> carries the number of fixes, so fusion knows when the last one has arrived, and the number of
+/// malformed NMEA lines the replay decoded past, which fusion reports for the run (live, its own reader counts them).
 /// </summary>
-public sealed class GnssInterleaver(IMessagePublisher inner, IReadOnlyList<GnssFix> fixesInReceiveOrder) : IMessagePublisher
+public sealed class GnssInterleaver(IMessagePublisher inner, IReadOnlyList<GnssFix> fixesInReceiveOrder, long malformedNmeaLines) : IMessagePublisher
 {
     private int _next;
 
@@ -28,6 +29,6 @@ public sealed class GnssInterleaver(IMessagePublisher inner, IReadOnlyList<GnssF
             await inner.PublishAsync(fixesInReceiveOrder[_next], cancellationToken);
             _next++;
         }
-        await inner.PublishAsync(message is RunStopped stopped ? stopped with { GnssFixesPublished = _next } : message, cancellationToken);
+        await inner.PublishAsync(message is RunStopped stopped ? stopped with { GnssFixesPublished = _next, MalformedNmeaLines = malformedNmeaLines } : message, cancellationToken);
     }
 }

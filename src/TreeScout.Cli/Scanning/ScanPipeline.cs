@@ -22,8 +22,8 @@ namespace TreeScout.Cli.Scanning;
 /// observation gives both the same id (observation ids derive from it).</param>
 public sealed record ScanRequest(string RecordingDirectory, string OutDirectory, ReplayPace Pace, string? Block = null, string? Variety = null, OrchardSpacing Spacing = default, bool ReplaceOutput = false, string? RunId = null);
 
-/// <summary>What a scan produced: the final map and the counts of every stage of the feed.</summary>
-public sealed record ScanResult(string RunId, string Mode, MapUpdated Map, CaptureResult Frames, NmeaReplayResult Gnss, TimeSpan Elapsed);
+/// <summary>What a scan produced: the final map, fusion's account of the run and the counts of every stage of the feed.</summary>
+public sealed record ScanResult(string RunId, string Mode, MapUpdated Map, RunFused Fusion, CaptureResult Frames, NmeaReplayResult Gnss, TimeSpan Elapsed);
 
 /// <summary>
 /// Replays a recording through the pipeline and waits for the run's final map. Embedded: the Detection, Fusion and
@@ -36,7 +36,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
 
     public async Task<ScanResult> RunEmbeddedAsync(ScanRequest request, CancellationToken cancellationToken)
     {
-        var recording = Open(request);
+        var (recording, started) = Open(request);
         var outDirectory = Path.GetFullPath(request.OutDirectory);
         ScanOutput.Prepare(outDirectory, request.ReplaceOutput);
         Directory.CreateDirectory(outDirectory);
@@ -54,7 +54,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         await using var _ = workers;
         await using var feeder = workers.Connect("scan", loggerFactory);
         await feeder.StartAsync(cancellationToken);
-        var result = await FeedAsync(feeder, recording, request, "embedded", cancellationToken);
+        var result = await FeedAsync(feeder, recording, started, request, "embedded", cancellationToken);
         WriteScanSummary(outDirectory, request, result);
         return result;
     }
@@ -62,10 +62,10 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     /// <summary>Feeds a run to workers on <paramref name="bus"/> and copies the writer's run folder to the output when it is on this machine.</summary>
     public async Task<ScanResult> RunOnBrokerAsync(IMessageBus bus, ScanRequest request, CancellationToken cancellationToken)
     {
-        var recording = Open(request);
+        var (recording, started) = Open(request);
         var outDirectory = Path.GetFullPath(request.OutDirectory);
         ScanOutput.Prepare(outDirectory, request.ReplaceOutput);
-        var result = await FeedAsync(bus, recording, request, "rabbitmq", cancellationToken);
+        var result = await FeedAsync(bus, recording, started, request, "rabbitmq", cancellationToken);
         var writerFolder = Path.GetDirectoryName(Path.GetFullPath(result.Map.StorePath))!;
         if (!File.Exists(result.Map.StorePath))
         {
@@ -79,24 +79,29 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         return result;
     }
 
-    private static Recording Open(ScanRequest request)
+    /// <summary>The recording and its run, its camera file and plan read and checked before any worker starts.</summary>
+    private static (Recording Recording, RunStarted Started) Open(ScanRequest request)
     {
         var recording = new Recording(Path.GetFullPath(request.RecordingDirectory));
         try
         {
             recording.Validate();
+            return (recording, StartMessage(recording, request, DateTimeOffset.UtcNow));
         }
         catch (InvalidDataException ex)
         {
             throw new CliException($"{request.RecordingDirectory} is not a usable recording: {ex.Message}", Cli.UsageError);
         }
-        return recording;
+        catch (CameraRigException ex)
+        {
+            // Its message names the file, the camera and the field already.
+            throw new CliException(ex.Message, Cli.UsageError);
+        }
     }
 
-    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, ScanRequest request, string mode, CancellationToken cancellationToken)
+    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, RunStarted started, ScanRequest request, string mode, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var started = StartMessage(recording, request, DateTimeOffset.UtcNow);
         var (fixes, gnss) = NmeaReplay.Read(recording, started.RunId);
         await progress.WriteLineAsync($"scan {started.RunId} ({mode}): block {started.Block}, {recording.ReadFrames().Count()} frames, {gnss.Summary()}");
 
@@ -110,30 +115,42 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
             }
             return Task.CompletedTask;
         }, cancellationToken);
+        var runFused = new TaskCompletionSource<RunFused>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fusion = await bus.ListenAsync(Topology.ObservationsExchange, Topology.RouteOf(typeof(RunFused)).RoutingKey, envelope =>
+        {
+            if (envelope.Header(WireHeaders.RunId) == started.RunId && MessageCodec.Decode(envelope) is RunFused message)
+            {
+                runFused.TrySetResult(message);
+            }
+            return Task.CompletedTask;
+        }, cancellationToken);
         await using var detections = await bus.ListenAsync(Topology.DetectionsExchange, "#", envelope => Count(envelope, started.RunId, ref detected), cancellationToken);
         await using var observed = await bus.ListenAsync(Topology.ObservationsExchange, "observations", envelope => Count(envelope, started.RunId, ref observations), cancellationToken);
 
         await bus.PublishAsync(started, cancellationToken);
         var counters = new WorkerCounters();
-        var feed = new GnssInterleaver(bus, [.. fixes.OrderBy(f => f.ReceivedAtUtc)]);
+        var feed = new GnssInterleaver(bus, [.. fixes.OrderBy(f => f.ReceivedAtUtc)], gnss.MalformedLines);
         using var reporting = new CancellationTokenSource();
         var reporter = ReportProgressAsync(() =>
             $"  {counters[CaptureSession.FramesCaptured]} frames fed, {Interlocked.Read(ref detected)} detected, {Interlocked.Read(ref observations)} observation batches fused, {clock.Elapsed.TotalSeconds:0}s",
             reporting.Token);
         CaptureResult frames;
         MapUpdated final;
+        RunFused fused;
         try
         {
             frames = await new RecordingPlayer(recording, feed, request.Pace, counters, loggerFactory.CreateLogger<RecordingPlayer>()).PlayAsync(started.RunId, cancellationToken);
             await progress.WriteLineAsync($"  all {frames.FramesPublished} frames and {feed.FixesPublished} fixes fed in {frames.Elapsed.TotalSeconds:0.0}s ({frames.FramesUnreadable} unreadable, {frames.FramesShed} shed); waiting for the final map");
             final = await finalMap.Task.WaitAsync(cancellationToken);
+            // Fusion's RunFused is what the map writer finished the map on: it came before the final map.
+            fused = await runFused.Task.WaitAsync(cancellationToken);
         }
         finally
         {
             await reporting.CancelAsync();
             await reporter;
         }
-        return new ScanResult(started.RunId, mode, final, frames, gnss, clock.Elapsed);
+        return new ScanResult(started.RunId, mode, final, fused, frames, gnss, clock.Elapsed);
     }
 
     private static Task Count(MessageEnvelope envelope, string runId, ref long counter)

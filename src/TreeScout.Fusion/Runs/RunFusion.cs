@@ -369,7 +369,7 @@ public sealed class RunFusion
         var pending = _fixQualities.Where(q => before is null || q.Key < before).GroupBy(q => q.Value).ToDictionary(g => g.Key, g => (long)g.Count());
         long Of(GnssQuality q) => _fixCounts.GetValueOrDefault(q) + pending.GetValueOrDefault(q);
         var other = _otherFixesAccounted + pending.Where(p => p.Key is not (GnssQuality.RtkFixed or GnssQuality.RtkFloat or GnssQuality.Dgps or GnssQuality.Autonomous)).Sum(p => p.Value);
-        return new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, _malformedAccounted + MalformedNmeaLines);
+        return new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, _stopped?.MalformedNmeaLines ?? _malformedAccounted + MalformedNmeaLines);
     }
 
     private RunFused Fused()
@@ -388,6 +388,7 @@ public sealed class RunFusion
             Gnss = FixSummary(before: null),
             ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
             Models = [.. _models],
+            PlanMismatch = PlanDoesNotFit ? new PlanMismatch(Progress.FramesOffPlan, Progress.LastOffPlanDistanceM) : null,
         };
     }
 
@@ -402,8 +403,11 @@ public sealed class RunFusion
         }
     }
 
-    /// <summary>Malformed NMEA lines the live reader counted during this run (0 for replays, which report their own).</summary>
+    /// <summary>Malformed NMEA lines the live reader counted during this run (a replay's own count comes with its RunStopped).</summary>
     public long MalformedNmeaLines { get; set; }
+
+    /// <summary>Enough frames saw canopy far from every row of the plan to say the plan does not fit the block scanned.</summary>
+    public bool PlanDoesNotFit => Progress.FramesOffPlan >= _options.PlanMismatchFrames;
 
     private async Task PublishReadyAsync(IMessagePublisher publisher, Action<string, long> count, CancellationToken cancellationToken)
     {
