@@ -23,7 +23,7 @@ var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Diction
 {
     ["MapWriter:StoreRoot"] = folder,
     ["MapWriter:Varieties"] = Path.Combine(AppContext.BaseDirectory, "Varieties"),
-}).Build();
+}).AddEnvironmentVariables(WorkerHost.EnvironmentPrefix).Build(); // e.g. TREESCOUT__MapWriter__LiveUpdateInterval=00:00:00
 var logs = NullLoggerFactory.Instance;
 await using (var workers = await EmbeddedWorkers.StartAsync([new MapWriterWorkerModule(folder)], configuration, logs, CancellationToken.None))
 await using (var feeder = workers.Connect("bench", logs))

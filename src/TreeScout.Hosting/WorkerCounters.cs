@@ -56,6 +56,9 @@ public sealed class WorkerWarnings
 
     public void Clear(string key) => _active.TryRemove(key, out _);
 
+    /// <summary>The condition's current message, or null while it is not raised.</summary>
+    public string? Find(string key) => _active.TryGetValue(key, out var message) ? message : null;
+
     public IReadOnlyList<string> Snapshot() => [.. _active.Values.Order(StringComparer.Ordinal)];
 }
 

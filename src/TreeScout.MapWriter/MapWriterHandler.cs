@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Contracts;
@@ -17,6 +18,7 @@ namespace TreeScout.MapWriter;
 /// Consumes treescout.mapwriter.observations: RunStarted creates the run's store, TreeObservations are written in one
 /// transaction each (idempotent by observation id) and keep per-tree aggregates live, RunFused refreshes every export,
 /// writes run.json and announces the final map. The bus acknowledges after the handler returns, i.e. after the commit.
+/// A write that fails for lack of disk space is held and retried until space returns (<see cref="StoreDiskSpace"/>).
 /// </summary>
 public sealed class MapWriterHandler(
     IRunFolders folders,
@@ -25,6 +27,7 @@ public sealed class MapWriterHandler(
     WorkerCounters counters,
     WorkerWarnings warnings,
     ActiveRun activeRun,
+    StoreDiskSpace disk,
     TimeProvider clock,
     ILogger<MapWriterHandler> logger)
     : IMessageHandler<RunStarted>, IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IDisposable
@@ -39,7 +42,7 @@ public sealed class MapWriterHandler(
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken) =>
-        ExclusiveAsync(() => StartRun(message), cancellationToken);
+        ExclusiveAsync(() => disk.WriteAsync(StorePathOf(message.RunId), () => StartRun(message), cancellationToken), cancellationToken);
 
     public Task HandleAsync(TreeObservations message, MessageContext context, CancellationToken cancellationToken) =>
         ExclusiveAsync(() => WriteObservationsAsync(message, context, cancellationToken), cancellationToken);
@@ -127,8 +130,11 @@ public sealed class MapWriterHandler(
         {
             Validate(message, o);
         }
-        var session = Session(message.RunId);
-        var result = session.Store.AddObservations(message.MessageId, message.Observations, session.Profile);
+        var (session, result) = await disk.WriteAsync(StorePathOf(message.RunId), () =>
+        {
+            var s = Session(message.RunId);
+            return Task.FromResult((s, s.Store.AddObservations(message.MessageId, message.Observations, s.Profile)));
+        }, cancellationToken);
         counters.Add(ObservationsWritten, result.Inserted);
         counters.Add(ObservationsDuplicate, result.Duplicates);
         if (result.Duplicates > 0)
@@ -140,6 +146,7 @@ public sealed class MapWriterHandler(
         if (result.Inserted > 0 && now - session.LastLiveUpdate >= options.Value.LiveUpdateInterval)
         {
             session.LastLiveUpdate = now;
+            CopyWalToStore(session.Store);
             await context.Publisher.PublishAsync(Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: false, exports: [], now), cancellationToken);
         }
     }
@@ -147,6 +154,25 @@ public sealed class MapWriterHandler(
     private async Task FinishRunAsync(RunFused message, MessageContext context, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        var folder = new RunFolder(folders.FolderOf(message.RunId));
+        // Everything before the announcement is idempotent, so a full disk can hold and repeat it whole.
+        var (session, update, elapsed) = await disk.WriteAsync(folder.Path, () => WriteFinalMapAsync(message, started, cancellationToken), cancellationToken);
+        await context.Publisher.PublishAsync(update, cancellationToken);
+        counters.Add(MapsWritten);
+        logger.LogInformation("Run {RunId}: final map of {Trees} trees ({WithClusters} with clusters, {Observations} observations) written in {Ms:0} ms to {Folder}",
+            message.RunId, update.Trees, update.TreesWithClusters, update.Observations, elapsed.TotalMilliseconds, folder.Path);
+        foreach (var w in update.Warnings)
+        {
+            logger.LogWarning("Run {RunId}: {Warning}", message.RunId, w);
+        }
+        activeRun.Stopped(message.RunId);
+        session.Dispose();
+        _sessions.Remove(message.RunId);
+    }
+
+    /// <summary>Settles spacing and metadata, moves the WAL into store.gpkg, writes every export and run.json.</summary>
+    private async Task<(RunSession Session, MapUpdated Update, TimeSpan Elapsed)> WriteFinalMapAsync(RunFused message, long started, CancellationToken cancellationToken)
+    {
         var session = Session(message.RunId);
         var store = session.Store;
         // Aggregates are already exact (recomputed with every observation); trees created from observations have moved
@@ -172,7 +198,6 @@ public sealed class MapWriterHandler(
         var folder = new RunFolder(Path.GetDirectoryName(store.Path)!);
         var snapshot = MapExporter.Snapshot(store, options.Value, profileOverride: null);
         var exports = await WriteExportsAsync(snapshot, store, folder, cancellationToken);
-        var snapshotWarnings = snapshot.Warnings;
         var storedObservations = store.CountObservations();
         if (storedObservations < message.ObservationsPublished)
         {
@@ -180,19 +205,9 @@ public sealed class MapWriterHandler(
             logger.LogWarning("Run {RunId}: fusion published {Published} observations but the store has {Stored}", message.RunId, message.ObservationsPublished, storedObservations);
         }
         var elapsed = Stopwatch.GetElapsedTime(started);
-        var update = Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: true, exports, clock.GetUtcNow(), snapshotWarnings);
+        var update = Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: true, exports, clock.GetUtcNow(), snapshot.Warnings);
         RunSummary.Write(folder, message, update, elapsed);
-        await context.Publisher.PublishAsync(update, cancellationToken);
-        counters.Add(MapsWritten);
-        logger.LogInformation("Run {RunId}: final map of {Trees} trees ({WithClusters} with clusters, {Observations} observations) written in {Ms:0} ms to {Folder}",
-            message.RunId, update.Trees, update.TreesWithClusters, update.Observations, elapsed.TotalMilliseconds, folder.Path);
-        foreach (var w in snapshotWarnings)
-        {
-            logger.LogWarning("Run {RunId}: {Warning}", message.RunId, w);
-        }
-        activeRun.Stopped(message.RunId);
-        session.Dispose();
-        _sessions.Remove(message.RunId);
+        return (session, update, elapsed);
     }
 
     /// <summary>Writes all exports into a fresh folder and swaps it in, so exports/ never holds a half-written set.</summary>
@@ -206,7 +221,17 @@ public sealed class MapWriterHandler(
         }
         // Without a prescription (no variety profile) or without trees there is no sprayer task; every other format is still written.
         var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || (snapshot.Zones.Count > 0 && snapshot.Trees.All(t => t.RateLPerHa is not null))).ToList();
-        var written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, profileOverride: null, cancellationToken);
+        IReadOnlyList<string> written;
+        try
+        {
+            written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, profileOverride: null, cancellationToken);
+        }
+        catch when (Directory.Exists(staging))
+        {
+            // A half-written set on a full disk holds the very space the retry waits for.
+            Directory.Delete(staging, recursive: true);
+            throw;
+        }
         if (Directory.Exists(folder.ExportsPath))
         {
             Directory.Move(folder.ExportsPath, previous);
@@ -235,6 +260,25 @@ public sealed class MapWriterHandler(
             Exports = exports,
             Warnings = runWarnings ?? [],
         };
+    }
+
+    private string StorePathOf(string runId) => new RunFolder(folders.FolderOf(runId)).StorePath;
+
+    /// <summary>Best effort: the WAL keeps every commit durable; what this copies only spares a crashed run's store.gpkg.</summary>
+    private void CopyWalToStore(RunStore store)
+    {
+        try
+        {
+            if (!store.CopyWalToStore())
+            {
+                logger.LogDebug("Store {Store}: a reader kept part of the WAL from the checkpoint", store.Path);
+            }
+        }
+        catch (SqliteException ex)
+        {
+            var level = disk.IsDiskFull(ex, store.Path) ? LogLevel.Debug : LogLevel.Warning;
+            logger.Log(level, "Store {Store}: WAL not copied into the store this time: {Reason}", store.Path, ex.Message);
+        }
     }
 
     private RunSession Session(string runId)

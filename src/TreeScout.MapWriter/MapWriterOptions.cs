@@ -30,4 +30,23 @@ public sealed class MapWriterOptions
     /// <summary>Along-row length of a tree's zone when a row has a single tree and no spacing is known, metres.</summary>
     [Range(0.2, 10)]
     public double DefaultTreeSpacingM { get; set; } = 1.0;
+
+    /// <summary>
+    /// Free space on the run stores' filesystem below which the writer warns (status heartbeat, /healthz, log), MiB; 0 = never.
+    /// A scan at full bloom adds about 0.6 GB an hour. The default lies above the broker's 2 GB disk alarm, which on the
+    /// tractor watches the same node disk and stops every publisher when it trips.
+    /// </summary>
+    [Range(0, 1_048_576)]
+    public long LowDiskWarningMiB { get; set; } = 4096;
+
+    /// <summary>Longest pause between two attempts of a write that waits for disk space (the pause doubles from 0.1 s up to this).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
+    public TimeSpan DiskFullRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a write waits for disk space before it fails. Unset (a worker process): until space returns, however
+    /// long. `treescout scan` sets one minute, then stops with exit code 1.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "7.00:00:00")]
+    public TimeSpan? DiskFullGiveUpAfter { get; set; }
 }

@@ -29,6 +29,8 @@ public sealed class MapWriterWorkerModule(string? runFolder = null) : IWorkerMod
         {
             services.UseRunFolder(runFolder);
         }
+        services.AddSingleton<StoreDiskSpace>();
+        services.AddHostedService(sp => sp.GetRequiredService<StoreDiskSpace>());
         services.AddSingleton<MapWriterHandler>();
         services.AddSubscription(Topology.MapWriterObservationsQueue, sp =>
         {

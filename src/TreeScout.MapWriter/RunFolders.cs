@@ -8,21 +8,28 @@ namespace TreeScout.MapWriter;
 /// <summary>Where a run's output lives: store.gpkg, run.json and exports/ (docs/recording-format.md, "Run output").</summary>
 public interface IRunFolders
 {
+    /// <summary>The folder every run folder is in (or the one folder every run is written to): the disk whose space is watched.</summary>
+    string Root { get; }
+
     string FolderOf(string runId);
 }
 
 /// <summary>The worker's default: {StoreRoot}/{runId}.</summary>
 public sealed class StoreRootRunFolders(IOptions<MapWriterOptions> options) : IRunFolders
 {
+    public string Root => Path.GetFullPath(options.Value.StoreRoot);
+
     public string FolderOf(string runId) =>
         RunIds.IsValid(runId)
-            ? Path.Combine(Path.GetFullPath(options.Value.StoreRoot), runId)
+            ? Path.Combine(Root, runId)
             : throw new ArgumentException($"'{runId}' is not a valid run id", nameof(runId));
 }
 
 /// <summary>Every run goes into one given folder (`treescout scan --out OUT` writes the run's output directly in OUT).</summary>
 public sealed class FixedRunFolder(string folder) : IRunFolders
 {
+    public string Root => Path.GetFullPath(folder);
+
     public string FolderOf(string runId) => Path.GetFullPath(folder);
 }
 

@@ -14,17 +14,19 @@ namespace TreeScout.Tests;
 /// <summary>The handler on the in-memory bus (no broker): the same consume path, acks and dead-lettering as RabbitMQ.</summary>
 public sealed class MapWriterHandlerTests(ITestOutputHelper output)
 {
-    private sealed class Harness : IAsyncDisposable
+    internal sealed class Harness : IAsyncDisposable
     {
         private readonly IAsyncDisposable _listener;
 
-        public Harness(string storeRoot, ILoggerFactory logs, TimeSpan liveInterval, TimeProvider? clock = null, IRunFolders? folders = null)
+        public Harness(string storeRoot, ILoggerFactory logs, TimeSpan liveInterval, TimeProvider? clock = null, IRunFolders? folders = null, MapWriterOptions? options = null)
         {
             Broker = new InMemoryBroker(new Topology(new TopologyOptions()));
-            var options = MapWriterTestData.Options(storeRoot);
+            options ??= MapWriterTestData.Options(storeRoot);
             options.LiveUpdateInterval = liveInterval;
             var wrapped = MapWriterTestData.Wrap(options);
-            Handler = new MapWriterHandler(folders ?? new StoreRootRunFolders(wrapped), MapWriterTestData.Catalog, wrapped, Counters, new WorkerWarnings(), new ActiveRun(),
+            folders ??= new StoreRootRunFolders(wrapped);
+            Disk = new StoreDiskSpace(folders, wrapped, Warnings, Counters, clock ?? TimeProvider.System, logs.CreateLogger<StoreDiskSpace>());
+            Handler = new MapWriterHandler(folders, MapWriterTestData.Catalog, wrapped, Counters, Warnings, new ActiveRun(), Disk,
                 clock ?? TimeProvider.System, logs.CreateLogger<MapWriterHandler>());
             Worker = new InMemoryMessageBus(Broker, "mapwriter", new BrokerOptions(), new MessagingMetrics(), logs.CreateLogger<InMemoryMessageBus>());
             Worker.Subscribe(Topology.MapWriterObservationsQueue, new MessageDispatcher().On<RunStarted>(Handler).On<TreeObservations>(Handler).On<RunFused>(Handler));
@@ -40,6 +42,10 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
         public InMemoryBroker Broker { get; }
 
         public WorkerCounters Counters { get; } = new();
+
+        public WorkerWarnings Warnings { get; } = new();
+
+        public StoreDiskSpace Disk { get; }
 
         public MapWriterHandler Handler { get; }
 
@@ -68,6 +74,7 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
             await Feeder.DisposeAsync();
             await Sink.DisposeAsync();
             Handler.Dispose();
+            Disk.Dispose();
             Counters.Dispose();
         }
     }

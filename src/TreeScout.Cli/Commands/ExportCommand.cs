@@ -40,7 +40,13 @@ public static class ExportCommand
             try
             {
                 var profile = parse.GetValue(prescription) is { } file ? VarietyCatalog.LoadFile(file) : null;
-                using var store = RunStore.OpenReadOnly(RunLocator.StorePath(parse.GetValue(run)!, root));
+                var storePath = RunLocator.StorePath(parse.GetValue(run)!, root);
+                // A crashed or running writer's commits may be in store.gpkg-wal only: folded in, a copy of store.gpkg alone is the whole run.
+                if (RunStore.FoldWal(storePath) is { } reason)
+                {
+                    await Console.Error.WriteLineAsync($"treescout: note: {storePath}-wal could not be folded into {RunFolder.StoreFileName} ({reason}); the export reads it, but copy both files to keep the whole run");
+                }
+                using var store = RunStore.OpenReadOnly(storePath);
                 var written = await MapExporter.ExportAsync(store, selected, Path.GetFullPath(parse.GetValue(output)!), options, profile, cancellationToken);
                 foreach (var path in written)
                 {

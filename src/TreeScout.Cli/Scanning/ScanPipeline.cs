@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Capture;
@@ -34,6 +35,12 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
 {
     public static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long the embedded map writer waits for disk space before the scan stops with exit code 1 (a worker process
+    /// waits until space returns); TREESCOUT__MapWriter__DiskFullGiveUpAfter changes it.
+    /// </summary>
+    public static readonly TimeSpan DiskFullWait = TimeSpan.FromMinutes(1);
+
     public async Task<ScanResult> RunEmbeddedAsync(ScanRequest request, CancellationToken cancellationToken)
     {
         var (recording, started) = Open(request);
@@ -43,8 +50,12 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         EmbeddedWorkers workers;
         try
         {
+            var settings = new ConfigurationBuilder()
+                .AddInMemoryCollection(new Dictionary<string, string?> { [$"{MapWriterOptions.Section}:{nameof(MapWriterOptions.DiskFullGiveUpAfter)}"] = DiskFullWait.ToString("c") })
+                .AddConfiguration(configuration)
+                .Build();
             workers = await EmbeddedWorkers.StartAsync(
-                [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], configuration, loggerFactory, cancellationToken);
+                [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], settings, loggerFactory, cancellationToken);
         }
         catch (OptionsValidationException ex)
         {
@@ -54,7 +65,8 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         await using var _ = workers;
         await using var feeder = workers.Connect("scan", loggerFactory);
         await feeder.StartAsync(cancellationToken);
-        var result = await FeedAsync(feeder, recording, started, request, "embedded", cancellationToken);
+        var disk = workers.Services[WorkerRole.MapWriter].GetRequiredService<StoreDiskSpace>();
+        var result = await FeedAsync(feeder, recording, started, request, "embedded", cancellationToken, disk);
         WriteScanSummary(outDirectory, request, result);
         return result;
     }
@@ -99,7 +111,8 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         }
     }
 
-    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, RunStarted started, ScanRequest request, string mode, CancellationToken cancellationToken)
+    /// <summary>Feeds the run and waits for its final map; <paramref name="writerDisk"/>: the embedded map writer's disk, whose state the progress shows and whose give-up stops the scan.</summary>
+    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, RunStarted started, ScanRequest request, string mode, CancellationToken cancellationToken, StoreDiskSpace? writerDisk = null)
     {
         var clock = Stopwatch.StartNew();
         var (fixes, gnss) = NmeaReplay.Read(recording, started.RunId);
@@ -132,18 +145,25 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         var feed = new GnssInterleaver(bus, [.. fixes.OrderBy(f => f.ReceivedAtUtc)], gnss.MalformedLines);
         using var reporting = new CancellationTokenSource();
         var reporter = ReportProgressAsync(() =>
-            $"  {counters[CaptureSession.FramesCaptured]} frames fed, {Interlocked.Read(ref detected)} detected, {Interlocked.Read(ref observations)} observation batches fused, {clock.Elapsed.TotalSeconds:0}s",
+            $"  {counters[CaptureSession.FramesCaptured]} frames fed, {Interlocked.Read(ref detected)} detected, {Interlocked.Read(ref observations)} observation batches fused, {clock.Elapsed.TotalSeconds:0}s"
+            + (writerDisk?.Condition is { } disk ? $"; map writer: {disk}" : ""),
             reporting.Token);
         CaptureResult frames;
         MapUpdated final;
         RunFused fused;
+        using var scanning = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, writerDisk?.GaveUpToken ?? CancellationToken.None);
         try
         {
-            frames = await new RecordingPlayer(recording, feed, request.Pace, counters, loggerFactory.CreateLogger<RecordingPlayer>()).PlayAsync(started.RunId, cancellationToken);
+            frames = await new RecordingPlayer(recording, feed, request.Pace, counters, loggerFactory.CreateLogger<RecordingPlayer>()).PlayAsync(started.RunId, scanning.Token);
             await progress.WriteLineAsync($"  all {frames.FramesPublished} frames and {feed.FixesPublished} fixes fed in {frames.Elapsed.TotalSeconds:0.0}s ({frames.FramesUnreadable} unreadable, {frames.FramesShed} shed); waiting for the final map");
-            final = await finalMap.Task.WaitAsync(cancellationToken);
+            final = await finalMap.Task.WaitAsync(scanning.Token);
             // Fusion's RunFused is what the map writer finished the map on: it came before the final map.
-            fused = await runFused.Task.WaitAsync(cancellationToken);
+            fused = await runFused.Task.WaitAsync(scanning.Token);
+        }
+        catch (OperationCanceledException) when (writerDisk?.GaveUp is { } full && !cancellationToken.IsCancellationRequested)
+        {
+            // The map cannot be finished on this disk: say so once instead of waiting for it forever.
+            throw new CliException($"{full.Message}; free space, then scan again with --force (it replaces this unfinished run)");
         }
         finally
         {

@@ -158,6 +158,48 @@ public sealed class RunStore : IDisposable
     /// <summary>Moves the WAL into the main file (end of a run), so a copy of store.gpkg alone is complete.</summary>
     public void Checkpoint() => Exec(_connection, "PRAGMA wal_checkpoint(TRUNCATE)");
 
+    /// <summary>
+    /// Copies the committed WAL into the main file during a run, so a crash leaves little that only store.gpkg-wal holds.
+    /// PASSIVE: never waits for a reader (GDAL) nor blocks one; false when a reader kept part of it in the WAL for now.
+    /// </summary>
+    public bool CopyWalToStore() => CheckpointResult(_connection, "PASSIVE") is (0, var log, var copied) && copied == log;
+
+    /// <summary>
+    /// Folds the -wal beside a store (a run still being written, or a writer stopped by a crash or power cut) into
+    /// store.gpkg, so a copy of store.gpkg alone holds every committed observation; what the store holds does not change.
+    /// Returns why it could not (e.g. a read-only folder, a writer in the middle of a transaction), or null.
+    /// </summary>
+    public static string? FoldWal(string path)
+    {
+        if (!File.Exists(path + "-wal"))
+        {
+            return null;
+        }
+        try
+        {
+            // Closing the last connection also removes the -wal and -shm; with a writer still open they stay (and are empty).
+            using var connection = Open(path, SqliteOpenMode.ReadWrite);
+            return CheckpointResult(connection, "TRUNCATE").Busy == 0 ? null : "another connection is writing to it";
+        }
+        catch (RunStoreException ex)
+        {
+            return ex.InnerException?.Message ?? ex.Message;
+        }
+        catch (SqliteException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    private static (long Busy, long Log, long Copied) CheckpointResult(SqliteConnection connection, string mode)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = $"PRAGMA wal_checkpoint({mode})";
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+    }
+
     /// <summary>Copies a consistent snapshot into <paramref name="destination"/> (SQLite online backup).</summary>
     public void BackupTo(SqliteConnection destination) => _connection.BackupDatabase(destination);
 
