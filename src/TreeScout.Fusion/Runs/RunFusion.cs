@@ -331,7 +331,7 @@ public sealed class RunFusion
             RunId = RunId,
             Cameras = [.. _lanes.Select(l => l.Value.ProgressAfterAcknowledgement(l.Key))],
             FixesBefore = _fixesDueBefore ?? _fixesAccountedBefore,
-            Fixes = FixSummary(_fixesDueBefore),
+            Fixes = FixSummary(_fixesDueBefore ?? _fixesAccountedBefore ?? DateTimeOffset.MinValue),
         }, cancellationToken);
         foreach (var lane in _lanes.Values)
         {
@@ -363,10 +363,10 @@ public sealed class RunFusion
         }
     }
 
-    /// <summary>Fixes by quality over every process: those accounted for, plus this process's before <paramref name="before"/> (all with null).</summary>
-    private GnssQualitySummary FixSummary(DateTimeOffset? before)
+    /// <summary>Fixes by quality over every process: those accounted for, plus this process's before <paramref name="before"/>.</summary>
+    private GnssQualitySummary FixSummary(DateTimeOffset before)
     {
-        var pending = _fixQualities.Where(q => before is null || q.Key < before).GroupBy(q => q.Value).ToDictionary(g => g.Key, g => (long)g.Count());
+        var pending = _fixQualities.Where(q => q.Key < before).GroupBy(q => q.Value).ToDictionary(g => g.Key, g => (long)g.Count());
         long Of(GnssQuality q) => _fixCounts.GetValueOrDefault(q) + pending.GetValueOrDefault(q);
         var other = _otherFixesAccounted + pending.Where(p => p.Key is not (GnssQuality.RtkFixed or GnssQuality.RtkFloat or GnssQuality.Dgps or GnssQuality.Autonomous)).Sum(p => p.Value);
         return new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, _stopped?.MalformedNmeaLines ?? _malformedAccounted + MalformedNmeaLines);
@@ -385,7 +385,7 @@ public sealed class RunFusion
             FramesWithoutPose = frames.Sum(f => f.FramesWithoutPose),
             FramesMissing = _stopped is { CountsCoverRun: true } covered ? Math.Max(0, covered.FramesPublished - received) : 0,
             EndReason = EndReason ?? "stopped",
-            Gnss = FixSummary(before: null),
+            Gnss = FixSummary(DateTimeOffset.MaxValue),
             ClockOffsetMs = _clock.Estimate?.TotalMilliseconds,
             Models = [.. _models],
             PlanMismatch = PlanDoesNotFit ? new PlanMismatch(Progress.FramesOffPlan, Progress.LastOffPlanDistanceM) : null,
