@@ -43,6 +43,7 @@ public sealed class FusionWorkerModule : IWorkerModule
         });
         services.AddSubscription(Topology.FusionGnssQueue, sp => new MessageDispatcher().On<GnssFix>(sp.GetRequiredService<FusionHandlers>()));
         services.AddHostedService<GnssReaderService>();
+        services.AddHostedService<GnssRecordingReplayService>();
         services.AddHostedService<FusionTickService>();
     }
 }

@@ -68,6 +68,25 @@ public sealed class WorkerProcess : IAsyncDisposable
         return new WorkerProcess(Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {dll}"), echo);
     }
 
+    /// <summary>
+    /// Starts a worker with its health endpoint on <paramref name="healthPort"/> (set in <paramref name="environment"/>)
+    /// and returns once /readyz answers 200; a worker not ready in time is killed and the timeout rethrown (its output went to <paramref name="echo"/>).
+    /// </summary>
+    public static async Task<WorkerProcess> StartReadyAsync(string dll, IReadOnlyDictionary<string, string> environment, int healthPort, TimeSpan patience, IEnumerable<string>? args = null, Action<string>? echo = null)
+    {
+        var worker = Start(dll, environment, args, echo);
+        try
+        {
+            await HealthEndpoint.WaitForStatusAsync(healthPort, "/readyz", HttpStatusCode.OK, patience);
+            return worker;
+        }
+        catch (TimeoutException)
+        {
+            await worker.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>Waits for an output line matching <paramref name="match"/>; fails with the output so far on timeout or exit.</summary>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what)
     {

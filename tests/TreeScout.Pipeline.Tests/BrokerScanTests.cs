@@ -1,11 +1,9 @@
 using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Capture;
 using TreeScout.Cli.RunControl;
 using TreeScout.Cli.Scanning;
-using TreeScout.Simulation.Scoring;
 using TreeScout.Tests;
 using Xunit;
 using Xunit.Abstractions;
@@ -47,8 +45,8 @@ public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
 
             Assert.Equal("rabbitmq", result.Mode);
             Assert.StartsWith(storeRoot, result.Map.StorePath, StringComparison.Ordinal);
-            var embedded = Trees(scan.EmbeddedOut);
-            var overBroker = Trees(outDirectory);
+            var embedded = PerTreeMap.Read(scan.EmbeddedOut);
+            var overBroker = PerTreeMap.Read(outDirectory);
             output.WriteLine($"embedded: {scan.Embedded.Map.Observations} observations; rabbitmq: {result.Map.Observations} observations");
             foreach (var tree in embedded.Keys)
             {
@@ -66,14 +64,7 @@ public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
         }
     }
 
-    /// <summary>Per tree: total clusters and clusters per stage, as the store holds them.</summary>
-    private static Dictionary<string, string> Trees(string runFolder) =>
-        RunResult.ReadStore(Path.Combine(runFolder, RunResult.StoreFile)).Trees.ToDictionary(
-            t => t.TreeId,
-            t => t.ClustersTotal.ToString(CultureInfo.InvariantCulture) + " = " + string.Join(" + ", t.ClustersByStage.OrderBy(s => s.Key).Select(s => $"{s.Value}x{s.Key}")),
-            StringComparer.Ordinal);
-
-    private async Task<WorkerProcess> StartReadyAsync(string project, Uri broker, Dictionary<string, string> extra)
+    private Task<WorkerProcess> StartReadyAsync(string project, Uri broker, Dictionary<string, string> extra)
     {
         var port = WorkerProcess.FreePort();
         var environment = new Dictionary<string, string>(extra)
@@ -83,16 +74,6 @@ public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
             ["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["TREESCOUT__Logging__Format"] = "text",
         };
-        var worker = WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment, echo: l => output.WriteLine($"[{project}] {l}"));
-        try
-        {
-            await HealthEndpoint.WaitForStatusAsync(port, "/readyz", HttpStatusCode.OK, ReadyTimeout);
-            return worker;
-        }
-        catch (TimeoutException)
-        {
-            await worker.DisposeAsync();
-            throw; // the worker's output is in the test log
-        }
+        return WorkerProcess.StartReadyAsync(WorkerProcess.ProjectDll("src", project), environment, port, ReadyTimeout, echo: l => output.WriteLine($"[{project}] {l}"));
     }
 }

@@ -1,5 +1,8 @@
+using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using TreeScout.Fusion.Nmea;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
 
 namespace TreeScout.Fusion.Gnss;
 
@@ -36,6 +39,24 @@ public static class GnssFixes
             Satellites = fix.Satellites,
             Hdop = fix.Hdop,
         };
+    }
+
+    /// <summary>
+    /// Publishes one fix (confirmed). A fix the broker refuses or does not confirm in time is counted
+    /// (<c>gnss_fixes_unpublished</c>) and logged, not retried: fusion interpolates across the missing fix.
+    /// </summary>
+    public static async Task PublishAsync(IMessagePublisher bus, GnssFix message, WorkerCounters counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await bus.PublishAsync(message, cancellationToken);
+            counters.Add("gnss_fixes_published");
+        }
+        catch (Exception ex) when (ex is PublishRejectedException or TimeoutException)
+        {
+            counters.Add("gnss_fixes_unpublished");
+            logger.LogWarning("GNSS fix {Time:O} for run {RunId} not published: {Reason}", message.TimeUtc, message.RunId, ex.Message);
+        }
     }
 
     /// <summary>"rtk-fixed", "rtk-float", "dgps", "autonomous", ... as printed and stored.</summary>

@@ -19,8 +19,18 @@ public enum GnssSourceKind
     /// <summary>gpsd's JSON protocol (TPV, GST) on port 2947.</summary>
     Gpsd,
 
-    /// <summary>An NMEA file replayed at the pace it was recorded (bench tests, demos).</summary>
+    /// <summary>
+    /// An NMEA file played as a live receiver: at the pace it was recorded, each fix stamped with the host clock when read
+    /// (bench tests, demos with a live camera). Frames replayed from a recording are on the recording's clock: use
+    /// <see cref="Recording"/> with them.
+    /// </summary>
     File,
+
+    /// <summary>
+    /// A recording's fixes (gnss.nmea + gnss-times.csv) published into every run fusion starts, on the recording's clock,
+    /// as `treescout scan` publishes them: for runs whose frames Capture replays from the same recording (the dev overlay).
+    /// </summary>
+    Recording,
 }
 
 /// <summary>1-sigma horizontal uncertainty assumed for a fix type when the receiver sends no GST, metres.</summary>
@@ -82,6 +92,9 @@ public sealed class GnssOptions : IValidatableObject
     /// <summary>NMEA file for <see cref="GnssSourceKind.File"/>.</summary>
     public string? File { get; set; }
 
+    /// <summary>Recording folder for <see cref="GnssSourceKind.Recording"/> (docs/recording-format.md): the one Capture:Source replays.</summary>
+    public string? Recording { get; set; }
+
     /// <summary>Longest wait between reconnection attempts when the receiver or gpsd is unreachable.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(10);
@@ -117,6 +130,9 @@ public sealed class GnssOptions : IValidatableObject
                 break;
             case GnssSourceKind.File when string.IsNullOrWhiteSpace(File) || !System.IO.File.Exists(File):
                 yield return new ValidationResult($"Gnss:File '{File}' does not exist (Gnss:Source is File)", [nameof(File)]);
+                break;
+            case GnssSourceKind.Recording when string.IsNullOrWhiteSpace(Recording) || !System.IO.File.Exists(Path.Combine(Recording, Orchard.Recording.NmeaFile)):
+                yield return new ValidationResult($"Gnss:Recording '{Recording}' is not a recording folder with {Orchard.Recording.NmeaFile} (Gnss:Source is Recording; docs/recording-format.md)", [nameof(Recording)]);
                 break;
         }
         var sigma = new List<ValidationResult>();

@@ -30,7 +30,7 @@ public sealed class GnssReaderService(
         var settings = options.Value;
         if (GnssSources.Create(settings, clock) is not { } source)
         {
-            logger.LogInformation("No GNSS receiver configured (Gnss:Source None): fixes come from replays");
+            logger.LogInformation("No GNSS receiver configured (Gnss:Source {Source}): fixes come from replays", settings.Source);
             return;
         }
         _lastFixTimestamp = clock.GetTimestamp();
@@ -102,17 +102,7 @@ public sealed class GnssReaderService(
         foreach (var (runId, f) in tagger.Accept(fix, clock.GetUtcNow()))
         {
             // The fix time in milliseconds is the sequence: deterministic across reader restarts.
-            var message = GnssFixes.ToMessage(f, runId, f.TimeUtc!.Value.ToUnixTimeMilliseconds(), settings.Sigma)!;
-            try
-            {
-                await bus.PublishAsync(message, cancellationToken);
-                counters.Add("gnss_fixes_published");
-            }
-            catch (Exception ex) when (ex is PublishRejectedException or TimeoutException)
-            {
-                counters.Add("gnss_fixes_unpublished");
-                logger.LogWarning("GNSS fix {Time:O} for run {RunId} not published: {Reason}", f.TimeUtc, runId, ex.Message);
-            }
+            await GnssFixes.PublishAsync(bus, GnssFixes.ToMessage(f, runId, f.TimeUtc!.Value.ToUnixTimeMilliseconds(), settings.Sigma)!, counters, logger, cancellationToken);
         }
     }
 

@@ -27,6 +27,9 @@ public sealed class GnssRunTagger(TimeSpan preRunBuffer, TimeSpan postRunTail)
         }
     }
 
+    /// <summary>Raised once per run start (outside the lock): a recording replay publishes that run's fixes then.</summary>
+    public event Action<string>? RunBegan;
+
     public void Started(string runId)
     {
         lock (_gate)
@@ -37,6 +40,7 @@ public sealed class GnssRunTagger(TimeSpan preRunBuffer, TimeSpan postRunTail)
             }
             (_run, _stoppedAt, _flushed) = (runId, null, false);
         }
+        RunBegan?.Invoke(runId);
     }
 
     public void Stopped(string runId, DateTimeOffset at)

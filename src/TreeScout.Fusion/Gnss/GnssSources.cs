@@ -21,9 +21,10 @@ public interface IGnssSource
 /// <summary>Builds the configured source.</summary>
 public static class GnssSources
 {
+    /// <summary>The receiver to read; null when there is none (<see cref="GnssSourceKind.Recording"/> publishes per run: <see cref="GnssRecordingReplayService"/>).</summary>
     public static IGnssSource? Create(GnssOptions options, TimeProvider clock) => options.Source switch
     {
-        GnssSourceKind.None => null,
+        GnssSourceKind.None or GnssSourceKind.Recording => null,
         GnssSourceKind.Serial => new SerialNmeaSource(options, clock),
         GnssSourceKind.Tcp => new TcpNmeaSource(options.Host, options.PortOrDefault, clock),
         GnssSourceKind.Gpsd => new GpsdJsonSource(options.Host, options.PortOrDefault, clock),
