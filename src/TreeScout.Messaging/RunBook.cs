@@ -26,7 +26,7 @@ public sealed class RunRecord(RunStarted started)
 }
 
 /// <summary>
-/// The run ledger folded into one record per run (docs/adr/0006). Facts about a run whose start the ledger no longer
+/// The run ledger folded into one record per run (docs/adr/0007). Facts about a run whose start the ledger no longer
 /// holds (older than its retention) are ignored: nothing can be done with a run without its cameras and plan.
 /// </summary>
 public sealed class RunBook

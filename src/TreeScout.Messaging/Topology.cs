@@ -82,7 +82,7 @@ public sealed class Topology
 
     /// <summary>
     /// The run ledger: a stream (append-only, read without consuming) of every run's lifecycle facts — RunStarted,
-    /// RunStopRequested, RunStopped, RunFused — that any worker re-reads after a crash or power cut (docs/adr/0006).
+    /// RunStopRequested, RunStopped, RunFused — that any worker re-reads after a crash or power cut (docs/adr/0007).
     /// </summary>
     public const string RunLedgerStream = "treescout.runs";
 

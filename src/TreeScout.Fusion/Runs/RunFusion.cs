@@ -40,7 +40,7 @@ public sealed class RunProgress
 /// get a pose at their GNSS time (camera clock corrected by the estimated offset), feed the camera's cluster tracker, and
 /// finished tracks become observations. Acknowledgements are deferred: a frame is acknowledged once every track it
 /// contributed to is published (and every earlier frame of its camera is), a fix once no unacknowledged frame can need
-/// it. The run's start and stop are facts in the run ledger (docs/adr/0006), so they are never held. A crash therefore
+/// it. The run's start and stop are facts in the run ledger (docs/adr/0007), so they are never held. A crash therefore
 /// replays exactly what is not yet durable.
 /// Not thread-safe: <see cref="FusionEngine"/> serialises calls.
 /// </summary>
