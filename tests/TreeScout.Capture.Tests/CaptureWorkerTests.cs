@@ -33,7 +33,7 @@ public sealed class CaptureWorkerTests
         StartedAtUtc = DateTimeOffset.UtcNow,
         Block = "test",
         Cameras = [],
-        Source = "replay:test",
+        Source = "live",
     };
 
     [Fact]
