@@ -1,11 +1,8 @@
-using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Capture;
 using TreeScout.Cli.RunControl;
 using TreeScout.Cli.Scanning;
-using TreeScout.Simulation.Scoring;
 using TreeScout.Tests;
 using Xunit;
 using Xunit.Abstractions;
@@ -19,80 +16,29 @@ namespace TreeScout.Pipeline.Tests;
 [Collection(ScanCollection.Name)]
 public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
 {
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
-
     [Fact]
     public async Task Workers_as_processes_on_RabbitMQ_produce_the_same_tree_map_as_the_embedded_scan()
     {
         await using var vhost = await TestBroker.CreateVhostAsync("pipeline");
         var storeRoot = Path.Combine(scan.Root, "broker-store");
-        var workers = new List<WorkerProcess>();
-        try
-        {
-            foreach (var (project, extra) in new (string, Dictionary<string, string>)[]
-            {
-                ("TreeScout.Detection", []),
-                ("TreeScout.Fusion", []),
-                ("TreeScout.MapWriter", new() { ["TREESCOUT__MapWriter__StoreRoot"] = storeRoot }),
-            })
-            {
-                workers.Add(await StartReadyAsync(project, vhost.Uri, extra));
-            }
+        await using var workers = await PipelineWorkers.StartAsync(vhost.Uri, storeRoot, output);
 
-            var outDirectory = Path.Combine(scan.Root, "rabbitmq");
-            var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
-            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), CancellationToken.None);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            var result = await pipeline.RunOnBrokerAsync(session.Bus, new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted), timeout.Token);
+        var outDirectory = Path.Combine(scan.Root, "rabbitmq");
+        var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
+        await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var result = await pipeline.RunOnBrokerAsync(session.Bus, new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted), timeout.Token);
 
-            Assert.Equal("rabbitmq", result.Mode);
-            Assert.StartsWith(storeRoot, result.Map.StorePath, StringComparison.Ordinal);
-            var embedded = Trees(scan.EmbeddedOut);
-            var overBroker = Trees(outDirectory);
-            output.WriteLine($"embedded: {scan.Embedded.Map.Observations} observations; rabbitmq: {result.Map.Observations} observations");
-            foreach (var tree in embedded.Keys)
-            {
-                output.WriteLine($"{tree}: embedded {embedded[tree]} | rabbitmq {overBroker.GetValueOrDefault(tree, "-")}");
-            }
-            Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
-            Assert.Equal(embedded, overBroker);
-        }
-        finally
+        Assert.Equal("rabbitmq", result.Mode);
+        Assert.StartsWith(storeRoot, result.Map.StorePath, StringComparison.Ordinal);
+        var embedded = PipelineWorkers.Trees(scan.EmbeddedOut);
+        var overBroker = PipelineWorkers.Trees(outDirectory);
+        output.WriteLine($"embedded: {scan.Embedded.Map.Observations} observations; rabbitmq: {result.Map.Observations} observations");
+        foreach (var tree in embedded.Keys)
         {
-            foreach (var worker in workers)
-            {
-                await worker.DisposeAsync();
-            }
+            output.WriteLine($"{tree}: embedded {embedded[tree]} | rabbitmq {overBroker.GetValueOrDefault(tree, "-")}");
         }
-    }
-
-    /// <summary>Per tree: total clusters and clusters per stage, as the store holds them.</summary>
-    private static Dictionary<string, string> Trees(string runFolder) =>
-        RunResult.ReadStore(Path.Combine(runFolder, RunResult.StoreFile)).Trees.ToDictionary(
-            t => t.TreeId,
-            t => t.ClustersTotal.ToString(CultureInfo.InvariantCulture) + " = " + string.Join(" + ", t.ClustersByStage.OrderBy(s => s.Key).Select(s => $"{s.Value}x{s.Key}")),
-            StringComparer.Ordinal);
-
-    private async Task<WorkerProcess> StartReadyAsync(string project, Uri broker, Dictionary<string, string> extra)
-    {
-        var port = WorkerProcess.FreePort();
-        var environment = new Dictionary<string, string>(extra)
-        {
-            ["TREESCOUT__Broker__Uri"] = broker.ToString(),
-            ["TREESCOUT__Health__BindAddress"] = "127.0.0.1",
-            ["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TREESCOUT__Logging__Format"] = "text",
-        };
-        var worker = WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment, echo: l => output.WriteLine($"[{project}] {l}"));
-        try
-        {
-            await HealthEndpoint.WaitForStatusAsync(port, "/readyz", HttpStatusCode.OK, ReadyTimeout);
-            return worker;
-        }
-        catch (TimeoutException)
-        {
-            await worker.DisposeAsync();
-            throw; // the worker's output is in the test log
-        }
+        Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
+        Assert.Equal(embedded, overBroker);
     }
 }

@@ -108,7 +108,7 @@ public sealed class GnssReaderService(
                 await bus.PublishAsync(message, cancellationToken);
                 counters.Add("gnss_fixes_published");
             }
-            catch (Exception ex) when (ex is PublishRejectedException or TimeoutException)
+            catch (PublishRejectedException ex)
             {
                 counters.Add("gnss_fixes_unpublished");
                 logger.LogWarning("GNSS fix {Time:O} for run {RunId} not published: {Reason}", f.TimeUtc, runId, ex.Message);
