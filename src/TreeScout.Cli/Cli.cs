@@ -11,16 +11,30 @@ public static class Cli
     /// <summary>`scan`: the map is written, but the recording's block plan does not fit the block scanned (docs/recording-format.md).</summary>
     public const int PlanDoesNotFit = 3;
 
+    /// <summary>Ctrl-C (SIGINT) or SIGTERM, as shells report it.</summary>
+    public const int Interrupted = 130;
+
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
         try
         {
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                // Ctrl-C cancels the command's token; it then closes its broker connection and says one line. Only a
+                // command that does not end within this is cut off (by System.CommandLine, with exit code 130).
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(15),
+            });
         }
         catch (CliException ex)
         {
             await Console.Error.WriteLineAsync($"treescout: {ex.Message}");
             return ex.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("treescout: interrupted");
+            return Interrupted;
         }
     }
 }

@@ -54,11 +54,14 @@ public sealed class StatusHeartbeatService(
 
     private async Task PublishOnceAsync(CancellationToken stoppingToken)
     {
+        // A publish waits through a broker outage; a heartbeat is worth nothing late, so it waits one interval at most.
+        using var beat = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        beat.CancelAfter(options.Value.HeartbeatInterval);
         try
         {
-            await bus.PublishAsync(Build(), stoppingToken);
+            await bus.PublishAsync(Build(), beat.Token);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
             logger.LogDebug("Status heartbeat not published: {Reason}", ex.Message);
         }

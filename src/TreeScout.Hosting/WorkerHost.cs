@@ -57,6 +57,7 @@ public static class WorkerHost
             sp.GetRequiredService<ILogger<RabbitMqMessageBus>>()));
         services.AddHostedService<BusService>();
         services.AddHostedService<StatusHeartbeatService>();
+        services.AddHostedService<BrokerWaitLogService>();
 
         // Leave time for the in-flight message to finish and be acknowledged (k8s terminationGracePeriodSeconds is longer).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));

@@ -17,17 +17,21 @@ public sealed class BrokerOptions : IValidatableObject
     /// <summary>Per-queue prefetch, e.g. fusion holds acknowledgements for a tracking window and needs more.</summary>
     public Dictionary<string, int> PrefetchByQueue { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Upper bound of the reconnect backoff while the broker is unreachable.</summary>
+    /// <summary>Upper bound of the reconnect backoff while the broker is unreachable: a broker back from an outage is noticed within this.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
-    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>First delay between connection attempts (at start and after a lost connection); doubles up to <see cref="MaxReconnectDelay"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan NetworkRecoveryInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>How long a publish waits for the broker to come back before giving up.</summary>
+    /// <summary>
+    /// How often a client says it is still waiting for an unreachable broker: a worker in its log (its /healthz and
+    /// /readyz always show the same line), the CLI on stderr. A publish itself has no time limit: it waits through an
+    /// outage of any length until the broker confirms it, refuses it, or its caller cancels (docs/adr/0006).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
-    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan WaitReportInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     public TopologyOptions Topology { get; set; } = new();
 

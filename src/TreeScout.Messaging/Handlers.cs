@@ -2,10 +2,13 @@ using TreeScout.Contracts;
 
 namespace TreeScout.Messaging;
 
-/// <summary>Publishes a message; the task completes only once the broker has confirmed it (it is then durable).</summary>
+/// <summary>
+/// Publishes a message; the task completes only once the broker has confirmed it (it is then durable). A broker outage
+/// does not end it: it waits for the reconnect and publishes again, until confirmed or cancelled (docs/adr/0006).
+/// </summary>
 public interface IMessagePublisher
 {
-    /// <exception cref="PublishRejectedException">The broker refused the message (e.g. its queue is full).</exception>
+    /// <exception cref="PublishRejectedException">The broker refused the message because its queue is full (only queues with a length limit: frames).</exception>
     Task PublishAsync(IMessage message, CancellationToken cancellationToken = default);
 }
 

@@ -17,8 +17,11 @@ public interface IMessageBus : IMessagePublisher, IAsyncDisposable
     /// <summary>Connected, topology declared and every subscription has a registered consumer.</summary>
     bool IsReady { get; }
 
-    /// <summary>Short human-readable state for health output ("ready", "connecting: connection refused", ...).</summary>
+    /// <summary>Short human-readable state for health output ("ready", "waiting for the broker at ... (connection refused), 12 s so far", ...).</summary>
     string State { get; }
+
+    /// <summary>The broker this bus cannot reach right now (it keeps trying); null while connected, and always for the in-memory broker.</summary>
+    BrokerOutage? Outage { get; }
 
     /// <summary>Messages waiting in a queue and its dead-letter queue (null when unknown, e.g. broker down).</summary>
     Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken);

@@ -22,6 +22,8 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
 
     public string State => IsReady ? "ready (embedded)" : "stopped (embedded)";
 
+    public BrokerOutage? Outage => null;
+
     public void Subscribe(string queue, MessageDispatcher dispatcher)
     {
         if (_started)

@@ -107,11 +107,16 @@ public sealed class WorkerProcess : IAsyncDisposable
     }
 
     /// <summary>SIGTERM, as Kubernetes stops a pod; returns the exit code.</summary>
-    public async Task<int> TerminateAsync(TimeSpan timeout)
+    public Task<int> TerminateAsync(TimeSpan timeout) => SignalAsync("-TERM", timeout);
+
+    /// <summary>SIGINT, as Ctrl-C in a terminal; returns the exit code.</summary>
+    public Task<int> InterruptAsync(TimeSpan timeout) => SignalAsync("-INT", timeout);
+
+    private async Task<int> SignalAsync(string signal, TimeSpan timeout)
     {
         if (!_process.HasExited)
         {
-            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            using var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             await kill.WaitForExitAsync();
         }
         return await WaitForExitAsync(timeout);

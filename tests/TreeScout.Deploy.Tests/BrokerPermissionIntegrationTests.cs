@@ -139,17 +139,20 @@ public sealed class BrokerPermissionIntegrationTests : IAsyncLifetime
         await using var cli = await ConnectAsync(WorkerRole.Cli);
         foreach (var exchange in Topology.EndpointsOf(WorkerRole.Cli).ListenedExchanges)
         {
+            // As RabbitMqMessageBus.ListenAsync does: a queue that outlives a reconnect, deleted when the listener is done.
             Assert.True(await AllowedAsync(cli, async ch =>
             {
-                var q = await ch.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true);
+                var q = await ch.QueueDeclareAsync("", durable: true, exclusive: false, autoDelete: false, arguments: RabbitMqMessageBus.ListenerQueueArguments());
                 Assert.StartsWith("amq.gen-", q.QueueName, StringComparison.Ordinal);
                 await ch.QueueBindAsync(q.QueueName, exchange, "#");
-                await ch.BasicConsumeAsync(q.QueueName, autoAck: true, new AsyncEventingBasicConsumerStub(ch));
+                await ch.QueueDeclarePassiveAsync(q.QueueName);
+                await ch.BasicConsumeAsync(q.QueueName, autoAck: false, new AsyncEventingBasicConsumerStub(ch));
+                await ch.QueueDeleteAsync(q.QueueName);
             }), $"cli cannot listen on {exchange}");
         }
         Assert.False(await AllowedAsync(cli, async ch =>
         {
-            var q = await ch.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true);
+            var q = await ch.QueueDeclareAsync("", durable: true, exclusive: false, autoDelete: false, arguments: RabbitMqMessageBus.ListenerQueueArguments());
             await ch.QueueBindAsync(q.QueueName, Topology.FramesExchange, "#");
         }), "cli may tap the frames exchange");
         Assert.False(await AllowedAsync(cli, ch => ch.QueueDeclareAsync("treescout.cli.mine", durable: true, exclusive: false, autoDelete: false)), "cli may declare a named queue");

@@ -85,23 +85,30 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task With_the_broker_unreachable_the_worker_stays_up_not_ready_and_says_so_once()
+    public async Task With_the_broker_unreachable_the_worker_stays_up_not_ready_and_says_how_long_it_has_been_waiting()
     {
         var port = WorkerProcess.FreePort();
-        var deadBroker = $"amqp://guest:guest@127.0.0.1:{WorkerProcess.FreePort()}/";
-        await using var worker = StartWorker(deadBroker, port, new() { ["TREESCOUT__Broker__MaxReconnectDelay"] = "00:00:01" });
+        var brokerPort = WorkerProcess.FreePort();
+        var waiting = $"aiting for the broker at amqp://guest:***@127.0.0.1:{brokerPort}/ (connection refused), ";
+        await using var worker = StartWorker($"amqp://guest:guest@127.0.0.1:{brokerPort}/", port, new()
+        {
+            ["TREESCOUT__Broker__MaxReconnectDelay"] = "00:00:01",
+            ["TREESCOUT__Broker__WaitReportInterval"] = "00:00:02",
+        });
 
         await WaitForStatusAsync(port, "/healthz", HttpStatusCode.OK);
-        var ready = await Http.GetAsync(Url(port, "/readyz"));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.Contains("broker unreachable", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-
         await Task.Delay(TimeSpan.FromSeconds(5)); // several retries
         Assert.False(worker.HasExited, "no crash (and so no crash loop)");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await Http.GetAsync(Url(port, "/readyz"))).StatusCode);
+        var ready = await Http.GetAsync(Url(port, "/readyz"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains(waiting, await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         var line = Assert.Single(worker.Lines, l => l.Contains("unreachable", StringComparison.Ordinal));
-        Assert.Contains($"127.0.0.1:{deadBroker.Split(':')[3].TrimEnd('/')}", line, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{brokerPort}", line, StringComparison.Ordinal);
         Assert.Contains("ERR", line, StringComparison.Ordinal);
+        // Then, every report interval, for how long.
+        var waitingLines = worker.Lines.Where(l => l.Contains("W" + waiting, StringComparison.Ordinal)).ToList();
+        Assert.True(waitingLines.Count >= 2, string.Join('\n', worker.Lines));
+        Assert.All(waitingLines, l => Assert.Contains("WRN", l, StringComparison.Ordinal));
     }
 
     [Theory]

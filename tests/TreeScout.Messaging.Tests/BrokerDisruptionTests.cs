@@ -76,8 +76,13 @@ public sealed class BrokerDisruptionTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public async Task When_the_broker_restarts_the_workers_reconnect_and_no_message_is_lost()
     {
-        await using var node = await PrivateRabbitNode.StartAsync();
-        await RunPipelineThroughAsync(node.Uri, 100, () => node.RestartAppAsync(TimeSpan.FromSeconds(2)));
+        await using var node = await OwnBrokerNode.StartAsync("restart");
+        await RunPipelineThroughAsync(node.Uri, 100, async () =>
+        {
+            await node.StopAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await node.StartAgainAsync();
+        });
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Capture;
@@ -17,63 +16,29 @@ namespace TreeScout.Pipeline.Tests;
 [Collection(ScanCollection.Name)]
 public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
 {
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
-
     [Fact]
     public async Task Workers_as_processes_on_RabbitMQ_produce_the_same_tree_map_as_the_embedded_scan()
     {
         await using var vhost = await TestBroker.CreateVhostAsync("pipeline");
         var storeRoot = Path.Combine(scan.Root, "broker-store");
-        var workers = new List<WorkerProcess>();
-        try
+        await using var workers = await PipelineWorkers.StartAsync(vhost.Uri, storeRoot, output);
+
+        var outDirectory = Path.Combine(scan.Root, "rabbitmq");
+        var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
+        await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var result = await pipeline.RunOnBrokerAsync(session.Bus, new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted), timeout.Token);
+
+        Assert.Equal("rabbitmq", result.Mode);
+        Assert.StartsWith(storeRoot, result.Map.StorePath, StringComparison.Ordinal);
+        var embedded = PerTreeMap.Read(scan.EmbeddedOut);
+        var overBroker = PerTreeMap.Read(outDirectory);
+        output.WriteLine($"embedded: {scan.Embedded.Map.Observations} observations; rabbitmq: {result.Map.Observations} observations");
+        foreach (var tree in embedded.Keys)
         {
-            foreach (var (project, extra) in new (string, Dictionary<string, string>)[]
-            {
-                ("TreeScout.Detection", []),
-                ("TreeScout.Fusion", []),
-                ("TreeScout.MapWriter", new() { ["TREESCOUT__MapWriter__StoreRoot"] = storeRoot }),
-            })
-            {
-                workers.Add(await StartReadyAsync(project, vhost.Uri, extra));
-            }
-
-            var outDirectory = Path.Combine(scan.Root, "rabbitmq");
-            var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
-            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), CancellationToken.None);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            var result = await pipeline.RunOnBrokerAsync(session.Bus, new ScanRequest(scan.Recording, outDirectory, ReplayPace.AsFastAsAccepted), timeout.Token);
-
-            Assert.Equal("rabbitmq", result.Mode);
-            Assert.StartsWith(storeRoot, result.Map.StorePath, StringComparison.Ordinal);
-            var embedded = PerTreeMap.Read(scan.EmbeddedOut);
-            var overBroker = PerTreeMap.Read(outDirectory);
-            output.WriteLine($"embedded: {scan.Embedded.Map.Observations} observations; rabbitmq: {result.Map.Observations} observations");
-            foreach (var tree in embedded.Keys)
-            {
-                output.WriteLine($"{tree}: embedded {embedded[tree]} | rabbitmq {overBroker.GetValueOrDefault(tree, "-")}");
-            }
-            Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
-            Assert.Equal(embedded, overBroker);
+            output.WriteLine($"{tree}: embedded {embedded[tree]} | rabbitmq {overBroker.GetValueOrDefault(tree, "-")}");
         }
-        finally
-        {
-            foreach (var worker in workers)
-            {
-                await worker.DisposeAsync();
-            }
-        }
-    }
-
-    private Task<WorkerProcess> StartReadyAsync(string project, Uri broker, Dictionary<string, string> extra)
-    {
-        var port = WorkerProcess.FreePort();
-        var environment = new Dictionary<string, string>(extra)
-        {
-            ["TREESCOUT__Broker__Uri"] = broker.ToString(),
-            ["TREESCOUT__Health__BindAddress"] = "127.0.0.1",
-            ["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TREESCOUT__Logging__Format"] = "text",
-        };
-        return WorkerProcess.StartReadyAsync(WorkerProcess.ProjectDll("src", project), environment, port, ReadyTimeout, echo: l => output.WriteLine($"[{project}] {l}"));
+        Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
+        Assert.Equal(embedded, overBroker);
     }
 }

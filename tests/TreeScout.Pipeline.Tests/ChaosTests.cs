@@ -38,7 +38,7 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
         var kills = new List<string>();
         try
         {
-            foreach (var project in Projects)
+            foreach (var project in PipelineWorkers.Projects)
             {
                 workers[project] = Start(project, vhost.Uri, storeRoot);
                 await ReadyAsync(project);
@@ -46,7 +46,7 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
 
             var outDirectory = Path.Combine(scan.Root, "chaos-" + seed);
             var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
-            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), CancellationToken.None);
+            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8 * rounds));
             // The embedded scan's run id, so both scans must give the very same observation ids; recorded timing slowed
             // down 5x (11 s of frames take 55 s), so the kills land while frames flow.
@@ -68,9 +68,9 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
                 for (var i = 0; i < 14; i++)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(random.Next(300, 1500)));
-                    killedWhileScanning += await KillAsync(Projects[random.Next(Projects.Length)]) ? 1 : 0;
+                    killedWhileScanning += await KillAsync(PipelineWorkers.Projects[random.Next(PipelineWorkers.Projects.Length)]) ? 1 : 0;
                 }
-                foreach (var project in Projects)
+                foreach (var project in PipelineWorkers.Projects)
                 {
                     await ReadyAsync(project);
                 }
@@ -127,18 +127,18 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
         var workers = new Dictionary<string, (WorkerProcess Process, int Port)>(StringComparer.Ordinal);
         try
         {
-            foreach (var project in Projects)
+            foreach (var project in PipelineWorkers.Projects)
             {
                 workers[project] = Start(project, node.Uri, storeRoot);
             }
-            foreach (var project in Projects)
+            foreach (var project in PipelineWorkers.Projects)
             {
                 await HealthEndpoint.WaitForStatusAsync(workers[project].Port, "/readyz", HttpStatusCode.OK, ReadyTimeout);
             }
 
             var outDirectory = Path.Combine(scan.Root, "power-cut");
             var pipeline = new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null);
-            await using var session = await BrokerSession.ConnectAsync(node.Uri.ToString(), CancellationToken.None);
+            await using var session = await BrokerSession.ConnectAsync(node.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
             var request = new ScanRequest(scan.Recording, outDirectory, ReplayPace.Faster(0.2), RunId: scan.Embedded.RunId);
             var scanning = pipeline.RunOnBrokerAsync(session.Bus, request, timeout.Token);
@@ -156,13 +156,13 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             disruptedWhileScanning += scanning.IsCompleted ? 0 : 1;
             // The power cut: the broker's VM and every worker get SIGKILL at the same moment.
             await Task.WhenAll([node.KillAsync(), .. workers.Values.Select(w => w.Process.KillAsync())]);
-            foreach (var project in Projects)
+            foreach (var project in PipelineWorkers.Projects)
             {
                 await workers[project].Process.DisposeAsync();
             }
             await Task.Delay(TimeSpan.FromSeconds(3));
             await node.StartAgainAsync();
-            foreach (var project in Projects)
+            foreach (var project in PipelineWorkers.Projects)
             {
                 workers[project] = Start(project, node.Uri, storeRoot);
             }
@@ -193,8 +193,6 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
         }
     }
 
-    private static readonly string[] Projects = ["TreeScout.Detection", "TreeScout.Fusion", "TreeScout.MapWriter"];
-
     private static List<string> ObservationIds(string runFolder)
     {
         using var connection = new SqliteConnection($"Data Source={Path.Combine(runFolder, RunResult.StoreFile)};Mode=ReadOnly");
@@ -210,20 +208,10 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
         return ids;
     }
 
-    private (WorkerProcess Process, int Port) Start(string project, Uri broker, string storeRoot)
-    {
-        var port = WorkerProcess.FreePort();
-        var environment = new Dictionary<string, string>
+    private (WorkerProcess Process, int Port) Start(string project, Uri broker, string storeRoot) =>
+        PipelineWorkers.Start(project, broker, storeRoot, output, new Dictionary<string, string>
         {
-            ["TREESCOUT__Broker__Uri"] = broker.ToString(),
-            ["TREESCOUT__Health__BindAddress"] = "127.0.0.1",
-            ["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TREESCOUT__Logging__Format"] = "text",
-            ["TREESCOUT__MapWriter__StoreRoot"] = storeRoot,
-            // A restarted fusion cannot count the frames an earlier process acknowledged: it ends the run when quiet.
+            // A restarted fusion counts from the run ledger, but ends a run whose stop it did not see by the quiet timeout.
             ["TREESCOUT__Fusion__QuietTimeout"] = "00:00:05",
-        };
-        var name = project["TreeScout.".Length..];
-        return (WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment, echo: l => output.WriteLine($"[{name}] {l}")), port);
-    }
+        });
 }

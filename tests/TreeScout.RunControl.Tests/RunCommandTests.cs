@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Contracts;
 using TreeScout.Messaging;
@@ -229,17 +230,59 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task An_unreachable_broker_is_one_line_and_a_failure_within_seconds()
+    public async Task Status_gives_up_on_an_unreachable_broker_within_seconds_and_start_within_its_broker_wait()
     {
-        var broker = $"amqp://guest:guest@127.0.0.1:{WorkerProcess.FreePort()}/";
+        var port = WorkerProcess.FreePort();
+        var redacted = $"amqp://guest:***@127.0.0.1:{port}/";
         var watch = Stopwatch.StartNew();
 
-        var status = await TreescoutAsync(["run", "status", "--broker", broker]);
+        // A snapshot: 5 s by default.
+        var status = await TreescoutAsync(["run", "status", "--broker", $"amqp://guest:guest@127.0.0.1:{port}/"]);
 
         Assert.Equal(1, status.ExitCode);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"took {watch.Elapsed}");
-        var line = Assert.Single(status.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith($"treescout: cannot reach broker amqp://guest:***@127.0.0.1:{broker.Split(':')[3].TrimEnd('/')}/ within 5s (broker unreachable:", line, StringComparison.Ordinal);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+        var lines = status.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches($@"^waiting for the broker at {Regex.Escape(redacted)} \(connection refused\), [0-9] s so far$", lines[0]);
+        Assert.Matches($@"^treescout: the broker at {Regex.Escape(redacted)} has been unreachable for [5-9] s \(connection refused\); gave up \(--broker-wait 5\)$", lines[^1]);
+        Assert.DoesNotContain(lines, l => l.Contains("Exception", StringComparison.Ordinal));
+
+        // run start waits as long as it takes unless told otherwise; an operator who wants a limit gives one.
+        var start = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", WriteCameras(), "--broker", $"amqp://guest:guest@127.0.0.1:{port}/", "--broker-wait", "2"]);
+        Assert.Equal(1, start.ExitCode);
+        Assert.Matches($@"^treescout: the broker at {Regex.Escape(redacted)} has been unreachable for [2-5] s \(connection refused\); gave up \(--broker-wait 2\)$", start.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+
+        var zero = await TreescoutAsync(["run", "stop", "--broker", $"amqp://guest:guest@127.0.0.1:{port}/", "--broker-wait", "0"]);
+        Assert.Equal(2, zero.ExitCode);
+        Assert.Equal("treescout: --broker-wait 0: expected seconds between 0 and 1000000 (leave it out to wait as long as it takes)", zero.Stderr.Trim());
+    }
+
+    [Fact]
+    public async Task Ctrl_C_ends_a_wait_for_the_broker_with_one_line()
+    {
+        var broker = $"amqp://guest:guest@127.0.0.1:{WorkerProcess.FreePort()}/";
+        await using var start = WorkerProcess.Start(WorkerProcess.ProjectDll("src", "TreeScout.Cli", "treescout"), new Dictionary<string, string>(),
+            ["run", "start", "--block", "Noord 3", "--cameras", WriteCameras(), "--broker", broker], output.WriteLine);
+        await start.WaitForLineAsync(l => l.StartsWith("waiting for the broker at ", StringComparison.Ordinal), Patience, "the waiting line");
+
+        Assert.Equal(130, await start.InterruptAsync(TimeSpan.FromSeconds(30)));
+        await Task.Delay(200); // the last lines
+        Assert.Equal("treescout: interrupted", start.Lines[^1]);
+        Assert.All(start.Lines.SkipLast(1), l => Assert.StartsWith("waiting for the broker at ", l, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_broker_that_refuses_the_login_ends_the_command_at_once_with_one_line()
+    {
+        var wrongPassword = new UriBuilder(TestBroker.BaseUri) { Password = "not-the-password" }.Uri;
+        var watch = Stopwatch.StartNew();
+
+        var start = await TreescoutAsync(["run", "start", "--block", "Noord 3", "--cameras", WriteCameras(), "--broker", wrongPassword.ToString()]);
+
+        Assert.Equal(1, start.ExitCode);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
+        var line = Assert.Single(start.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"treescout: the broker at {BrokerOptions.Redact(wrongPassword.ToString())} refused this client: ", line, StringComparison.Ordinal);
+        Assert.Contains("ACCESS_REFUSED", line, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -292,7 +335,8 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Counters = new Dictionary<string, long>(),
     };
 
-    private static Task<RabbitMqMessageBus> ConnectAsync(Uri broker, string queue, out ConcurrentQueue<IMessage> received)
+    /// <summary>A bus consuming <paramref name="queue"/>'s run control messages into <paramref name="received"/>.</summary>
+    internal static Task<RabbitMqMessageBus> ConnectAsync(Uri broker, string queue, out ConcurrentQueue<IMessage> received)
     {
         var inbox = new ConcurrentQueue<IMessage>();
         received = inbox;
@@ -338,15 +382,16 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
 
-    private sealed class Collect<T>(ConcurrentQueue<IMessage> inbox) : IMessageHandler<T>
-        where T : class, IMessage
+/// <summary>Collects the messages of one type a test bus consumes.</summary>
+internal sealed class Collect<T>(ConcurrentQueue<IMessage> inbox) : IMessageHandler<T>
+    where T : class, IMessage
+{
+    public Task HandleAsync(T message, MessageContext context, CancellationToken cancellationToken)
     {
-        public Task HandleAsync(T message, MessageContext context, CancellationToken cancellationToken)
-        {
-            inbox.Enqueue(message);
-            return Task.CompletedTask;
-        }
+        inbox.Enqueue(message);
+        return Task.CompletedTask;
     }
 }
 

@@ -9,6 +9,9 @@ public static class RunCommand
     /// <summary>A bit more than one worker heartbeat interval (2 s by default, Status:HeartbeatInterval).</summary>
     private static readonly TimeSpan DefaultListen = TimeSpan.FromSeconds(2.5);
 
+    /// <summary>`run status` is a snapshot: with the broker away it says so within seconds instead of waiting for it.</summary>
+    public static readonly TimeSpan StatusBrokerWait = TimeSpan.FromSeconds(5);
+
     public static Command Create()
     {
         var run = new Command("run", "Start, stop and watch a live scan run (talks to the workers over RabbitMQ).");
@@ -41,10 +44,11 @@ public static class RunCommand
         };
         var spacing = new SpacingOptions();
         var broker = BrokerOption();
+        var wait = new BrokerWaitOption(null);
         var listen = ListenOption();
         var command = new Command("start", "Start a scan run: capture starts filming, fusion and the map writer prepare the block's map.")
         {
-            block, variety, plan, cameras, spacing.Tree, spacing.Row, broker, listen,
+            block, variety, plan, cameras, spacing.Tree, spacing.Row, broker, wait.Option, listen,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -52,11 +56,11 @@ public static class RunCommand
             var rig = RunController.ReadCameras(result.GetRequiredValue(cameras));
             var (planJson, blockPlan) = RunStarts.ReadPlan(result.GetValue(plan));
             var orchard = spacing.Read(result);
-            await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), ct);
-            var controller = new RunController(session, Listen(result, listen), Console.Error);
-            var started = await controller.StartAsync(
-                new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), planJson, blockPlan, rig, orchard),
-                DateTimeOffset.UtcNow, ct);
+            var window = Listen(result, listen);
+            await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), wait.Read(result), Console.Error, ct);
+            var controller = new RunController(session, window, Console.Error);
+            var request = new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), planJson, blockPlan, rig, orchard);
+            var started = await session.RunAsync(token => controller.StartAsync(request, DateTimeOffset.UtcNow, token), ct);
             await Console.Error.WriteLineAsync($"started run {started.RunId}: block {started.Block}{(started.Variety is null ? "" : ", " + started.Variety)}, {started.Cameras.Count} camera(s){(started.BlockPlanGeoJson is null ? ", no plan" : "")}");
             await Console.Out.WriteLineAsync(started.RunId);
             return 0;
@@ -68,12 +72,15 @@ public static class RunCommand
     {
         var runId = new Option<string?>("--run") { Description = "Run to stop (default: the run capture reports as active)" };
         var broker = BrokerOption();
+        var wait = new BrokerWaitOption(null);
         var listen = ListenOption();
-        var command = new Command("stop", "Stop the active scan run: capture stops, fusion and the map writer finish and write the final map.") { runId, broker, listen };
+        var command = new Command("stop", "Stop the active scan run: capture stops, fusion and the map writer finish and write the final map.") { runId, broker, wait.Option, listen };
         command.SetAction(async (result, ct) =>
         {
-            await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), ct);
-            var stop = await new RunController(session, Listen(result, listen), Console.Error).StopAsync(result.GetValue(runId), DateTimeOffset.UtcNow, ct);
+            var window = Listen(result, listen);
+            await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), wait.Read(result), Console.Error, ct);
+            var controller = new RunController(session, window, Console.Error);
+            var stop = await session.RunAsync(token => controller.StopAsync(result.GetValue(runId), DateTimeOffset.UtcNow, token), ct);
             await Console.Error.WriteLineAsync($"stop requested for run {stop.RunId}; `treescout run status` shows when the final map is written");
             await Console.Out.WriteLineAsync(stop.RunId);
             return 0;
@@ -86,17 +93,18 @@ public static class RunCommand
         var runId = new Option<string?>("--run") { Description = "Only succeed if this run is active" };
         var json = new Option<bool>("--json") { Description = "Machine-readable output" };
         var broker = BrokerOption();
+        var wait = new BrokerWaitOption(StatusBrokerWait);
         var listen = ListenOption();
         var command = new Command("status", "Per-worker health, frames captured/detected/fused/written, dead letters, queue depths, GNSS fix quality, warnings.")
         {
-            runId, json, broker, listen,
+            runId, json, broker, wait.Option, listen,
         };
         command.SetAction(async (result, ct) =>
         {
-            await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), ct);
             var window = Listen(result, listen);
+            await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), wait.Read(result), Console.Error, ct);
             await Console.Error.WriteLineAsync($"listening for worker heartbeats on {session.Broker} for {window.TotalSeconds:0.#}s ...");
-            var report = await RunStatusReport.CollectAsync(session, window, result.GetValue(runId), ct);
+            var report = await session.RunAsync(token => RunStatusReport.CollectAsync(session, window, result.GetValue(runId), token), ct);
             await Console.Out.WriteAsync(result.GetValue(json) ? report.ToJson() + Environment.NewLine : report.ToText());
             return 0;
         });

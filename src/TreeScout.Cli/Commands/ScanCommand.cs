@@ -30,6 +30,7 @@ public static class ScanCommand
         var block = new Option<string?>("--block") { Description = "Block name (default: the plan's, else the folder name)" };
         var variety = new Option<string?>("--variety") { Description = "Apple variety, selects the thinning profile (default: the plan's)" };
         var spacing = new SpacingOptions();
+        var wait = new BrokerWaitOption(null);
         var force = new Option<bool>("--force") { Description = "Replace the run already in --out (its store.gpkg, run.json, score.json, exports/); without it such a folder is refused" };
         var ignorePlanMismatch = new Option<bool>("--ignore-plan-mismatch")
         {
@@ -38,7 +39,7 @@ public static class ScanCommand
         var verbose = new Option<bool>("--verbose") { Description = "Workers' informational logs on stderr (default: warnings only)" };
         var command = new Command("scan", "Scan a recorded run: detect blossom clusters, geo-reference them to trees, write the per-tree map, prescription and exports.")
         {
-            recording, output, broker, speedup, maxRate, block, variety, spacing.Tree, spacing.Row, force, ignorePlanMismatch, verbose,
+            recording, output, broker, wait.Option, speedup, maxRate, block, variety, spacing.Tree, spacing.Row, force, ignorePlanMismatch, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -59,12 +60,16 @@ public static class ScanCommand
             ScanResult result;
             if (string.IsNullOrWhiteSpace(brokerUri))
             {
+                if (parse.GetValue(wait.Option) is not null)
+                {
+                    throw new CliException($"--broker-wait applies to a scan on a broker (--broker or {BrokerSession.BrokerEnvironmentVariable})", Cli.UsageError);
+                }
                 result = await pipeline.RunEmbeddedAsync(request, ct);
             }
             else
             {
-                await using var session = await BrokerSession.ConnectAsync(brokerUri, ct);
-                result = await pipeline.RunOnBrokerAsync(session.Bus, request, ct);
+                await using var session = await BrokerSession.ConnectAsync(brokerUri, wait.Read(parse), Console.Error, ct);
+                result = await session.RunAsync(token => pipeline.RunOnBrokerAsync(session.Bus, request, token), ct);
             }
             var map = result.Map;
             await Console.Out.WriteLineAsync(

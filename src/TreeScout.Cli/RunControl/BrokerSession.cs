@@ -6,22 +6,40 @@ using TreeScout.Messaging;
 namespace TreeScout.Cli.RunControl;
 
 /// <summary>
-/// The CLI's connection to the workers' RabbitMQ: `--broker`, else TREESCOUT__Broker__Uri. Fails within
-/// <see cref="ConnectTimeout"/> with one line naming the broker and the reason, instead of hanging.
+/// The CLI's connection to the workers' RabbitMQ: `--broker`, else TREESCOUT__Broker__Uri. While the broker is
+/// unreachable — before the first connect or in the middle of a command — it says so on stderr every few seconds
+/// ("waiting for the broker at amqp://…@host:5672/ (connection refused), 12 s so far") and waits: as long as it takes,
+/// or up to `--broker-wait`, after which the command ends with one line. A broker that refuses this client (login,
+/// permissions, virtual host) ends it at once: waiting does not fix that.
 /// </summary>
 public sealed class BrokerSession : IAsyncDisposable
 {
     public const string BrokerEnvironmentVariable = WorkerHost.EnvironmentPrefix + "Broker__Uri";
 
-    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>"false" against a broker whose definitions own the topology (the tractor's, docs/adr/0050): as for the workers, the CLI's user may not declare it.</summary>
+    public const string DeclareTopologyVariable = WorkerHost.EnvironmentPrefix + "Broker__DeclareTopology";
 
-    private BrokerSession(RabbitMqMessageBus bus, string redactedUri)
+    /// <summary>Longest pause between connection attempts: a broker back from an outage is noticed within this.</summary>
+    public static readonly TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(5);
+
+    private readonly RabbitMqMessageBus _bus;
+    private readonly TimeSpan? _wait;
+    private readonly TextWriter _progress;
+    private readonly CancellationTokenSource _gaveUp = new();
+    private readonly CancellationTokenSource _stopWatching = new();
+    private readonly Task _watching;
+    private volatile string? _failure;
+
+    private BrokerSession(RabbitMqMessageBus bus, BrokerOptions options, TimeSpan? wait, TextWriter progress)
     {
-        Bus = bus;
-        Broker = redactedUri;
+        _bus = bus;
+        _wait = wait;
+        _progress = progress;
+        Broker = BrokerOptions.Redact(options.Uri);
+        _watching = new BrokerOutageWatch(options.WaitReportInterval, wait).WatchAsync(() => bus.Outage, Report, TimeProvider.System, _stopWatching.Token);
     }
 
-    public IMessageBus Bus { get; }
+    public IMessageBus Bus => _bus;
 
     /// <summary>The broker URI without its password.</summary>
     public string Broker { get; }
@@ -41,23 +59,76 @@ public sealed class BrokerSession : IAsyncDisposable
         return uri;
     }
 
-    public static async Task<BrokerSession> ConnectAsync(string? brokerOption, CancellationToken cancellationToken)
+    /// <summary>Connects, waiting for an unreachable broker up to <paramref name="brokerWait"/> (null: as long as it takes), with the waiting lines on <paramref name="progress"/>.</summary>
+    public static async Task<BrokerSession> ConnectAsync(string? brokerOption, TimeSpan? brokerWait, TextWriter progress, CancellationToken cancellationToken)
     {
-        var uri = ResolveUri(brokerOption);
-        var options = new BrokerOptions { Uri = uri, PublishTimeout = TimeSpan.FromSeconds(15) };
+        var options = new BrokerOptions
+        {
+            Uri = ResolveUri(brokerOption),
+            MaxReconnectDelay = MaxReconnectDelay,
+            DeclareTopology = !string.Equals(Environment.GetEnvironmentVariable(DeclareTopologyVariable), "false", StringComparison.OrdinalIgnoreCase),
+        };
         var bus = new RabbitMqMessageBus(options, new Topology(options.Topology), "cli", new MessagingMetrics(), NullLogger<RabbitMqMessageBus>.Instance);
-        await bus.StartAsync(cancellationToken);
+        var session = new BrokerSession(bus, options, brokerWait, progress);
         try
         {
-            await bus.WhenConnectedAsync(cancellationToken).WaitAsync(ConnectTimeout, cancellationToken);
+            await bus.StartAsync(cancellationToken);
+            await session.RunAsync(bus.WhenConnectedAsync, cancellationToken);
+            return session;
         }
-        catch (TimeoutException)
+        catch
         {
-            var state = bus.State;
-            await bus.DisposeAsync();
-            throw new CliException($"cannot reach broker {BrokerOptions.Redact(uri)} within {ConnectTimeout.TotalSeconds:0}s ({state})");
+            await session.DisposeAsync();
+            throw;
         }
-        return new BrokerSession(bus, BrokerOptions.Redact(uri));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> on this broker. It rides out outages (publishes wait and are sent again after the
+    /// reconnect); when one lasts longer than `--broker-wait`, or the broker refuses this client, it is cancelled and the
+    /// command ends with one line saying so.
+    /// </summary>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _gaveUp.Token);
+        try
+        {
+            return await operation(linked.Token);
+        }
+        catch (OperationCanceledException) when (_gaveUp.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException(_failure ?? $"gave up on the broker at {Broker}");
+        }
+    }
+
+    /// <inheritdoc cref="RunAsync{T}"/>
+    public Task RunAsync(Func<CancellationToken, Task> operation, CancellationToken cancellationToken) =>
+        RunAsync(async token =>
+        {
+            await operation(token);
+            return true;
+        }, cancellationToken);
+
+    private void Report(BrokerOutageNotice notice)
+    {
+        if (notice.Kind == BrokerOutageNoticeKind.GaveUp)
+        {
+            GiveUp($"{notice.Text}; gave up (--broker-wait {BrokerOutage.Seconds(_wait!.Value)})");
+        }
+        else if (notice.Outage.Refused)
+        {
+            GiveUp($"the broker at {Broker} refused this client: {notice.Outage.Reason}");
+        }
+        else
+        {
+            _progress.WriteLine(notice.Text);
+        }
+    }
+
+    private void GiveUp(string failure)
+    {
+        _failure = failure;
+        _gaveUp.Cancel();
     }
 
     /// <summary>Collects worker heartbeats for <paramref name="window"/> (a bit more than one heartbeat interval); the latest per worker instance.</summary>
@@ -101,5 +172,12 @@ public sealed class BrokerSession : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => Bus.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _stopWatching.CancelAsync();
+        await _watching;
+        await _bus.DisposeAsync();
+        _stopWatching.Dispose();
+        _gaveUp.Dispose();
+    }
 }
