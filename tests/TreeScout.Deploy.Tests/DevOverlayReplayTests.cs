@@ -60,7 +60,7 @@ public sealed class DevOverlayReplayTests(ITestOutputHelper output)
 
             await using var vhost = await TestBroker.CreateVhostAsync("dev-overlay");
             // In the cluster the broker's boot definitions hold the topology (the workers only check it): declared here.
-            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), deadline.Token);
+            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), null, TextWriter.Null, deadline.Token);
             var finalMap = new TaskCompletionSource<MapUpdated>(TaskCreationOptions.RunContinuationsAsynchronously);
             await using var maps = await session.Bus.ListenAsync(Topology.MapsExchange, "#", envelope =>
             {
