@@ -48,7 +48,10 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
             Assert.Equal("quorum", dlq.GetProperty("type").GetString());
             Assert.DoesNotContain("x-max-length", Arguments(dlq).Keys);
         }
-        Assert.Equal(bus.Topology.Queues.Count * 2, queues.Count);
+        // And the run ledger: a stream kept for a season.
+        Assert.Equal("stream", queues[Topology.RunLedgerStream].GetProperty("type").GetString());
+        Assert.Equal("120D", Arguments(queues[Topology.RunLedgerStream])["x-max-age"]);
+        Assert.Equal(bus.Topology.Queues.Count * 2 + 1, queues.Count);
 
         var exchanges = Json(await TestBroker.CtlAsync("list_exchanges", "-p", vhost, "name", "type", "durable", "--formatter", "json"))
             .Where(e => e.GetProperty("name").GetString()!.StartsWith("treescout.", StringComparison.Ordinal))
