@@ -4,151 +4,6 @@ using TreeScout.Fusion.Geometry;
 
 namespace TreeScout.Fusion.Tracking;
 
-/// <summary>How clusters are followed from frame to frame.</summary>
-public sealed record TrackerOptions
-{
-    /// <summary>
-    /// A track seen in fewer frames is not reported (a box seen once or twice is most likely a false detection). 3, not 2:
-    /// with the committed detector it halves the false clusters of the bundled sample (1,122 → 530; per-tree count MAPE
-    /// 234 % → 113 %) for 8 points of recall; on the simulator's truth boxes it costs under 1 point (docs/fusion.md).
-    /// </summary>
-    public int MinSightings { get; init; } = 3;
-
-    /// <summary>Frames a visible track may go undetected before it ends.</summary>
-    public int MaxMisses { get; init; } = 3;
-
-    /// <summary>
-    /// Frames a well-triangulated track (see <see cref="SettledSigmaM"/>) may stay undetected while it is predicted in view:
-    /// clusters hide behind leaves for a while, and its position predicts where it reappears.
-    /// </summary>
-    public int MaxOccludedFrames { get; init; } = 15;
-
-    public double SettledSigmaM { get; init; } = 0.1;
-
-    /// <summary>
-    /// An ended track is kept this many frames: if a new track turns out to be the same cluster (its rays and the old
-    /// track's meet in one point), they are joined, so a cluster that was hidden for a while is still counted once.
-    /// </summary>
-    public int ReacquireFrames { get; init; } = 40;
-
-    /// <summary>Matching gate around the predicted box centre, pixels (at least; larger boxes get a larger gate).</summary>
-    public double GatePx { get; init; } = 8;
-
-    /// <summary>Gate as a share of the box size: a cluster's box moves by less than its size between predictions.</summary>
-    public double GateBoxFactor { get; init; } = 1.0;
-
-    /// <summary>Largest matching cost (normalised distance to the prediction, ~3 sigma) a track seen in the previous frame accepts.</summary>
-    public const double MatchGate = 3;
-
-    /// <summary>
-    /// Largest matching cost (normalised distance to the prediction; <see cref="MatchGate"/> for a track seen in the previous frame) a track
-    /// that missed its cluster in the previous frame accepts. Its cluster is usually hidden behind a neighbour a few
-    /// centimetres away, whose box then turns up near the prediction: on the simulator's RTK runs, 60 of the 74 such
-    /// matches above 2 and 35 of 58 between 1.5 and 2 were another cluster (docs/fusion.md, "Tracking").
-    /// </summary>
-    public double AfterMissGate { get; init; } = 2;
-
-    /// <summary>1-sigma error of a box centre, pixels: weighs the rays in triangulation.</summary>
-    public double PixelSigma { get; init; } = 2;
-
-    /// <summary>How far clusters hang in front of or behind the row line (canopy half depth): the depth prior's sigma.</summary>
-    public double CanopyHalfDepthM { get; init; } = 0.35;
-
-    /// <summary>Rows farther along the ray than this are not the row the camera faces.</summary>
-    public double MaxRangeM { get; init; } = 8;
-
-    /// <summary>Depth prior when no row is known yet (no plan, first clusters of a pass).</summary>
-    public double DefaultRowDistanceM { get; init; } = 2.0;
-
-    /// <summary>Typical blossom cluster diameter: with the box size it tells how far away a cluster is.</summary>
-    public double ClusterDiameterM { get; init; } = 0.09;
-
-    /// <summary>
-    /// A box whose size puts its cluster more than this beyond the row the camera faces shows a farther row (seen through
-    /// the scanned one): that row's face is counted on its own pass, so such boxes are not tracked.
-    /// </summary>
-    public double FarRowMarginM { get; init; } = 2.0;
-
-    /// <summary>Largest image shift of a whole frame against its prediction that is looked for (heading error × focal length).</summary>
-    public double MaxCommonShiftPx { get; init; } = 80;
-
-    /// <summary>Offsets closer than this support the same common shift.</summary>
-    public double CommonShiftTolerancePx { get; init; } = 3;
-
-    /// <summary>Settled tracks that must agree before a common shift is applied.</summary>
-    public int MinCommonShiftTracks { get; init; } = 8;
-
-    /// <summary>
-    /// Share, per frame, of the drift between the tracks' match points and their reported points that is taken out of
-    /// the common shift the new rays are corrected by. Without it the shift drifted along every pass (to −50..−78 px on the
-    /// simulator's RTK runs, where the search limit made every track lose its boxes at once); 0.3 and more also pull
-    /// float passes onto their drifting fixes (docs/fusion.md, "common shift's drift").
-    /// </summary>
-    public double MatchFrameAnchoring { get; init; } = 0.05;
-
-    /// <summary>A track whose boxes sit farther than this (RMS, pixels) from its point is checked for being two clusters.</summary>
-    public double SplitMinRmsPx { get; init; } = 4;
-
-    /// <summary>Two clusters explain the boxes when their squared residuals are at most this share of one cluster's.</summary>
-    public double SplitMaxResidualShare { get; init; } = 0.25;
-
-    /// <summary>Tracks longer than this are ended (bounds how long a frame's acknowledgement can wait).</summary>
-    public int MaxTrackFrames { get; init; } = 150;
-}
-
-/// <summary>A frame as the tracker sees it; <see cref="OpenTracks"/> counts its tracks not yet reported (acknowledgement waits for 0).</summary>
-public sealed class FrameTicket(long sequence, Guid messageId, DateTimeOffset capturedAtUtc)
-{
-    public long Sequence { get; } = sequence;
-
-    public Guid MessageId { get; } = messageId;
-
-    /// <summary>Capture time on the camera host's clock.</summary>
-    public DateTimeOffset CapturedAtUtc { get; } = capturedAtUtc;
-
-    public int OpenTracks { get; set; }
-}
-
-/// <summary>
-/// One detection of a cluster: the frame, the box, the viewing ray through its centre (<paramref name="Direction"/>), the
-/// frame's common image shift (the pose error all its tracks see; see <see cref="ClusterTracker"/>) and the ray through
-/// the centre with that shift taken out (<paramref name="MatchDirection"/>), which matching uses.
-/// </summary>
-public sealed record Sighting(FrameTicket Frame, int DetectionIndex, BlossomDetection Detection, Pose Pose, Vec3 Origin, Vec3 Direction, (double U, double V) FrameShift, Vec3 MatchDirection)
-{
-    /// <summary>The box centre with the frame's common shift taken out.</summary>
-    public (double U, double V) MatchCentre => (Centre.U - FrameShift.U, Centre.V - FrameShift.V);
-
-    public (double U, double V) Centre => CentreOf(Detection);
-
-    public static (double U, double V) CentreOf(BlossomDetection box) => (box.X + box.W / 2.0, box.Y + box.H / 2.0);
-}
-
-/// <summary>A physical cluster followed across frames, with its triangulated position.</summary>
-public sealed class ClusterTrack
-{
-    public List<Sighting> Sightings { get; } = [];
-
-    /// <summary>Position from the rays as the poses give them: what is reported.</summary>
-    public Vec3 Estimate { get; set; }
-
-    /// <summary>
-    /// Position from the rays with each frame's common shift taken out: consistent with the other tracks from frame to
-    /// frame, so it predicts where the cluster appears next; it may drift from GNSS along a pass, so it is never reported.
-    /// </summary>
-    public Vec3 MatchEstimate { get; set; }
-
-    public double TriangulationSigmaM { get; set; }
-
-    public int Misses { get; set; }
-
-    /// <summary>Deterministic id: from the first frame that saw it and the detection's index there.</summary>
-    public Guid Id => IdFor(Sightings[0].Frame.MessageId, Sightings[0].DetectionIndex);
-
-    /// <summary>The id of a track that starts on detection <paramref name="detectionIndex"/> of a frame's detections message.</summary>
-    public static Guid IdFor(Guid frameDetectionsMessageId, int detectionIndex) => MessageIds.Derive(frameDetectionsMessageId, $"cluster/{detectionIndex}");
-}
-
 /// <summary>
 /// Follows blossom clusters through one camera's frames (in sequence order): each track's 3-D estimate is projected into
 /// the new frame with the new pose (so the prediction follows the tractor's motion, curves and reversing included), the
@@ -157,12 +12,53 @@ public sealed class ClusterTrack
 /// </summary>
 public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptions options)
 {
+    // Fixed tuning: these describe the detector's boxes, the triangulation or the tracker's own bookkeeping rather than
+    // an orchard, camera or pose source, so no site has a reason to set them (the site settings are on TrackerOptions).
+    // The remaining literals (1e-9, 1e-6, 0.1 m, 0.2) only guard divisions by near-zero lengths and depths.
+
+    /// <summary>Spread of box size between frames of one cluster (log scale): detector boxes wobble by about a fifth.</summary>
+    private const double SizeLogSigma = 0.25;
+
+    /// <summary>A box centre's 1-sigma wobble as a share of the box size (scaled by <see cref="TrackerOptions.GateBoxFactor"/>).</summary>
+    private const double BoxCentreWobble = 0.15;
+
+    /// <summary>
+    /// The epipolar segment a prediction spans reaches this many sigma of the triangulation each way along the last ray
+    /// (so a quarter of its length is one sigma).
+    /// </summary>
+    private const double SegmentSigmas = 2;
+
+    /// <summary>Rays a track needs before its position is trusted to predict (with <see cref="TrackerOptions.SettledSigmaM"/>): three rays fix a point and check it.</summary>
+    private const int SettledSightings = 3;
+
+    /// <summary>A young track is compared with older ones until it has this many sightings: later it has kept its own cluster long enough.</summary>
+    private const int JoinMaxSightings = 6;
+
+    /// <summary>A young track may be joined while its sigma is up to this multiple of <see cref="TrackerOptions.SettledSigmaM"/>: joining re-triangulates from both tracks' rays.</summary>
+    private const double JoinSigmaFactor = 2;
+
+    /// <summary>Match points of two tracks farther apart than this (metres) are never the same cluster, whatever their rays say.</summary>
+    private const double JoinMaxDistanceM = 0.5;
+
+    /// <summary>A joined point must project within this share of each box's size (at least 2 pixel sigma) onto every box.</summary>
+    private const double JoinBoxShare = 0.25;
+
+    /// <summary>Rounds of the two-means split: it settles in two or three; the bound only stops a sighting flipping back and forth.</summary>
+    private const int SplitRounds = 5;
+
+    /// <summary>Rays are weighted as if at least this far (metres): keeps a ray from a near-zero range from outweighing the rest.</summary>
+    private const double MinRayRangeM = 0.5;
+
+    /// <summary>A cluster this many canopy half depths or less from a row hangs on it (its plane is the depth prior).</summary>
+    private const double RowMembershipDepths = 3;
+
+    /// <summary>Weight of the previous position in a triangulation: only keeps the system solvable, too small to move the point.</summary>
+    private const double PreviousPointWeight = 1e-6;
+
     private readonly List<ClusterTrack> _active = [];
     private readonly List<(ClusterTrack Track, long EndedAt)> _dormant = [];
     private readonly List<(double Cost, int Track, int Detection)> _pairs = [];
-    private readonly List<(double U, double V, int Track)> _offsets = [];
-    private readonly Dictionary<(int U, int V), List<int>> _cells = [];
-    private readonly Dictionary<int, (double U, double V, double D2)> _nearest = [];
+    private readonly CommonShift _commonShift = new(options);
     private readonly List<double> _frameOffsetsU = [];
     private readonly List<double> _frameOffsetsV = [];
     private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
@@ -175,21 +71,56 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     public void Step(FrameTicket frame, in Pose pose, IReadOnlyList<BlossomDetection> all, List<ClusterTrack> ended)
     {
         var detections = NearRow(pose, all);
+        var predictions = PredictAll(pose);
+        var boxes = Observe(frame, pose, detections, predictions);
+        var visible = Gate(predictions, boxes);
+        var (matchedTrack, matchedDetection) = Match(boxes);
+        var survivors = AgeTracks(frame.Sequence, matchedTrack, visible, boxes.Detections.Count, ended);
+        StartTracks(boxes, matchedDetection, survivors);
+        _active.Clear();
+        _active.AddRange(survivors);
+        Reacquire(frame.Sequence, ended);
+    }
+
+    /// <summary>
+    /// One frame's near-row boxes with their centres, their rays, the frame's common shift (<see cref="Shift"/>, what
+    /// gating takes out) and the correction its match rays are built with (<see cref="Correction"/>: the shift less a
+    /// share of the match frame's drift).
+    /// </summary>
+    private sealed record FrameBoxes(
+        FrameTicket Frame,
+        Pose Pose,
+        List<(int Index, BlossomDetection Detection)> Detections,
+        (double U, double V)[] Centres,
+        (Vec3 Origin, Vec3 Direction, Vec3 MatchDirection)[] Rays,
+        (double U, double V) Shift,
+        (double U, double V) Correction)
+    {
+        public Sighting SightingOf(int i) =>
+            new(Frame, Detections[i].Index, Detections[i].Detection, Pose, Rays[i].Origin, Rays[i].Direction, Correction, Rays[i].MatchDirection);
+    }
+
+    private Prediction[] PredictAll(in Pose pose)
+    {
         var predictions = new Prediction[_active.Count];
         for (var t = 0; t < _active.Count; t++)
         {
             predictions[t] = Predict(_active[t], pose);
         }
+        return predictions;
+    }
+
+    /// <summary>The frame's boxes with the common shift voted on them and the rays built with it taken out.</summary>
+    private FrameBoxes Observe(FrameTicket frame, in Pose pose, List<(int Index, BlossomDetection Detection)> detections, Prediction[] predictions)
+    {
         var centres = new (double U, double V)[detections.Count];
         for (var i = 0; i < detections.Count; i++)
         {
             centres[i] = Sighting.CentreOf(detections[i].Detection);
         }
-        // The pose's small heading and position errors move every cluster of the frame by about the same amount in the
-        // image (1° of heading is ~10 px at 640 px wide): that shared shift, measured on settled tracks, is taken out
-        // for matching (MatchEstimate). Reported positions keep the raw rays: aligning every frame to the tracks would
-        // let them drift away from GNSS.
-        var (shiftU, shiftV) = CommonShift(predictions, centres);
+        // The shift all the frame's clusters share is taken out for matching (MatchEstimate). Reported positions keep the
+        // raw rays: aligning every frame to the tracks would let them drift away from GNSS.
+        var (shiftU, shiftV) = _commonShift.Vote(predictions, centres);
         // Shift and match points moving together along the row look the same to the vote, so a small bias (the box of a
         // partly hidden cluster moves against the cluster as the view changes) builds up frame after frame; a share of how
         // far the match points have moved from the reported ones is taken out of the rays they are built from.
@@ -201,40 +132,55 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             var (origin, direction) = camera.Ray(pose, centres[i].U, centres[i].V);
             rays[i] = (origin, direction, camera.Ray(pose, centres[i].U - corrU, centres[i].V - corrV).Direction);
         }
+        return new FrameBoxes(frame, pose, detections, centres, rays, (shiftU, shiftV), (corrU, corrV));
+    }
 
-        var matchedTrack = new bool[_active.Count];
-        var matchedDetection = new bool[detections.Count];
+    /// <summary>Collects the track–box pairs inside each track's gate in <see cref="_pairs"/>; returns which tracks are predicted in view.</summary>
+    private bool[] Gate(Prediction[] predictions, FrameBoxes boxes)
+    {
         var visible = new bool[_active.Count];
         _pairs.Clear();
         for (var t = 0; t < _active.Count; t++)
         {
             var p = predictions[t];
             var gate = _active[t].Misses > 0 ? options.AfterMissGate : TrackerOptions.MatchGate;
-            visible[t] = p.Depth > 0 && camera.InImage(p.U + shiftU, p.V + shiftV, 0);
+            visible[t] = p.Depth > 0 && camera.InImage(p.U + boxes.Shift.U, p.V + boxes.Shift.V, 0);
             if (p.Depth <= 0)
             {
                 continue;
             }
-            for (var i = 0; i < detections.Count; i++)
+            for (var i = 0; i < boxes.Detections.Count; i++)
             {
-                var d = detections[i].Detection;
-                var size = Math.Max(d.W, d.H);
-                var across = Math.Max(options.GatePx / 3, options.GateBoxFactor * 0.15 * size + options.PixelSigma);
-                var alongSigma = across + p.SegmentLength / 4;
-                var (du, dv) = (centres[i].U - shiftU - p.U, centres[i].V - shiftV - p.V);
-                var alongOffset = du * p.AlongU + dv * p.AlongV;
-                var acrossOffset = -du * p.AlongV + dv * p.AlongU;
-                // The box size follows the depth: a box much larger or smaller than the track's last one is another cluster.
-                var sizeRatio = Math.Log(size / Math.Max(1, p.ExpectedSize));
-                var cost = Math.Sqrt((acrossOffset / across) * (acrossOffset / across) + (alongOffset / alongSigma) * (alongOffset / alongSigma)
-                    + (sizeRatio / SizeLogSigma) * (sizeRatio / SizeLogSigma));
+                var cost = MatchCost(p, boxes.Detections[i].Detection, boxes.Centres[i].U - boxes.Shift.U - p.U, boxes.Centres[i].V - boxes.Shift.V - p.V);
                 if (cost < gate)
                 {
                     _pairs.Add((cost, t, i));
                 }
             }
         }
+        return visible;
+    }
 
+    /// <summary>Normalised distance of a box (centre offset <paramref name="du"/>, <paramref name="dv"/> from the prediction, shift taken out) to a track's prediction.</summary>
+    private double MatchCost(in Prediction p, BlossomDetection d, double du, double dv)
+    {
+        var size = Math.Max(d.W, d.H);
+        // With the gate at MatchGate sigma, an across sigma of at least GatePx / MatchGate keeps the gate at least GatePx wide.
+        var across = Math.Max(options.GatePx / TrackerOptions.MatchGate, options.GateBoxFactor * BoxCentreWobble * size + options.PixelSigma);
+        var alongSigma = across + p.SegmentLength / (2 * SegmentSigmas);
+        var alongOffset = du * p.AlongU + dv * p.AlongV;
+        var acrossOffset = -du * p.AlongV + dv * p.AlongU;
+        // The box size follows the depth: a box much larger or smaller than the track's last one is another cluster.
+        var sizeRatio = Math.Log(size / Math.Max(1, p.ExpectedSize));
+        return Math.Sqrt((acrossOffset / across) * (acrossOffset / across) + (alongOffset / alongSigma) * (alongOffset / alongSigma)
+            + (sizeRatio / SizeLogSigma) * (sizeRatio / SizeLogSigma));
+    }
+
+    /// <summary>Greedy matching, cheapest pair first: each track and each box is used once.</summary>
+    private (bool[] Tracks, bool[] Detections) Match(FrameBoxes boxes)
+    {
+        var matchedTrack = new bool[_active.Count];
+        var matchedDetection = new bool[boxes.Detections.Count];
         _pairs.Sort((a, b) => a.Cost.CompareTo(b.Cost));
         foreach (var (_, t, i) in _pairs)
         {
@@ -243,10 +189,18 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
                 continue;
             }
             matchedTrack[t] = matchedDetection[i] = true;
-            AddSighting(_active[t], new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (corrU, corrV), rays[i].MatchDirection));
+            AddSighting(_active[t], boxes.SightingOf(i));
         }
+        return (matchedTrack, matchedDetection);
+    }
 
-        var survivors = new List<ClusterTrack>(_active.Count + detections.Count);
+    /// <summary>
+    /// Counts misses and returns the tracks that go on: a track that left the view or stayed unseen past its patience goes
+    /// dormant (it may still be rejoined, see <see cref="Reacquire"/>); one at <see cref="TrackerOptions.MaxTrackFrames"/> ends.
+    /// </summary>
+    private List<ClusterTrack> AgeTracks(long sequence, bool[] matchedTrack, bool[] visible, int newcomers, List<ClusterTrack> ended)
+    {
+        var survivors = new List<ClusterTrack>(_active.Count + newcomers);
         for (var t = 0; t < _active.Count; t++)
         {
             var track = _active[t];
@@ -258,6 +212,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 track.Misses = 0;
             }
+            // A settled track's position says where its cluster reappears, so it may wait out longer occlusions.
             var patience = IsSettled(track) ? options.MaxOccludedFrames : options.MaxMisses;
             var gone = !matchedTrack[t] && (!visible[t] || track.Misses > patience);
             if (track.Sightings.Count >= options.MaxTrackFrames)
@@ -266,25 +221,28 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             }
             else if (gone)
             {
-                _dormant.Add((track, frame.Sequence));
+                _dormant.Add((track, sequence));
             }
             else
             {
                 survivors.Add(track);
             }
         }
-        for (var i = 0; i < detections.Count; i++)
+        return survivors;
+    }
+
+    /// <summary>Every box no track claimed starts a track.</summary>
+    private void StartTracks(FrameBoxes boxes, bool[] matchedDetection, List<ClusterTrack> survivors)
+    {
+        for (var i = 0; i < boxes.Detections.Count; i++)
         {
             if (!matchedDetection[i])
             {
                 var track = new ClusterTrack();
-                AddSighting(track, new Sighting(frame, detections[i].Index, detections[i].Detection, pose, rays[i].Origin, rays[i].Direction, (corrU, corrV), rays[i].MatchDirection));
+                AddSighting(track, boxes.SightingOf(i));
                 survivors.Add(track);
             }
         }
-        _active.Clear();
-        _active.AddRange(survivors);
-        Reacquire(frame.Sequence, ended);
     }
 
     /// <summary>
@@ -297,7 +255,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         for (var a = 0; a < _active.Count; a++)
         {
             var track = _active[a];
-            if (track.Sightings.Count < 3 || track.Sightings.Count > 6 || track.TriangulationSigmaM > options.SettledSigmaM * 2)
+            if (track.Sightings.Count < SettledSightings || track.Sightings.Count > JoinMaxSightings || track.TriangulationSigmaM > options.SettledSigmaM * JoinSigmaFactor)
             {
                 continue;
             }
@@ -329,7 +287,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// <summary>An older track, last seen before <paramref name="young"/> started, whose cluster is the same point.</summary>
     private bool SameCluster(ClusterTrack old, ClusterTrack young) =>
         old.Sightings[^1].Frame.Sequence < young.Sightings[0].Frame.Sequence
-        && (old.MatchEstimate - young.MatchEstimate).Length <= 0.5
+        && (old.MatchEstimate - young.MatchEstimate).Length <= JoinMaxDistanceM
         && SamePoint(old, young);
 
     private void Join(ClusterTrack old, ClusterTrack young)
@@ -345,10 +303,10 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var triangulation = new Triangulation();
         foreach (var s in a.Sightings.Concat(b.Sightings))
         {
-            var range = Math.Max(0.5, (b.MatchEstimate - s.Origin).Length);
+            var range = Math.Max(MinRayRangeM, (b.MatchEstimate - s.Origin).Length);
             triangulation.AddRay(s.Origin, s.MatchDirection, 1 / (_angleSigma * _angleSigma * range * range));
         }
-        triangulation.AddAnchor(b.MatchEstimate, 1e-6);
+        triangulation.AddAnchor(b.MatchEstimate, PreviousPointWeight);
         if (triangulation.Solve() is not { } solution)
         {
             return false;
@@ -356,7 +314,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         foreach (var s in a.Sightings.Concat(b.Sightings))
         {
             var (u, v, depth) = camera.Project(s.Pose, solution.Point);
-            var tolerance = Math.Max(2 * options.PixelSigma, 0.25 * Math.Max(s.Detection.W, s.Detection.H));
+            var tolerance = Math.Max(2 * options.PixelSigma, JoinBoxShare * Math.Max(s.Detection.W, s.Detection.H));
             var (cu, cv) = s.MatchCentre;
             if (depth <= 0 || Math.Abs(u - cu) > tolerance || Math.Abs(v - cv) > tolerance)
             {
@@ -420,9 +378,6 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         }
     }
 
-    /// <summary>Where a track's cluster should appear in the frame, and how its depth uncertainty stretches that along a segment.</summary>
-    private readonly record struct Prediction(double U, double V, double Depth, double AlongU, double AlongV, double SegmentLength, double ExpectedSize, bool Settled);
-
     private Prediction Predict(ClusterTrack track, in Pose pose)
     {
         var (pu, pv, depth) = camera.Project(pose, track.MatchEstimate);
@@ -432,7 +387,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         }
         // The estimate is least sure along the viewing ray (depth): the cluster appears somewhere on the image segment
         // between the projections of the estimate moved ± 2 sigma along its last ray (the epipolar segment).
-        var along = track.Sightings[^1].MatchDirection * (2 * track.TriangulationSigmaM);
+        var along = track.Sightings[^1].MatchDirection * (SegmentSigmas * track.TriangulationSigmaM);
         var (au, av, ad) = camera.Project(pose, track.MatchEstimate + along);
         var (bu, bv, bd) = camera.Project(pose, track.MatchEstimate - along);
         if (ad <= 0 || bd <= 0)
@@ -452,97 +407,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     }
 
     /// <summary>Seen often enough and well enough triangulated that its position predicts where it appears.</summary>
-    private bool IsSettled(ClusterTrack track) => track.Sightings.Count >= 3 && track.TriangulationSigmaM <= options.SettledSigmaM;
-
-    /// <summary>
-    /// The image shift most settled tracks agree on: every offset from a settled track's prediction to a detection within
-    /// <see cref="TrackerOptions.MaxCommonShiftPx"/> votes, and the offset with the most votes within
-    /// <see cref="TrackerOptions.CommonShiftTolerancePx"/> wins (wrong pairings scatter, the true shift piles up); the result
-    /// is the mean of one supporting offset per track. Zero unless at least <see cref="TrackerOptions.MinCommonShiftTracks"/> agree.
-    /// </summary>
-    private (double U, double V) CommonShift(Prediction[] predictions, (double U, double V)[] centres)
-    {
-        _offsets.Clear();
-        var radius2 = options.MaxCommonShiftPx * options.MaxCommonShiftPx;
-        for (var t = 0; t < predictions.Length; t++)
-        {
-            var p = predictions[t];
-            if (!p.Settled || p.Depth <= 0)
-            {
-                continue;
-            }
-            for (var i = 0; i < centres.Length; i++)
-            {
-                var (du, dv) = (centres[i].U - p.U, centres[i].V - p.V);
-                if (du * du + dv * dv <= radius2)
-                {
-                    _offsets.Add((du, dv, t));
-                }
-            }
-        }
-        // Each offset counts the offsets within the tolerance of it; a grid of the tolerance limits the comparisons to
-        // neighbouring cells (a dense canopy gives thousands of offsets per frame).
-        var tolerance = options.CommonShiftTolerancePx;
-        var tolerance2 = tolerance * tolerance;
-        // The cells' lists are kept from frame to frame (emptied, not dropped): offsets lie within MaxCommonShiftPx, so
-        // there are at most (2 × MaxCommonShiftPx / tolerance)² cells, and the vote allocates nothing once they exist.
-        foreach (var members in _cells.Values)
-        {
-            members.Clear();
-        }
-        for (var i = 0; i < _offsets.Count; i++)
-        {
-            var key = CellOf(_offsets[i].U, _offsets[i].V, tolerance);
-            if (!_cells.TryGetValue(key, out var members))
-            {
-                _cells[key] = members = [];
-            }
-            members.Add(i);
-        }
-        var (bestVotes, best) = (0, -1);
-        for (var a = 0; a < _offsets.Count; a++)
-        {
-            var (au, av, _) = _offsets[a];
-            var (cu, cv) = CellOf(au, av, tolerance);
-            var votes = 0;
-            for (var du = -1; du <= 1; du++)
-            {
-                for (var dv = -1; dv <= 1; dv++)
-                {
-                    if (!_cells.TryGetValue((cu + du, cv + dv), out var members))
-                    {
-                        continue;
-                    }
-                    foreach (var b in members)
-                    {
-                        var (eu, ev) = (_offsets[b].U - au, _offsets[b].V - av);
-                        votes += eu * eu + ev * ev <= tolerance2 ? 1 : 0;
-                    }
-                }
-            }
-            if (votes > bestVotes)
-            {
-                (bestVotes, best) = (votes, a);
-            }
-        }
-        if (bestVotes < options.MinCommonShiftTracks)
-        {
-            return (0, 0);
-        }
-        var centre = _offsets[best];
-        // One offset per track (the one nearest the winner), averaged.
-        var nearest = _nearest;
-        nearest.Clear();
-        foreach (var (u, v, t) in _offsets)
-        {
-            var d2 = (u - centre.U) * (u - centre.U) + (v - centre.V) * (v - centre.V);
-            if (d2 <= tolerance2 && (!nearest.TryGetValue(t, out var n) || d2 < n.D2))
-            {
-                nearest[t] = (u, v, d2);
-            }
-        }
-        return nearest.Count < options.MinCommonShiftTracks ? (0, 0) : (nearest.Values.Average(n => n.U), nearest.Values.Average(n => n.V));
-    }
+    private bool IsSettled(ClusterTrack track) => track.Sightings.Count >= SettledSightings && track.TriangulationSigmaM <= options.SettledSigmaM;
 
     /// <summary>
     /// Where the settled tracks' match points project (their predictions) against their reported points (median,
@@ -616,17 +481,12 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// <summary>The row the camera faced in the last frame stepped (null: none, e.g. on a headland).</summary>
     public MappedRow? FacedRow { get; private set; }
 
-    /// <summary>Spread of box size between frames of one cluster (log scale): detector boxes wobble by about a fifth.</summary>
-    private const double SizeLogSigma = 0.25;
-
     private void AddSighting(ClusterTrack track, Sighting sighting)
     {
         track.Sightings.Add(sighting);
         sighting.Frame.OpenTracks++;
         Estimate(track);
     }
-
-    private static (int U, int V) CellOf(double u, double v, double size) => ((int)Math.Floor(u / size), (int)Math.Floor(v / size));
 
     /// <summary>
     /// Ends a track; a track that followed two clusters is ended as two. Neighbouring clusters a few centimetres apart
@@ -675,9 +535,9 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 return null;
             }
-            // Each sighting moves to the part whose point explains it better, until none moves (or 5 rounds).
+            // Each sighting moves to the part whose point explains it better, until none moves (or SplitRounds rounds).
             var changed = false;
-            for (var i = 0; i < side.Length && iteration < 5; i++)
+            for (var i = 0; i < side.Length && iteration < SplitRounds; i++)
             {
                 var s = track.Sightings[i];
                 var toSecond = Residual(b.MatchEstimate, s) < Residual(a.MatchEstimate, s);
@@ -753,12 +613,12 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var triangulation = new Triangulation();
         foreach (var s in sightings)
         {
-            var range = Math.Max(0.5, (prior - s.Origin).Length);
+            var range = Math.Max(MinRayRangeM, (prior - s.Origin).Length);
             triangulation.AddRay(s.Origin, direction(s), 1 / (_angleSigma * _angleSigma * range * range));
         }
         // Depth prior: the vertical plane of the row the cluster hangs on (or the default distance along the first ray).
         Vec3 planePoint, normal;
-        if (rows.Nearest(prior) is { } p && Math.Abs(p.LateralM) < 3 * options.CanopyHalfDepthM)
+        if (rows.Nearest(prior) is { } p && Math.Abs(p.LateralM) < RowMembershipDepths * options.CanopyHalfDepthM)
         {
             var (sin, cos) = Math.SinCos(p.DirectionRad);
             normal = new Vec3(cos, -sin, 0);
@@ -772,7 +632,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         }
         var canopy = options.CanopyHalfDepthM;
         triangulation.AddPlane(planePoint, normal, 1 / (canopy * canopy));
-        triangulation.AddAnchor(prior, 1e-6);
+        triangulation.AddAnchor(prior, PreviousPointWeight);
         return triangulation.Solve() is { } solution ? (solution.Point, solution.HorizontalSigmaM) : (prior, canopy);
     }
 
