@@ -183,45 +183,7 @@ public static class JpegHeader
         return jpeg;
     }
 
-    /// <summary>Walks the JPEG markers to the first SOFn segment; false when the bytes are not a plausible JPEG.</summary>
-    public static bool TryReadSize(ReadOnlySpan<byte> jpeg, out int width, out int height)
-    {
-        width = height = 0;
-        if (jpeg.Length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8)
-        {
-            return false;
-        }
-        var i = 2;
-        while (i + 4 <= jpeg.Length)
-        {
-            if (jpeg[i] != 0xFF)
-            {
-                return false;
-            }
-            var marker = jpeg[i + 1];
-            if (marker == 0xFF)
-            {
-                i++;
-                continue;
-            }
-            var length = (jpeg[i + 2] << 8) | jpeg[i + 3];
-            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
-            {
-                if (i + 9 > jpeg.Length)
-                {
-                    return false;
-                }
-                height = (jpeg[i + 5] << 8) | jpeg[i + 6];
-                width = (jpeg[i + 7] << 8) | jpeg[i + 8];
-                return width > 0 && height > 0 && jpeg[^2] == 0xFF && jpeg[^1] == 0xD9;
-            }
-            if (marker == 0xDA || length < 2)
-            {
-                return false;
-            }
-            i += 2 + length;
-        }
-        return false;
-    }
+    /// <summary>The frame size from the JPEG header (<see cref="TreeScout.Contracts.JpegSize"/>); false unless the bytes also end with EOI.</summary>
+    public static bool TryReadSize(ReadOnlySpan<byte> jpeg, out int width, out int height) =>
+        TreeScout.Contracts.JpegSize.TryRead(jpeg, out width, out height) && jpeg[^2] == 0xFF && jpeg[^1] == 0xD9;
 }
