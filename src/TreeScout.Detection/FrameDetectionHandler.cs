@@ -80,7 +80,11 @@ public sealed class FrameDetectionHandler(
         logger.LogDebug("Frame {Sequence} of {Camera}: {Clusters} clusters in {Ms:F1} ms", frame.Sequence, frame.CameraId, result.Detections.Count, result.InferenceMs);
     }
 
-    /// <summary>The first bytes, so a reader of the dead-letter reason can tell a PNG, an empty body or garbage from a cut JPEG.</summary>
+    /// <summary>
+    /// The first bytes, so a reader of the dead-letter reason can tell a PNG, an empty body or garbage from a cut JPEG,
+    /// and the declared size when that is what made it refused.
+    /// </summary>
     private static string Signature(byte[] bytes) =>
-        bytes.Length == 0 ? "" : $", starts with {Convert.ToHexString(bytes.AsSpan(0, Math.Min(4, bytes.Length)))}";
+        (bytes.Length == 0 ? "" : $", starts with {Convert.ToHexString(bytes.AsSpan(0, Math.Min(4, bytes.Length)))}")
+        + (JpegSize.TryRead(bytes, out var w, out var h) && (long)w * h > FrameImage.MaxPixels ? $", declares {w}x{h} pixels, more than {FrameImage.MaxPixels} are never decoded" : "");
 }

@@ -1,14 +1,22 @@
 using OpenCvSharp;
+using TreeScout.Contracts;
 
 namespace TreeScout.Detection;
 
 /// <summary>Frame bytes to an upright image.</summary>
 public static class FrameImage
 {
-    /// <summary>Decodes a JPEG (or any image OpenCV reads) to BGR; null when the bytes are not a decodable image.</summary>
+    /// <summary>Largest frame decoded, 8K UHD: more than any tractor camera delivers, and at most ~100 MB of BGR pixels.</summary>
+    public const long MaxPixels = 7680L * 4320;
+
+    /// <summary>
+    /// Decodes a JPEG (or any image OpenCV reads) to BGR; null when the bytes are not a decodable image, or are a JPEG
+    /// whose header does not declare a size of at most <see cref="MaxPixels"/>. libjpeg decodes a cut or forged stream to
+    /// its declared size and fills in what is missing: an 809-byte body declaring 30000 × 30000 cost 2.7 GB and 38 s.
+    /// </summary>
     public static Mat? Decode(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length == 0)
+        if (bytes.Length == 0 || (bytes is [0xFF, 0xD8, ..] && !IsDecodableSize(bytes)))
         {
             return null;
         }
@@ -20,6 +28,9 @@ public static class FrameImage
         }
         return mat;
     }
+
+    /// <summary>The JPEG's header leads to a frame size of at most <see cref="MaxPixels"/>.</summary>
+    private static bool IsDecodableSize(ReadOnlySpan<byte> jpeg) => JpegSize.TryRead(jpeg, out var width, out var height) && (long)width * height <= MaxPixels;
 
     /// <summary>
     /// Undoes a camera's mount rotation: a body rotated <paramref name="mountRotationDeg"/> clockwise about its optical axis

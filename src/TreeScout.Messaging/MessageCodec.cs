@@ -1,5 +1,7 @@
+using System.Collections;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using TreeScout.Contracts;
 
 namespace TreeScout.Messaging;
@@ -36,17 +38,20 @@ public static class MessageCodec
         return new MessageEnvelope(message.MessageId, info.Name, JsonContentType, headers, body);
     }
 
-    /// <summary>Decodes and validates an envelope; anything that cannot become a valid message throws <see cref="MalformedMessageException"/>.</summary>
+    /// <summary>
+    /// Decodes and validates an envelope; anything that cannot become a valid message throws <see cref="MalformedMessageException"/>,
+    /// whose reason (the dead-letter header) is one short line even when the envelope's values are long.
+    /// </summary>
     public static IMessage Decode(MessageEnvelope envelope)
     {
         if (!MessageTypes.TryGet(envelope.Type, out var info))
         {
-            throw new MalformedMessageException($"unknown message type '{envelope.Type}'");
+            throw new MalformedMessageException($"unknown message type '{Reasons.OneLine(envelope.Type)}'");
         }
         var schema = envelope.Header(WireHeaders.SchemaVersion);
         if (!int.TryParse(schema, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
         {
-            throw new MalformedMessageException($"{info.Name}: missing or invalid {WireHeaders.SchemaVersion} header '{schema}'");
+            throw new MalformedMessageException($"{info.Name}: missing or invalid {WireHeaders.SchemaVersion} header '{Reasons.OneLine(schema ?? "")}'");
         }
         if (version != info.CurrentSchemaVersion)
         {
@@ -64,7 +69,7 @@ public static class MessageCodec
         }
         if (!RunIds.IsValid(message.RunId))
         {
-            throw new MalformedMessageException($"{info.Name}: invalid run id '{message.RunId}'");
+            throw new MalformedMessageException($"{info.Name}: invalid run id '{Reasons.OneLine(message.RunId ?? "")}'");
         }
         return message;
     }
@@ -73,24 +78,76 @@ public static class MessageCodec
     {
         if (envelope.ContentType != JsonContentType)
         {
-            throw new MalformedMessageException($"{info.Name}: content type '{envelope.ContentType}', expected {JsonContentType}");
+            throw new MalformedMessageException($"{info.Name}: content type '{Reasons.OneLine(envelope.ContentType)}', expected {JsonContentType}");
         }
+        IMessage message;
         try
         {
-            return JsonSerializer.Deserialize(envelope.Body.Span, info.Type, ContractsJsonContext.Default) as IMessage
+            message = JsonSerializer.Deserialize(envelope.Body.Span, info.Type, ContractsJsonContext.Default) as IMessage
                 ?? throw new MalformedMessageException($"{info.Name}: body is JSON null");
         }
         catch (JsonException ex)
         {
-            throw new MalformedMessageException($"{info.Name}: body is not valid JSON for this type ({ex.Message})", ex);
+            throw new MalformedMessageException($"{info.Name}: body is not valid JSON for this type ({Reasons.OneLine(ex.Message)})", ex);
         }
+        return FirstMissing(message, ContractsJsonContext.Default.Options.GetTypeInfo(info.Type)) is { } missing
+            ? throw new MalformedMessageException($"{info.Name}: body has no {missing}")
+            : message;
+    }
+
+    /// <summary>
+    /// The first member the contract declares non-nullable that is null after decoding ("detector.name", "cameras[0]"), or
+    /// null. System.Text.Json lets null through for such a member when the body says null or leaves it out (even one with
+    /// an initializer, under the source generator) and for list elements; a handler would then fail on it at every retry.
+    /// </summary>
+    private static string? FirstMissing(object value, JsonTypeInfo type)
+    {
+        foreach (var property in type.Properties)
+        {
+            var member = property.Get?.Invoke(value);
+            if (member is null)
+            {
+                if (!property.IsGetNullable && !property.PropertyType.IsValueType)
+                {
+                    return property.Name;
+                }
+                continue;
+            }
+            var inner = type.Options.GetTypeInfo(property.PropertyType);
+            var missing = inner.Kind switch
+            {
+                JsonTypeInfoKind.Object => FirstMissing(member, inner),
+                JsonTypeInfoKind.Enumerable when inner.ElementType is { IsValueType: false } element => FirstMissingElement((IEnumerable)member, type.Options.GetTypeInfo(element)),
+                _ => null,
+            };
+            if (missing is not null)
+            {
+                return $"{property.Name}{(missing[0] == '[' ? "" : ".")}{missing}";
+            }
+        }
+        return null;
+    }
+
+    private static string? FirstMissingElement(IEnumerable items, JsonTypeInfo element)
+    {
+        var i = 0;
+        foreach (var item in items)
+        {
+            var missing = item is null ? "" : element.Kind == JsonTypeInfoKind.Object ? FirstMissing(item, element) : null;
+            if (missing is not null)
+            {
+                return $"[{i}]{(missing.Length == 0 ? "" : ".")}{missing}";
+            }
+            i++;
+        }
+        return null;
     }
 
     private static FrameCaptured DecodeFrame(MessageEnvelope envelope)
     {
         if (envelope.ContentType != JpegContentType)
         {
-            throw new MalformedMessageException($"frame-captured: content type '{envelope.ContentType}', expected {JpegContentType}");
+            throw new MalformedMessageException($"frame-captured: content type '{Reasons.OneLine(envelope.ContentType)}', expected {JpegContentType}");
         }
         return new FrameCaptured
         {

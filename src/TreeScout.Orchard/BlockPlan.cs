@@ -3,6 +3,7 @@ using System.Text.Json;
 using NetTopologySuite.Features;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO.Converters;
+using TreeScout.Contracts;
 
 namespace TreeScout.Orchard;
 
@@ -71,9 +72,10 @@ public sealed record BlockPlan(
             features = JsonSerializer.Deserialize<FeatureCollection>(geoJson, JsonOptions)
                 ?? throw new BlockPlanException($"{source}: block plan is empty");
         }
-        catch (JsonException ex)
+        // NetTopologySuite's GeoJSON converters throw these too on JSON that is valid but not GeoJSON (an unknown geometry type, ...).
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException or InvalidCastException or NotSupportedException)
         {
-            throw new BlockPlanException($"{source}: not a GeoJSON FeatureCollection: {ex.Message}", ex);
+            throw new BlockPlanException($"{source}: not a GeoJSON FeatureCollection: {Reasons.OneLine(ex.Message)}", ex);
         }
 
         var rows = new List<Row>();
@@ -83,31 +85,35 @@ public sealed record BlockPlan(
         string? variety = null;
         foreach (var feature in features)
         {
-            var kind = Text(feature, "kind");
+            var kind = Text(feature, "kind", source);
             switch (kind)
             {
                 case "block":
-                    name = Text(feature, "name") ?? name;
-                    treeSpacing = Number(feature, "treeSpacingM");
-                    rowSpacing = Number(feature, "rowSpacingM");
-                    variety = Text(feature, "variety");
+                    name = Text(feature, "name", source) ?? name;
+                    treeSpacing = Distance(feature, "treeSpacingM", source);
+                    rowSpacing = Distance(feature, "rowSpacingM", source);
+                    variety = Text(feature, "variety", source);
                     break;
                 case "row" when feature.Geometry is LineString line:
-                    var rowId = Text(feature, "rowId") ?? throw new BlockPlanException($"{source}: a row has no rowId");
+                    var rowId = Text(feature, "rowId", source) ?? throw new BlockPlanException($"{source}: a row has no rowId");
+                    if (line.NumPoints < 2)
+                    {
+                        throw new BlockPlanException($"{source}: row {rowId} has {line.NumPoints} points; a row is a line of two or more");
+                    }
                     rows.Add(new Row(rowId, line.Coordinates.Select(c => (CheckLat(c.Y, source), CheckLon(c.X, source))).ToList()));
                     break;
                 case "row":
-                    throw new BlockPlanException($"{source}: row {Text(feature, "rowId")} is a {feature.Geometry?.GeometryType ?? "null geometry"}, expected LineString");
+                    throw new BlockPlanException($"{source}: row {Text(feature, "rowId", source)} is a {feature.Geometry?.GeometryType ?? "null geometry"}, expected LineString");
                 case "tree" when feature.Geometry is Point p:
                     trees.Add(new Tree(
-                        Text(feature, "treeId") ?? throw new BlockPlanException($"{source}: a tree has no treeId"),
-                        Text(feature, "rowId") ?? throw new BlockPlanException($"{source}: tree {Text(feature, "treeId")} has no rowId"),
-                        (int)(Number(feature, "index") ?? throw new BlockPlanException($"{source}: tree {Text(feature, "treeId")} has no index")),
+                        Text(feature, "treeId", source) ?? throw new BlockPlanException($"{source}: a tree has no treeId"),
+                        Text(feature, "rowId", source) ?? throw new BlockPlanException($"{source}: tree {Text(feature, "treeId", source)} has no rowId"),
+                        (int)(Number(feature, "index", source) ?? throw new BlockPlanException($"{source}: tree {Text(feature, "treeId", source)} has no index")),
                         CheckLat(p.Y, source),
                         CheckLon(p.X, source)));
                     break;
                 case "tree":
-                    throw new BlockPlanException($"{source}: tree {Text(feature, "treeId")} is a {feature.Geometry?.GeometryType ?? "null geometry"}, expected Point");
+                    throw new BlockPlanException($"{source}: tree {Text(feature, "treeId", source)} is a {feature.Geometry?.GeometryType ?? "null geometry"}, expected Point");
                 default:
                     // Other features (headlands, notes) are allowed and ignored.
                     break;
@@ -183,13 +189,15 @@ public sealed record BlockPlan(
 
     private static void CheckCrs(JsonElement root, string source)
     {
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || type.GetString() != "FeatureCollection")
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
+            || type.GetString() != "FeatureCollection")
         {
             throw new BlockPlanException($"{source}: expected a GeoJSON FeatureCollection");
         }
-        if (root.TryGetProperty("crs", out var crs) && crs.TryGetProperty("properties", out var props) && props.TryGetProperty("name", out var crsName))
+        if (root.TryGetProperty("crs", out var crs) && crs.ValueKind == JsonValueKind.Object && crs.TryGetProperty("properties", out var props)
+            && props.ValueKind == JsonValueKind.Object && props.TryGetProperty("name", out var crsName))
         {
-            var n = crsName.GetString() ?? "";
+            var n = crsName.ValueKind == JsonValueKind.String ? crsName.GetString()! : crsName.GetRawText();
             if (!(n.EndsWith("CRS84", StringComparison.OrdinalIgnoreCase) || n.EndsWith("4326", StringComparison.Ordinal)))
             {
                 throw new BlockPlanException($"{source}: unexpected CRS '{n}'; block plans must be WGS84 longitude/latitude (RFC 7946)");
@@ -203,9 +211,44 @@ public sealed record BlockPlan(
     private static double CheckLon(double lon, string source) =>
         lon is >= -180 and <= 180 ? lon : throw new BlockPlanException($"{source}: longitude {lon.ToString(CultureInfo.InvariantCulture)} out of range; coordinates must be WGS84 degrees (projected metres are not accepted)");
 
-    private static string? Text(IFeature feature, string key) =>
-        feature.Attributes?.Exists(key) == true ? Convert.ToString(feature.Attributes[key], CultureInfo.InvariantCulture) : null;
+    /// <summary>
+    /// A feature's property, or null. NetTopologySuite converts a property from JSON only when it is read, so a value
+    /// it cannot convert (a string with an unpaired surrogate escape, a number beyond decimal) fails here rather than in the parse.
+    /// </summary>
+    private static object? Attribute(IFeature feature, string key, string source)
+    {
+        try
+        {
+            return feature.Attributes?.Exists(key) == true ? feature.Attributes[key] : null;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException)
+        {
+            throw new BlockPlanException($"{source}: property {key}: {Reasons.OneLine(ex.Message)}", ex);
+        }
+    }
 
-    private static double? Number(IFeature feature, string key) =>
-        feature.Attributes?.Exists(key) == true && feature.Attributes[key] is { } v ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : null;
+    private static string? Text(IFeature feature, string key, string source) =>
+        Attribute(feature, key, source) is { } value ? Convert.ToString(value, CultureInfo.InvariantCulture) : null;
+
+    private static double? Number(IFeature feature, string key, string source)
+    {
+        if (Attribute(feature, key, source) is not { } value)
+        {
+            return null;
+        }
+        try
+        {
+            return Convert.ToDouble(value, CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidCastException or OverflowException)
+        {
+            throw new BlockPlanException($"{source}: {key} '{Reasons.OneLine(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "")}' is not a number");
+        }
+    }
+
+    /// <summary>A spacing in metres: absent, or a positive finite number (fusion divides row lengths by it).</summary>
+    private static double? Distance(IFeature feature, string key, string source) =>
+        Number(feature, key, source) is not { } metres ? null
+        : double.IsFinite(metres) && metres > 0 ? metres
+        : throw new BlockPlanException($"{source}: {key} {metres.ToString(CultureInfo.InvariantCulture)} is not a distance in metres");
 }

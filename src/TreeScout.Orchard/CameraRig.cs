@@ -50,7 +50,7 @@ public sealed partial record CameraRig(IReadOnlyList<CameraMounting> Cameras)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CameraRigException($"{path}: cannot read camera file: {ex.Message}", ex);
+            throw new CameraRigException($"{path}: cannot read camera file: {Reasons.OneLine(ex.Message)}", ex);
         }
     }
 
@@ -64,7 +64,7 @@ public sealed partial record CameraRig(IReadOnlyList<CameraMounting> Cameras)
         }
         catch (JsonException ex)
         {
-            throw new CameraRigException($"{source}: not JSON: {ex.Message}", ex);
+            throw new CameraRigException($"{source}: not JSON: {Reasons.OneLine(ex.Message)}", ex);
         }
         using (document)
         {

@@ -112,11 +112,11 @@ internal static class NmeaFields
         }
         var dot = value.IndexOf('.');
         var integerPart = dot < 0 ? value.AsSpan() : value.AsSpan(0, dot);
-        if (integerPart.Length < 3 || !AllDigits(integerPart) || (dot >= 0 && !AllDigits(value.AsSpan(dot + 1))))
+        if (integerPart.Length < 3 || !AllDigits(integerPart) || (dot >= 0 && !AllDigits(value.AsSpan(dot + 1)))
+            || !long.TryParse(integerPart, NumberStyles.None, CultureInfo.InvariantCulture, out var whole))
         {
             throw new NmeaFieldException($"'{value}' is not a coordinate (d)ddmm.mmmm");
         }
-        var whole = long.Parse(integerPart, NumberStyles.None, CultureInfo.InvariantCulture);
         var degrees = whole / 100;
         var minutes = whole % 100 + (dot < 0 || dot == value.Length - 1 ? 0 : double.Parse(value.AsSpan(dot), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture));
         // Exactly 60 minutes occurs (MTK sends 8960.000000 while searching); more is garbage.

@@ -270,17 +270,20 @@ public sealed class NmeaFixAssembler
 
     private static (DateTimeOffset?, bool FromHost) TimeOf(Epoch e)
     {
+        // A host time outside the years a receiver date can have (1980-2200, NmeaFields.Date) is a broken clock or a
+        // corrupt gnss-times.csv: no date to borrow (and days next to it may not even be representable).
+        var hostClock = e.ReceivedAt is { Year: >= 1980 and <= 2200 } plausible ? plausible : (DateTimeOffset?)null;
         if (e.Date is { } date)
         {
             var time = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) + e.TimeOfDay;
             // Receivers with the GPS week-number rollover bug report dates 1024 weeks (19.6 years) in the past.
-            while (e.ReceivedAt is { } received && received - time > GpsWeekRollover - TimeSpan.FromDays(2))
+            while (hostClock is { } received && received - time > GpsWeekRollover - TimeSpan.FromDays(2))
             {
                 time += GpsWeekRollover;
             }
             return (time, false);
         }
-        if (e.ReceivedAt is { } host)
+        if (hostClock is { } host)
         {
             // The host clock is right to within hours: pick the day that puts the epoch nearest to it.
             var day = new DateTimeOffset(host.UtcDateTime.Date, TimeSpan.Zero);

@@ -141,7 +141,7 @@ public static class NmeaMessageDecoder
             "GNS" => new GnsMessage(s.Talker, NmeaFields.TimeOfDay(f(0)), NmeaFields.Coordinate(f(1), f(2), true), NmeaFields.Coordinate(f(3), f(4), false),
                 f(5), NmeaFields.Integer(f(6)), NmeaFields.Number(f(7)), NmeaFields.Number(f(8)), NmeaFields.Flag(f(12))) { Decimals = DecimalsOf(f(1)) },
             "VTG" => DecodeVtg(s),
-            "GSA" => new GsaMessage(s.Talker, NmeaFields.Integer(f(1)), Enumerable.Range(2, 12).Count(i => f(i).Length > 0),
+            "GSA" => new GsaMessage(s.Talker, GsaFixType(f(1)), Enumerable.Range(2, 12).Count(i => f(i).Length > 0),
                 NmeaFields.Number(f(14)), NmeaFields.Number(f(15)), NmeaFields.Number(f(16))),
             "GST" => new GstMessage(s.Talker, NmeaFields.TimeOfDay(f(0)), NmeaFields.Number(f(1)), NmeaFields.Number(f(2)), NmeaFields.Number(f(3)),
                 NmeaFields.Number(f(5)), NmeaFields.Number(f(6)), NmeaFields.Number(f(7))),
@@ -150,6 +150,10 @@ public static class NmeaMessageDecoder
             _ => throw new InvalidOperationException($"no decoder for {s.Type}"),
         };
     }
+
+    /// <summary>1 = no fix, 2 = 2-D, 3 = 3-D; anything else would become the fix's mode.</summary>
+    private static int? GsaFixType(string field) =>
+        NmeaFields.Integer(field) is var type && type is null or (>= 1 and <= 3) ? type : throw new NmeaFieldException($"'{field}' is not a GSA fix type 1-3");
 
     private static int DecimalsOf(string coordinate)
     {

@@ -71,7 +71,7 @@ public sealed class VarietyCatalog
                 var key = Normalize(name);
                 if (!byName.TryAdd(key, profile))
                 {
-                    throw new VarietyConfigException($"{file}: variety name '{name}' is already defined in {sourceOf[key]}");
+                    throw new VarietyConfigException($"{file}: variety name '{Reasons.OneLine(name)}' is already defined in {sourceOf[key]}");
                 }
                 sourceOf[key] = file;
             }
@@ -102,8 +102,15 @@ public sealed class VarietyCatalog
         }
         catch (YamlException ex)
         {
-            var inner = ex.InnerException is null ? "" : $" ({ex.InnerException.Message})";
-            throw new VarietyConfigException($"{source}: line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}{inner}", ex);
+            // The inner message may quote the whole offending value ("The input string '…' was not in a correct format").
+            var inner = ex.InnerException is null ? "" : $" ({Reasons.OneLine(ex.InnerException.Message)})";
+            throw new VarietyConfigException($"{source}: line {ex.Start.Line}, column {ex.Start.Column}: {Reasons.OneLine(ex.Message)}{inner}", ex);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these instead of a YamlException on some malformed documents: "...\n" followed by more
+            // text (its scanner), a tag that is not a URI ("!!se]q").
+            throw new VarietyConfigException($"{source}: not a YAML document: {Reasons.OneLine(ex.Message)}", ex);
         }
         return Validate(dto ?? throw new VarietyConfigException($"{source}: variety profile is empty"), source);
     }
@@ -188,7 +195,7 @@ public sealed class VarietyCatalog
         BbchStage Stage(string? label, string field) =>
             label is null ? throw Error(field, "missing (required), e.g. bbch61")
             : BbchStages.TryParse(label, out var stage) ? stage
-            : throw Error(field, $"'{label}' is not a BBCH stage TreeScout knows ({string.Join(", ", BbchStages.Ordered.Select(BbchStages.Label))})");
+            : throw Error(field, $"'{Reasons.OneLine(label)}' is not a BBCH stage TreeScout knows ({string.Join(", ", BbchStages.Ordered.Select(BbchStages.Label))})");
     }
 
     private static string Normalize(string name) => name.Trim().ToLowerInvariant();
