@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OpenCvSharp;
+using TreeScout.Contracts;
 using TreeScout.Orchard;
 
 namespace TreeScout.Capture;
@@ -184,60 +185,10 @@ public static class JpegHeader
     }
 
     /// <summary>
-    /// Walks the JPEG markers to the first SOFn segment for the image size, and checks the image ends with its EOI
-    /// marker. Null when the bytes are a whole JPEG image; otherwise what is wrong with them, for the frame's report:
-    /// a file cut short (a power cut while the recorder wrote it) is named as truncated, anything else is not a JPEG.
+    /// Null when the bytes are a whole JPEG image (its header declares a size and it ends with its EOI marker); otherwise
+    /// what is wrong with them, for the frame's report (<see cref="JpegSize.HeaderProblem"/>, or truncated after the header).
     /// </summary>
-    public static string? Problem(ReadOnlySpan<byte> jpeg, out int width, out int height)
-    {
-        width = height = 0;
-        if (jpeg.Length == 0)
-        {
-            return "empty file, not a JPEG image";
-        }
-        if (jpeg.Length < 2 || jpeg[0] != 0xFF || jpeg[1] != 0xD8)
-        {
-            return "not a JPEG image (no start-of-image marker)";
-        }
-        const string CutInHeader = "truncated JPEG image (the file ends inside its header)";
-        var i = 2;
-        while (true)
-        {
-            if (i + 4 > jpeg.Length)
-            {
-                return CutInHeader;
-            }
-            if (jpeg[i] != 0xFF)
-            {
-                return "not a JPEG image (damaged header)";
-            }
-            var marker = jpeg[i + 1];
-            if (marker == 0xFF)
-            {
-                i++;
-                continue;
-            }
-            var length = (jpeg[i + 2] << 8) | jpeg[i + 3];
-            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-            if (marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
-            {
-                if (i + 9 > jpeg.Length)
-                {
-                    return CutInHeader;
-                }
-                height = (jpeg[i + 5] << 8) | jpeg[i + 6];
-                width = (jpeg[i + 7] << 8) | jpeg[i + 8];
-                if (width == 0 || height == 0)
-                {
-                    return "not a JPEG image (no image size in its header)";
-                }
-                return jpeg[^2] == 0xFF && jpeg[^1] == 0xD9 ? null : "truncated JPEG image (no end-of-image marker)";
-            }
-            if (marker == 0xDA || length < 2)
-            {
-                return "not a JPEG image (damaged header)";
-            }
-            i += 2 + length;
-        }
-    }
+    public static string? Problem(ReadOnlySpan<byte> jpeg, out int width, out int height) =>
+        JpegSize.HeaderProblem(jpeg, out width, out height)
+        ?? (jpeg[^2] == 0xFF && jpeg[^1] == 0xD9 ? null : "truncated JPEG image (no end-of-image marker)");
 }

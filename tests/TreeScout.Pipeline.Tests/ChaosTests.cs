@@ -78,21 +78,8 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             output.WriteLine($"seed {seed}: killed {string.Join(", ", kills)}; {killedWhileScanning} while the scan ran");
 
             var result = await scanning;
-            var embedded = PerTreeMap.Read(scan.EmbeddedOut);
-            var chaos = PerTreeMap.Read(outDirectory);
-            foreach (var tree in embedded.Keys)
-            {
-                output.WriteLine($"{tree}: embedded {embedded[tree]} | chaos {chaos.GetValueOrDefault(tree, "-")}");
-            }
             Assert.True(killedWhileScanning >= 15, $"only {killedWhileScanning} of {kills.Count} kills landed before the map was final");
-            Assert.Equal(ObservationIds(scan.EmbeddedOut), ObservationIds(outDirectory));
-            Assert.Equal(embedded, chaos);
-            Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
-            foreach (var queue in new Topology(new TopologyOptions()).Queues)
-            {
-                var depth = await session.Bus.GetQueueDepthAsync(queue.Name, CancellationToken.None);
-                Assert.Equal((queue.DeadLetterQueue, 0L), (queue.DeadLetterQueue, depth!.DeadLettered));
-            }
+            await AssertLikeTheEmbeddedScanAsync(result, outDirectory, session.Bus);
 
             // True when the map was not final yet at the kill.
             async Task<bool> KillAsync(string project)
@@ -168,21 +155,8 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             }
 
             var result = await scanning;
-            var embedded = PerTreeMap.Read(scan.EmbeddedOut);
-            var disrupted = PerTreeMap.Read(outDirectory);
-            foreach (var tree in embedded.Keys)
-            {
-                output.WriteLine($"{tree}: embedded {embedded[tree]} | disrupted {disrupted.GetValueOrDefault(tree, "-")}");
-            }
             Assert.Equal(3, disruptedWhileScanning);
-            Assert.Equal(ObservationIds(scan.EmbeddedOut), ObservationIds(outDirectory));
-            Assert.Equal(embedded, disrupted);
-            Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
-            foreach (var queue in new Topology(new TopologyOptions()).Queues)
-            {
-                var depth = await session.Bus.GetQueueDepthAsync(queue.Name, CancellationToken.None);
-                Assert.Equal((queue.DeadLetterQueue, 0L), (queue.DeadLetterQueue, depth!.DeadLettered));
-            }
+            await AssertLikeTheEmbeddedScanAsync(result, outDirectory, session.Bus);
         }
         finally
         {
@@ -190,6 +164,25 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             {
                 await worker.Process.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>The same observation ids on the same trees as the embedded scan of the recording, and no dead letter anywhere.</summary>
+    private async Task AssertLikeTheEmbeddedScanAsync(ScanResult result, string outDirectory, IMessageBus bus)
+    {
+        var embedded = PerTreeMap.Read(scan.EmbeddedOut);
+        var disrupted = PerTreeMap.Read(outDirectory);
+        foreach (var tree in embedded.Keys)
+        {
+            output.WriteLine($"{tree}: embedded {embedded[tree]} | disrupted {disrupted.GetValueOrDefault(tree, "-")}");
+        }
+        Assert.Equal(ObservationIds(scan.EmbeddedOut), ObservationIds(outDirectory));
+        Assert.Equal(embedded, disrupted);
+        Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
+        foreach (var queue in new Topology(new TopologyOptions()).Queues)
+        {
+            var depth = await bus.GetQueueDepthAsync(queue.Name, CancellationToken.None);
+            Assert.Equal((queue.DeadLetterQueue, 0L), (queue.DeadLetterQueue, depth!.DeadLettered));
         }
     }
 
