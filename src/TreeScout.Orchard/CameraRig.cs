@@ -5,16 +5,19 @@ using TreeScout.Contracts;
 
 namespace TreeScout.Orchard;
 
-/// <summary>A camera file could not be used; the message names the file, the camera and the field.</summary>
+/// <summary>
+/// A camera file could not be used; the message names the file, the camera and the field, on one line (a value quoted
+/// from the file may hold line breaks, a parser's message may quote the rest of the file).
+/// </summary>
 public sealed class CameraRigException : Exception
 {
     public CameraRigException(string message)
-        : base(message)
+        : base(Reasons.OneLine(message))
     {
     }
 
     public CameraRigException(string message, Exception inner)
-        : base(message, inner)
+        : base(Reasons.OneLine(message), inner)
     {
     }
 
@@ -50,7 +53,7 @@ public sealed partial record CameraRig(IReadOnlyList<CameraMounting> Cameras)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CameraRigException($"{path}: cannot read camera file: {Reasons.OneLine(ex.Message)}", ex);
+            throw new CameraRigException($"{path}: cannot read camera file: {ex.Message}", ex);
         }
     }
 
@@ -64,28 +67,41 @@ public sealed partial record CameraRig(IReadOnlyList<CameraMounting> Cameras)
         }
         catch (JsonException ex)
         {
-            throw new CameraRigException($"{source}: not JSON: {Reasons.OneLine(ex.Message)}", ex);
+            throw new CameraRigException($"{source}: not JSON: {ex.Message}", ex);
         }
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object
-                || Property(document.RootElement, "cameras") is not { ValueKind: JsonValueKind.Array } list
-                || list.GetArrayLength() == 0)
+            try
             {
-                throw new CameraRigException($"{source}: expected {{\"cameras\": [...]}} with at least one camera");
+                return Read(document, source);
             }
-            var cameras = new List<CameraMounting>();
-            foreach (var element in list.EnumerateArray())
+            catch (InvalidOperationException ex)
             {
-                var camera = new CameraReader(source, element, cameras.Count + 1).Read();
-                if (cameras.Any(c => c.CameraId == camera.CameraId))
-                {
-                    throw new CameraRigException($"{source}: camera \"{camera.CameraId}\" is listed twice");
-                }
-                cameras.Add(camera);
+                // A name or string with a lone UTF-16 surrogate (\ud800) parses as JSON but cannot be read as text.
+                throw new CameraRigException($"{source}: unreadable text: {ex.Message}", ex);
             }
-            return new CameraRig(cameras);
         }
+    }
+
+    private static CameraRig Read(JsonDocument document, string source)
+    {
+        if (document.RootElement.ValueKind != JsonValueKind.Object
+            || Property(document.RootElement, "cameras") is not { ValueKind: JsonValueKind.Array } list
+            || list.GetArrayLength() == 0)
+        {
+            throw new CameraRigException($"{source}: expected {{\"cameras\": [...]}} with at least one camera");
+        }
+        var cameras = new List<CameraMounting>();
+        foreach (var element in list.EnumerateArray())
+        {
+            var camera = new CameraReader(source, element, cameras.Count + 1).Read();
+            if (cameras.Any(c => c.CameraId == camera.CameraId))
+            {
+                throw new CameraRigException($"{source}: camera \"{camera.CameraId}\" is listed twice");
+            }
+            cameras.Add(camera);
+        }
+        return new CameraRig(cameras);
     }
 
     /// <summary>Property names as the rest of the JSON files are read: camelCase, case-insensitive.</summary>

@@ -9,7 +9,7 @@ namespace TreeScout.Fuzz.Tests;
 
 /// <summary>
 /// Frame bodies on their way from a recording or the broker to detection: capture reads the size from the JPEG header
-/// (<see cref="JpegHeader.TryReadSize"/>), detection checks that size (<see cref="JpegSize"/>), decodes
+/// (<see cref="JpegHeader.Problem"/>), detection checks that size (<see cref="JpegSize"/>), decodes
 /// (<see cref="FrameImage.Decode"/>) and rotates it upright.
 /// </summary>
 [Trait("Category", "Unit")]
@@ -81,9 +81,9 @@ public sealed class FrameFuzzTests(ITestOutputHelper output)
     /// </summary>
     private static void DecodesOrRefuses(byte[] bytes)
     {
-        if (JpegHeader.TryReadSize(bytes, out var width, out var height) && (width <= 0 || height <= 0))
+        if (JpegHeader.Problem(bytes, out var width, out var height) is null && (width <= 0 || height <= 0))
         {
-            throw new ContractViolationException($"JpegHeader.TryReadSize accepted a {width}x{height} frame");
+            throw new ContractViolationException($"JpegHeader.Problem accepted a {width}x{height} frame");
         }
         using var image = FrameImage.Decode(bytes);
         if (image is null)
