@@ -26,8 +26,6 @@ public sealed class RunProgress
 
     public long Fixes { get; set; }
 
-    public Dictionary<GnssQuality, long> FixesByQuality { get; } = [];
-
     /// <summary>Frames with canopy in view (several detections) taken farther than <see cref="FusionOptions.PlanMismatchDistanceM"/> from every planned row.</summary>
     public long FramesOffPlan { get; set; }
 
@@ -61,10 +59,8 @@ public sealed class RunFusion
     private readonly List<IDeferredAcknowledgement> _fixesDue = [];
     private DateTimeOffset? _fixesDueBefore;
     private readonly SortedDictionary<DateTimeOffset, GnssQuality> _fixQualities = [];
-    private readonly Dictionary<GnssQuality, long> _fixCounts = [];
-    private long _otherFixesAccounted;
+    private GnssQualitySummary _fixesAccounted = new(0, 0, 0, 0, 0, 0);
     private DateTimeOffset? _fixesAccountedBefore;
-    private long _malformedAccounted;
     private DateTimeOffset _lastCheckpointAt;
 
     /// <summary>Distinct fix messages received (redeliveries count once), to recognise a replay's last fix.</summary>
@@ -126,7 +122,6 @@ public sealed class RunFusion
         }
         _clock.Add(fix.ReceivedAtUtc, fix.TimeUtc);
         Progress.Fixes++;
-        Progress.FixesByQuality[fix.Quality] = Progress.FixesByQuality.GetValueOrDefault(fix.Quality) + 1;
         if (_fixesAccountedBefore is not { } before || fix.TimeUtc >= before)
         {
             _fixQualities[fix.TimeUtc] = fix.Quality;
@@ -304,14 +299,8 @@ public sealed class RunFusion
                 lane.Restore(camera);
             }
         }
-        var f = progress.Fixes;
-        _fixCounts[GnssQuality.RtkFixed] = f.RtkFixed;
-        _fixCounts[GnssQuality.RtkFloat] = f.RtkFloat;
-        _fixCounts[GnssQuality.Dgps] = f.Dgps;
-        _fixCounts[GnssQuality.Autonomous] = f.Autonomous;
-        _otherFixesAccounted = f.Other;
+        _fixesAccounted = progress.Fixes;
         _fixesAccountedBefore = progress.FixesBefore;
-        _malformedAccounted = f.MalformedNmeaLines;
     }
 
     /// <summary>
@@ -339,11 +328,9 @@ public sealed class RunFusion
         }
         if (_fixesDueBefore is { } before)
         {
-            foreach (var (time, quality) in _fixQualities.Where(q => q.Key < before).ToList())
-            {
-                Account(quality);
-                _fixQualities.Remove(time);
-            }
+            var accounted = _fixQualities.Where(q => q.Key < before).ToList();
+            _fixesAccounted = Tally(_fixesAccounted, accounted.Select(q => q.Value));
+            accounted.ForEach(q => _fixQualities.Remove(q.Key));
             _fixesAccountedBefore = before;
         }
         _fixesDue.ForEach(a => a.Acknowledge());
@@ -351,26 +338,22 @@ public sealed class RunFusion
         _fixesDueBefore = null;
     }
 
-    private void Account(GnssQuality quality)
-    {
-        if (quality is GnssQuality.RtkFixed or GnssQuality.RtkFloat or GnssQuality.Dgps or GnssQuality.Autonomous)
-        {
-            _fixCounts[quality] = _fixCounts.GetValueOrDefault(quality) + 1;
-        }
-        else
-        {
-            _otherFixesAccounted++;
-        }
-    }
-
     /// <summary>Fixes by quality over every process: those accounted for, plus this process's before <paramref name="before"/>.</summary>
-    private GnssQualitySummary FixSummary(DateTimeOffset before)
-    {
-        var pending = _fixQualities.Where(q => q.Key < before).GroupBy(q => q.Value).ToDictionary(g => g.Key, g => (long)g.Count());
-        long Of(GnssQuality q) => _fixCounts.GetValueOrDefault(q) + pending.GetValueOrDefault(q);
-        var other = _otherFixesAccounted + pending.Where(p => p.Key is not (GnssQuality.RtkFixed or GnssQuality.RtkFloat or GnssQuality.Dgps or GnssQuality.Autonomous)).Sum(p => p.Value);
-        return new GnssQualitySummary(Of(GnssQuality.RtkFixed), Of(GnssQuality.RtkFloat), Of(GnssQuality.Dgps), Of(GnssQuality.Autonomous), other, _stopped?.MalformedNmeaLines ?? _malformedAccounted + MalformedNmeaLines);
-    }
+    private GnssQualitySummary FixSummary(DateTimeOffset before) =>
+        Tally(_fixesAccounted, _fixQualities.Where(q => q.Key < before).Select(q => q.Value)) with
+        {
+            MalformedNmeaLines = _stopped?.MalformedNmeaLines ?? _fixesAccounted.MalformedNmeaLines + MalformedNmeaLines,
+        };
+
+    private static GnssQualitySummary Tally(GnssQualitySummary counts, IEnumerable<GnssQuality> qualities) =>
+        qualities.Aggregate(counts, (c, quality) => quality switch
+        {
+            GnssQuality.RtkFixed => c with { RtkFixed = c.RtkFixed + 1 },
+            GnssQuality.RtkFloat => c with { RtkFloat = c.RtkFloat + 1 },
+            GnssQuality.Dgps => c with { Dgps = c.Dgps + 1 },
+            GnssQuality.Autonomous => c with { Autonomous = c.Autonomous + 1 },
+            _ => c with { Other = c.Other + 1 },
+        });
 
     private RunFused Fused()
     {
