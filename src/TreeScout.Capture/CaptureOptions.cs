@@ -26,6 +26,13 @@ public sealed class CaptureOptions
     [Range(0, 1000)]
     public double Speedup { get; set; } = 1;
 
+    /// <summary>
+    /// How often capture appends its progress to the run ledger while filming: after a power cut the interruption is
+    /// known to within this much.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     public ReplayPace Pace => Speedup == 0 ? ReplayPace.AsFastAsAccepted : ReplayPace.Faster(Speedup);
 
     /// <summary>A recording folder or video file: played from its start, so an interrupted run cannot continue from it.</summary>

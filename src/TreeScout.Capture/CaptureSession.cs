@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Contracts;
@@ -55,6 +56,12 @@ public sealed class CaptureSession(
     /// <summary>False for a resumed run: its RunStopped counts only this session's frames.</summary>
     public bool CountsCoverRun { get; init; } = true;
 
+    /// <summary>
+    /// How often a <see cref="RunCaptureProgress"/> goes into the run ledger while frames are confirmed; null for none
+    /// (`treescout scan`, whose run cannot be interrupted without the scan).
+    /// </summary>
+    public TimeSpan? ProgressInterval { get; init; }
+
     // Detection rotates each frame upright by its camera's mount rotation; capture stamps it on the frame.
     private readonly Dictionary<string, int> _mountRotation = cameras.ToDictionary(c => c.CameraId, c => c.MountRotationDeg, StringComparer.Ordinal);
 
@@ -62,6 +69,7 @@ public sealed class CaptureSession(
     {
         long published = 0, shed = 0, unreadable = 0;
         var clock = Stopwatch.StartNew();
+        var progressDue = TimeSpan.Zero;
         long? firstMonotonic = null;
         var reason = "end-of-recording";
         try
@@ -89,6 +97,11 @@ public sealed class CaptureSession(
                 {
                     published++;
                     counters?.Add(FramesCaptured);
+                    if (ProgressInterval is { } interval && clock.Elapsed >= progressDue)
+                    {
+                        await PublishProgressAsync(runId, published, cancellationToken);
+                        progressDue = clock.Elapsed + interval;
+                    }
                 }
                 else
                 {
@@ -131,6 +144,16 @@ public sealed class CaptureSession(
             source.Description, reason, published, shed, unreadable, clock.Elapsed.TotalSeconds);
         return result;
     }
+
+    private Task PublishProgressAsync(string runId, long published, CancellationToken cancellationToken) =>
+        publisher.PublishAsync(new RunCaptureProgress
+        {
+            MessageId = MessageIds.For(runId, "capture-progress:" + FirstSequence.ToString(CultureInfo.InvariantCulture), published),
+            RunId = runId,
+            ConfirmedAtUtc = DateTimeOffset.UtcNow,
+            FramesPublished = published,
+            FirstSequence = FirstSequence,
+        }, cancellationToken);
 
     /// <summary>True when confirmed; false when refused because the frames queue is full (shed).</summary>
     private async Task<bool> PublishAsync(string runId, SourceFrame frame, CancellationToken cancellationToken)

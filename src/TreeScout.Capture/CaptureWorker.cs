@@ -110,7 +110,9 @@ public sealed class CaptureLoopService(
 
     /// <summary>
     /// After a crash or power cut: a live run the run ledger still shows active is filmed again when the camera is live;
-    /// a recorded source cannot continue where it was cut, so that run is left for the operator's stop or fusion's idle finish.
+    /// a recorded source cannot continue where it was cut, so that run is left for the operator's stop or fusion's idle
+    /// finish. Either way the interruption — from the last frame the ledger knows was confirmed to now — goes into the
+    /// ledger and the warnings, so the operator sees that the run was interrupted and for how long.
     /// </summary>
     private async Task ResumeInterruptedRunsAsync(CancellationToken cancellationToken)
     {
@@ -118,19 +120,23 @@ public sealed class CaptureLoopService(
         foreach (var record in book.Active.Where(r => r.IsLive))
         {
             var run = record.Started;
-            var since = DateTimeOffset.UtcNow - run.StartedAtUtc;
-            if (options.Value.IsRecordedSource)
+            var interruption = new RunInterrupted
             {
-                var problem = $"run {run.RunId} was interrupted (capture restarted {since.TotalMinutes:F0} min after its start); its recorded source cannot resume: stop it with `treescout run stop --run {run.RunId}` or fusion finishes it when idle";
-                warnings.Raise($"interrupted-{run.RunId}", problem);
-                logger.LogWarning("{Problem}", problem);
-                continue;
+                MessageId = MessageIds.For(run.RunId, "interrupted", record.Interruptions.Count),
+                RunId = run.RunId,
+                InterruptedAtUtc = record.LastCapturedAtUtc,
+                NoticedAtUtc = DateTimeOffset.UtcNow,
+                Resumed = !options.Value.IsRecordedSource,
+            };
+            await bus.PublishAsync(interruption, cancellationToken);
+            var problem = RunInterruptions.Describe(interruption);
+            warnings.Raise($"interrupted-{run.RunId}", problem);
+            logger.LogWarning("{Problem}", problem);
+            if (interruption.Resumed)
+            {
+                counters.Add("runs_resumed");
+                controller.Start(new CaptureStart(run, Resumed: true));
             }
-            var resumed = $"run {run.RunId} was interrupted (power cut or restart) and resumed at {DateTimeOffset.UtcNow:HH:mm:ss} UTC, {since.TotalMinutes:F0} min after its start; fusion reports the frames missing from the gap";
-            warnings.Raise($"interrupted-{run.RunId}", resumed);
-            logger.LogWarning("{Resumed}", resumed);
-            counters.Add("runs_resumed");
-            controller.Start(new CaptureStart(run, Resumed: true));
         }
     }
 
@@ -164,8 +170,12 @@ public sealed class CaptureLoopService(
             // A resumed run's frames are numbered after every frame the interrupted capture can have sent (≤ 1000 frames/s),
             // so their ids never collide with the earlier ones.
             var firstSequence = start.Resumed ? (long)Math.Max(0, (DateTimeOffset.UtcNow - run.StartedAtUtc).TotalMilliseconds) : 0;
-            await new CaptureSession(source, bus, options.Value.Pace, run.Cameras, counters, logger) { FirstSequence = firstSequence, CountsCoverRun = !start.Resumed }
-                .RunAsync(runId, cancellationToken);
+            await new CaptureSession(source, bus, options.Value.Pace, run.Cameras, counters, logger)
+            {
+                FirstSequence = firstSequence,
+                CountsCoverRun = !start.Resumed,
+                ProgressInterval = options.Value.ProgressInterval,
+            }.RunAsync(runId, cancellationToken);
         }
     }
 }

@@ -20,5 +20,7 @@ namespace TreeScout.Contracts;
 [JsonSerializable(typeof(WorkerStatus))]
 [JsonSerializable(typeof(RunLedgerMark))]
 [JsonSerializable(typeof(RunFusionProgress))]
+[JsonSerializable(typeof(RunCaptureProgress))]
+[JsonSerializable(typeof(RunInterrupted))]
 [JsonSerializable(typeof(CameraMounting))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -19,6 +19,8 @@ public static class MessageTypes
         new(typeof(WorkerStatus), "worker-status", WorkerStatus.CurrentSchemaVersion),
         new(typeof(RunLedgerMark), "run-ledger-mark", RunLedgerMark.CurrentSchemaVersion),
         new(typeof(RunFusionProgress), "run-fusion-progress", RunFusionProgress.CurrentSchemaVersion),
+        new(typeof(RunCaptureProgress), "run-capture-progress", RunCaptureProgress.CurrentSchemaVersion),
+        new(typeof(RunInterrupted), "run-interrupted", RunInterrupted.CurrentSchemaVersion),
     ];
 
     private static readonly Dictionary<Type, Info> ByType = All.ToDictionary(i => i.Type);

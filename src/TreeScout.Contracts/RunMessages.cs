@@ -116,3 +116,51 @@ public sealed record RunLedgerMark : IMessage
     /// <summary>Who reads the ledger ("fusion", "capture", "cli", ...).</summary>
     public required string Reader { get; init; }
 }
+
+/// <summary>
+/// Capture's account of a run it is filming, appended to the run ledger every few seconds while frames are confirmed:
+/// after a power cut it tells how far the run got and when, so the interruption's length is known.
+/// </summary>
+public sealed record RunCaptureProgress : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    /// <summary>When the last frame counted here was confirmed by the broker (the capture host's clock).</summary>
+    public required DateTimeOffset ConfirmedAtUtc { get; init; }
+
+    /// <summary>Frames the broker confirmed in this capture session (a resumed run starts a new session).</summary>
+    public required long FramesPublished { get; init; }
+
+    /// <summary>The session's first frame number: 0 for the run's start, later for a resumed run.</summary>
+    public long FirstSequence { get; init; }
+}
+
+/// <summary>
+/// Capture found, when it started, a run the ledger shows active that it was no longer filming (power cut, crash):
+/// the gap runs from the last confirmed frame it knows of to now. <see cref="Resumed"/> when it films the run again;
+/// a recorded source cannot resume, so that run waits for the operator's stop or fusion's idle finish.
+/// </summary>
+public sealed record RunInterrupted : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    /// <summary>The last frame confirmed before the interruption (or the run's start when none was recorded).</summary>
+    public required DateTimeOffset InterruptedAtUtc { get; init; }
+
+    /// <summary>When capture noticed it, on restart; with <see cref="Resumed"/>, when filming began again.</summary>
+    public required DateTimeOffset NoticedAtUtc { get; init; }
+
+    public required bool Resumed { get; init; }
+}

@@ -16,6 +16,26 @@ public sealed class RunRecord(RunStarted started)
     /// <summary>Fusion's latest account of the run (cumulative), null before its first.</summary>
     public RunFusionProgress? FusionProgress { get; internal set; }
 
+    /// <summary>Capture's latest account of its filming (the latest session's), null before its first.</summary>
+    public RunCaptureProgress? CaptureProgress { get; internal set; }
+
+    /// <summary>Power cuts and restarts capture found the run interrupted by, oldest first.</summary>
+    public IReadOnlyList<RunInterrupted> Interruptions => _interruptions;
+
+    private readonly List<RunInterrupted> _interruptions = [];
+
+    /// <summary>Each interruption once, however often its entry was appended (a capture crash between publish and confirm).</summary>
+    internal void Interrupted(RunInterrupted interrupted)
+    {
+        if (_interruptions.All(i => i.MessageId != interrupted.MessageId))
+        {
+            _interruptions.Add(interrupted);
+        }
+    }
+
+    /// <summary>The last moment the ledger knows frames were flowing: capture's last account, else the run's start.</summary>
+    public DateTimeOffset LastCapturedAtUtc => CaptureProgress?.ConfirmedAtUtc ?? Started.StartedAtUtc;
+
     /// <summary>Started and not yet stopped by capture (nor fused): capture should be filming it.</summary>
     public bool IsActive => Stopped is null && Fused is null;
 
@@ -73,6 +93,12 @@ public sealed class RunBook
                 break;
             case RunFusionProgress progress when Find(progress.RunId) is { } run:
                 run.FusionProgress = progress;
+                break;
+            case RunCaptureProgress progress when Find(progress.RunId) is { } run:
+                run.CaptureProgress = progress;
+                break;
+            case RunInterrupted interrupted when Find(interrupted.RunId) is { } run:
+                run.Interrupted(interrupted);
                 break;
         }
     }

@@ -71,7 +71,10 @@ public sealed class Topology
     public const string MapsExchange = "treescout.maps";
     public const string StatusExchange = "treescout.status";
 
-    /// <summary>Where readers append their <see cref="RunLedgerMark"/> and fusion its <see cref="RunFusionProgress"/>.</summary>
+    /// <summary>
+    /// Where readers append their <see cref="RunLedgerMark"/>, fusion its <see cref="RunFusionProgress"/> and capture its
+    /// <see cref="RunCaptureProgress"/> and <see cref="RunInterrupted"/>.
+    /// </summary>
     public const string RunLedgerExchange = "treescout.ledger";
 
     public const string CaptureControlQueue = "treescout.capture.control";
@@ -135,7 +138,7 @@ public sealed class Topology
         nameof(MapUpdated) => new(MapsExchange, "map.updated"),
         nameof(WorkerStatus) => new(StatusExchange, "status"),
         nameof(RunLedgerMark) => new(RunLedgerExchange, "mark"),
-        nameof(RunFusionProgress) => new(RunLedgerExchange, "progress"),
+        nameof(RunFusionProgress) or nameof(RunCaptureProgress) or nameof(RunInterrupted) => new(RunLedgerExchange, "progress"),
         _ => throw new ArgumentException($"{messageType.Name} has no route.", nameof(messageType)),
     };
 

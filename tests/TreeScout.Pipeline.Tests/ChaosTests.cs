@@ -6,7 +6,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Capture;
 using TreeScout.Cli.RunControl;
 using TreeScout.Cli.Scanning;
+using TreeScout.Contracts;
 using TreeScout.Messaging;
+using TreeScout.Orchard;
 using TreeScout.Simulation.Scoring;
 using TreeScout.Tests;
 using Xunit;
@@ -167,6 +169,152 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
         }
     }
 
+    // A live run filmed by the capture worker from a recording (the dev overlay's replay: capture plays the frames, fusion
+    // the fixes), cut by a power cut. A recording cannot resume, so the operator stops the run; its map must hold exactly
+    // the observations of the frames captured before the cut: those of the embedded scan of the recording cut after the
+    // same frame, under the same run id.
+    [Fact]
+    public async Task A_power_cut_during_a_replayed_run_ends_it_with_exactly_the_frames_captured_before_the_cut()
+    {
+        await using var node = await OwnBrokerNode.StartAsync("chaos-replay");
+        var storeRoot = Path.Combine(scan.Root, "replay-cut-store");
+        var frames = new Recording(scan.Recording).ReadFrames().Count();
+        var projects = (string[])["TreeScout.Capture", .. PipelineWorkers.Projects];
+        var settings = new Dictionary<string, string>
+        {
+            // The recorded timing slowed down 5x, so the cut lands mid-run; capture's ledger progress every second.
+            ["TREESCOUT__Capture__Source"] = scan.Recording,
+            ["TREESCOUT__Capture__Speedup"] = "0.2",
+            ["TREESCOUT__Capture__ProgressInterval"] = "00:00:01",
+            ["TREESCOUT__Gnss__Source"] = "Recording",
+            ["TREESCOUT__Gnss__Recording"] = scan.Recording,
+            ["TREESCOUT__Fusion__QuietTimeout"] = "00:00:10",
+        };
+        var workers = new Dictionary<string, (WorkerProcess Process, int Port)>(StringComparer.Ordinal);
+        try
+        {
+            await StartAllAsync();
+            await using var session = await BrokerSession.ConnectAsync(node.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+            var finalMap = new TaskCompletionSource<MapUpdated>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var maps = await session.Bus.ListenAsync(Topology.MapsExchange, "#", envelope =>
+            {
+                if (MessageCodec.Decode(envelope) is MapUpdated { Final: true } map)
+                {
+                    finalMap.TrySetResult(map);
+                }
+                return Task.CompletedTask;
+            }, timeout.Token);
+
+            var controller = new RunController(session, TimeSpan.FromSeconds(3), TextWriter.Null);
+            var (planJson, plan) = RunStarts.ReadPlan(Path.Combine(scan.Recording, Recording.BlockFile));
+            var started = await controller.StartAsync(new RunStartRequest(plan!.Name ?? "sim", null, planJson, plan,
+                new Recording(scan.Recording).ReadCameras().Cameras), DateTimeOffset.UtcNow, timeout.Token);
+            var runId = started.RunId;
+
+            // Cut once capture's ledger progress says 40 % of the frames are confirmed.
+            RunCaptureProgress? progress;
+            while ((progress = (await RunBook.ReadAsync(session.Bus, timeout.Token)).Find(runId)?.CaptureProgress) is null || progress.FramesPublished < frames * 0.4)
+            {
+                await Task.Delay(250, timeout.Token);
+            }
+            await Task.WhenAll([node.KillAsync(), .. workers.Values.Select(w => w.Process.KillAsync())]);
+            foreach (var worker in workers.Values)
+            {
+                await worker.Process.DisposeAsync();
+            }
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            await node.StartAgainAsync();
+            await StartAllAsync();
+
+            // Capture came back: the run is interrupted and cannot resume from a recording; the operator is told so.
+            var interruption = await LedgerAsync(session.Bus, book => book.Find(runId)!.Interruptions.SingleOrDefault(), timeout.Token);
+            Assert.False(interruption.Resumed);
+            Assert.True(interruption.InterruptedAtUtc >= progress.ConfirmedAtUtc, $"interrupted at {interruption.InterruptedAtUtc:O}, before the last progress seen {progress.ConfirmedAtUtc:O}");
+            var status = await RunStatusReport.CollectAsync(session, TimeSpan.FromSeconds(3), runId, timeout.Token);
+            Assert.Contains(status.Warnings, w => w.StartsWith($"run {runId} was interrupted at ", StringComparison.Ordinal) && w.Contains("cannot resume", StringComparison.Ordinal));
+            Assert.Contains(runId, status.ActiveRuns);
+
+            // The frames the broker kept reach fusion once detection is back; then the operator stops the run.
+            await DrainedAsync(session.Bus, [Topology.DetectionFramesQueue, Topology.FusionDetectionsQueue], timeout.Token);
+            await controller.StopAsync(runId, DateTimeOffset.UtcNow, timeout.Token);
+            var map = await finalMap.Task.WaitAsync(timeout.Token);
+            Assert.Equal(runId, map.RunId);
+            var fused = await LedgerAsync(session.Bus, book => book.Find(runId)!.Fused, timeout.Token);
+            var captured = fused.FramesFused + fused.FramesWithoutPose;
+            output.WriteLine($"{frames} frames; {progress.FramesPublished} confirmed at the last progress before the cut; {captured} reached fusion; " +
+                $"interrupted {RunInterruptions.Duration(interruption.NoticedAtUtc - interruption.InterruptedAtUtc)}");
+            Assert.InRange(captured, progress.FramesPublished, frames - 1);
+
+            // The reference: the embedded scan of the recording cut after the last frame captured, same run id.
+            var cut = CutRecording(captured);
+            var referenceOut = Path.Combine(scan.Root, "replay-cut-reference");
+            var reference = await new ScanPipeline(new ConfigurationBuilder().Build(), NullLoggerFactory.Instance, TextWriter.Null)
+                .RunEmbeddedAsync(new ScanRequest(cut, referenceOut, ReplayPace.AsFastAsAccepted, RunId: runId), timeout.Token);
+            var runFolder = Path.GetDirectoryName(map.StorePath)!;
+            Assert.True(reference.Map.Observations > 0);
+            Assert.Equal(ObservationIds(referenceOut), ObservationIds(runFolder));
+            Assert.Equal(PerTreeMap.Read(referenceOut), PerTreeMap.Read(runFolder));
+            Assert.Equal(reference.Map.Observations, map.Observations);
+            await AssertNoDeadLettersAsync(session.Bus);
+        }
+        finally
+        {
+            foreach (var worker in workers.Values)
+            {
+                await worker.Process.DisposeAsync();
+            }
+        }
+
+        async Task StartAllAsync()
+        {
+            foreach (var project in projects)
+            {
+                workers[project] = PipelineWorkers.Start(project, node.Uri, storeRoot, output, settings);
+            }
+            foreach (var project in projects)
+            {
+                await HealthEndpoint.WaitForStatusAsync(workers[project].Port, "/readyz", HttpStatusCode.OK, ReadyTimeout);
+            }
+        }
+
+        async Task<T> LedgerAsync<T>(IMessageBus bus, Func<RunBook, T?> find, CancellationToken cancellationToken) where T : class
+        {
+            while (true)
+            {
+                if (find(await RunBook.ReadAsync(bus, cancellationToken)) is { } found)
+                {
+                    return found;
+                }
+                await Task.Delay(250, cancellationToken);
+            }
+        }
+
+        string CutRecording(long framesKept)
+        {
+            var copy = Path.Combine(scan.Root, "replay-cut-recording");
+            foreach (var file in Directory.EnumerateFiles(scan.Recording, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy, Path.GetRelativePath(scan.Recording, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+            var rows = File.ReadAllLines(Path.Combine(scan.Recording, Recording.FramesFile));
+            File.WriteAllLines(Path.Combine(copy, Recording.FramesFile), rows.Take(1 + (int)framesKept));
+            return copy;
+        }
+
+        static async Task DrainedAsync(IMessageBus bus, string[] queues, CancellationToken cancellationToken)
+        {
+            // Empty twice in a row, a second apart: detection has taken every kept frame and fusion every detection.
+            for (var emptyPolls = 0; emptyPolls < 2; await Task.Delay(1000, cancellationToken))
+            {
+                var depths = await Task.WhenAll(queues.Select(q => bus.GetQueueDepthAsync(q, cancellationToken)));
+                emptyPolls = depths.All(d => d is { Ready: 0 }) ? emptyPolls + 1 : 0;
+            }
+        }
+    }
+
     /// <summary>The same observation ids on the same trees as the embedded scan of the recording, and no dead letter anywhere.</summary>
     private async Task AssertLikeTheEmbeddedScanAsync(ScanResult result, string outDirectory, IMessageBus bus)
     {
@@ -179,6 +327,11 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
         Assert.Equal(ObservationIds(scan.EmbeddedOut), ObservationIds(outDirectory));
         Assert.Equal(embedded, disrupted);
         Assert.Equal(scan.Embedded.Map.Observations, result.Map.Observations);
+        await AssertNoDeadLettersAsync(bus);
+    }
+
+    private static async Task AssertNoDeadLettersAsync(IMessageBus bus)
+    {
         foreach (var queue in new Topology(new TopologyOptions()).Queues)
         {
             // Unknown (null) while this client is still reconnecting after the broker came back: ask again.

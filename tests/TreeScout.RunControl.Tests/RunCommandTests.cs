@@ -226,7 +226,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
 
         var unknown = await TreescoutAsync(["run", "status", "--run", "20260421-091200-noord-3-ffff", "--broker", vhost.Uri.ToString(), "--listen", "1"]);
         Assert.Equal(1, unknown.ExitCode);
-        Assert.Equal($"treescout: unknown run 20260421-091200-noord-3-ffff: workers report active run {Run}", unknown.Stderr.Trim().Split('\n')[^1]);
+        Assert.Equal($"treescout: unknown run 20260421-091200-noord-3-ffff: the workers and the run ledger show active run {Run}", unknown.Stderr.Trim().Split('\n')[^1]);
     }
 
     [Fact]

@@ -45,12 +45,16 @@ public sealed record RunStatusReport(
     {
         var now = DateTimeOffset.UtcNow;
         var heartbeats = await session.CollectHeartbeatsAsync(window, cancellationToken);
-        var active = heartbeats.Select(h => h.RunId).Where(r => r != WorkerStatus.IdleRunId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        // Runs the workers report and runs the ledger shows not yet finished (an interrupted run no worker films any more).
+        var ledger = await RunBook.ReadAsync(session.Bus, cancellationToken);
+        var active = heartbeats.Select(h => h.RunId).Where(r => r != WorkerStatus.IdleRunId)
+            .Concat(ledger.Unfinished.Select(r => r.Started.RunId))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (runId is not null && !active.Contains(runId, StringComparer.Ordinal))
         {
             throw new CliException(heartbeats.Count == 0
                 ? $"unknown run {runId}: no worker reported within {window.TotalSeconds:0.#}s"
-                : $"unknown run {runId}: workers report {(active.Count == 0 ? "no active run" : "active run " + string.Join(", ", active))}");
+                : $"unknown run {runId}: the workers and the run ledger show {(active.Count == 0 ? "no active run" : "active run " + string.Join(", ", active))}");
         }
 
         var queues = new List<QueueDepth>();
@@ -72,7 +76,11 @@ public sealed record RunStatusReport(
         var totals = heartbeats.SelectMany(h => h.Counters)
             .GroupBy(c => c.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Sum(c => c.Value), StringComparer.Ordinal);
-        var warnings = heartbeats.SelectMany(h => h.Warnings.Select(w => $"{h.Worker}: {w}")).ToList();
+        // An interruption from the ledger once, not again as capture's warning of it.
+        var interruptions = ledger.Unfinished.Where(r => runId is null || r.Started.RunId == runId)
+            .SelectMany(r => r.Interruptions).Select(RunInterruptions.Describe).ToList();
+        var warnings = new List<string>(interruptions);
+        warnings.AddRange(heartbeats.SelectMany(h => h.Warnings.Select(w => $"{h.Worker}: {w}")).Where(w => !interruptions.Any(w.EndsWith)));
         warnings.AddRange(heartbeats.Where(h => !h.Ready).Select(h => $"{h.Instance} is not ready"));
         warnings.AddRange(deadLettered);
         foreach (var worker in new[] { WorkerRole.Capture, WorkerRole.Detection, WorkerRole.Fusion, WorkerRole.MapWriter }.Select(WorkerIdentity.NameOf))
