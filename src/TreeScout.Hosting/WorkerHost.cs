@@ -1,8 +1,6 @@
 using System.Net;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,7 +17,7 @@ namespace TreeScout.Hosting;
 /// <summary>
 /// Builds and runs a worker process the same way for every worker (eShop ServiceDefaults style):
 /// configuration from appsettings + TREESCOUT__ environment variables, validated options, Serilog,
-/// the RabbitMQ bus, status heartbeats, and /healthz, /readyz, /metrics on a small Kestrel listener.
+/// the RabbitMQ bus, status heartbeats, and /healthz, /readyz (<see cref="WorkerHealth"/>), /metrics on a small Kestrel listener.
 /// </summary>
 public static class WorkerHost
 {
@@ -58,6 +56,7 @@ public static class WorkerHost
         services.AddHostedService<BusService>();
         services.AddHostedService<StatusHeartbeatService>();
         services.AddHostedService<BrokerWaitLogService>();
+        services.AddWorkerHealthChecks();
 
         // Leave time for the in-flight message to finish and be acknowledged (k8s terminationGracePeriodSeconds is longer).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
@@ -123,7 +122,8 @@ public static class WorkerHost
             await ReportFatalAsync($"{worker}: invalid configuration: {failures}");
             return ConfigurationError;
         }
-        MapHealthEndpoints(app);
+        app.MapWorkerHealthEndpoints();
+        app.MapMetrics("/metrics");
         try
         {
             await app.RunAsync();
@@ -154,24 +154,5 @@ public static class WorkerHost
                 // Not in a pod that provides it: stderr is enough.
             }
         }
-    }
-
-    public static void MapHealthEndpoints(WebApplication app)
-    {
-        var bus = app.Services.GetRequiredService<IMessageBus>();
-        var identity = app.Services.GetRequiredService<WorkerIdentity>();
-        var warnings = app.Services.GetRequiredService<WorkerWarnings>();
-        app.MapGet("/healthz", () => Results.Text(JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["status"] = "alive",
-            ["worker"] = identity.Worker,
-            ["version"] = identity.Version,
-            ["bus"] = bus.State,
-            ["warnings"] = warnings.Snapshot(),
-        }), "application/json"));
-        app.MapGet("/readyz", () => bus.IsReady
-            ? Results.Text("{\"status\":\"ready\"}", "application/json")
-            : Results.Text(JsonSerializer.Serialize(new Dictionary<string, string> { ["status"] = "not ready", ["bus"] = bus.State }), "application/json", statusCode: StatusCodes.Status503ServiceUnavailable));
-        app.MapMetrics("/metrics");
     }
 }

@@ -89,7 +89,7 @@ internal sealed class DeliveryProcessor(
         }
 
         metrics.Consumed(queue.Name, Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return context.Deferred is not null
+        return context.IsAcknowledgementDeferred
             ? new(DeliveryAction.Defer, MessageId: message.MessageId)
             : new(DeliveryAction.Ack, MessageId: message.MessageId);
     }

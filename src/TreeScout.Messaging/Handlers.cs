@@ -32,9 +32,25 @@ public interface IDeferredAcknowledgement
 /// <summary>What a handler knows about the delivery it is handling.</summary>
 public sealed class MessageContext
 {
-    private readonly Func<IDeferredAcknowledgement> _defer;
+    // How the bus acknowledges later; null for a context made for a direct call.
+    private readonly Func<IDeferredAcknowledgement>? _defer;
+    private Deferral? _deferral;
 
-    internal MessageContext(string queue, int deliveryCount, IMessagePublisher publisher, Func<IDeferredAcknowledgement> defer)
+    /// <summary>
+    /// A delivery for calling a handler directly, without a bus (a handler's unit test, a tool): the handler publishes
+    /// through <paramref name="publisher"/>, and an acknowledgement it defers goes nowhere but shows in
+    /// <see cref="IsAcknowledgementDeferred"/> and <see cref="IsAcknowledgementPending"/>.
+    /// </summary>
+    /// <param name="queue">The queue the message would come from, e.g. <see cref="Topology.FusionGnssQueue"/>.</param>
+    /// <param name="publisher">Where the handler's messages go, e.g. <see cref="PublishedMessages"/>; none: a handler that publishes fails, naming the queue.</param>
+    /// <param name="deliveryCount">1 for a first delivery; more to test a redelivery.</param>
+    public MessageContext(string queue, IMessagePublisher? publisher = null, int deliveryCount = 1)
+        : this(queue, deliveryCount, publisher ?? new NoPublisher(queue), null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(deliveryCount, 1);
+    }
+
+    internal MessageContext(string queue, int deliveryCount, IMessagePublisher publisher, Func<IDeferredAcknowledgement>? defer)
     {
         Queue = queue;
         DeliveryCount = deliveryCount;
@@ -52,13 +68,88 @@ public sealed class MessageContext
     /// <summary>Publishes with confirmation; publish downstream before returning so the ack follows the confirm.</summary>
     public IMessagePublisher Publisher { get; }
 
-    internal IDeferredAcknowledgement? Deferred { get; private set; }
+    /// <summary>The handler called <see cref="DeferAcknowledgement"/>: the message is not acknowledged when it returns.</summary>
+    public bool IsAcknowledgementDeferred => _deferral is not null;
+
+    /// <summary>The handler deferred the acknowledgement and has not acknowledged yet.</summary>
+    public bool IsAcknowledgementPending => _deferral is { IsAcknowledged: false };
 
     /// <summary>
     /// Keep the message unacknowledged after the handler returns; the caller acknowledges it later. Used by
     /// stateful stages (fusion) whose output for a message is only published once later messages arrived.
     /// </summary>
-    public IDeferredAcknowledgement DeferAcknowledgement() => Deferred ??= _defer();
+    public IDeferredAcknowledgement DeferAcknowledgement() => _deferral ??= new Deferral(_defer?.Invoke());
+
+    /// <summary>Remembers that the acknowledgement was given, then passes it on to the bus (none for a direct call).</summary>
+    private sealed class Deferral(IDeferredAcknowledgement? bus) : IDeferredAcknowledgement
+    {
+        private volatile bool _acknowledged;
+
+        public bool IsAcknowledged => _acknowledged;
+
+        public void Acknowledge()
+        {
+            _acknowledged = true;
+            bus?.Acknowledge();
+        }
+    }
+
+    private sealed class NoPublisher(string queue) : IMessagePublisher
+    {
+        public Task PublishAsync(IMessage message, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException($"the handler of {queue} published a {message.GetType().Name}, but its MessageContext was made without a publisher");
+    }
+}
+
+/// <summary>
+/// Keeps what is published to it, in order, and confirms at once: a <see cref="MessageContext"/>'s publisher for calling
+/// a handler directly and checking what it published.
+/// </summary>
+public sealed class PublishedMessages : IMessagePublisher, IReadOnlyList<IMessage>
+{
+    private readonly List<IMessage> _messages = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_messages)
+            {
+                return _messages.Count;
+            }
+        }
+    }
+
+    public IMessage this[int index]
+    {
+        get
+        {
+            lock (_messages)
+            {
+                return _messages[index];
+            }
+        }
+    }
+
+    public Task PublishAsync(IMessage message, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_messages)
+        {
+            _messages.Add(message);
+        }
+        return Task.CompletedTask;
+    }
+
+    public IEnumerator<IMessage> GetEnumerator()
+    {
+        lock (_messages)
+        {
+            return _messages.ToList().GetEnumerator();
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 /// <summary>Routes the messages of one queue to their handlers by type.</summary>

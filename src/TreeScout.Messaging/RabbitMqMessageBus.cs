@@ -52,6 +52,8 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     // Exchanges that feed a queue with a length limit (frames): there a refused publish can mean "full", and is shed.
     private readonly HashSet<string> _boundedExchanges = [.. topology.Queues.Where(q => q.Overflow == OverflowPolicy.RejectPublish).SelectMany(q => q.Bindings).Select(b => b.Exchange)];
 
+    private readonly RabbitMqTopology _declarations = new(topology);
+
     public bool IsReady => _ready && _session is { Connection.IsOpen: true };
 
     public string State => _outage is { } outage && !_stopRequested ? outage.WaitingLine(outage.Lasted(DateTimeOffset.UtcNow)) : _state;
@@ -204,7 +206,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
 
             await using (var declare = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
             {
-                await RabbitMqTopology.EnsureAsync(declare, topology, options.DeclareTopology, cancellationToken);
+                await _declarations.EnsureAsync(declare, options.DeclareTopology, cancellationToken);
             }
 
             session.Publish = await OpenChannelAsync(session, new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
@@ -266,69 +268,6 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             return Task.CompletedTask;
         };
         return channel;
-    }
-
-    /// <summary>Declares every exchange, quorum queue, binding, dead-letter exchange and queue. Idempotent.</summary>
-    public static async Task DeclareTopologyAsync(IChannel channel, Topology topology, CancellationToken cancellationToken)
-    {
-        foreach (var exchange in Topology.Exchanges)
-        {
-            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-        }
-        foreach (var queue in topology.Queues)
-        {
-            await channel.ExchangeDeclareAsync(queue.DeadLetterExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-            await channel.QueueDeclareAsync(queue.DeadLetterQueue, durable: true, exclusive: false, autoDelete: false,
-                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" }, cancellationToken: cancellationToken);
-            await channel.QueueBindAsync(queue.DeadLetterQueue, queue.DeadLetterExchange, "", cancellationToken: cancellationToken);
-
-            await channel.QueueDeclareAsync(queue.Name, durable: true, exclusive: false, autoDelete: false, arguments: QueueArguments(queue), cancellationToken: cancellationToken);
-            foreach (var binding in queue.Bindings)
-            {
-                await channel.QueueBindAsync(queue.Name, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken);
-            }
-        }
-        await channel.QueueDeclareAsync(Topology.RunLedgerStream, durable: true, exclusive: false, autoDelete: false, arguments: RunLedgerArguments(topology), cancellationToken: cancellationToken);
-        foreach (var binding in Topology.RunLedgerBindings)
-        {
-            await channel.QueueBindAsync(Topology.RunLedgerStream, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken);
-        }
-    }
-
-    /// <summary>The run ledger's stream arguments: kept for a season, small segments (run facts are few and small).</summary>
-    public static Dictionary<string, object?> RunLedgerArguments(Topology topology) => new()
-    {
-        ["x-queue-type"] = "stream",
-        ["x-max-age"] = $"{topology.Options.RunLedgerRetentionDays}D",
-        ["x-max-length-bytes"] = 1_000_000_000L,
-        ["x-stream-max-segment-size-bytes"] = 16_000_000,
-    };
-
-    public static Dictionary<string, object?> QueueArguments(QueueSpec queue)
-    {
-        var args = new Dictionary<string, object?>
-        {
-            ["x-queue-type"] = "quorum",
-            ["x-delivery-limit"] = queue.BrokerDeliveryLimit,
-            ["x-dead-letter-exchange"] = queue.DeadLetterExchange,
-            // The broker's own dead-lettering (delivery limit reached because consumers kept dying) is then
-            // at-least-once: the message stays in this queue until the dead-letter queue confirmed it. RabbitMQ
-            // requires reject-publish overflow for that; without a length limit it never rejects anything.
-            ["x-dead-letter-strategy"] = "at-least-once",
-            ["x-overflow"] = "reject-publish",
-        };
-        if (queue.Overflow == OverflowPolicy.RejectPublish)
-        {
-            if (queue.MaxLength is { } max)
-            {
-                args["x-max-length"] = max;
-            }
-            if (queue.MaxLengthBytes is { } bytes)
-            {
-                args["x-max-length-bytes"] = bytes;
-            }
-        }
-        return args;
     }
 
     private async Task OnDeliveryAsync(DeliveryProcessor processor, IChannel channel, BasicDeliverEventArgs delivery)

@@ -56,8 +56,9 @@ public sealed record WorkerEndpoints(WorkerRole Role, IReadOnlyList<string> Cons
 }
 
 /// <summary>
-/// The complete broker topology, declared once at start by every worker (declarations are idempotent).
-/// An exchange per stage; every consumed queue is a durable quorum queue with its own dead-letter exchange and queue.
+/// The complete broker topology, transport-neutral (the in-memory broker uses it as is); <see cref="RabbitMqTopology"/>
+/// turns it into RabbitMQ's declarations. An exchange per stage; every consumed queue is a durable quorum queue with
+/// its own dead-letter exchange and queue.
 /// Control messages are bound into the data queues that need them, so a run's RunStarted is always ahead of its data
 /// in those queues (one publisher, one queue: FIFO).
 /// </summary>

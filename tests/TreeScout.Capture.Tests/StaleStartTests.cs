@@ -38,7 +38,9 @@ public sealed class StaleStartTests
 
         foreach (var run in new[] { stopped, fused, replay, active })
         {
-            await handler.HandleAsync(run, null!, CancellationToken.None);
+            var context = new MessageContext(Topology.CaptureControlQueue);
+            await handler.HandleAsync(run, context, CancellationToken.None);
+            Assert.False(context.IsAcknowledgementDeferred); // every start is acknowledged on return, filmed or not
         }
 
         Assert.True(controller.Starts.TryRead(out var start));

@@ -123,7 +123,7 @@ public sealed class BrokerBootTests(ITestOutputHelper output) : IAsyncLifetime, 
         {
             await using var connection = await Factory(RabbitMqDefinitions.UserName(role), Password(role)).CreateConnectionAsync();
             await using var channel = await connection.CreateChannelAsync();
-            await RabbitMqTopology.VerifyAsync(channel, topology, CancellationToken.None);
+            await new RabbitMqTopology(topology).VerifyAsync(channel, CancellationToken.None);
         }
         await Assert.ThrowsAsync<BrokerUnreachableException>(() => Factory("guest", "guest").CreateConnectionAsync());
 

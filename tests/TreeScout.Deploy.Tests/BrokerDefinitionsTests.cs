@@ -39,20 +39,40 @@ public class BrokerDefinitionsTests
 
         var queues = d["queues"]!.AsArray().ToDictionary(q => (string)q!["name"]!, q => q!["arguments"]!.AsObject());
         Assert.Equal(Topology.Queues.Count * 2 + 1, queues.Count);
-        Assert.Equal(RabbitMqMessageBus.RunLedgerArguments(Topology).ToDictionary(a => a.Key, a => Convert.ToString(a.Value, System.Globalization.CultureInfo.InvariantCulture)!).OrderBy(a => a.Key),
-            queues[Topology.RunLedgerStream].ToDictionary(a => a.Key, a => a.Value!.ToString()).OrderBy(a => a.Key));
-        foreach (var q in Topology.Queues)
+        // Exactly the arguments a worker declares (RabbitMqTopology.DeclareAsync): a difference would make its declare fail with 406.
+        var declared = new RabbitMqTopology(Topology).Queues.ToDictionary(q => q.Name, q => Text(q.Arguments));
+        Assert.Equal(declared.Keys.Order(), queues.Keys.Order());
+        foreach (var (name, arguments) in queues)
         {
-            var declared = RabbitMqMessageBus.QueueArguments(q).ToDictionary(a => a.Key, a => Convert.ToString(a.Value, System.Globalization.CultureInfo.InvariantCulture)!);
-            var defined = queues[q.Name].ToDictionary(a => a.Key, a => a.Value!.ToString());
-            Assert.Equal(declared.OrderBy(a => a.Key), defined.OrderBy(a => a.Key));
-            Assert.Equal("quorum", (string)queues[q.DeadLetterQueue]["x-queue-type"]!);
+            Assert.Equal(declared[name], Text(arguments.ToDictionary(a => a.Key, a => (object?)a.Value!.ToString())));
         }
+        Assert.All(Topology.Queues, q => Assert.Equal("quorum", (string)queues[q.DeadLetterQueue]["x-queue-type"]!));
+        Assert.Equal("stream", (string)queues[Topology.RunLedgerStream]["x-queue-type"]!);
 
         var bindings = d["bindings"]!.AsArray().Select(b => ((string)b!["source"]!, (string)b["destination"]!, (string)b["routing_key"]!)).ToHashSet();
         var expectedBindings = Topology.Queues.SelectMany(q => q.Bindings.Select(b => (b.Exchange, q.Name, b.RoutingKey)).Append((q.DeadLetterExchange, q.DeadLetterQueue, "")))
             .Concat(Topology.RunLedgerBindings.Select(b => (b.Exchange, Topology.RunLedgerStream, b.RoutingKey))).ToHashSet();
         Assert.Equal(expectedBindings.Order(), bindings.Order());
+    }
+
+    /// <summary>
+    /// RabbitMQ (3.10.8 measured) honours x-dead-letter-strategy=at-least-once only with x-overflow=reject-publish; with the
+    /// quorum default, drop-head, it logs "Falling back to dead-letter-strategy at-most-once" and a message the broker
+    /// dead-letters (delivery limit reached) can be lost. So every work queue has reject-publish, length limit or not, and
+    /// only the frames queue has a limit.
+    /// </summary>
+    [Fact]
+    public async Task Every_work_queue_dead_letters_at_least_once_and_only_frames_are_ever_shed()
+    {
+        var d = JsonNode.Parse(await File.ReadAllTextAsync(CommittedPath))!;
+        var queues = d["queues"]!.AsArray().ToDictionary(q => (string)q!["name"]!, q => q!["arguments"]!.AsObject());
+        foreach (var q in Topology.Queues)
+        {
+            var arguments = queues[q.Name];
+            Assert.Equal(("at-least-once", "reject-publish"), ((string)arguments["x-dead-letter-strategy"]!, (string)arguments["x-overflow"]!));
+            Assert.Equal(q.Name == Topology.DetectionFramesQueue, arguments.ContainsKey("x-max-length"));
+            Assert.Equal(q.Name == Topology.DetectionFramesQueue, arguments.ContainsKey("x-max-length-bytes"));
+        }
     }
 
     /// <summary>
@@ -102,6 +122,9 @@ public class BrokerDefinitionsTests
             Assert.All(Topology.Exchanges.Concat(Topology.Queues.Select(q => q.Name)), name => Assert.DoesNotMatch(configure, name));
         });
     }
+
+    private static List<KeyValuePair<string, string>> Text(IEnumerable<KeyValuePair<string, object?>> arguments) =>
+        [.. arguments.Select(a => KeyValuePair.Create(a.Key, Convert.ToString(a.Value, System.Globalization.CultureInfo.InvariantCulture)!)).OrderBy(a => a.Key, StringComparer.Ordinal)];
 
     private static IEnumerable<string> Allowed(JsonNode permission, string kind, IEnumerable<string> resources)
     {

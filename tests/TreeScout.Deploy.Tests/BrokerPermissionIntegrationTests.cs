@@ -107,8 +107,8 @@ public sealed class BrokerPermissionIntegrationTests : IAsyncLifetime
         foreach (var role in BrokerPermissions.Roles)
         {
             await using var connection = await ConnectAsync(role);
-            Assert.True(await AllowedAsync(connection, ch => RabbitMqTopology.VerifyAsync(ch, _topology, CancellationToken.None)), $"{role}: passive check of the topology refused");
-            Assert.False(await AllowedAsync(connection, ch => RabbitMqMessageBus.DeclareTopologyAsync(ch, _topology, CancellationToken.None)), $"{role}: may declare the topology");
+            Assert.True(await AllowedAsync(connection, ch => new RabbitMqTopology(_topology).VerifyAsync(ch, CancellationToken.None)), $"{role}: passive check of the topology refused");
+            Assert.False(await AllowedAsync(connection, ch => new RabbitMqTopology(_topology).DeclareAsync(ch, CancellationToken.None)), $"{role}: may declare the topology");
             Assert.False(await AllowedAsync(connection, ch => ch.QueueDeleteAsync(Topology.DetectionFramesQueue)), $"{role}: may delete the frames queue");
             Assert.False(await AllowedAsync(connection, ch => ch.QueueDeclareAsync("treescout.rogue", durable: true, exclusive: false, autoDelete: false)), $"{role}: may create a queue");
         }

@@ -29,7 +29,8 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
             Handler = new MapWriterHandler(folders, MapWriterTestData.Catalog, wrapped, Counters, Warnings, new ActiveRun(), Disk,
                 clock ?? TimeProvider.System, logs.CreateLogger<MapWriterHandler>());
             Worker = new InMemoryMessageBus(Broker, "mapwriter", new BrokerOptions(), new MessagingMetrics(), logs.CreateLogger<InMemoryMessageBus>());
-            Worker.Subscribe(Topology.MapWriterObservationsQueue, new MessageDispatcher().On<RunStarted>(Handler).On<TreeObservations>(Handler).On<RunFused>(Handler));
+            Dispatcher = new MessageDispatcher().On<RunStarted>(Handler).On<TreeObservations>(Handler).On<RunFused>(Handler);
+            Worker.Subscribe(Topology.MapWriterObservationsQueue, Dispatcher);
             Feeder = new InMemoryMessageBus(Broker, "feeder", new BrokerOptions(), new MessagingMetrics(), logs.CreateLogger<InMemoryMessageBus>());
             Sink = OtherWorkersSink.StartAsync(new InMemoryMessageBus(Broker, "sink", new BrokerOptions(), new MessagingMetrics(), logs.CreateLogger<InMemoryMessageBus>())).GetAwaiter().GetResult();
             _listener = Feeder.ListenAsync(Topology.MapsExchange, "#", e =>
@@ -48,6 +49,9 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
         public StoreDiskSpace Disk { get; }
 
         public MapWriterHandler Handler { get; }
+
+        /// <summary>The handler by message type, as the worker's bus calls it.</summary>
+        public MessageDispatcher Dispatcher { get; }
 
         public InMemoryMessageBus Worker { get; }
 
@@ -153,12 +157,21 @@ public sealed class MapWriterHandlerTests(ITestOutputHelper output)
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 4, 21, 9, 0, 0, TimeSpan.Zero));
         var run = new SyntheticRun("run-live", rows: 1, treesPerRow: 10, batchSize: 20);
         await using var harness = new Harness(dir.Path, logs, TimeSpan.FromSeconds(5), clock);
-        await harness.Worker.StartAsync(CancellationToken.None);
-        await harness.RunAsync([run.Started, .. run.Batches.Take(5)]);
-        Assert.Single(harness.Maps); // first batch publishes, the next four are within 5 s
+        // The handler called directly, one delivery after the other, without a bus: what it publishes lands in maps.
+        var maps = new PublishedMessages();
+        async Task HandleAsync(IEnumerable<IMessage> messages)
+        {
+            foreach (var message in messages)
+            {
+                await harness.Dispatcher.DispatchAsync(message, new MessageContext(Topology.MapWriterObservationsQueue, maps), CancellationToken.None);
+            }
+        }
+
+        await HandleAsync([run.Started, .. run.Batches.Take(5)]);
+        Assert.Single(maps); // first batch publishes, the next four are within 5 s
         clock.Advance(TimeSpan.FromSeconds(6));
-        await harness.RunAsync(run.Batches.Skip(5).Take(3));
-        var live = harness.Maps.OrderBy(m => m.Observations).ToList();
+        await HandleAsync(run.Batches.Skip(5).Take(3));
+        var live = maps.Cast<MapUpdated>().ToList();
         Assert.Equal(2, live.Count);
         Assert.All(live, m => Assert.False(m.Final));
         Assert.All(live, m => Assert.Empty(m.Exports));

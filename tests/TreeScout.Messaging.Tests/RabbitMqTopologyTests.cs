@@ -32,7 +32,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
             Assert.Equal("50", args["x-delivery-limit"]); // the broker's limit (crashes count); 4 handler failures are the bus's
             Assert.Equal(spec.Name + ".dlx", args["x-dead-letter-exchange"]);
             Assert.Equal("at-least-once", args["x-dead-letter-strategy"]);
-            Assert.Equal("reject-publish", args["x-overflow"]);
+            Assert.Equal("reject-publish", args["x-overflow"]); // else RabbitMQ falls back to at-most-once dead-lettering
             if (spec.Name == Topology.DetectionFramesQueue)
             {
                 Assert.Equal("500", args["x-max-length"]);

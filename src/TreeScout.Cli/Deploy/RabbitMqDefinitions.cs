@@ -6,9 +6,9 @@ using TreeScout.Messaging;
 namespace TreeScout.Cli.Deploy;
 
 /// <summary>
-/// The broker's boot definitions (RabbitMQ definitions JSON) generated from the code's <see cref="Topology"/>: the
-/// virtual host, every exchange, quorum queue (with exactly the arguments the workers would declare), binding and
-/// dead-letter pair, and one user's permissions per <see cref="WorkerRole"/>. Users and passwords are not in it: they
+/// The broker's boot definitions (RabbitMQ definitions JSON): the virtual host, one user's permissions per
+/// <see cref="WorkerRole"/>, and the exchanges, queues (with their arguments) and bindings of <see cref="RabbitMqTopology"/>,
+/// the same declarations a worker makes when it declares the topology itself. Users and passwords are not in it: they
 /// come from a Secret at pod start (deploy/k3s/base/rabbitmq/render-definitions.sh, docs/adr/0051).
 /// The output is deterministic so the committed deploy/k3s/base/rabbitmq/definitions.json can be compared with it.
 /// </summary>
@@ -46,38 +46,25 @@ public static class RabbitMqDefinitions
             }
             json.WriteEndArray();
 
+            var declarations = new RabbitMqTopology(topology);
             json.WriteStartArray("exchanges");
-            foreach (var exchange in Topology.Exchanges)
+            foreach (var exchange in declarations.Exchanges)
             {
-                WriteExchange(json, vhost, exchange, "topic");
-            }
-            foreach (var queue in topology.Queues)
-            {
-                WriteExchange(json, vhost, queue.DeadLetterExchange, "fanout");
+                WriteExchange(json, vhost, exchange);
             }
             json.WriteEndArray();
 
             json.WriteStartArray("queues");
-            foreach (var queue in topology.Queues)
+            foreach (var queue in declarations.Queues)
             {
-                WriteQueue(json, vhost, queue.Name, RabbitMqMessageBus.QueueArguments(queue));
-                WriteQueue(json, vhost, queue.DeadLetterQueue, new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+                WriteQueue(json, vhost, queue);
             }
-            WriteQueue(json, vhost, Topology.RunLedgerStream, RabbitMqMessageBus.RunLedgerArguments(topology));
             json.WriteEndArray();
 
             json.WriteStartArray("bindings");
-            foreach (var queue in topology.Queues)
+            foreach (var binding in declarations.Bindings)
             {
-                foreach (var binding in queue.Bindings)
-                {
-                    WriteBinding(json, vhost, binding.Exchange, queue.Name, binding.RoutingKey);
-                }
-                WriteBinding(json, vhost, queue.DeadLetterExchange, queue.DeadLetterQueue, "");
-            }
-            foreach (var binding in Topology.RunLedgerBindings)
-            {
-                WriteBinding(json, vhost, binding.Exchange, Topology.RunLedgerStream, binding.RoutingKey);
+                WriteBinding(json, vhost, binding);
             }
             json.WriteEndArray();
 
@@ -86,12 +73,12 @@ public static class RabbitMqDefinitions
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 
-    private static void WriteExchange(Utf8JsonWriter json, string vhost, string name, string type)
+    private static void WriteExchange(Utf8JsonWriter json, string vhost, ExchangeDeclaration exchange)
     {
         json.WriteStartObject();
-        json.WriteString("name", name);
+        json.WriteString("name", exchange.Name);
         json.WriteString("vhost", vhost);
-        json.WriteString("type", type);
+        json.WriteString("type", exchange.Type);
         json.WriteBoolean("durable", true);
         json.WriteBoolean("auto_delete", false);
         json.WriteBoolean("internal", false);
@@ -100,15 +87,15 @@ public static class RabbitMqDefinitions
         json.WriteEndObject();
     }
 
-    private static void WriteQueue(Utf8JsonWriter json, string vhost, string name, IReadOnlyDictionary<string, object?> arguments)
+    private static void WriteQueue(Utf8JsonWriter json, string vhost, QueueDeclaration queue)
     {
         json.WriteStartObject();
-        json.WriteString("name", name);
+        json.WriteString("name", queue.Name);
         json.WriteString("vhost", vhost);
         json.WriteBoolean("durable", true);
         json.WriteBoolean("auto_delete", false);
         json.WriteStartObject("arguments");
-        foreach (var (key, value) in arguments.OrderBy(a => a.Key, StringComparer.Ordinal))
+        foreach (var (key, value) in queue.Arguments.OrderBy(a => a.Key, StringComparer.Ordinal))
         {
             json.WritePropertyName(key);
             switch (value)
@@ -123,21 +110,21 @@ public static class RabbitMqDefinitions
                     json.WriteNumberValue(l);
                     break;
                 default:
-                    throw new InvalidOperationException($"queue {name}: argument {key} has a type definitions cannot carry ({value?.GetType().Name ?? "null"})");
+                    throw new InvalidOperationException($"queue {queue.Name}: argument {key} has a type definitions cannot carry ({value?.GetType().Name ?? "null"})");
             }
         }
         json.WriteEndObject();
         json.WriteEndObject();
     }
 
-    private static void WriteBinding(Utf8JsonWriter json, string vhost, string source, string queue, string routingKey)
+    private static void WriteBinding(Utf8JsonWriter json, string vhost, BindingDeclaration binding)
     {
         json.WriteStartObject();
-        json.WriteString("source", source);
+        json.WriteString("source", binding.Exchange);
         json.WriteString("vhost", vhost);
-        json.WriteString("destination", queue);
+        json.WriteString("destination", binding.Queue);
         json.WriteString("destination_type", "queue");
-        json.WriteString("routing_key", routingKey);
+        json.WriteString("routing_key", binding.RoutingKey);
         json.WriteStartObject("arguments");
         json.WriteEndObject();
         json.WriteEndObject();
