@@ -72,14 +72,24 @@ using (var store = TreeScout.MapWriter.Store.RunStore.OpenReadOnly(Path.Combine(
 {
     var options = new MapWriterOptions();
     var watch = Stopwatch.StartNew();
-    var snapshot = TreeScout.MapWriter.Exports.MapExporter.Snapshot(store, options, null);
+    var snapshot = TreeScout.MapWriter.Exports.RunSnapshot.Read(store, options);
     Console.WriteLine($"  snapshot (trees, zones, stage mix)  {watch.Elapsed.TotalSeconds,6:0.00} s");
     foreach (var format in TreeScout.MapWriter.Exports.MapExporter.AllFormats)
     {
         watch.Restart();
-        await TreeScout.MapWriter.Exports.MapExporter.ExportAsync(snapshot, store, [format], Path.Combine(folder, "per-format"), options, null, CancellationToken.None);
+        await TreeScout.MapWriter.Exports.MapExporter.ExportAsync(snapshot, store, [format], Path.Combine(folder, "per-format"), options, CancellationToken.None);
         Console.WriteLine($"  {format,-34} {watch.Elapsed.TotalSeconds,6:0.00} s");
     }
+}
+// What every ingest does for the trees it touched (load their clusters, TreeAggregate.Of, write), for every tree at once.
+using (var store = TreeScout.MapWriter.Store.RunStore.OpenOrCreate(Path.Combine(folder, "store.gpkg")))
+{
+    var (metadata, trees) = store.ReadMetadataAndTrees();
+    var spacing = trees.Where(t => t.SpacingM is not null).ToDictionary(t => t.TreeId, t => t.SpacingM!.Value);
+    var watch = Stopwatch.StartNew();
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+    store.UpdateSpacing(spacing, TreeScout.MapWriter.Exports.RunMetadataKeys.ReadProfile(metadata));
+    Console.WriteLine($"  recompute of all {spacing.Count} trees    {watch.Elapsed.TotalSeconds,6:0.00} s ({(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds:0.00} s CPU)");
 }
 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 Directory.Delete(folder, recursive: true);

@@ -196,7 +196,7 @@ public sealed class MapWriterHandler(
         store.Checkpoint();
 
         var folder = new RunFolder(Path.GetDirectoryName(store.Path)!);
-        var snapshot = MapExporter.Snapshot(store, options.Value, profileOverride: null);
+        var snapshot = RunSnapshot.Read(store, options.Value);
         var exports = await WriteExportsAsync(snapshot, store, folder, cancellationToken);
         var storedObservations = store.CountObservations();
         if (storedObservations < message.ObservationsPublished)
@@ -224,7 +224,7 @@ public sealed class MapWriterHandler(
         IReadOnlyList<string> written;
         try
         {
-            written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, profileOverride: null, cancellationToken);
+            written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, cancellationToken);
         }
         catch when (Directory.Exists(staging))
         {

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Xml;
@@ -111,7 +110,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         Assert.False(File.Exists(path + "-wal"));
         using var copy = RunStore.OpenReadOnly(path);
         Assert.Equal("ok", copy.IntegrityCheck());
-        Assert.Equal(run.StoredTrees, copy.ReadTrees(), new TreeRecordComparer());
+        Assert.Equal(run.StoredTrees, copy.ReadTrees(), TreeValues.Comparer);
     }
 
     [Fact]
@@ -262,7 +261,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     [Fact]
     public async Task Export_reads_the_store_without_changing_a_byte_even_with_another_prescription()
     {
-        var before = Hashes(run.Folder.Path);
+        var before = RunFiles.Hashes(run.Folder.Path);
         var profile = VarietyCatalog.Parse("""
             variety: Experiment
             targetClustersPerTree: 80
@@ -279,7 +278,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
             files = await MapExporter.ExportAsync(store, MapExporter.AllFormats.ToList(), outDir, MapWriterTestData.Options("/unused"), profile, CancellationToken.None);
         }
         SqliteConnection.ClearAllPools();
-        Assert.Equal(before, Hashes(run.Folder.Path));
+        Assert.Equal(before, RunFiles.Hashes(run.Folder.Path));
         Assert.Equal(13, files.Count);
 
         // The exports carry the other profile's rates; the store keeps its own.
@@ -321,18 +320,5 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
             var unwritable = await Assert.ThrowsAsync<ExportException>(() => MapExporter.ExportAsync(store, [ExportFormat.Csv], outUnderFile, MapWriterTestData.Options("/unused"), null, CancellationToken.None));
             Assert.Contains(outUnderFile, unwritable.Message, StringComparison.Ordinal);
         }
-    }
-
-    private static Dictionary<string, string> Hashes(string folder) =>
-        Directory.GetFiles(folder) // every file of the run folder: no side file may appear either
-            .ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
-
-    private sealed class TreeRecordComparer : IEqualityComparer<TreeRecord>
-    {
-        public bool Equals(TreeRecord? x, TreeRecord? y) =>
-            x is not null && y is not null && x.TreeId == y.TreeId && x.ClustersTotal == y.ClustersTotal && x.RateLPerHa == y.RateLPerHa
-            && x.ClustersPerStage.SequenceEqual(y.ClustersPerStage) && x.Latitude == y.Latitude && x.Longitude == y.Longitude;
-
-        public int GetHashCode(TreeRecord obj) => obj.TreeId.GetHashCode(StringComparison.Ordinal);
     }
 }

@@ -5,18 +5,7 @@ namespace TreeScout.Tests;
 
 public sealed class PrescriptionTests
 {
-    private const string Profile = """
-        variety: Test
-        targetClustersPerTree: 100
-        fullDoseLPerHa: 1000
-        doseResponse:
-          - { excess: 0.0, dosePercent: 0 }
-          - { excess: 0.5, dosePercent: 60 }
-          - { excess: 1.0, dosePercent: 100 }
-        minDosePercent: 10
-        maxDosePercent: 90
-        bloomWindow: { first: bbch61, last: bbch67, warnShareOutside: 0.3 }
-        """;
+    private static readonly VarietyProfile Profile = MapWriterTestData.RoundNumbers(targetClustersPerTree: 100);
 
     [Theory]
     [InlineData(50, -0.5, 10.0)]   // below target: curve 0 %, clamped up to the 10 % minimum
@@ -28,8 +17,7 @@ public sealed class PrescriptionTests
     [InlineData(400, 3.0, 90.0)]   // flat beyond the last point, then clamped
     public void Dose_follows_the_documented_formula(int clusters, double excess, double dose)
     {
-        var profile = VarietyCatalog.Parse(Profile, "test.yaml");
-        var result = ThinningPrescription.For(profile, clusters);
+        var result = ThinningPrescription.For(Profile, clusters);
         Assert.Equal(excess, result.Excess, 9);
         Assert.Equal(dose, result.DosePercent, 9);
         Assert.Equal(dose * 10, result.RateLPerHa, 9);
@@ -66,16 +54,15 @@ public sealed class PrescriptionTests
     [Fact]
     public void Bloom_timing_warns_when_too_many_clusters_are_before_or_after_the_window()
     {
-        var profile = VarietyCatalog.Parse(Profile, "test.yaml");
         Dictionary<BbchStage, long> Mix(long early, long inWindow, long late) => new()
         {
             [BbchStage.Bbch57] = early, [BbchStage.Bbch65] = inWindow, [BbchStage.Bbch69] = late,
         };
-        Assert.Null(ThinningPrescription.BloomTimingWarning(profile, Mix(20, 70, 10)));
-        Assert.StartsWith("too early", ThinningPrescription.BloomTimingWarning(profile, Mix(50, 40, 10)), StringComparison.Ordinal);
-        Assert.StartsWith("too late", ThinningPrescription.BloomTimingWarning(profile, Mix(5, 55, 40)), StringComparison.Ordinal);
-        Assert.Contains("bbch61–bbch67", ThinningPrescription.BloomTimingWarning(profile, Mix(5, 55, 40)), StringComparison.Ordinal);
-        Assert.Null(ThinningPrescription.BloomTimingWarning(profile, Mix(0, 0, 0)));
+        Assert.Null(ThinningPrescription.BloomTimingWarning(Profile, Mix(20, 70, 10)));
+        Assert.StartsWith("too early", ThinningPrescription.BloomTimingWarning(Profile, Mix(50, 40, 10)), StringComparison.Ordinal);
+        Assert.StartsWith("too late", ThinningPrescription.BloomTimingWarning(Profile, Mix(5, 55, 40)), StringComparison.Ordinal);
+        Assert.Contains("bbch61–bbch67", ThinningPrescription.BloomTimingWarning(Profile, Mix(5, 55, 40)), StringComparison.Ordinal);
+        Assert.Null(ThinningPrescription.BloomTimingWarning(Profile, Mix(0, 0, 0)));
     }
 
     [Fact]

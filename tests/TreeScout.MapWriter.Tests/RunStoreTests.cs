@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
 using Microsoft.Data.Sqlite;
 using TreeScout.Contracts;
+using TreeScout.MapWriter;
+using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 
 namespace TreeScout.Tests;
@@ -13,16 +16,23 @@ public sealed class RunStoreTests
         return store;
     }
 
+    /// <summary>A store with the plan and every message of the run, stored one by one as the worker does.</summary>
+    private static RunStore Ingest(TempDir dir, SyntheticRun run, VarietyProfile? profile)
+    {
+        var store = Seed(dir, run);
+        foreach (var batch in run.Batches)
+        {
+            store.AddObservations(batch.MessageId, batch.Observations, profile);
+        }
+        return store;
+    }
+
     [Fact]
     public void Aggregates_equal_the_confident_observations_per_tree_and_stage()
     {
         using var dir = new TempDir();
         var run = new SyntheticRun("run-agg", rows: 2, treesPerRow: 6);
-        using var store = Seed(dir, run);
-        foreach (var batch in run.Batches)
-        {
-            store.AddObservations(batch.MessageId, batch.Observations, MapWriterTestData.Gala);
-        }
+        using var store = Ingest(dir, run, MapWriterTestData.Gala);
 
         var trees = store.ReadTrees().ToDictionary(t => t.TreeId);
         Assert.Equal(12, trees.Count);
@@ -38,10 +48,9 @@ public sealed class RunStoreTests
             Assert.InRange(record.FramesSeen, 1, 20);
             Assert.NotNull(record.RateLPerHa);
         }
-        var perStage = store.ClustersPerStage();
         foreach (var (stage, n) in run.ExpectedPerStage)
         {
-            Assert.Equal(n, perStage[stage]);
+            Assert.Equal(n, trees.Values.Sum(t => t.ClustersAt(stage)));
         }
         Assert.Equal(run.Observations.Count, store.CountObservations());
     }
@@ -153,6 +162,51 @@ public sealed class RunStoreTests
         Assert.Contains(dir["junk.gpkg"], ex.Message, StringComparison.Ordinal);
         var missing = Assert.Throws<RunStoreException>(() => RunStore.OpenReadOnly(dir["none.gpkg"]));
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trees_clusters_read_back_as_stored_in_the_order_they_were_stored()
+    {
+        using var dir = new TempDir();
+        var run = new SyntheticRun("run-clusters", rows: 1, treesPerRow: 2);
+        using var store = Ingest(dir, run, profile: null);
+        var expected = run.Observations.Where(o => o.TreeId == "R01-T002").Select(o => new TreeCluster(
+            o.Stage, o.LowConfidence, o.Score, o.CameraId, o.FirstFrameSequence, o.LastFrameSequence, o.Latitude, o.Longitude)).ToList();
+
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, store.ReadClusters("R01-T002")); // positions to the last bit, as they were sent
+        Assert.Empty(store.ReadClusters("R09-T001"));
+    }
+
+    [Fact]
+    public void A_point_another_geopackage_writer_stored_big_endian_without_envelope_is_read_too()
+    {
+        using var dir = new TempDir();
+        var run = new SyntheticRun("run-gdal-point", rows: 1, treesPerRow: 1);
+        using (var store = Seed(dir, run))
+        {
+            store.AddObservations(run.Batches[0].MessageId, run.Batches[0].Observations.Take(1).ToList(), null);
+        }
+        // GeoPackage binary: "GP", version 0, flags 0 (big-endian header, no envelope), srs_id 4326, then big-endian ISO WKB Point.
+        var blob = new byte[8 + 21];
+        "GP"u8.CopyTo(blob);
+        BinaryPrimitives.WriteInt32BigEndian(blob.AsSpan(4), 4326);
+        blob[8] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(blob.AsSpan(9), 1);
+        BinaryPrimitives.WriteDoubleBigEndian(blob.AsSpan(13), 5.125);
+        BinaryPrimitives.WriteDoubleBigEndian(blob.AsSpan(21), 51.875);
+        using (var edit = new SqliteConnection($"Data Source={dir["store.gpkg"]};Pooling=False"))
+        {
+            edit.Open();
+            using var cmd = edit.CreateCommand();
+            cmd.CommandText = "UPDATE observations SET geom = @g";
+            cmd.Parameters.AddWithValue("@g", blob);
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+
+        using var reopened = RunStore.OpenOrCreate(dir["store.gpkg"]);
+        var cluster = Assert.Single(reopened.ReadClusters(run.Batches[0].Observations[0].TreeId!));
+        Assert.Equal((51.875, 5.125), (cluster.Latitude, cluster.Longitude));
     }
 
     [Fact]

@@ -1,8 +1,10 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TreeScout.MapWriter;
 using TreeScout.MapWriter.Prescription;
+using TreeScout.MapWriter.Store;
 
 namespace TreeScout.Tests;
 
@@ -41,6 +43,23 @@ public static class MapWriterTestData
     public static VarietyCatalog Catalog { get; } = VarietyCatalog.Load(ShippedVarieties);
 
     public static VarietyProfile Gala => Catalog.Find("Gala")!;
+
+    /// <summary>
+    /// A profile with round numbers for doses worked out by hand: excess 0 → 0 %, 0.5 → 60 %, 1 → 100 % (linear between),
+    /// clamped to 10–90 %, full dose 1000 L/ha; bloom window BBCH 61–67.
+    /// </summary>
+    public static VarietyProfile RoundNumbers(int targetClustersPerTree) => VarietyCatalog.Parse($$"""
+        variety: Test
+        targetClustersPerTree: {{targetClustersPerTree}}
+        fullDoseLPerHa: 1000
+        doseResponse:
+          - { excess: 0.0, dosePercent: 0 }
+          - { excess: 0.5, dosePercent: 60 }
+          - { excess: 1.0, dosePercent: 100 }
+        minDosePercent: 10
+        maxDosePercent: 90
+        bloomWindow: { first: bbch61, last: bbch67, warnShareOutside: 0.3 }
+        """, "test.yaml");
 
     public static MapWriterOptions Options(string storeRoot) => new() { StoreRoot = storeRoot, Varieties = ShippedVarieties, LiveUpdateInterval = TimeSpan.Zero };
 
@@ -106,4 +125,22 @@ public sealed record OgrLayer(string Text, long FeatureCount, string Geometry, I
 public static class Json
 {
     public static JsonElement Parse(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
+}
+
+/// <summary>Tree records equal in every value (the per-stage counts compared element by element, doubles exactly).</summary>
+public sealed class TreeValues : IEqualityComparer<TreeRecord>
+{
+    public static readonly TreeValues Comparer = new();
+
+    public bool Equals(TreeRecord? x, TreeRecord? y) =>
+        x is not null && y is not null && x.ClustersPerStage.SequenceEqual(y.ClustersPerStage) && x == y with { ClustersPerStage = x.ClustersPerStage };
+
+    public int GetHashCode(TreeRecord obj) => obj.TreeId.GetHashCode(StringComparison.Ordinal);
+}
+
+public static class RunFiles
+{
+    /// <summary>SHA-256 of every file directly in <paramref name="folder"/>: no byte may change, no side file may appear.</summary>
+    public static Dictionary<string, string> Hashes(string folder) =>
+        Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 }

@@ -1,19 +1,19 @@
 using Microsoft.Data.Sqlite;
 using NetTopologySuite.IO;
-using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 
 namespace TreeScout.MapWriter.Exports;
 
 /// <summary>
 /// map.gpkg: a clean, self-contained copy of the run store (SQLite online backup of a consistent snapshot, rollback
-/// journal, no -wal side file) plus a <c>zones</c> polygon layer for QGIS. The run's store itself is only read.
+/// journal, no -wal side file) plus a <c>zones</c> polygon layer for QGIS. The run's store itself is only read; when
+/// the snapshot was prescribed with another profile, the copy's trees get that prescription from the snapshot.
 /// </summary>
 public static class GeoPackageExport
 {
     public const string FileName = "map.gpkg";
 
-    public static IReadOnlyList<string> Write(RunSnapshot run, RunStore source, VarietyProfile? profileOverride, string directory)
+    public static IReadOnlyList<string> Write(RunSnapshot run, RunStore source, string directory)
     {
         var path = Path.Combine(directory, FileName);
         File.Delete(path);
@@ -22,22 +22,42 @@ public static class GeoPackageExport
             destination.Open();
             source.BackupTo(destination);
         }
-        if (profileOverride is not null)
-        {
-            using var copy = RunStore.OpenOrCreate(path);
-            copy.RecomputeAll(profileOverride);
-        }
         using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
         {
             connection.Open();
             Exec(connection, "PRAGMA journal_mode=DELETE");
             using (var tx = connection.BeginTransaction())
             {
+                if (run.Represcribed)
+                {
+                    WritePrescription(connection, tx, run.Trees);
+                }
                 WriteZones(connection, tx, run);
                 tx.Commit();
             }
         }
         return [path];
+    }
+
+    private static void WritePrescription(SqliteConnection connection, SqliteTransaction tx, IReadOnlyList<TreeRecord> trees)
+    {
+        using var update = connection.CreateCommand();
+        update.Transaction = tx;
+        update.CommandText = "UPDATE trees SET excess = @excess, dose_pct = @dose, rate_l_ha = @rate, zone_class = @zone WHERE tree_id = @t";
+        var t = update.Parameters.Add("@t", SqliteType.Text);
+        var excess = update.Parameters.Add("@excess", SqliteType.Real);
+        var dose = update.Parameters.Add("@dose", SqliteType.Real);
+        var rate = update.Parameters.Add("@rate", SqliteType.Real);
+        var zone = update.Parameters.Add("@zone", SqliteType.Text);
+        foreach (var tree in trees)
+        {
+            t.Value = tree.TreeId;
+            excess.Value = (object?)tree.Excess ?? DBNull.Value;
+            dose.Value = (object?)tree.DosePercent ?? DBNull.Value;
+            rate.Value = (object?)tree.RateLPerHa ?? DBNull.Value;
+            zone.Value = (object?)tree.ZoneClass ?? DBNull.Value;
+            update.ExecuteNonQuery();
+        }
     }
 
     private static void WriteZones(SqliteConnection connection, SqliteTransaction tx, RunSnapshot run)

@@ -39,19 +39,6 @@ public static class MapExporter
 
     public static bool TryParseFormat(string text, out ExportFormat format) => Enum.TryParse(text, ignoreCase: true, out format) && Enum.IsDefined(format);
 
-    /// <summary>Reads the consistent snapshot every export is written from; a store that cannot be read is reported as corrupt.</summary>
-    public static RunSnapshot Snapshot(RunStore store, MapWriterOptions options, VarietyProfile? profileOverride)
-    {
-        try
-        {
-            return RunSnapshot.Read(store, options, profileOverride);
-        }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or System.Text.Json.JsonException or Orchard.BlockPlanException or InvalidCastException)
-        {
-            throw new RunStoreException($"{store.Path}: corrupt or unreadable run store: {ex.Message}", ex);
-        }
-    }
-
     /// <summary>Reads a snapshot of <paramref name="store"/> and writes <paramref name="formats"/> into <paramref name="directory"/>.</summary>
     public static Task<IReadOnlyList<string>> ExportAsync(
         RunStore store,
@@ -60,16 +47,19 @@ public static class MapExporter
         MapWriterOptions options,
         VarietyProfile? profileOverride,
         CancellationToken cancellationToken) =>
-        ExportAsync(Snapshot(store, options, profileOverride), store, formats, directory, options, profileOverride, cancellationToken);
+        ExportAsync(RunSnapshot.Read(store, options, profileOverride), store, formats, directory, options, cancellationToken);
 
-    /// <summary>Writes <paramref name="formats"/> of <paramref name="run"/> into <paramref name="directory"/> (created if needed); returns the files written.</summary>
+    /// <summary>
+    /// Writes <paramref name="formats"/> of <paramref name="run"/> into <paramref name="directory"/> (created if needed);
+    /// returns the files written. <paramref name="store"/> is the store <paramref name="run"/> was read from: the
+    /// GeoPackage export copies it.
+    /// </summary>
     public static async Task<IReadOnlyList<string>> ExportAsync(
         RunSnapshot run,
         RunStore store,
         IReadOnlyCollection<ExportFormat> formats,
         string directory,
         MapWriterOptions options,
-        VarietyProfile? profileOverride,
         CancellationToken cancellationToken)
     {
         try
@@ -89,7 +79,7 @@ public static class MapExporter
                 {
                     ExportFormat.GeoJson => GeoJsonExport.Write(run, directory),
                     ExportFormat.Shp => ShapefileExport.Write(run, directory),
-                    ExportFormat.Gpkg => GeoPackageExport.Write(run, store, profileOverride, directory),
+                    ExportFormat.Gpkg => GeoPackageExport.Write(run, store, directory),
                     ExportFormat.GeoParquet => await GeoParquetExport.WriteAsync(run, directory, cancellationToken),
                     ExportFormat.IsoXml => IsoXmlExport.Write(run, directory, options.IsoGridCellM),
                     ExportFormat.Csv => CsvExport.Write(run, directory),

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using NetTopologySuite.Algorithm;
 using NetTopologySuite.Geometries;
+using TreeScout.Contracts;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 using TreeScout.Orchard;
@@ -12,9 +13,11 @@ namespace TreeScout.MapWriter.Exports;
 public sealed record TreeZone(TreeRecord Tree, Polygon Zone);
 
 /// <summary>
-/// Everything the exports need, read once from the store in a consistent state: per-tree values exactly as stored
-/// (or re-prescribed in memory with another profile, never written back), zones, metadata, warnings.
+/// Everything the exports need, read once from the store in one read transaction: per-tree values exactly as stored
+/// (or re-prescribed in memory with another profile by <see cref="TreeAggregate.Prescribe"/>, never written back),
+/// zones, metadata, warnings.
 /// </summary>
+/// <param name="Represcribed">True when <see cref="Trees"/> carry another profile's prescription than the store's.</param>
 public sealed record RunSnapshot(
     string RunId,
     IReadOnlyDictionary<string, string?> Metadata,
@@ -22,6 +25,7 @@ public sealed record RunSnapshot(
     IReadOnlyList<TreeZone> Zones,
     BlockPlan? Plan,
     VarietyProfile? Profile,
+    bool Represcribed,
     IReadOnlyList<string> Warnings)
 {
     public static readonly GeometryFactory Wgs84 = new(new PrecisionModel(), 4326);
@@ -30,28 +34,54 @@ public sealed record RunSnapshot(
 
     public string? Variety => Metadata.GetValueOrDefault(RunMetadataKeys.Variety);
 
+    /// <summary>
+    /// A run's per-tree values without writing anything, for showing them or previewing another variety's
+    /// prescription: opens the store at <paramref name="storePath"/> read-only (a finished store immutable, one still
+    /// being written through its WAL, whose last commit it sees), reads one snapshot and closes the store. With
+    /// <paramref name="profile"/> every tree carries that profile's prescription (<see cref="TreeAggregate.Prescribe"/>)
+    /// and the bloom-timing warning is that profile's; without, the run's own. Counts, stages, density, confidence,
+    /// frames and mean score are the stored values, which <see cref="TreeAggregate.Of"/> computed from the tree's
+    /// clusters when they were stored. Unlike `treescout export`, not even a left-over -wal is folded into the store.
+    /// </summary>
+    /// <param name="options">Fallback tree and row spacing for the zones of a run that recorded none; defaults otherwise.</param>
+    /// <exception cref="RunStoreException">No store at the path, not a run store, or unreadable; the message names the file.</exception>
+    public static RunSnapshot ReadOnly(string storePath, VarietyProfile? profile = null, MapWriterOptions? options = null)
+    {
+        using var store = RunStore.OpenReadOnly(storePath);
+        return Read(store, options ?? new MapWriterOptions(), profile);
+    }
+
+    /// <summary>Reads the snapshot every export is written from; a store that cannot be read is reported as corrupt.</summary>
+    /// <param name="profileOverride">Prescribe with this profile instead of the run's own (in memory; the store is not written).</param>
+    /// <exception cref="RunStoreException">The store's tables or metadata cannot be read; the message names the file.</exception>
     public static RunSnapshot Read(RunStore store, MapWriterOptions options, VarietyProfile? profileOverride = null)
     {
-        var metadata = store.ReadMetadata();
-        var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
-        var trees = store.ReadTrees();
-        if (profileOverride is not null)
+        try
         {
-            trees = trees.Select(t =>
+            var (metadata, trees) = store.ReadMetadataAndTrees();
+            var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
+            if (profileOverride is not null)
             {
-                var dose = ThinningPrescription.For(profileOverride, t.ClustersTotal);
-                return t with { Excess = dose.Excess, DosePercent = dose.DosePercent, RateLPerHa = dose.RateLPerHa, ZoneClass = dose.ZoneClass };
-            }).ToList();
+                trees = trees.Select(t => TreeAggregate.Prescribe(t, profileOverride)).ToList();
+            }
+            var plan = RunMetadataKeys.ReadPlan(metadata);
+            var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
+            if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, ClustersPerStage(trees)) is { } timing && !warnings.Contains(timing))
+            {
+                warnings.Add(timing);
+            }
+            var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
+            return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, profileOverride is not null, warnings);
         }
-        var plan = RunMetadataKeys.ReadPlan(metadata);
-        var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
-        if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, store.ClustersPerStage()) is { } timing && !warnings.Contains(timing))
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or JsonException or BlockPlanException or InvalidCastException or InvalidDataException)
         {
-            warnings.Add(timing);
+            throw new RunStoreException($"{store.Path}: corrupt or unreadable run store: {ex.Message}", ex);
         }
-        var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
-        return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, warnings);
     }
+
+    /// <summary>The block's stage mix (confident clusters per stage over all trees), for the bloom-timing check.</summary>
+    private static Dictionary<BbchStage, long> ClustersPerStage(IReadOnlyList<TreeRecord> trees) =>
+        BbchStages.Ordered.Select((stage, i) => (stage, i)).ToDictionary(x => x.stage, x => trees.Sum(t => (long)t.ClustersPerStage[x.i]));
 
     /// <summary>Per-row layout of the trees (see <see cref="RowLayout"/>) turned back into WGS84 polygons.</summary>
     private static List<TreeZone> BuildZones(IReadOnlyList<TreeRecord> trees, BlockPlan? plan, IReadOnlyDictionary<string, string?> metadata, MapWriterOptions options)

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using NetTopologySuite.Geometries;
-using NetTopologySuite.IO;
 using TreeScout.Contracts;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.Orchard;
@@ -33,13 +31,12 @@ public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated
 /// <summary>
 /// A run's durable store (store.gpkg): a GeoPackage in SQLite WAL mode with synchronous=FULL, so a committed
 /// observation survives a power cut and GDAL can open the file at any time. Observations are keyed by their id
-/// (INSERT OR IGNORE), and a tree's aggregate is recomputed from its stored observations in the same transaction,
-/// so redelivery, restarts and crashes can never double count.
+/// (INSERT OR IGNORE), and a tree's values are recomputed from its stored observations in the same transaction
+/// (<see cref="TreeAggregate.Of"/>), so redelivery, restarts and crashes can never double count. The store only reads
+/// and writes; what the values are is <see cref="TreeAggregate"/>'s.
 /// </summary>
 public sealed class RunStore : IDisposable
 {
-    private static readonly GeoPackageGeoWriter GeometryWriter = new();
-    private static readonly GeometryFactory Wgs84 = new(new PrecisionModel(), GeoPackageSchema.Wgs84);
     private static readonly string[] ObservationParameters =
         ["@g", "@id", "@tree", "@row", "@h", "@along", "@sigma", "@low", "@reason", "@stage", "@score", "@frames", "@first", "@last", "@cam", "@q", "@at", "@probs", "@msg"];
 
@@ -220,10 +217,12 @@ public sealed class RunStore : IDisposable
         tx.Commit();
     }
 
-    public IReadOnlyDictionary<string, string?> ReadMetadata()
+    public IReadOnlyDictionary<string, string?> ReadMetadata() => ReadMetadata(tx: null);
+
+    private Dictionary<string, string?> ReadMetadata(SqliteTransaction? tx)
     {
         var result = new Dictionary<string, string?>(StringComparer.Ordinal);
-        using var cmd = Command("SELECT key, value FROM run_metadata ORDER BY key");
+        using var cmd = Command("SELECT key, value FROM run_metadata ORDER BY key", tx);
         using var reader = cmd.ExecuteReader();
         while (reader.Read())
         {
@@ -246,7 +245,7 @@ public sealed class RunStore : IDisposable
         var sp = cmd.Parameters.Add("@sp", SqliteType.Real);
         foreach (var t in trees)
         {
-            g.Value = PointBlob(t.Latitude, t.Longitude);
+            g.Value = GeoPackagePoint.Write(t.Latitude, t.Longitude);
             id.Value = t.Id;
             row.Value = t.RowId;
             idx.Value = t.Index;
@@ -260,20 +259,33 @@ public sealed class RunStore : IDisposable
         tx.Commit();
     }
 
-    public IReadOnlyList<TreeRecord> ReadTrees()
+    public IReadOnlyList<TreeRecord> ReadTrees() => ReadTrees(tx: null);
+
+    /// <summary>
+    /// The run's metadata and trees in one read transaction: both of the same commit, even while a writer adds
+    /// observations (a reader on another connection sees the last commit before it began).
+    /// </summary>
+    public (IReadOnlyDictionary<string, string?> Metadata, IReadOnlyList<TreeRecord> Trees) ReadMetadataAndTrees()
     {
-        var reader = new GeoPackageGeoReader();
+        using var tx = _connection.BeginTransaction(deferred: true);
+        var result = (ReadMetadata(tx), ReadTrees(tx));
+        tx.Commit();
+        return result;
+    }
+
+    private List<TreeRecord> ReadTrees(SqliteTransaction? tx)
+    {
         var trees = new List<TreeRecord>();
         using var cmd = Command($"""
             SELECT geom, tree_id, row_id, tree_index, in_plan, spacing_m, clusters_total, {GeoPackageSchema.StageColumns},
                    clusters_low_confidence, frames_seen, density_per_m, confidence, mean_score, excess, dose_pct, rate_l_ha, zone_class
             FROM trees ORDER BY row_id, tree_index, tree_id
-            """);
+            """, tx);
         using var r = cmd.ExecuteReader();
         var n = BbchStages.Count;
         while (r.Read())
         {
-            var point = r.IsDBNull(0) ? null : reader.Read((byte[])r[0]) as Point;
+            (double Latitude, double Longitude)? point = r.IsDBNull(0) ? null : GeoPackagePoint.Read((byte[])r[0]);
             var stages = new int[n];
             for (var i = 0; i < n; i++)
             {
@@ -284,8 +296,8 @@ public sealed class RunStore : IDisposable
                 TreeId = r.GetString(1),
                 RowId = NullableString(r, 2),
                 TreeIndex = r.IsDBNull(3) ? null : r.GetInt32(3),
-                Latitude = point?.Y,
-                Longitude = point?.X,
+                Latitude = point?.Latitude,
+                Longitude = point?.Longitude,
                 InPlan = r.GetInt64(4) != 0,
                 SpacingM = NullableDouble(r, 5),
                 ClustersTotal = r.GetInt32(6),
@@ -306,20 +318,47 @@ public sealed class RunStore : IDisposable
 
     public long CountObservations() => Scalar<long>(_connection, "SELECT count(*) FROM observations");
 
-    /// <summary>Confident clusters per stage over the whole run (for the bloom-timing check): the sum of the trees' stage columns.</summary>
-    public IReadOnlyDictionary<BbchStage, long> ClustersPerStage()
+    /// <summary>The clusters attributed to <paramref name="treeId"/>, in the order they were stored (what its values are computed from).</summary>
+    public IReadOnlyList<TreeCluster> ReadClusters(string treeId)
     {
-        using var cmd = Command($"SELECT {string.Join(", ", BbchStages.Ordered.Select(s => $"coalesce(sum({BbchStages.Label(s)}), 0)"))} FROM trees");
-        using var r = cmd.ExecuteReader();
-        r.Read();
-        return BbchStages.Ordered.Select((stage, i) => (stage, i)).ToDictionary(x => x.stage, x => r.GetInt64(x.i));
+        using var select = SelectClusters(tx: null);
+        select.Parameters["@t"].Value = treeId;
+        return ReadClusters(select);
+    }
+
+    // fid order: the order the clusters were stored in, which the floating-point sums of TreeAggregate depend on.
+    private SqliteCommand SelectClusters(SqliteTransaction? tx)
+    {
+        var select = Command("SELECT stage, low_confidence, score, camera_id, first_frame, last_frame, geom FROM observations WHERE tree_id = @t ORDER BY fid", tx);
+        select.Parameters.Add("@t", SqliteType.Text);
+        return select;
+    }
+
+    private static List<TreeCluster> ReadClusters(SqliteCommand select)
+    {
+        var clusters = new List<TreeCluster>();
+        using var r = select.ExecuteReader();
+        while (r.Read())
+        {
+            var (latitude, longitude) = GeoPackagePoint.Read((byte[])r[6]);
+            clusters.Add(new TreeCluster(
+                BbchStages.TryParse(r.GetString(0), out var stage) ? stage : null,
+                r.GetInt64(1) != 0,
+                r.GetDouble(2),
+                r.GetString(3),
+                r.GetInt64(4),
+                r.GetInt64(5),
+                latitude,
+                longitude));
+        }
+        return clusters;
     }
 
     // ---------------------------------------------------------------- observations
 
     /// <summary>
     /// One transaction: inserts the observations that are not stored yet, creates trees that confident observations
-    /// name but the plan does not have, and recomputes the aggregate (and prescription) of every tree that gained one.
+    /// name but the plan does not have, and recomputes the values (and prescription) of every tree that gained one.
     /// </summary>
     public IngestResult AddObservations(Guid messageId, IReadOnlyList<BlossomClusterObservation> observations, VarietyProfile? profile)
     {
@@ -343,7 +382,7 @@ public sealed class RunStore : IDisposable
             var treeIdx = addTree.Parameters.Add("@idx", SqliteType.Integer);
             foreach (var o in observations)
             {
-                p["@g"].Value = PointBlob(o.Latitude, o.Longitude);
+                p["@g"].Value = GeoPackagePoint.Write(o.Latitude, o.Longitude);
                 p["@id"].Value = o.ObservationId.ToString("D");
                 p["@tree"].Value = (object?)o.TreeId ?? DBNull.Value;
                 p["@row"].Value = (object?)o.RowId ?? DBNull.Value;
@@ -392,13 +431,8 @@ public sealed class RunStore : IDisposable
         return new IngestResult(inserted, observations.Count - inserted, updated);
     }
 
-    /// <summary>Recomputes every tree's aggregate and prescription from the stored observations (e.g. with another profile).</summary>
-    public int RecomputeAll(VarietyProfile? profile) => Recompute(profile, new Dictionary<string, double>(StringComparer.Ordinal), all: true);
-
-    /// <summary>Sets the spacing of the given trees and recomputes their aggregates (density depends on it).</summary>
-    public int UpdateSpacing(IReadOnlyDictionary<string, double> spacingByTree, VarietyProfile? profile) => Recompute(profile, spacingByTree, all: false);
-
-    private int Recompute(VarietyProfile? profile, IReadOnlyDictionary<string, double> spacingByTree, bool all)
+    /// <summary>Sets the spacing of the given trees and recomputes their values (density depends on it).</summary>
+    public int UpdateSpacing(IReadOnlyDictionary<string, double> spacingByTree, VarietyProfile? profile)
     {
         using var tx = _connection.BeginTransaction();
         using (var cmd = Command("UPDATE trees SET spacing_m = @sp WHERE tree_id = @id", tx))
@@ -412,27 +446,15 @@ public sealed class RunStore : IDisposable
                 cmd.ExecuteNonQuery();
             }
         }
-        var trees = new List<string>(spacingByTree.Keys);
-        if (all)
-        {
-            trees.Clear();
-            using var cmd = Command("SELECT tree_id FROM trees", tx);
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-            {
-                trees.Add(r.GetString(0));
-            }
-        }
-        var n = RecomputeTrees(trees, profile, tx);
+        var n = RecomputeTrees(spacingByTree.Keys, profile, tx);
         tx.Commit();
         return n;
     }
 
+    /// <summary>Loads each tree and its clusters, lets <see cref="TreeAggregate.Of"/> compute its values, writes them.</summary>
     private int RecomputeTrees(IEnumerable<string> treeIds, VarietyProfile? profile, SqliteTransaction tx)
     {
-        var geo = new GeoPackageGeoReader();
-        using var select = Command("SELECT stage, low_confidence, camera_id, first_frame, last_frame, score, geom FROM observations WHERE tree_id = @t", tx);
-        var selectTree = select.Parameters.Add("@t", SqliteType.Text);
+        using var select = SelectClusters(tx);
         using var info = Command("SELECT in_plan, spacing_m FROM trees WHERE tree_id = @t", tx);
         var infoTree = info.Parameters.Add("@t", SqliteType.Text);
         using var update = Command($"""
@@ -454,66 +476,37 @@ public sealed class RunStore : IDisposable
         foreach (var treeId in treeIds)
         {
             infoTree.Value = treeId;
-            bool inPlan;
-            double? spacing;
+            TreeRecord tree;
             using (var r = info.ExecuteReader())
             {
                 if (!r.Read())
                 {
                     continue; // only low-confidence observations name it: no tree row (see AddObservations)
                 }
-                inPlan = r.GetInt64(0) != 0;
-                spacing = NullableDouble(r, 1);
+                // Its stored position is not loaded: TreeAggregate.Of gives a position only when it places a tree the
+                // plan does not have (at its clusters), and only then is one written.
+                tree = new TreeRecord { TreeId = treeId, InPlan = r.GetInt64(0) != 0, SpacingM = NullableDouble(r, 1) };
             }
-            var perStage = new int[BbchStages.Count];
-            int confident = 0, low = 0;
-            double scoreSum = 0, lonSum = 0, latSum = 0;
-            var spans = new List<(string Camera, long First, long Last)>();
-            selectTree.Value = treeId;
-            using (var r = select.ExecuteReader())
-            {
-                while (r.Read())
-                {
-                    spans.Add((r.GetString(2), r.GetInt64(3), r.GetInt64(4)));
-                    if (r.GetInt64(1) != 0)
-                    {
-                        low++;
-                        continue;
-                    }
-                    confident++;
-                    if (BbchStages.TryParse(r.GetString(0), out var stage))
-                    {
-                        perStage[BbchStages.IndexOf(stage)]++;
-                    }
-                    scoreSum += r.GetDouble(5);
-                    if (!inPlan && geo.Read((byte[])r[6]) is Point pt)
-                    {
-                        lonSum += pt.X;
-                        latSum += pt.Y;
-                    }
-                }
-            }
-            var dose = profile is null ? null : ThinningPrescription.For(profile, confident);
+            select.Parameters["@t"].Value = treeId;
+            var values = TreeAggregate.Of(tree, ReadClusters(select), profile);
             u["@t"].Value = treeId;
-            u["@total"].Value = confident;
-            for (var i = 0; i < perStage.Length; i++)
+            u["@total"].Value = values.ClustersTotal;
+            for (var i = 0; i < values.ClustersPerStage.Count; i++)
             {
-                u["@" + BbchStages.Label(BbchStages.Ordered[i])].Value = perStage[i];
+                u["@" + BbchStages.Label(BbchStages.Ordered[i])].Value = values.ClustersPerStage[i];
             }
-            u["@low"].Value = low;
-            u["@frames"].Value = FramesSeen(spans);
-            u["@density"].Value = spacing is > 0 ? confident / spacing.Value : DBNull.Value;
-            u["@conf"].Value = confident + low == 0 ? 0.0 : (double)confident / (confident + low);
-            u["@score"].Value = confident == 0 ? DBNull.Value : scoreSum / confident;
-            u["@excess"].Value = (object?)dose?.Excess ?? DBNull.Value;
-            u["@dose"].Value = (object?)dose?.DosePercent ?? DBNull.Value;
-            u["@rate"].Value = (object?)dose?.RateLPerHa ?? DBNull.Value;
-            u["@zone"].Value = (object?)dose?.ZoneClass ?? DBNull.Value;
-            if (!inPlan && confident > 0)
+            u["@low"].Value = values.ClustersLowConfidence;
+            u["@frames"].Value = values.FramesSeen;
+            u["@density"].Value = (object?)values.DensityPerM ?? DBNull.Value;
+            u["@conf"].Value = values.Confidence;
+            u["@score"].Value = (object?)values.MeanScore ?? DBNull.Value;
+            u["@excess"].Value = (object?)values.Excess ?? DBNull.Value;
+            u["@dose"].Value = (object?)values.DosePercent ?? DBNull.Value;
+            u["@rate"].Value = (object?)values.RateLPerHa ?? DBNull.Value;
+            u["@zone"].Value = (object?)values.ZoneClass ?? DBNull.Value;
+            if (values is { Latitude: { } lat, Longitude: { } lon })
             {
-                // A tree the plan does not have sits where its clusters are (their centroid).
-                var (lat, lon) = (latSum / confident, lonSum / confident);
-                u["@geom"].Value = PointBlob(lat, lon);
+                u["@geom"].Value = GeoPackagePoint.Write(lat, lon);
                 (minLon, minLat, maxLon, maxLat) = (Math.Min(minLon, lon), Math.Min(minLat, lat), Math.Max(maxLon, lon), Math.Max(maxLat, lat));
             }
             else
@@ -528,26 +521,6 @@ public sealed class RunStore : IDisposable
             GrowExtent("trees", minLon, minLat, maxLon, maxLat, tx);
         }
         return count;
-    }
-
-    /// <summary>Frames in which the tree's clusters were seen: the union of their frame ranges, per camera.</summary>
-    private static int FramesSeen(List<(string Camera, long First, long Last)> spans)
-    {
-        long frames = 0;
-        foreach (var camera in spans.GroupBy(s => s.Camera, StringComparer.Ordinal))
-        {
-            long end = long.MinValue;
-            foreach (var (_, first, last) in camera.OrderBy(s => s.First))
-            {
-                var start = Math.Max(first, end + 1);
-                if (last >= start)
-                {
-                    frames += last - start + 1;
-                    end = last;
-                }
-            }
-        }
-        return (int)Math.Min(frames, int.MaxValue);
     }
 
     private static int? TreeIndexOf(string treeId)
@@ -572,10 +545,6 @@ public sealed class RunStore : IDisposable
         cmd.Parameters.AddWithValue("@t", table);
         cmd.ExecuteNonQuery();
     }
-
-    /// <summary>GeoPackage binary geometry (GP header + WKB) of a WGS84 point.</summary>
-    public static byte[] PointBlob(double latitude, double longitude) =>
-        GeometryWriter.Write(Wgs84.CreatePoint(new Coordinate(longitude, latitude)));
 
     private SqliteCommand Command(string sql, SqliteTransaction? tx = null)
     {

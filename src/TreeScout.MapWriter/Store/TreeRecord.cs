@@ -2,9 +2,15 @@ using TreeScout.Contracts;
 
 namespace TreeScout.MapWriter.Store;
 
-/// <summary>A tree's row of the store's <c>trees</c> table: its position and live per-tree aggregate.</summary>
+/// <summary>
+/// A tree's row of the store's <c>trees</c> table: its position and live per-tree values (<see cref="TreeAggregate"/>).
+/// A record with only the tree's identity set is a tree nothing has been seen on yet (zero counts, no prescription),
+/// as the store keeps a planned tree before its first cluster.
+/// </summary>
 public sealed record TreeRecord
 {
+    private static readonly IReadOnlyList<int> NoClusters = Array.AsReadOnly(new int[BbchStages.Count]);
+
     public required string TreeId { get; init; }
 
     public string? RowId { get; init; }
@@ -22,20 +28,20 @@ public sealed record TreeRecord
     public double? SpacingM { get; init; }
 
     /// <summary>Confident clusters attributed to the tree (low-confidence ones are not counted, see <see cref="ClustersLowConfidence"/>).</summary>
-    public required int ClustersTotal { get; init; }
+    public int ClustersTotal { get; init; }
 
     /// <summary>Confident clusters per stage, in <see cref="BbchStages.Ordered"/> order.</summary>
-    public required IReadOnlyList<int> ClustersPerStage { get; init; }
+    public IReadOnlyList<int> ClustersPerStage { get; init; } = NoClusters;
 
-    public required int ClustersLowConfidence { get; init; }
+    public int ClustersLowConfidence { get; init; }
 
-    public required int FramesSeen { get; init; }
+    public int FramesSeen { get; init; }
 
     /// <summary>Clusters per metre of row (<see cref="ClustersTotal"/> / <see cref="SpacingM"/>).</summary>
     public double? DensityPerM { get; init; }
 
     /// <summary>Share of the tree's observations that are not low-confidence (0 when none).</summary>
-    public required double Confidence { get; init; }
+    public double Confidence { get; init; }
 
     public double? MeanScore { get; init; }
 

@@ -1,0 +1,112 @@
+using TreeScout.Contracts;
+using TreeScout.MapWriter.Prescription;
+using TreeScout.MapWriter.Store;
+
+namespace TreeScout.MapWriter;
+
+/// <summary>One blossom cluster attributed to a tree, with what the tree's values are computed from.</summary>
+/// <param name="Stage">Bloom stage; null when the stored label is no known BBCH stage (then counted in the total only).</param>
+/// <param name="LowConfidence">Fusion could not place it surely on this tree: not counted, only lowers the confidence.</param>
+/// <param name="Score">Detector score.</param>
+/// <param name="CameraId">Camera that saw it; frame numbers count per camera.</param>
+/// <param name="FirstFrame">First frame it was seen in.</param>
+/// <param name="LastFrame">Last frame it was seen in.</param>
+/// <param name="Latitude">WGS84 position of the cluster.</param>
+/// <param name="Longitude">WGS84 position of the cluster.</param>
+public readonly record struct TreeCluster(
+    BbchStage? Stage,
+    bool LowConfidence,
+    double Score,
+    string CameraId,
+    long FirstFrame,
+    long LastFrame,
+    double Latitude,
+    double Longitude);
+
+/// <summary>
+/// A tree's blossom counts and thinning prescription, computed from the clusters attributed to it: the per-tree values
+/// every map and export shows (columns: docs/exports.md; formula: docs/prescription.md). Pure: no SQL, no I/O.
+/// <see cref="RunStore"/> stores what <see cref="Of"/> returns for every tree an ingest touched; exports and previews
+/// with another variety profile apply <see cref="Prescribe"/> to the stored values.
+/// </summary>
+public static class TreeAggregate
+{
+    /// <summary>
+    /// <paramref name="tree"/> with every per-tree value recomputed from <paramref name="clusters"/> (all clusters
+    /// attributed to it, in the order they were stored: sums of floating-point values depend on it):
+    /// <list type="bullet">
+    /// <item>clusters_total and the per-stage counts: confident clusters only; clusters_low_confidence: the others;</item>
+    /// <item>frames_seen: the union of the clusters' frame ranges, per camera (low-confidence clusters included);</item>
+    /// <item>density_per_m: clusters_total / <see cref="TreeRecord.SpacingM"/>, none while the spacing is unknown;</item>
+    /// <item>confidence: confident ÷ all clusters (0 without clusters); mean_score over the confident clusters;</item>
+    /// <item>the prescription with <paramref name="profile"/> (<see cref="Prescribe"/>), none without a profile;</item>
+    /// <item>position: a tree the plan lists keeps its own; one the plan does not have sits at the centroid of its
+    /// confident clusters (and keeps its position while it has none).</item>
+    /// </list>
+    /// </summary>
+    public static TreeRecord Of(TreeRecord tree, IReadOnlyCollection<TreeCluster> clusters, VarietyProfile? profile)
+    {
+        var perStage = new int[BbchStages.Count];
+        int confident = 0, low = 0;
+        double scoreSum = 0, latitudeSum = 0, longitudeSum = 0;
+        foreach (var cluster in clusters)
+        {
+            if (cluster.LowConfidence)
+            {
+                low++;
+                continue;
+            }
+            confident++;
+            if (cluster.Stage is { } stage)
+            {
+                perStage[BbchStages.IndexOf(stage)]++;
+            }
+            scoreSum += cluster.Score;
+            latitudeSum += cluster.Latitude;
+            longitudeSum += cluster.Longitude;
+        }
+        var placedByClusters = !tree.InPlan && confident > 0;
+        return Prescribe(tree with
+        {
+            Latitude = placedByClusters ? latitudeSum / confident : tree.Latitude,
+            Longitude = placedByClusters ? longitudeSum / confident : tree.Longitude,
+            ClustersTotal = confident,
+            ClustersPerStage = perStage,
+            ClustersLowConfidence = low,
+            FramesSeen = FramesSeen(clusters),
+            DensityPerM = tree.SpacingM is > 0 ? confident / tree.SpacingM.Value : null,
+            Confidence = confident + low == 0 ? 0.0 : (double)confident / (confident + low),
+            MeanScore = confident == 0 ? null : scoreSum / confident,
+        }, profile);
+    }
+
+    /// <summary>
+    /// <paramref name="tree"/> with the prescription of <paramref name="profile"/> for its clusters_total
+    /// (<see cref="ThinningPrescription.For"/>: excess, dose, rate, zone class); all four empty when the profile is null.
+    /// </summary>
+    public static TreeRecord Prescribe(TreeRecord tree, VarietyProfile? profile)
+    {
+        var dose = profile is null ? null : ThinningPrescription.For(profile, tree.ClustersTotal);
+        return tree with { Excess = dose?.Excess, DosePercent = dose?.DosePercent, RateLPerHa = dose?.RateLPerHa, ZoneClass = dose?.ZoneClass };
+    }
+
+    /// <summary>Frames in which the tree's clusters were seen: the union of their frame ranges, per camera.</summary>
+    private static int FramesSeen(IEnumerable<TreeCluster> clusters)
+    {
+        long frames = 0;
+        foreach (var camera in clusters.GroupBy(c => c.CameraId, StringComparer.Ordinal))
+        {
+            var end = long.MinValue;
+            foreach (var cluster in camera.OrderBy(c => c.FirstFrame))
+            {
+                var start = Math.Max(cluster.FirstFrame, end + 1);
+                if (cluster.LastFrame >= start)
+                {
+                    frames += cluster.LastFrame - start + 1;
+                    end = cluster.LastFrame;
+                }
+            }
+        }
+        return (int)Math.Min(frames, int.MaxValue);
+    }
+}
