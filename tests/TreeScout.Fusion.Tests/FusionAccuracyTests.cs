@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Orchard;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;

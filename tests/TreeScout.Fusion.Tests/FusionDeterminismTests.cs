@@ -1,9 +1,9 @@
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Geometry;
 using TreeScout.Fusion.Runs;
 using TreeScout.Messaging;
 using TreeScout.Simulation;
+using TreeScout.Tests;
 
 namespace TreeScout.Fusion.Tests;
 

@@ -1,8 +1,8 @@
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Runs;
 using TreeScout.Messaging;
 using TreeScout.Simulation;
+using TreeScout.Tests;
 
 namespace TreeScout.Fusion.Tests;
 
