@@ -15,6 +15,7 @@ namespace TreeScout.Fusion.Tests;
 /// Targets are issue 4's and each is asserted as it stands; each test's comment gives what it measures (docs/fusion.md,
 /// "Accuracy on simulated runs").
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class FusionAccuracyTests(ITestOutputHelper output)
 {
     /// <summary>The accuracy scenarios' block: 2 rows × 15 trees at 640×360, GNSS events off (other tests take it too).</summary>

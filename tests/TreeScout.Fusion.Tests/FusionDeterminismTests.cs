@@ -12,6 +12,7 @@ namespace TreeScout.Fusion.Tests;
 /// every time) must give the same observations: the map writer de-duplicates by ObservationId, so a different track or a
 /// moved position on replay would count a cluster twice or move it.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class FusionDeterminismTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using TreeScout.MapWriter.Prescription;
 
 namespace TreeScout.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class PrescriptionTests
 {
     private const string Profile = """

@@ -13,6 +13,7 @@ public sealed class RunStoreTests
         return store;
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Aggregates_equal_the_confident_observations_per_tree_and_stage()
     {
@@ -46,6 +47,7 @@ public sealed class RunStoreTests
         Assert.Equal(run.Observations.Count, store.CountObservations());
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Redelivered_observations_are_not_counted_twice()
     {
@@ -71,6 +73,7 @@ public sealed class RunStoreTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Without_a_plan_trees_are_created_from_confident_observations_at_their_centroid()
     {
@@ -93,6 +96,7 @@ public sealed class RunStoreTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void A_low_confidence_observation_of_an_unknown_tree_does_not_invent_a_tree()
     {
@@ -106,6 +110,7 @@ public sealed class RunStoreTests
         Assert.Equal(1, store.CountObservations());
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public void The_store_is_a_valid_geopackage_that_gdal_opens_while_the_writer_holds_it_open()
     {
@@ -144,6 +149,7 @@ public sealed class RunStoreTests
         Assert.Equal("ok", store.IntegrityCheck());
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Opening_something_that_is_not_a_run_store_fails_with_the_path_in_the_message()
     {
@@ -155,6 +161,7 @@ public sealed class RunStoreTests
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Frames_seen_is_the_union_of_frame_ranges_per_camera()
     {

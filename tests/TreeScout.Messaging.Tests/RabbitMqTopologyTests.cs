@@ -13,6 +13,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
 {
     private readonly CapturingLoggerProvider _logs = new(output);
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Topology_is_declared_once_at_start_as_durable_quorum_queues_with_dead_letter_queues_and_limits()
     {
@@ -70,6 +71,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
         }
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Every_message_type_routes_to_the_queues_that_consume_it()
     {
@@ -99,6 +101,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
         Assert.Equal(new QueueDepth(Topology.FusionDetectionsQueue, 1, 0, 0), depth);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Broker_unreachable_at_start_logs_one_clear_line_retries_with_backoff_and_stays_not_ready()
     {
