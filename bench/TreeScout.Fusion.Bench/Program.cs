@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using TreeScout.Fusion.Bench;
 using TreeScout.Simulation;
+using TreeScout.Tests;
 
 // Fusion throughput against the load: 2 cameras × 10 fps × ~100 detections per frame, on one core.
 // A dense simulated scan (both cameras, many clusters per tree) is fused by the real worker module on the embedded bus;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Runtime.InteropServices;
 
 namespace TreeScout.Tests;
 
@@ -107,17 +108,23 @@ public sealed class WorkerProcess : IAsyncDisposable
     }
 
     /// <summary>SIGTERM, as Kubernetes stops a pod; returns the exit code.</summary>
-    public Task<int> TerminateAsync(TimeSpan timeout) => SignalAsync("-TERM", timeout);
+    public Task<int> TerminateAsync(TimeSpan timeout) => SignalAsync(SigTerm, timeout);
 
     /// <summary>SIGINT, as Ctrl-C in a terminal; returns the exit code.</summary>
-    public Task<int> InterruptAsync(TimeSpan timeout) => SignalAsync("-INT", timeout);
+    public Task<int> InterruptAsync(TimeSpan timeout) => SignalAsync(SigInt, timeout);
 
-    private async Task<int> SignalAsync(string signal, TimeSpan timeout)
+    private const int SigInt = 2;
+    private const int SigTerm = 15;
+
+    // kill(2) directly: the kill program (procps) is not on every machine that has the .NET SDK, and unit tests signal too.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private async Task<int> SignalAsync(int signal, TimeSpan timeout)
     {
-        if (!_process.HasExited)
+        if (!_process.HasExited && Kill(_process.Id, signal) != 0 && !_process.HasExited)
         {
-            using var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await kill.WaitForExitAsync();
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
         }
         return await WaitForExitAsync(timeout);
     }

@@ -8,6 +8,7 @@ using TreeScout.Messaging;
 namespace TreeScout.Capture.Tests;
 
 /// <summary>The Capture worker module in the embedded host: control messages in, frames and RunStopped out.</summary>
+[Trait("Category", "Unit")]
 public sealed class CaptureWorkerTests
 {
     private static async Task<(EmbeddedWorkers Workers, BusProbe Probe, IMessageBus Operator)> StartAsync(string source, double speedup)

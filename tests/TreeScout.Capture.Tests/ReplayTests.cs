@@ -7,6 +7,7 @@ using TreeScout.Messaging;
 
 namespace TreeScout.Capture.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class ReplayTests
 {
     private const string RunId = "20260421-093000-test-0001";

@@ -10,6 +10,7 @@ namespace TreeScout.Deploy.Tests;
 /// The Argo CD objects. Their CRD schemas are not in KubernetesClient, so the fields are checked here against the
 /// argoproj.io/v1alpha1 schema of the fields we use: unknown fields fail, values are checked for what they mean.
 /// </summary>
+[Trait("Category", "Integration")]
 public partial class ArgoCdTests
 {
     private static readonly Dictionary<string, string[]> ApplicationFields = new()

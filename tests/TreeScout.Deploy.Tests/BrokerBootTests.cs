@@ -18,6 +18,7 @@ namespace TreeScout.Deploy.Tests;
 /// Secret, the StatefulSet's Erlang flags. Proves the configuration parses, the definitions load at boot, no default
 /// (guest) user is created, the workers' users log in, and the Prometheus endpoint answers.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class BrokerBootTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
 {
     private readonly string _node = $"tsboot{Guid.NewGuid():N}"[..14] + "@localhost";

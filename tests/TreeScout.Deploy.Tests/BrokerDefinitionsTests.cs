@@ -7,6 +7,7 @@ using TreeScout.Tests;
 namespace TreeScout.Deploy.Tests;
 
 /// <summary>The broker definitions: generated from the code's topology, committed, and least-privilege per worker.</summary>
+[Trait("Category", "Unit")]
 public class BrokerDefinitionsTests
 {
     private static readonly Topology Topology = new(new TopologyOptions());

@@ -14,6 +14,7 @@ namespace TreeScout.Deploy.Tests;
 /// (`rabbitmqctl import_definitions`, in a throw-away virtual host) and every worker's user can do exactly what its
 /// worker needs and nothing else. Needs the broker .ci/run starts (or `sudo .ci/rabbitmq start`) and rabbitmqctl.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class BrokerPermissionIntegrationTests : IAsyncLifetime
 {
     private static readonly Uri AdminUri = new(Environment.GetEnvironmentVariable("TREESCOUT_TEST_AMQP") is { Length: > 0 } uri ? uri : "amqp://guest:guest@127.0.0.1:5672/");

@@ -9,6 +9,7 @@ public sealed class ConsoleCollection;
 
 /// <summary>`treescout deploy rabbitmq-definitions --check`, the drift check a developer runs after changing the topology.</summary>
 [Collection("console")]
+[Trait("Category", "Unit")]
 public sealed class DeployCommandTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ts-deploycmd-");

@@ -13,6 +13,7 @@ public partial class ImageTests
 
     private static int Runtime => Docker.StageCount - 1;
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Build_and_runtime_are_separate_stages_from_pinned_dotnet_images()
     {
@@ -29,6 +30,7 @@ public partial class ImageTests
         Assert.DoesNotContain(runtimeCopies, c => c.Contains("src/", StringComparison.Ordinal));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Runtime_runs_as_the_numeric_non_root_user_the_manifests_expect_with_a_health_check_and_labels()
     {
@@ -47,6 +49,7 @@ public partial class ImageTests
         Assert.Equal("[\"/usr/local/bin/treescout-entrypoint\"]", runtime.Single(i => i.Keyword == "ENTRYPOINT").Arguments);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Every_file_the_build_copies_from_the_repository_exists_and_is_not_excluded_by_dockerignore()
     {
@@ -73,6 +76,7 @@ public partial class ImageTests
     /// Package names are looked up with dpkg on this Debian machine; Ubuntu noble renamed some for the 64-bit time_t
     /// transition (t64 suffix), which is the only difference allowed.
     /// </summary>
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Runtime_installs_exactly_the_packages_providing_what_the_native_libraries_link_against()
     {
@@ -108,6 +112,7 @@ public partial class ImageTests
         Assert.Contains("libgtk-3-0", installed);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Entrypoint_refuses_an_unknown_process_with_a_usage_line()
     {

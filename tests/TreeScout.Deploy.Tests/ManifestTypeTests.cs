@@ -6,6 +6,7 @@ using TreeScout.Deploy.Tests.Support;
 namespace TreeScout.Deploy.Tests;
 
 /// <summary>Every overlay renders with the real kustomize, and every object it renders is a valid Kubernetes API object.</summary>
+[Trait("Category", "Integration")]
 public class ManifestTypeTests
 {
     public static TheoryData<string> Overlays => [.. Overlay.All];

@@ -9,6 +9,7 @@ public class NodeSetupTests
 {
     private const string Domain = "squat.ai";
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Device_plugin_advertises_exactly_the_devices_the_tractor_pods_request()
     {
@@ -25,6 +26,7 @@ public class NodeSetupTests
         Assert.Contains(args, a => a.StartsWith("serial,", StringComparison.Ordinal) && a.Contains("/dev/ttyACM*", StringComparison.Ordinal) && a.Contains("/dev/ttyUSB*", StringComparison.Ordinal));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("ghcr.io/squat/generic-device-plugin:latest", "not pinned by digest")]
     [InlineData("ghcr.io/squat/generic-device-plugin", "not pinned by digest")]

@@ -13,6 +13,7 @@ using TreeScout.Tests;
 namespace TreeScout.Deploy.Tests;
 
 /// <summary>Policies every rendered overlay must meet: what a reviewer of a tractor deployment checks by hand.</summary>
+[Trait("Category", "Integration")]
 public partial class PolicyTests
 {
     private const string OurImage = "ghcr.io/treescout/treescout";

@@ -29,6 +29,7 @@ public sealed class PublishedApp : IAsyncLifetime
     public string App(params string[] parts) => Path.Combine([Root.FullName, "app", .. parts]);
 }
 
+[Trait("Category", "Integration")]
 public sealed class PublishedImageTests(PublishedApp published, ITestOutputHelper output) : IClassFixture<PublishedApp>
 {
     private static readonly string[] Workers = ["capture", "detection", "fusion", "mapwriter"];

@@ -6,6 +6,7 @@ using TreeScout.Tests;
 namespace TreeScout.Deploy.Tests;
 
 /// <summary>The broker's init script refuses to start the broker with a missing or weak password, saying which.</summary>
+[Trait("Category", "Unit")]
 public sealed class RenderDefinitionsScriptTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ts-render-");

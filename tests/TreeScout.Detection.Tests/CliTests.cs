@@ -7,6 +7,7 @@ using TreeScout.Tests;
 namespace TreeScout.Detection.Tests;
 
 /// <summary>`treescout detect` and `treescout classify-stage` output, through the real commands.</summary>
+[Trait("Category", "Unit")]
 public class CliTests
 {
     private static async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)

@@ -5,6 +5,7 @@ using TreeScout.Tests;
 namespace TreeScout.Detection.Tests;
 
 /// <summary>The detector card's numbers, recomputed from the committed model (same code as the card generator).</summary>
+[Trait("Category", "Unit")]
 public class DetectorCardTests
 {
     private static JsonElement Evaluation()

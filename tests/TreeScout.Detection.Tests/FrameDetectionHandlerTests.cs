@@ -12,6 +12,7 @@ using Xunit.Abstractions;
 namespace TreeScout.Detection.Tests;
 
 /// <summary>The Detection worker's module on the in-memory bus, with the committed models.</summary>
+[Trait("Category", "Unit")]
 public sealed class FrameDetectionHandlerTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string RunId = "20260421-091200-test-det";

@@ -7,6 +7,7 @@ using TreeScout.Hosting;
 
 namespace TreeScout.Detection.Tests;
 
+[Trait("Category", "Unit")]
 public class ModelCardTests
 {
     [Theory]

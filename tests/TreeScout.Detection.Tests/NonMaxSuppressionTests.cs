@@ -2,6 +2,7 @@ using TreeScout.Detection.Inference;
 
 namespace TreeScout.Detection.Tests;
 
+[Trait("Category", "Unit")]
 public class NonMaxSuppressionTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using TreeScout.Tests;
 
 namespace TreeScout.Detection.Tests;
 
+[Trait("Category", "Unit")]
 public class OrientationEstimatorTests
 {
     /// <summary>

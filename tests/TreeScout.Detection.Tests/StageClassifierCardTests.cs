@@ -8,6 +8,7 @@ using TreeScout.Tests;
 namespace TreeScout.Detection.Tests;
 
 /// <summary>The stage card's held-out numbers, recomputed from the committed model with the worker's own preprocessing.</summary>
+[Trait("Category", "Unit")]
 public class StageClassifierCardTests
 {
     private const double Tolerance = 0.005;

@@ -9,6 +9,7 @@ namespace TreeScout.Fusion.Tests;
 /// The tracker on a hand-built drive: a right-facing camera 2 m from a row, driving north at 1.5 m/s, 10 frames/s; boxes
 /// are exact projections of known cluster positions, so every failure is the tracker's.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ClusterTrackerTests
 {
     private static readonly CameraModel Camera = new(new CameraMounting

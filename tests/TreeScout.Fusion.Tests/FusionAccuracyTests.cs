@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Orchard;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
@@ -16,7 +15,8 @@ namespace TreeScout.Fusion.Tests;
 /// Targets are issue 4's and each is asserted as it stands; each test's comment gives what it measures (docs/fusion.md,
 /// "Accuracy on simulated runs").
 /// </summary>
-public sealed class FusionAccuracyTests(ITestOutputHelper output)
+[Trait("Category", "Unit")]
+public sealed class FusionAccuracyTests(SimulatedRecordings recordings, ITestOutputHelper output) : IClassFixture<SimulatedRecordings>
 {
     /// <summary>The accuracy scenarios' block: 2 rows × 15 trees at 640×360, GNSS events off (other tests take it too).</summary>
     internal static SimulationOptions Base(int seed) => new()
@@ -33,38 +33,27 @@ public sealed class FusionAccuracyTests(ITestOutputHelper output)
     /// <summary>Runs a scenario; <paramref name="plan"/> replaces the block's plan in RunStarted (null: none), scored as without one.</summary>
     private async Task<ScenarioResult> RunAsync(string name, SimulationOptions options, Func<string, string?>? plan = null)
     {
-        // A fresh simulation per run (seconds at this size), removed afterwards: no stale recording survives an options change.
-        var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"{name}-{options.Seed}-{Guid.NewGuid():N}");
-        try
+        // Scenarios with the same options fuse the one recording rendered for them (recordings), each under its own run id.
+        var scan = SimulatedScan.FromRecording(recordings.For(options), DetectionNoise.Realistic with { JitterPx = 1.5 }, $"sim-{name}");
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
+        var messages = scan.ArrivalOrder(TimeSpan.FromMilliseconds(150));
+        var withPlan = plan is null;
+        if (plan is not null)
         {
-            var scan = SimulatedScan.Create(options, directory, DetectionNoise.Realistic with { JitterPx = 1.5 }, $"sim-{name}");
-            using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
-            var messages = scan.ArrivalOrder(TimeSpan.FromMilliseconds(150));
-            var withPlan = plan is null;
-            if (plan is not null)
-            {
-                messages = [.. messages.Select(m => m is RunStarted started ? started with { BlockPlanGeoJson = plan(started.BlockPlanGeoJson!) } : m)];
-            }
-            var fused = await EmbeddedFusion.RunAsync(messages, loggerFactory);
-            var result = new ScenarioResult(name, scan, fused, Scorer.Compute(scan.Truth, ScenarioResult.ResultOf(scan.Truth, fused.Observations, withPlan)));
-            output.WriteLine(ScenarioResult.Table([result]));
-            var c = result.Score.Clusters;
-            output.WriteLine($"visible {c.VisibleTrue}: matched {c.MatchedVisible}, attributed {c.AttributedCorrectly}, low-confidence matched {c.LowConfidenceMatched} (right tree {c.LowConfidenceAttributedCorrectly}), matched hidden {c.MatchedHidden}; confident on a wrong tree {result.ConfidentWrongShare:P1}");
-            var (reference, referenceRightTree) = result.GnssOnlyReference;
-            output.WriteLine($"right tree by identity {result.RightTreeShare:P1}; GNSS-only reference (perfect fusion with this run's fixes): attributed {reference.Clusters.AttributionShare:P1}, recall {reference.Clusters.Recall:P1}, right tree {referenceRightTree:P1}, p95 {reference.Clusters.HorizontalErrorM.P95:F3} m");
-            output.WriteLine("counters: " + string.Join(", ", fused.Counters.OrderBy(k => k.Key).Select(k => $"{k.Key}={k.Value}")));
-            // Every frame is accounted for in every scenario: fused, none missing.
-            Assert.Equal(scan.Frames.Count, fused.Fused.FramesFused);
-            Assert.Equal(0, fused.Fused.FramesMissing);
-            return result;
+            messages = [.. messages.Select(m => m is RunStarted started ? started with { BlockPlanGeoJson = plan(started.BlockPlanGeoJson!) } : m)];
         }
-        finally
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
+        var fused = await EmbeddedFusion.RunAsync(messages, loggerFactory);
+        var result = new ScenarioResult(name, scan, fused, Scorer.Compute(scan.Truth, ScenarioResult.ResultOf(scan.Truth, fused.Observations, withPlan)));
+        output.WriteLine(ScenarioResult.Table([result]));
+        var c = result.Score.Clusters;
+        output.WriteLine($"visible {c.VisibleTrue}: matched {c.MatchedVisible}, attributed {c.AttributedCorrectly}, low-confidence matched {c.LowConfidenceMatched} (right tree {c.LowConfidenceAttributedCorrectly}), matched hidden {c.MatchedHidden}; confident on a wrong tree {result.ConfidentWrongShare:P1}");
+        var (reference, referenceRightTree) = result.GnssOnlyReference;
+        output.WriteLine($"right tree by identity {result.RightTreeShare:P1}; GNSS-only reference (perfect fusion with this run's fixes): attributed {reference.Clusters.AttributionShare:P1}, recall {reference.Clusters.Recall:P1}, right tree {referenceRightTree:P1}, p95 {reference.Clusters.HorizontalErrorM.P95:F3} m");
+        output.WriteLine("counters: " + string.Join(", ", fused.Counters.OrderBy(k => k.Key).Select(k => $"{k.Key}={k.Value}")));
+        // Every frame is accounted for in every scenario: fused, none missing.
+        Assert.Equal(scan.Frames.Count, fused.Fused.FramesFused);
+        Assert.Equal(0, fused.Fused.FramesMissing);
+        return result;
     }
 
     // Where issue 4 sets a target it is asserted as it stands; where it sets none (no plan, false positives, right tree by

@@ -1,9 +1,9 @@
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Geometry;
 using TreeScout.Fusion.Runs;
 using TreeScout.Messaging;
 using TreeScout.Simulation;
+using TreeScout.Tests;
 
 namespace TreeScout.Fusion.Tests;
 
@@ -12,6 +12,7 @@ namespace TreeScout.Fusion.Tests;
 /// every time) must give the same observations: the map writer de-duplicates by ObservationId, so a different track or a
 /// moved position on replay would count a cluster twice or move it.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class FusionDeterminismTests
 {
     [Fact]

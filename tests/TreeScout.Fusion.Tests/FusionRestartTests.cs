@@ -1,8 +1,8 @@
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Runs;
 using TreeScout.Messaging;
 using TreeScout.Simulation;
+using TreeScout.Tests;
 
 namespace TreeScout.Fusion.Tests;
 
@@ -12,38 +12,27 @@ namespace TreeScout.Fusion.Tests;
 /// RunFused account (frames fused, without pose, missing, fixes by quality) must equal those of a run fused without a crash.
 /// </summary>
 [Trait("Category", "Unit")]
-public sealed class FusionRestartTests
+public sealed class FusionRestartTests(SimulatedRecordings recordings) : IClassFixture<SimulatedRecordings>
 {
     [Theory]
     [InlineData(0.3)]
     [InlineData(0.6)]
     public async Task A_run_taken_up_after_a_crash_counts_every_frame_and_fix_once(double crashAt)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"restart-{Guid.NewGuid():N}");
-        try
-        {
-            var scan = SimulatedScan.Create(FusionAccuracyTests.Base(23) with { TreesPerRow = 5 }, directory, DetectionNoise.Realistic, "sim-restart");
-            var messages = scan.ArrivalOrder(TimeSpan.Zero).ToList();
-            var options = new FusionOptions { ProgressInterval = TimeSpan.FromSeconds(1) };
+        var scan = SimulatedScan.FromRecording(recordings.For(FusionAccuracyTests.Base(23) with { TreesPerRow = 5 }), DetectionNoise.Realistic, "sim-restart");
+        var messages = scan.ArrivalOrder(TimeSpan.Zero).ToList();
+        var options = new FusionOptions { ProgressInterval = TimeSpan.FromSeconds(1) };
 
-            var clean = await FuseAsync(scan, messages, options, crashAfter: null);
-            var crashed = await FuseAsync(scan, messages, options, crashAfter: (int)(messages.Count * crashAt));
+        var clean = await FuseAsync(scan, messages, options, crashAfter: null);
+        var crashed = await FuseAsync(scan, messages, options, crashAfter: (int)(messages.Count * crashAt));
 
-            Assert.True(crashed.Redelivered > 0 && crashed.Redelivered < crashed.CrashAfter, $"{crashed.Redelivered} of {crashed.CrashAfter} messages redelivered");
-            Assert.True(clean.Fused.FramesFused > 50, $"{clean.Fused.FramesFused} frames fused");
-            Assert.Equal(Summary(clean.Observations), Summary(crashed.Observations));
-            Assert.Equal(
-                (clean.Fused.FramesFused, clean.Fused.FramesWithoutPose, clean.Fused.FramesMissing, clean.Fused.Gnss),
-                (crashed.Fused.FramesFused, crashed.Fused.FramesWithoutPose, crashed.Fused.FramesMissing, crashed.Fused.Gnss));
-            Assert.Equal(0, crashed.Fused.FramesMissing);
-        }
-        finally
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
+        Assert.True(crashed.Redelivered > 0 && crashed.Redelivered < crashed.CrashAfter, $"{crashed.Redelivered} of {crashed.CrashAfter} messages redelivered");
+        Assert.True(clean.Fused.FramesFused > 50, $"{clean.Fused.FramesFused} frames fused");
+        Assert.Equal(Summary(clean.Observations), Summary(crashed.Observations));
+        Assert.Equal(
+            (clean.Fused.FramesFused, clean.Fused.FramesWithoutPose, clean.Fused.FramesMissing, clean.Fused.Gnss),
+            (crashed.Fused.FramesFused, crashed.Fused.FramesWithoutPose, crashed.Fused.FramesMissing, crashed.Fused.Gnss));
+        Assert.Equal(0, crashed.Fused.FramesMissing);
     }
 
     private static List<(Guid, string?, double, double)> Summary(IEnumerable<BlossomClusterObservation> observations) =>

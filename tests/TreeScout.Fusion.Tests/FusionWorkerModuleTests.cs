@@ -10,6 +10,7 @@ using TreeScout.Messaging;
 namespace TreeScout.Fusion.Tests;
 
 /// <summary>The module as `treescout scan` starts it: inside EmbeddedWorkers, with no Gnss or Broker configuration at all.</summary>
+[Trait("Category", "Unit")]
 public sealed class FusionWorkerModuleTests
 {
     private static async Task<EmbeddedWorkers> StartAsync(Dictionary<string, string?> settings) =>

@@ -6,6 +6,7 @@ using TreeScout.Tests;
 namespace TreeScout.Fusion.Tests;
 
 /// <summary>What `treescout gnss parse` prints for a real receiver capture (BU-353 GLONASS, SiRF III, from gpsd's suite).</summary>
+[Trait("Category", "Unit")]
 public sealed class GnssParseTests
 {
     private static string Log => Path.Combine(RepoPaths.SharedData("gpsd-logs"), "bu353-glonass.log");

@@ -9,6 +9,7 @@ using TreeScout.Tests;
 namespace TreeScout.Fusion.Tests;
 
 /// <summary>The fusion worker's GNSS reader on a real receiver log (haicom-305N, gpsd's suite) replayed in real time from a file.</summary>
+[Trait("Category", "Unit")]
 public sealed class GnssReaderServiceTests
 {
     private static readonly string[] Log = File.ReadAllLines(RepoPaths.SharedData("gpsd-logs", "haicom-305N.log"));

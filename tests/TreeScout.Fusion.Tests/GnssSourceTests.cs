@@ -58,6 +58,7 @@ public sealed class GnssSourceTests(ITestOutputHelper output)
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task A_tcp_nmea_port_delivers_the_fixes_of_its_stream_however_it_is_segmented()
     {
@@ -101,6 +102,7 @@ public sealed class GnssSourceTests(ITestOutputHelper output)
         Assert.All(fixes, f => Assert.NotNull(f.ReceivedAtUtc));
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task A_serial_port_delivers_the_fixes_its_receiver_sends()
     {
@@ -191,6 +193,7 @@ public sealed class GnssSourceTests(ITestOutputHelper output)
 
     // The receiver's TCP port drops the connection mid-stream (a receiver reboot): the fusion worker's reader connects
     // again and reads on, and the damaged lines of both connections are counted, by reason, in the worker's counters.
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task The_reader_reconnects_when_the_receiver_drops_the_connection()
     {

@@ -12,6 +12,7 @@ namespace TreeScout.Fusion.Tests;
 /// A real gpsd (Debian's gpsfake, which runs gpsd on a pseudo-terminal fed from a log) on 127.0.0.1, read through
 /// <see cref="GpsdJsonSource"/> over gpsd's JSON protocol; the fixes must be the ones in the log's .chk.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class GpsdIntegrationTests(ITestOutputHelper output)
 {
     private const string GpsFake = "/usr/bin/gpsfake";

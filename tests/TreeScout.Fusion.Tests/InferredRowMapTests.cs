@@ -5,6 +5,7 @@ using TreeScout.Fusion.Geometry;
 namespace TreeScout.Fusion.Tests;
 
 /// <summary>Rows without a plan: from the tractor's path, where canopy is in view; trees numbered from where the canopy starts.</summary>
+[Trait("Category", "Unit")]
 public sealed class InferredRowMapTests
 {
     /// <summary>Driving due north (grid) along x = 0, the camera looking right (east): the faced row is at x = +1.75 m.</summary>

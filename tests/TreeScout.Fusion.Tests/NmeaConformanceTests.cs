@@ -12,6 +12,7 @@ namespace TreeScout.Fusion.Tests;
 /// Two measures: per distinct gpsd report (gpsd re-reports after every sentence, so mid-epoch partial states count too),
 /// and per fix = epoch (our fix for an epoch agrees with one of gpsd's reports of it; see <see cref="GpsdTpv.EpochsIn"/>).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class NmeaConformanceTests(ITestOutputHelper output)
 {
     public static string LogDirectory => RepoPaths.SharedData("gpsd-logs");

@@ -7,6 +7,7 @@ namespace TreeScout.Fusion.Tests;
 /// The along-row offset of a pass from where its clusters start and stop against the plan's end trees, refined against every
 /// tree; and its across-row offset from where its clusters lie against the canopy face.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PassRegistrationTests
 {
     // A fresh one each time: it learns the canopy face from RTK passes.

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 using TreeScout.Contracts;
-using TreeScout.Fusion.Bench;
 using TreeScout.Fusion.Geometry;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
+using TreeScout.Tests;
 
 namespace TreeScout.Fusion.Tests;
 

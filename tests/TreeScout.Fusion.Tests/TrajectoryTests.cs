@@ -5,6 +5,7 @@ using TreeScout.Orchard;
 namespace TreeScout.Fusion.Tests;
 
 /// <summary>The pose's heading is a direction in the UTM grid the positions are in, whatever the receiver sent it as.</summary>
+[Trait("Category", "Unit")]
 public sealed class TrajectoryTests
 {
     // The Betuwe (zone 31, 2.4° east of its central meridian): grid north is ~1.9° east of true north.

@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 namespace TreeScout.Hosting.Tests;
 
 /// <summary>The embedded default: worker modules in one process, each with its own services, over one in-memory broker.</summary>
+[Trait("Category", "Unit")]
 public sealed class EmbeddedWorkersTests(ITestOutputHelper output)
 {
     [Fact]

@@ -17,6 +17,7 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task A_worker_serves_health_readiness_and_prometheus_metrics_and_logs_json_with_worker_run_and_version()
     {
@@ -63,6 +64,7 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
         Assert.Equal(frame.MessageId.ToString(), relayed.GetProperty("MessageId").GetString());
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task SIGTERM_lets_the_message_in_flight_finish_and_be_acknowledged_before_the_worker_exits()
     {
@@ -84,6 +86,7 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
         Assert.Equal(1, (await capture.GetQueueDepthAsync(Topology.FusionDetectionsQueue, CancellationToken.None))!.Ready);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task With_the_broker_unreachable_the_worker_stays_up_not_ready_and_says_how_long_it_has_been_waiting()
     {
@@ -111,6 +114,7 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
         Assert.All(waitingLines, l => Assert.Contains("WRN", l, StringComparison.Ordinal));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("TREESCOUT__Broker__Prefetch", "0", "The field Prefetch must be between 1 and 65535.")]
     [InlineData("TREESCOUT__Health__Port", "http", "Failed to convert configuration value 'http' at 'Health:Port'")]

@@ -12,6 +12,7 @@ using Xunit.Abstractions;
 namespace TreeScout.Tests;
 
 /// <summary>A power cut in the middle of writing: a real MapWriter process killed with SIGKILL, then the run replayed.</summary>
+[Trait("Category", "Disruptive")]
 public sealed class CrashRecoveryTests(ITestOutputHelper output)
 {
     [Fact]

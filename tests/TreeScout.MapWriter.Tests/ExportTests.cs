@@ -27,6 +27,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
 
     private Dictionary<string, TreeRecord> Stored => run.StoredTrees.ToDictionary(t => t.TreeId);
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void The_worker_module_writes_the_final_map_and_announces_it()
     {
@@ -40,6 +41,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         Assert.All(run.StoredTrees, t => Assert.NotNull(t.RateLPerHa));
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public void GeoJson_is_rfc7946_and_gdal_reads_points_and_polygons_with_the_stored_values()
     {
@@ -73,6 +75,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         }
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public void Shapefile_has_short_names_a_wgs84_prj_and_numeric_rates_equal_to_the_store()
     {
@@ -97,6 +100,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         }
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public void GeoPackage_export_is_a_clean_standalone_copy_with_a_zones_layer()
     {
@@ -113,6 +117,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         Assert.Equal(run.StoredTrees, copy.ReadTrees(), TreeValues.Comparer);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void GeoParquet_metadata_validates_against_the_schema_and_arrow_reads_the_stored_values()
     {
@@ -156,6 +161,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void IsoXml_validates_against_the_iso_schema_and_the_grid_holds_each_trees_rate()
     {
@@ -219,6 +225,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         Assert.Contains(0, Enumerable.Range(0, columns * rows).Select(i => BinaryPrimitives.ReadInt32LittleEndian(bin.AsSpan(i * 4)))); // outside the rows
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Csv_has_one_row_per_tree_with_the_stored_values()
     {
@@ -236,6 +243,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Png_map_is_a_picture_with_coloured_zones()
     {
@@ -258,6 +266,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         Assert.Equal(new Vec3b(255, 255, 255), image.At<Vec3b>(2, 2)); // white margin
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Export_reads_the_store_without_changing_a_byte_even_with_another_prescription()
     {
@@ -293,6 +302,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
         Assert.All(copy.ReadTrees(), t => Assert.Equal(ThinningPrescription.For(profile, t.ClustersTotal).RateLPerHa, t.RateLPerHa!.Value, 9));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Bad_inputs_fail_with_one_message_naming_what_and_where()
     {

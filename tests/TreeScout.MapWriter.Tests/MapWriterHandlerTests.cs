@@ -12,6 +12,7 @@ using Xunit.Abstractions;
 namespace TreeScout.Tests;
 
 /// <summary>The handler on the in-memory bus (no broker): the same consume path, acks and dead-lettering as RabbitMQ.</summary>
+[Trait("Category", "Unit")]
 public sealed class MapWriterHandlerTests(ITestOutputHelper output)
 {
     internal sealed class Harness : IAsyncDisposable

@@ -3,6 +3,7 @@ using TreeScout.MapWriter.Prescription;
 
 namespace TreeScout.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class PrescriptionTests
 {
     private static readonly VarietyProfile Profile = MapWriterTestData.RoundNumbers(targetClustersPerTree: 100);

@@ -27,6 +27,7 @@ public sealed class RunStoreTests
         return store;
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Aggregates_equal_the_confident_observations_per_tree_and_stage()
     {
@@ -55,6 +56,7 @@ public sealed class RunStoreTests
         Assert.Equal(run.Observations.Count, store.CountObservations());
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Redelivered_observations_are_not_counted_twice()
     {
@@ -80,6 +82,7 @@ public sealed class RunStoreTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Without_a_plan_trees_are_created_from_confident_observations_at_their_centroid()
     {
@@ -102,6 +105,7 @@ public sealed class RunStoreTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void A_low_confidence_observation_of_an_unknown_tree_does_not_invent_a_tree()
     {
@@ -115,6 +119,7 @@ public sealed class RunStoreTests
         Assert.Equal(1, store.CountObservations());
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public void The_store_is_a_valid_geopackage_that_gdal_opens_while_the_writer_holds_it_open()
     {
@@ -153,6 +158,7 @@ public sealed class RunStoreTests
         Assert.Equal("ok", store.IntegrityCheck());
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Opening_something_that_is_not_a_run_store_fails_with_the_path_in_the_message()
     {
@@ -164,6 +170,7 @@ public sealed class RunStoreTests
         Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void A_trees_clusters_read_back_as_stored_in_the_order_they_were_stored()
     {
@@ -178,6 +185,7 @@ public sealed class RunStoreTests
         Assert.Empty(store.ReadClusters("R09-T001"));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void A_point_another_geopackage_writer_stored_big_endian_without_envelope_is_read_too()
     {
@@ -209,6 +217,7 @@ public sealed class RunStoreTests
         Assert.Equal((51.875, 5.125), (cluster.Latitude, cluster.Longitude));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Frames_seen_is_the_union_of_frame_ranges_per_camera()
     {

@@ -6,6 +6,7 @@ using TreeScout.MapWriter;
 
 namespace TreeScout.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class WorkerStartupTests
 {
     [Fact]

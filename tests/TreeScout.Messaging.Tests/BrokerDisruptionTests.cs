@@ -18,6 +18,7 @@ public sealed class BrokerDisruptionCollection
 /// redelivered is handled exactly once downstream (deterministic ids + de-duplication).
 /// </summary>
 [Collection(BrokerDisruptionCollection.Name)]
+[Trait("Category", "Disruptive")]
 public sealed class BrokerDisruptionTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

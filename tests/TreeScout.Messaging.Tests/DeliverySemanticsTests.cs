@@ -7,9 +7,11 @@ using Xunit.Abstractions;
 namespace TreeScout.Messaging.Tests;
 
 /// <summary>The delivery rules of docs/architecture.md on the embedded in-memory bus.</summary>
+[Trait("Category", "Unit")]
 public sealed class InMemoryDeliverySemanticsTests(ITestOutputHelper output) : DeliverySemanticsTests(BusTransport.Memory, output);
 
 /// <summary>The same rules on the real RabbitMQ (a virtual host per test).</summary>
+[Trait("Category", "Integration")]
 public sealed class RabbitMqDeliverySemanticsTests(ITestOutputHelper output) : DeliverySemanticsTests(BusTransport.RabbitMq, output);
 
 /// <summary>

@@ -3,6 +3,7 @@ using TreeScout.Contracts;
 
 namespace TreeScout.Messaging.Tests;
 
+[Trait("Category", "Unit")]
 public class MessageCodecTests
 {
     [Fact]

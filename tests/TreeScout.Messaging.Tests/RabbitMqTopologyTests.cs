@@ -13,6 +13,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
 {
     private readonly CapturingLoggerProvider _logs = new(output);
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Topology_is_declared_once_at_start_as_durable_quorum_queues_with_dead_letter_queues_and_limits()
     {
@@ -70,6 +71,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
         }
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Every_message_type_routes_to_the_queues_that_consume_it()
     {
@@ -99,6 +101,7 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
         Assert.Equal(new QueueDepth(Topology.FusionDetectionsQueue, 1, 0, 0), depth);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Broker_unreachable_at_start_logs_one_clear_line_retries_with_backoff_and_stays_not_ready()
     {
@@ -144,7 +147,9 @@ public sealed class RabbitMqTopologyTests(ITestOutputHelper output) : IDisposabl
             gaps = attempts.Zip(attempts.Skip(1), (a, b) => (b - a).TotalSeconds).ToList();
         }
         output.WriteLine($"gaps between attempts: {string.Join(", ", gaps.Select(g => g.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))} s");
-        Assert.True(gaps[2] > gaps[0] * 1.5, "the delay between attempts grows");
+        // The first gap also holds the client's first connection attempt (its code is JIT-compiled then): on a busy machine
+        // that took over a second, as long as the next delay. The later gaps are the backoff alone.
+        Assert.True(gaps[2] > gaps[1] * 1.5, "the delay between attempts grows");
         await stop.CancelAsync();
         listener.Stop();
         await Assert.ThrowsAnyAsync<Exception>(() => accepting);

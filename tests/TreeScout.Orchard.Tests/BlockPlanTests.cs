@@ -4,6 +4,7 @@ using TreeScout.Tests;
 namespace TreeScout.Orchard.Tests;
 
 /// <summary>Block plans that cannot be used are refused with the file and the problem named (issue 4, "Bad input").</summary>
+[Trait("Category", "Unit")]
 public sealed class BlockPlanTests
 {
     private static readonly string Block = Feature(null, new JsonObject { ["kind"] = "block", ["name"] = "Noord 3", ["treeSpacingM"] = 1.0, ["rowSpacingM"] = 3.5 });

@@ -14,6 +14,7 @@ namespace TreeScout.Pipeline.Tests;
 /// gives the same per-tree map as the embedded scan.
 /// </summary>
 [Collection(ScanCollection.Name)]
+[Trait("Category", "Integration")]
 public sealed class BrokerScanTests(ScanFixture scan, ITestOutputHelper output)
 {
     [Fact]

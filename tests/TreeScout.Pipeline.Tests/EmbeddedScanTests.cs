@@ -14,6 +14,7 @@ namespace TreeScout.Pipeline.Tests;
 
 /// <summary>`treescout scan` in the embedded mode: the real detector, fusion and map writer on a simulated run with ground truth.</summary>
 [Collection(ScanCollection.Name)]
+[Trait("Category", "Unit")]
 public sealed class EmbeddedScanTests(ScanFixture scan, ITestOutputHelper output)
 {
     [Fact]

@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 namespace TreeScout.Pipeline.Tests;
 
 /// <summary>The README's main command, as a newcomer runs it: `treescout scan` of the bundled sample, a real process.</summary>
+[Trait("Category", "Unit")]
 public sealed class ReadmeScanTests(ITestOutputHelper output)
 {
     [Fact]

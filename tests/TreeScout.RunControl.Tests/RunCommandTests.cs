@@ -17,6 +17,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private readonly string _dir = Directory.CreateTempSubdirectory("ts-run-").FullName;
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Start_publishes_RunStarted_with_block_variety_plan_and_cameras_to_every_stage_that_needs_it()
     {
@@ -49,6 +50,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, (await capture.GetQueueDepthAsync(Topology.MapWriterObservationsQueue, CancellationToken.None))!.Ready);
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Start_without_a_plan_carries_the_operators_spacings_and_refuses_an_implausible_one_before_the_broker()
     {
@@ -70,6 +72,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     // A plan exported from the grower's GIS in RD New (EPSG:28992) is named with its problem, before any broker is needed.
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Start_with_a_plan_in_a_projected_crs_is_refused_before_the_broker_naming_file_and_crs()
     {
@@ -88,6 +91,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Start_is_refused_while_capture_reports_another_active_run()
     {
@@ -101,6 +105,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, (await heartbeats.Bus.GetQueueDepthAsync(Topology.CaptureControlQueue, CancellationToken.None))!.Ready);
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Stop_stops_the_active_run_of_the_run_ledger_and_refuses_an_unknown_run()
     {
@@ -129,6 +134,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
 
     // After a power cut the replay (or camera host) that filmed a run may be gone for good: the operator can still stop it,
     // and fusion gets the RunStopped it needs to finish the map from the frames captured before.
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Stop_of_a_run_no_capture_worker_films_publishes_its_run_stopped_on_captures_behalf()
     {
@@ -162,6 +168,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Source = "live",
     };
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task Status_shows_worker_health_progress_dead_letters_queue_depths_gnss_quality_and_warnings()
     {
@@ -229,6 +236,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal($"treescout: unknown run 20260421-091200-noord-3-ffff: the workers and the run ledger show active run {Run}", unknown.Stderr.Trim().Split('\n')[^1]);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Status_gives_up_on_an_unreachable_broker_within_seconds_and_start_within_its_broker_wait()
     {
@@ -256,6 +264,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("treescout: --broker-wait 0: expected seconds between 0 and 1000000 (leave it out to wait as long as it takes)", zero.Stderr.Trim());
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Ctrl_C_ends_a_wait_for_the_broker_with_one_line()
     {
@@ -270,6 +279,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.All(start.Lines.SkipLast(1), l => Assert.StartsWith("waiting for the broker at ", l, StringComparison.Ordinal));
     }
 
+    [Trait("Category", "Integration")]
     [Fact]
     public async Task A_broker_that_refuses_the_login_ends_the_command_at_once_with_one_line()
     {
@@ -285,6 +295,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("ACCESS_REFUSED", line, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Without_a_broker_or_camera_configuration_the_command_says_what_to_pass()
     {
@@ -298,6 +309,7 @@ public sealed class RunCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     // Before, a missing field was an unhandled exception's stack trace and an impossible value went out in RunStarted.
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task Start_with_a_camera_file_that_cannot_be_used_is_refused_before_the_broker_naming_file_camera_and_field()
     {

@@ -5,6 +5,7 @@ using TreeScout.Simulation.Scoring;
 namespace TreeScout.Simulation.Tests;
 
 /// <summary>`treescout simulate` and `treescout score` as a user runs them: exit codes and one clear error line.</summary>
+[Trait("Category", "Unit")]
 public sealed class CliTests
 {
     private static (int Exit, string Out, string Err) Treescout(IDictionary<string, string>? environment, params string[] args)

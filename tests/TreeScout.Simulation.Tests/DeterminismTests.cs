@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 
 namespace TreeScout.Simulation.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class DeterminismTests
 {
     private static SimulationOptions Tiny(int seed) => SimulatedRuns.Small(seed) with { TreesPerRow = 3, ImageWidth = 320, ImageHeight = 240, Fps = 2, CurvedRows = true };

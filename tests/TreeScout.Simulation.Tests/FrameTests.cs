@@ -4,6 +4,7 @@ using TreeScout.Orchard;
 
 namespace TreeScout.Simulation.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class FrameTests(SmallRunFixture run) : IClassFixture<SmallRunFixture>
 {
     private CameraMounting Camera => new Recording(run.Directory).ReadCameras().Cameras.Single();

@@ -4,6 +4,7 @@ using TreeScout.Orchard;
 
 namespace TreeScout.Simulation.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class GnssTests
 {
     private static GroundTruth SimulateGnssOnly(string dir, GnssFixType type, bool events, params GnssOutage[] outages)

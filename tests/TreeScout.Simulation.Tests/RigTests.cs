@@ -4,6 +4,7 @@ using TreeScout.Orchard;
 
 namespace TreeScout.Simulation.Tests;
 
+[Trait("Category", "Unit")]
 public sealed class RigTests
 {
     private static SimulationOptions Tiny => SimulatedRuns.Small(3) with { TreesPerRow = 3, ImageWidth = 320, ImageHeight = 240, Fps = 2 };

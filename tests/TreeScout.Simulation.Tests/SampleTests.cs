@@ -5,6 +5,7 @@ using TreeScout.Tests;
 namespace TreeScout.Simulation.Tests;
 
 /// <summary>The bundled sample is a complete recording, consistent with its truth, and still what its documented command produces.</summary>
+[Trait("Category", "Unit")]
 public sealed class SampleTests
 {
     private static readonly string Sample = Path.Combine(RepoPaths.Samples, "betuwe-rtk-2x12");

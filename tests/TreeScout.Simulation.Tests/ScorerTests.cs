@@ -7,6 +7,7 @@ using TreeScout.Simulation.Scoring;
 namespace TreeScout.Simulation.Tests;
 
 /// <summary>Hand-made truth/result pairs whose scores are worked out by hand (see the comments).</summary>
+[Trait("Category", "Unit")]
 public sealed class ScorerTests
 {
     private static readonly Simulation.LocalTangentPlane Plane = new(51.93, 5.70);

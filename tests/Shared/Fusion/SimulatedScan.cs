@@ -5,7 +5,7 @@ using TreeScout.Fusion.Tracking;
 using TreeScout.Orchard;
 using TreeScout.Simulation;
 
-namespace TreeScout.Fusion.Bench;
+namespace TreeScout.Tests;
 
 /// <summary>
 /// How the truth boxes are turned into "detections" to isolate fusion from the detector: centre jitter, misses (always

@@ -3,10 +3,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
+using TreeScout.Fusion;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-namespace TreeScout.Fusion.Bench;
+namespace TreeScout.Tests;
 
 /// <summary>What fusion published for a run, and its worker counters.</summary>
 public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, IReadOnlyList<string> Warnings);
