@@ -7,7 +7,7 @@ using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.MapWriter;
 using TreeScout.Messaging;
-using TreeScout.Tests;
+using TreeScout.MapWriter.Tests;
 
 // The map writer's two speed targets, measured on the real worker module over the embedded bus:
 //  1. ingest keeps up with the tractor: observations/s stored vs. observations/s a scan produces;

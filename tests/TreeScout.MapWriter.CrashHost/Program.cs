@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Hosting;
 using TreeScout.MapWriter;
 using TreeScout.Messaging;
-using TreeScout.Tests;
+using TreeScout.MapWriter.Tests;
 
 // Usage: CrashHost RUN_FOLDER RUN_ID ROWS TREES_PER_ROW
 // Runs the real MapWriter worker module (embedded bus), feeds it a synthetic run and prints "written N" as

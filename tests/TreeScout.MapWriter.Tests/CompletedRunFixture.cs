@@ -7,7 +7,7 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Store;
 using TreeScout.Messaging;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>
 /// One synthetic run written end to end by the MapWriter worker module on the embedded bus (EmbeddedWorkers, as

@@ -8,8 +8,9 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Store;
 using TreeScout.Messaging;
 using Xunit.Abstractions;
+using TreeScout.Tests;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>A power cut in the middle of writing: a real MapWriter process killed with SIGKILL, then the run replayed.</summary>
 [Trait("Category", "Disruptive")]

@@ -3,10 +3,11 @@ using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using TreeScout.MapWriter;
 using TreeScout.Messaging;
-using TreeScout.Messaging.Tests;
+using TreeScout.Messaging.Tests.Infrastructure;
 using Xunit.Abstractions;
+using TreeScout.Tests;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>
 /// The map writer on a filesystem that really runs full (a small tmpfs): it holds the run instead of dead-lettering it,

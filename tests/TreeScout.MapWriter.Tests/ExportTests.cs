@@ -17,8 +17,9 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
+using TreeScout.Tests;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>Every export read back by an independent reader (GDAL, the ISO XSD, Arrow C++), with per-tree values equal to the store's.</summary>
 public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<CompletedRunFixture>

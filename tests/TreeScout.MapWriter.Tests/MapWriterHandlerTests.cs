@@ -8,8 +8,9 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Store;
 using TreeScout.Messaging;
 using Xunit.Abstractions;
+using TreeScout.Tests;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>The handler on the in-memory bus (no broker): the same consume path, acks and dead-lettering as RabbitMQ.</summary>
 [Trait("Category", "Unit")]

@@ -1,7 +1,7 @@
 using TreeScout.Contracts;
 using TreeScout.Messaging;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>
 /// Stands in for capture and fusion when only the map writer runs on an in-memory broker: consumes the copies of

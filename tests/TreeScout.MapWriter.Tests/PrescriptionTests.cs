@@ -1,7 +1,7 @@
 using TreeScout.Contracts;
 using TreeScout.MapWriter.Prescription;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 [Trait("Category", "Unit")]
 public sealed class PrescriptionTests

@@ -5,7 +5,7 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 public sealed class RunStoreTests
 {

@@ -5,8 +5,9 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Store;
 using TreeScout.Messaging;
 using Xunit.Abstractions;
+using TreeScout.Tests;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>The low-disk warning, what counts as "disk full", and the WAL copied into store.gpkg during a run.</summary>
 [Trait("Category", "Unit")]

@@ -5,7 +5,7 @@ using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>
 /// The values the worker stored while a run came in message by message (each ingest recomputing only the trees it

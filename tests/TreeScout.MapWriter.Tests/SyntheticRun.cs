@@ -1,7 +1,7 @@
 using TreeScout.Contracts;
 using TreeScout.Orchard;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>
 /// A deterministic scan run of a synthetic block (rows at a bearing, one curved row, seeded cluster counts and stages,

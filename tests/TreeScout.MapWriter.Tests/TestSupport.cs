@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 using TreeScout.MapWriter;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
+using TreeScout.Tests;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>A temporary folder removed after the test.</summary>
 public sealed class TempDir : IDisposable

@@ -3,7 +3,7 @@ using TreeScout.MapWriter;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 /// <summary>A tree's values from its clusters alone (no store): expected values worked out by hand.</summary>
 [Trait("Category", "Unit")]

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using TreeScout.Hosting;
 using TreeScout.MapWriter;
 
-namespace TreeScout.Tests;
+namespace TreeScout.MapWriter.Tests;
 
 [Trait("Category", "Unit")]
 public sealed class WorkerStartupTests

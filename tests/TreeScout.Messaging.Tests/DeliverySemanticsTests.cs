@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using Xunit.Abstractions;
+using TreeScout.Messaging.Tests.Infrastructure;
 
 namespace TreeScout.Messaging.Tests;
 

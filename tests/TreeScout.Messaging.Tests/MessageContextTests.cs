@@ -1,4 +1,5 @@
 using TreeScout.Contracts;
+using TreeScout.Messaging.Tests.Infrastructure;
 
 namespace TreeScout.Messaging.Tests;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using TreeScout.Contracts;
 using TreeScout.Tests;
 using Xunit.Abstractions;
+using TreeScout.Messaging.Tests.Infrastructure;
 
 namespace TreeScout.Messaging.Tests;
 

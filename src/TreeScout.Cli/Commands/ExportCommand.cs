@@ -4,7 +4,7 @@ using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 
-namespace TreeScout.Cli;
+namespace TreeScout.Cli.Commands;
 
 /// <summary>`treescout export`: writes a run's map in the formats GIS tools and sprayers load, reading the run's store only.</summary>
 public static class ExportCommand

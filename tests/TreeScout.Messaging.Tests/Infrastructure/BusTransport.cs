@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using TreeScout.Tests;
 
-namespace TreeScout.Messaging.Tests;
+namespace TreeScout.Messaging.Tests.Infrastructure;
 
 /// <summary>
 /// One of the two buses, behind the same test surface, so every delivery-semantics test runs against the embedded

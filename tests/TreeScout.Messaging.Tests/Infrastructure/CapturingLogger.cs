@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using TreeScout.Tests;
 using Xunit.Abstractions;
 
-namespace TreeScout.Messaging.Tests;
+namespace TreeScout.Messaging.Tests.Infrastructure;
 
 /// <summary>Keeps every log event (debug and up) for assertions; information and up also go to the test output.</summary>
 public sealed class CapturingLoggerProvider(ITestOutputHelper output) : ILoggerProvider

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using TreeScout.Contracts;
 
-namespace TreeScout.Messaging.Tests;
+namespace TreeScout.Messaging.Tests.Infrastructure;
 
 public static class TestMessages
 {

@@ -1,4 +1,4 @@
-namespace TreeScout.Messaging.Tests;
+namespace TreeScout.Messaging.Tests.Infrastructure;
 
 public static class Wait
 {
