@@ -13,7 +13,8 @@ public sealed record TreeZone(TreeRecord Tree, Polygon Zone);
 
 /// <summary>
 /// Everything the exports need, read once from the store in a consistent state: per-tree values exactly as stored
-/// (or re-prescribed in memory with another profile, never written back), zones, metadata, warnings.
+/// (or re-prescribed in memory with another profile, never written back), calibrated counts when the run has a
+/// hand-count calibration, zones, metadata, warnings.
 /// </summary>
 public sealed record RunSnapshot(
     string RunId,
@@ -30,27 +31,48 @@ public sealed record RunSnapshot(
 
     public string? Variety => Metadata.GetValueOrDefault(RunMetadataKeys.Variety);
 
+    /// <summary>The hand-count calibration in use: the trees' calibrated counts and prescription come from it.</summary>
+    public StoredCalibration? Calibration { get; init; }
+
+    /// <summary>The hand counts of <see cref="Calibration"/>, exported with the run.</summary>
+    public IReadOnlyList<StoredHandCount> HandCounts { get; init; } = [];
+
     public static RunSnapshot Read(RunStore store, MapWriterOptions options, VarietyProfile? profileOverride = null)
     {
         var metadata = store.ReadMetadata();
         var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
+        var calibration = store.ReadCalibration();
         var trees = store.ReadTrees();
+        if (calibration is not null)
+        {
+            var model = calibration.Fit.Model;
+            var t = model.TQuantile;
+            trees = trees.Select(tree => tree with { Calibrated = model.Predict(tree.ClustersTotal, t), Calibration = calibration.Label }).ToList();
+        }
         if (profileOverride is not null)
         {
             trees = trees.Select(t =>
             {
-                var dose = ThinningPrescription.For(profileOverride, t.ClustersTotal);
+                var dose = ThinningPrescription.For(profileOverride, t.Calibrated?.Clusters ?? t.ClustersTotal);
                 return t with { Excess = dose.Excess, DosePercent = dose.DosePercent, RateLPerHa = dose.RateLPerHa, ZoneClass = dose.ZoneClass };
             }).ToList();
         }
         var plan = RunMetadataKeys.ReadPlan(metadata);
         var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
+        if (calibration?.Warning is { } poorFit)
+        {
+            warnings.Add(poorFit);
+        }
         if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, store.ClustersPerStage()) is { } timing && !warnings.Contains(timing))
         {
             warnings.Add(timing);
         }
         var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
-        return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, warnings);
+        return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, warnings)
+        {
+            Calibration = calibration,
+            HandCounts = store.ReadHandCounts(),
+        };
     }
 
     /// <summary>Per-row layout of the trees (see <see cref="RowLayout"/>) turned back into WGS84 polygons.</summary>

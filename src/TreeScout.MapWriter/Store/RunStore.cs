@@ -36,7 +36,7 @@ public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated
 /// (INSERT OR IGNORE), and a tree's aggregate is recomputed from its stored observations in the same transaction,
 /// so redelivery, restarts and crashes can never double count.
 /// </summary>
-public sealed class RunStore : IDisposable
+public sealed partial class RunStore : IDisposable
 {
     private static readonly GeoPackageGeoWriter GeometryWriter = new();
     private static readonly GeometryFactory Wgs84 = new(new PrecisionModel(), GeoPackageSchema.Wgs84);
@@ -76,7 +76,7 @@ public sealed class RunStore : IDisposable
             }
             using (var tx = connection.BeginTransaction())
             {
-                Exec(connection, GeoPackageSchema.Core + GeoPackageSchema.Tables, tx);
+                Exec(connection, GeoPackageSchema.Core + GeoPackageSchema.Tables + GeoPackageSchema.CalibrationTables, tx);
                 tx.Commit();
             }
             return new RunStore(path, connection, readOnly: false);
@@ -431,6 +431,7 @@ public sealed class RunStore : IDisposable
     private int RecomputeTrees(IEnumerable<string> treeIds, VarietyProfile? profile, SqliteTransaction tx)
     {
         var geo = new GeoPackageGeoReader();
+        var calibration = CalibrationModel(tx);
         using var select = Command("SELECT stage, low_confidence, camera_id, first_frame, last_frame, score, geom FROM observations WHERE tree_id = @t", tx);
         var selectTree = select.Parameters.Add("@t", SqliteType.Text);
         using var info = Command("SELECT in_plan, spacing_m FROM trees WHERE tree_id = @t", tx);
@@ -493,7 +494,7 @@ public sealed class RunStore : IDisposable
                     }
                 }
             }
-            var dose = profile is null ? null : ThinningPrescription.For(profile, confident);
+            var dose = profile is null ? null : ThinningPrescription.For(profile, calibration?.Calibrate(confident) ?? confident);
             u["@t"].Value = treeId;
             u["@total"].Value = confident;
             for (var i = 0; i < perStage.Length; i++)
@@ -610,9 +611,10 @@ public sealed class RunStore : IDisposable
         return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), CultureInfo.InvariantCulture);
     }
 
-    private static bool HasTable(SqliteConnection connection, string table)
+    private static bool HasTable(SqliteConnection connection, string table, SqliteTransaction? tx = null)
     {
         using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @n";
         cmd.Parameters.AddWithValue("@n", table);
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
