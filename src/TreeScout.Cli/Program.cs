@@ -8,6 +8,7 @@ root.Subcommands.Add(ScanCommand.Create());
 root.Subcommands.Add(SimulateCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(CalibrateCommand.Create());
 root.Subcommands.Add(DetectCommand.Create());
 root.Subcommands.Add(ClassifyStageCommand.Create());
 root.Subcommands.Add(RunCommand.Create());

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
+using TreeScout.MapWriter.Calibration;
 using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
@@ -197,7 +198,7 @@ public sealed class MapWriterHandler(
 
         var folder = new RunFolder(Path.GetDirectoryName(store.Path)!);
         var snapshot = RunSnapshot.Read(store, options.Value);
-        var exports = await WriteExportsAsync(snapshot, store, folder, cancellationToken);
+        var exports = await RunExports.RefreshAsync(snapshot, store, folder, options.Value, cancellationToken);
         var storedObservations = store.CountObservations();
         if (storedObservations < message.ObservationsPublished)
         {
@@ -206,42 +207,8 @@ public sealed class MapWriterHandler(
         }
         var elapsed = Stopwatch.GetElapsedTime(started);
         var update = Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: true, exports, clock.GetUtcNow(), snapshot.Warnings);
-        RunSummary.Write(folder, message, update, elapsed);
+        RunSummary.Write(folder, message, update, elapsed, CalibrationReport.From(snapshot));
         return (session, update, elapsed);
-    }
-
-    /// <summary>Writes all exports into a fresh folder and swaps it in, so exports/ never holds a half-written set.</summary>
-    private async Task<IReadOnlyList<string>> WriteExportsAsync(RunSnapshot snapshot, RunStore store, RunFolder folder, CancellationToken cancellationToken)
-    {
-        var staging = folder.ExportsPath + ".new";
-        var previous = folder.ExportsPath + ".old";
-        foreach (var stale in new[] { staging, previous }.Where(Directory.Exists))
-        {
-            Directory.Delete(stale, recursive: true);
-        }
-        // Without a prescription (no variety profile) or without trees there is no sprayer task; every other format is still written.
-        var formats = MapExporter.AllFormats.Where(f => f != ExportFormat.IsoXml || (snapshot.Zones.Count > 0 && snapshot.Trees.All(t => t.RateLPerHa is not null))).ToList();
-        IReadOnlyList<string> written;
-        try
-        {
-            written = await MapExporter.ExportAsync(snapshot, store, formats, staging, options.Value, cancellationToken);
-        }
-        catch when (Directory.Exists(staging))
-        {
-            // A half-written set on a full disk holds the very space the retry waits for.
-            Directory.Delete(staging, recursive: true);
-            throw;
-        }
-        if (Directory.Exists(folder.ExportsPath))
-        {
-            Directory.Move(folder.ExportsPath, previous);
-        }
-        Directory.Move(staging, folder.ExportsPath);
-        if (Directory.Exists(previous))
-        {
-            Directory.Delete(previous, recursive: true);
-        }
-        return written.Select(f => Path.Combine(folder.ExportsPath, Path.GetRelativePath(staging, f))).ToList();
     }
 
     private static MapUpdated Update(RunSession session, string runId, Guid id, bool final, IReadOnlyList<string> exports, DateTimeOffset now, IReadOnlyList<string>? runWarnings = null)

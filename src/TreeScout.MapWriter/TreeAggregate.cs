@@ -1,5 +1,6 @@
 using TreeScout.Contracts;
 using TreeScout.MapWriter.Prescription;
+using TreeScout.Orchard.Calibration;
 using TreeScout.MapWriter.Store;
 
 namespace TreeScout.MapWriter;
@@ -39,12 +40,13 @@ public static class TreeAggregate
     /// <item>frames_seen: the union of the clusters' frame ranges, per camera (low-confidence clusters included);</item>
     /// <item>density_per_m: clusters_total / <see cref="TreeRecord.SpacingM"/>, none while the spacing is unknown;</item>
     /// <item>confidence: confident ÷ all clusters (0 without clusters); mean_score over the confident clusters;</item>
-    /// <item>the prescription with <paramref name="profile"/> (<see cref="Prescribe"/>), none without a profile;</item>
+    /// <item>the prescription with <paramref name="profile"/> (<see cref="Prescribe"/>, on the counts calibrated by
+    /// <paramref name="calibration"/> when the run has one), none without a profile;</item>
     /// <item>position: a tree the plan lists keeps its own; one the plan does not have sits at the centroid of its
     /// confident clusters (and keeps its position while it has none).</item>
     /// </list>
     /// </summary>
-    public static TreeRecord Of(TreeRecord tree, IReadOnlyCollection<TreeCluster> clusters, VarietyProfile? profile)
+    public static TreeRecord Of(TreeRecord tree, IReadOnlyCollection<TreeCluster> clusters, VarietyProfile? profile, CountModel? calibration = null)
     {
         var perStage = new int[BbchStages.Count];
         int confident = 0, low = 0;
@@ -77,16 +79,18 @@ public static class TreeAggregate
             DensityPerM = tree.SpacingM is > 0 ? confident / tree.SpacingM.Value : null,
             Confidence = confident + low == 0 ? 0.0 : (double)confident / (confident + low),
             MeanScore = confident == 0 ? null : scoreSum / confident,
-        }, profile);
+        }, profile, calibration);
     }
 
     /// <summary>
-    /// <paramref name="tree"/> with the prescription of <paramref name="profile"/> for its clusters_total
-    /// (<see cref="ThinningPrescription.For"/>: excess, dose, rate, zone class); all four empty when the profile is null.
+    /// <paramref name="tree"/> with the prescription of <paramref name="profile"/> for its clusters_total, or for that
+    /// count calibrated by the run's hand counts (<paramref name="calibration"/>, docs/calibration.md; raw counts are
+    /// never changed) — <see cref="ThinningPrescription.For"/>: excess, dose, rate, zone class; all four empty when the
+    /// profile is null.
     /// </summary>
-    public static TreeRecord Prescribe(TreeRecord tree, VarietyProfile? profile)
+    public static TreeRecord Prescribe(TreeRecord tree, VarietyProfile? profile, CountModel? calibration = null)
     {
-        var dose = profile is null ? null : ThinningPrescription.For(profile, tree.ClustersTotal);
+        var dose = profile is null ? null : ThinningPrescription.For(profile, calibration?.Calibrate(tree.ClustersTotal) ?? tree.ClustersTotal);
         return tree with { Excess = dose?.Excess, DosePercent = dose?.DosePercent, RateLPerHa = dose?.RateLPerHa, ZoneClass = dose?.ZoneClass };
     }
 

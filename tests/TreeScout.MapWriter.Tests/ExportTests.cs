@@ -2,9 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Xml;
 using System.Xml.Linq;
-using System.Xml.Schema;
 using Json.Schema;
 using Microsoft.Data.Sqlite;
 using NetTopologySuite.Algorithm;
@@ -168,18 +166,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     {
         var folder = Path.Combine(run.Folder.ExportsPath, "TASKDATA");
         var xml = Path.Combine(folder, "TASKDATA.XML");
-        var schemas = new XmlSchemaSet { XmlResolver = new XmlUrlResolver() };
-        schemas.Add(null, Path.Combine(RepoPaths.Shared, "spec", "isoxml", "ISO11783_TaskFile_V4-3.xsd"));
-        var errors = new List<string>();
-        var settings = new XmlReaderSettings { ValidationType = ValidationType.Schema, Schemas = schemas };
-        settings.ValidationEventHandler += (_, e) => errors.Add($"{e.Severity} line {e.Exception?.LineNumber}: {e.Message}");
-        using (var reader = XmlReader.Create(xml, settings))
-        {
-            while (reader.Read())
-            {
-            }
-        }
-        Assert.Empty(errors);
+        Assert.Empty(IsoXmlSchema.Errors(xml));
 
         var doc = XDocument.Load(xml);
         var task = doc.Root!.Element("TSK")!;
@@ -272,15 +259,7 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
     public async Task Export_reads_the_store_without_changing_a_byte_even_with_another_prescription()
     {
         var before = RunFiles.Hashes(run.Folder.Path);
-        var profile = VarietyCatalog.Parse("""
-            variety: Experiment
-            targetClustersPerTree: 80
-            fullDoseLPerHa: 500
-            doseResponse: [{excess: 0, dosePercent: 0}, {excess: 1, dosePercent: 100}]
-            minDosePercent: 0
-            maxDosePercent: 100
-            bloomWindow: {first: bbch61, last: bbch67, warnShareOutside: 0.3}
-            """, "experiment.yaml");
+        var profile = MapWriterTestData.Experiment;
         var outDir = run.Scratch("export-" + Guid.NewGuid().ToString("N")[..6]);
         IReadOnlyList<string> files;
         using (var store = RunStore.OpenReadOnly(RunLocator.StorePath(run.Folder.Path, "/nonexistent")))

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Xml;
+using System.Xml.Schema;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TreeScout.MapWriter;
@@ -62,6 +64,17 @@ public static class MapWriterTestData
         bloomWindow: { first: bbch61, last: bbch67, warnShareOutside: 0.3 }
         """, "test.yaml");
 
+    /// <summary>A profile of no shipped variety, for exports with `--prescription`.</summary>
+    public static VarietyProfile Experiment { get; } = VarietyCatalog.Parse("""
+        variety: Experiment
+        targetClustersPerTree: 80
+        fullDoseLPerHa: 500
+        doseResponse: [{excess: 0, dosePercent: 0}, {excess: 1, dosePercent: 100}]
+        minDosePercent: 0
+        maxDosePercent: 100
+        bloomWindow: {first: bbch61, last: bbch67, warnShareOutside: 0.3}
+        """, "experiment.yaml");
+
     public static MapWriterOptions Options(string storeRoot) => new() { StoreRoot = storeRoot, Varieties = ShippedVarieties, LiveUpdateInterval = TimeSpan.Zero };
 
     public static IOptions<MapWriterOptions> Wrap(MapWriterOptions options) => Microsoft.Extensions.Options.Options.Create(options);
@@ -121,6 +134,24 @@ public sealed record OgrLayer(string Text, long FeatureCount, string Geometry, I
     }
 
     public bool IsWgs84 => Text.Contains("WGS 84", StringComparison.Ordinal) || Text.Contains("WGS_1984", StringComparison.Ordinal);
+}
+
+/// <summary>The ISO 11783-10 v4.3 task-file XSD (../shared/spec/isoxml) as an independent check of TASKDATA.XML.</summary>
+public static class IsoXmlSchema
+{
+    public static IReadOnlyList<string> Errors(string xml)
+    {
+        var schemas = new XmlSchemaSet { XmlResolver = new XmlUrlResolver() };
+        schemas.Add(null, System.IO.Path.Combine(RepoPaths.Shared, "spec", "isoxml", "ISO11783_TaskFile_V4-3.xsd"));
+        var errors = new List<string>();
+        var settings = new XmlReaderSettings { ValidationType = ValidationType.Schema, Schemas = schemas };
+        settings.ValidationEventHandler += (_, e) => errors.Add($"{e.Severity} line {e.Exception?.LineNumber}: {e.Message}");
+        using var reader = XmlReader.Create(xml, settings);
+        while (reader.Read())
+        {
+        }
+        return errors;
+    }
 }
 
 public static class Json

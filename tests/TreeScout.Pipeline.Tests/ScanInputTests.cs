@@ -114,17 +114,7 @@ public sealed class ScanInputTests(ScanFixture scan, ITestOutputHelper output)
         Assert.Equal((0L, 0L), (scan.Embedded.Gnss.MalformedLines, scan.Embedded.Fusion.Gnss.MalformedNmeaLines));
     }
 
-    private string CopyRecording(string name)
-    {
-        var copy = Path.Combine(scan.Root, name);
-        foreach (var file in Directory.EnumerateFiles(scan.Recording, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(copy, Path.GetRelativePath(scan.Recording, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-        return copy;
-    }
+    private string CopyRecording(string name) => scan.CopyOf(scan.Recording, name);
 
     /// <summary>Every coordinate pair of the plan's rows and trees as (latitude, longitude) instead of (longitude, latitude).</summary>
     private static string SwapLatitudeAndLongitude(string geoJson)
@@ -144,12 +134,5 @@ public sealed class ScanInputTests(ScanFixture scan, ITestOutputHelper output)
         return plan.ToJsonString();
     }
 
-    private async Task<ToolResult> TreescoutAsync(params string[] args)
-    {
-        // Embedded, whatever broker the environment names.
-        var result = await Tool.RunAsync("dotnet", [WorkerProcess.ProjectDll("src", "TreeScout.Cli", "treescout"), .. args], Patience,
-            environment: new Dictionary<string, string?> { ["TREESCOUT__Broker__Uri"] = null });
-        output.WriteLine($"$ treescout {string.Join(' ', args)}\n{result.Stdout}{result.Stderr}exit {result.ExitCode}");
-        return result;
-    }
+    private Task<ToolResult> TreescoutAsync(params string[] args) => TreescoutCli.RunAsync(output, Patience, args);
 }

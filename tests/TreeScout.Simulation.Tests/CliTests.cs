@@ -94,6 +94,22 @@ public sealed class CliTests
             Assert.Contains(lines, l => l.Contains("found / missed / extra", StringComparison.Ordinal) && l.Contains(" 3 / 0 / 1 ", StringComparison.Ordinal));
             Assert.Contains(lines, l => l.Contains("attributed to the right tree", StringComparison.Ordinal) && l.EndsWith(" 3 = 50.0 % of visible", StringComparison.Ordinal));
 
+            // Per-tree counts, raw and calibrated on 3 hand counts (worked out in CountScoreTests).
+            var calibrated = Treescout(null, "score", "--run", run, "--truth", truth, "--calibrate-with", "3");
+            Assert.True(calibrated.Exit == 0, calibrated.Err);
+            Assert.Contains("  raw vs visible truth                           3   0.750  0.893    0.82   37.5 %    0.00          -\n", calibrated.Out, StringComparison.Ordinal);
+            Assert.Contains("    calibrated on 3 whole-tree hand counts       1       -      -    1.00  100.0 %   -1.00    100.0 %\n", calibrated.Out, StringComparison.Ordinal);
+            Assert.Contains("  whole-tree calibration: proportional, hand = 0.7667 * scanned, fit R² 0.150, leave-one-out MAPE 51.0 %; hand-counted R01-T001 R01-T002 X-2\n", calibrated.Out, StringComparison.Ordinal);
+            using (var counts = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, ScoreReport.JsonFile))))
+            {
+                var whole = counts.RootElement.GetProperty("counts").GetProperty("wholeTree");
+                Assert.Equal(Math.Sqrt(2), whole.GetProperty("raw").GetProperty("rmse").GetDouble(), 12);
+                Assert.Equal(0.15, whole.GetProperty("calibrated").GetProperty("fitR2").GetDouble(), 12);
+            }
+            var tooFew = Treescout(null, "score", "--run", run, "--truth", truth, "--calibrate-with", "2");
+            Assert.Equal(2, tooFew.Exit);
+            Assert.Equal("treescout: --calibrate-with must be at least 3 trees", tooFew.Err.TrimEnd('\n'));
+
             var missing = Treescout(null, "score", "--run", truth, "--truth", truth);
             Assert.Equal(1, missing.Exit);
             Assert.StartsWith($"treescout: {Path.Combine(truth, RunResult.StoreFile)}: run store not found", missing.Err, StringComparison.Ordinal);

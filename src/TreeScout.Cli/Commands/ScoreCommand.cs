@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TreeScout.Orchard;
+using TreeScout.Orchard.Calibration;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
 
@@ -15,9 +16,13 @@ public static class ScoreCommand
         var truth = new Option<string>("--truth") { Description = "The simulated recording folder (with truth.json)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the score as JSON instead of a table" };
         var tolerance = new Option<double>("--cluster-tolerance") { Description = "Horizontal match tolerance of a cluster, metres", DefaultValueFactory = _ => defaults.ClusterHorizontalToleranceM };
+        var calibrateWith = new Option<int?>("--calibrate-with")
+        {
+            Description = "Also score the counts calibrated on N hand-counted trees (picked as `treescout calibrate --suggest N` does, counted by the truth)",
+        };
         var command = new Command("score", "Score a scan run against the simulator's ground truth: trees, per-tree counts, attribution, positions, stages. Writes RUN/score.json.")
         {
-            run, truth, json, tolerance,
+            run, truth, json, tolerance, calibrateWith,
         };
         command.SetAction(parse =>
         {
@@ -31,11 +36,15 @@ public static class ScoreCommand
             {
                 throw new CliException("--cluster-tolerance must be in (0, 5] metres", Cli.UsageError);
             }
+            if (parse.GetValue(calibrateWith) is < CountCalibration.MinTrees)
+            {
+                throw new CliException($"--calibrate-with must be at least {CountCalibration.MinTrees} trees", Cli.UsageError);
+            }
             Score score;
             try
             {
                 score = Scorer.Compute(GroundTruth.Load(truthPath), RunResult.ReadStore(Path.Combine(runDir, RunResult.StoreFile)),
-                    defaults with { ClusterHorizontalToleranceM = parse.GetValue(tolerance) });
+                    defaults with { ClusterHorizontalToleranceM = parse.GetValue(tolerance), CalibrateWith = parse.GetValue(calibrateWith) });
             }
             catch (InvalidDataException ex)
             {

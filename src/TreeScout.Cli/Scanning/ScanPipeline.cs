@@ -220,23 +220,20 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     }
 
     /// <summary>Adds what the feed did (frames, GNSS, pace, elapsed) to the writer's run.json, atomically.</summary>
-    private static void WriteScanSummary(string outDirectory, ScanRequest request, ScanResult result)
-    {
-        var path = Path.Combine(outDirectory, RunFolder.SummaryFileName);
-        var summary = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!.AsObject() : new JsonObject { ["runId"] = result.RunId };
-        summary["scan"] = new JsonObject
+    private static void WriteScanSummary(string outDirectory, ScanRequest request, ScanResult result) =>
+        RunSummary.Update(new RunFolder(outDirectory), summary =>
         {
-            ["mode"] = result.Mode,
-            ["recording"] = Path.GetFullPath(request.RecordingDirectory),
-            ["pace"] = request.Pace.MaxRate ? "max-rate" : $"x{request.Pace.Speedup:0.##}",
-            ["framesPublished"] = result.Frames.FramesPublished,
-            ["framesUnreadable"] = result.Frames.FramesUnreadable,
-            ["framesShed"] = result.Frames.FramesShed,
-            ["gnss"] = result.Gnss.Summary(),
-            ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 2),
-        };
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temp, path, overwrite: true);
-    }
+            summary["runId"] ??= result.RunId;
+            summary["scan"] = new JsonObject
+            {
+                ["mode"] = result.Mode,
+                ["recording"] = Path.GetFullPath(request.RecordingDirectory),
+                ["pace"] = request.Pace.MaxRate ? "max-rate" : $"x{request.Pace.Speedup:0.##}",
+                ["framesPublished"] = result.Frames.FramesPublished,
+                ["framesUnreadable"] = result.Frames.FramesUnreadable,
+                ["framesShed"] = result.Frames.FramesShed,
+                ["gnss"] = result.Gnss.Summary(),
+                ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 2),
+            };
+        });
 }

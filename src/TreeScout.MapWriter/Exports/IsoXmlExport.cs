@@ -55,10 +55,10 @@ public static class IsoXmlExport
                 new XElement("PDT", new XAttribute("A", "PDT1"), new XAttribute("B", Truncate(agent, 32))),
                 new XElement("PFD", new XAttribute("A", "PFD1"), new XAttribute("C", Truncate(run.Block ?? run.RunId, 32)), new XAttribute("D", Area(outline)),
                     Polygon(outline)),
-                new XElement("TSK", new XAttribute("A", "TSK1"), new XAttribute("B", Truncate($"Thinning {run.Block ?? run.RunId}", 32)),
+                new XElement("TSK", new XAttribute("A", "TSK1"), new XAttribute("B", Truncate(TaskName(run), 32)),
                     new XAttribute("E", "PFD1"), new XAttribute("G", "1"),
                     new XAttribute("I", PositionLostZone), new XAttribute("J", OutsideZone),
-                    Zone(GridZone, "Prescription grid", fallbackRaw),
+                    Zone(GridZone, run.Calibration is null ? "Prescription grid" : Truncate($"Grid, {run.Calibration.Label}", 32), fallbackRaw),
                     Zone(OutsideZone, "Outside block", 0),
                     Zone(PositionLostZone, "Position lost: block mean", fallbackRaw),
                     new XElement("GRD",
@@ -80,6 +80,17 @@ public static class IsoXmlExport
             new("TZN", new XAttribute("A", code), new XAttribute("B", name),
                 new XElement("PDV", new XAttribute("A", "0001"), new XAttribute("B", raw), new XAttribute("C", "PDT1"), new XAttribute("E", "VPN1")));
     }
+
+    /// <summary>
+    /// The task designator, the one free text a terminal shows for a task: it says when the rates come from hand-count
+    /// calibrated counts, first, so the 32-character limit cuts the block name rather than that.
+    /// </summary>
+    public static string TaskName(RunSnapshot run) => run.Calibration switch
+    {
+        null => $"Thinning {run.Block ?? run.RunId}",
+        { Fit.PoorFit: true } => $"POOR FIT calibrated thinning {run.Block ?? run.RunId}",
+        _ => $"Calibrated thinning {run.Block ?? run.RunId}",
+    };
 
     public static int Raw(double litresPerHectare) => (int)Math.Round(litresPerHectare * RawPerLitrePerHectare, MidpointRounding.AwayFromZero);
 

@@ -78,7 +78,7 @@ public static class PngMapExport
         NorthArrow(image, new Point(MapSize - Margin - 10, Margin + 70));
         ScaleBar(image, scale, new Point(Margin, MapSize - (Margin / 2)));
         Legend(image, lo, hi, byRate ? "Thinning rate, L/ha" : "Blossom clusters per m of row", new Point(MapSize + 20, Margin));
-        var title = $"{run.Block ?? run.RunId}  {(run.Variety is null ? "" : run.Variety + "  ")}run {run.RunId}";
+        var title = $"{run.Block ?? run.RunId}  {(run.Variety is null ? "" : run.Variety + "  ")}run {run.RunId}{(run.Calibration is null ? "" : "  calibrated: " + run.Calibration.Label)}";
         Text(image, title, new Point(Margin, Margin / 2 + 8), 0.7);
         return image;
     }

@@ -15,7 +15,7 @@ public sealed record TreeZone(TreeRecord Tree, Polygon Zone);
 /// <summary>
 /// Everything the exports need, read once from the store in one read transaction: per-tree values exactly as stored
 /// (or re-prescribed in memory with another profile by <see cref="TreeAggregate.Prescribe"/>, never written back),
-/// zones, metadata, warnings.
+/// calibrated counts when the run has a hand-count calibration, zones, metadata, warnings.
 /// </summary>
 /// <param name="Represcribed">True when <see cref="Trees"/> carry another profile's prescription than the store's.</param>
 public sealed record RunSnapshot(
@@ -34,14 +34,21 @@ public sealed record RunSnapshot(
 
     public string? Variety => Metadata.GetValueOrDefault(RunMetadataKeys.Variety);
 
+    /// <summary>The hand-count calibration in use: the trees' calibrated counts and prescription come from it.</summary>
+    public StoredCalibration? Calibration { get; init; }
+
+    /// <summary>The hand counts of <see cref="Calibration"/>, exported with the run.</summary>
+    public IReadOnlyList<StoredHandCount> HandCounts { get; init; } = [];
+
     /// <summary>
     /// A run's per-tree values without writing anything, for showing them or previewing another variety's
     /// prescription: opens the store at <paramref name="storePath"/> read-only (a finished store immutable, one still
     /// being written through its WAL, whose last commit it sees), reads one snapshot and closes the store. With
-    /// <paramref name="profile"/> every tree carries that profile's prescription (<see cref="TreeAggregate.Prescribe"/>)
-    /// and the bloom-timing warning is that profile's; without, the run's own. Counts, stages, density, confidence,
-    /// frames and mean score are the stored values, which <see cref="TreeAggregate.Of"/> computed from the tree's
-    /// clusters when they were stored. Unlike `treescout export`, not even a left-over -wal is folded into the store.
+    /// <paramref name="profile"/> every tree carries that profile's prescription (<see cref="TreeAggregate.Prescribe"/>,
+    /// on calibrated counts when the run has a calibration) and the bloom-timing warning is that profile's; without, the
+    /// run's own. Counts, stages, density, confidence, frames and mean score are the stored values, which
+    /// <see cref="TreeAggregate.Of"/> computed from the tree's clusters when they were stored. Unlike `treescout export`,
+    /// not even a left-over -wal is folded into the store.
     /// </summary>
     /// <param name="options">Fallback tree and row spacing for the zones of a run that recorded none; defaults otherwise.</param>
     /// <exception cref="RunStoreException">No store at the path, not a run store, or unreadable; the message names the file.</exception>
@@ -60,18 +67,33 @@ public sealed record RunSnapshot(
         {
             var (metadata, trees) = store.ReadMetadataAndTrees();
             var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
+            var calibration = store.ReadCalibration();
+            if (calibration is not null)
+            {
+                var model = calibration.Fit.Model;
+                var t = model.TQuantile;
+                trees = trees.Select(tree => tree with { Calibrated = model.Predict(tree.ClustersTotal, t), Calibration = calibration.Label }).ToList();
+            }
             if (profileOverride is not null)
             {
-                trees = trees.Select(t => TreeAggregate.Prescribe(t, profileOverride)).ToList();
+                trees = trees.Select(t => TreeAggregate.Prescribe(t, profileOverride, calibration?.Fit.Model)).ToList();
             }
             var plan = RunMetadataKeys.ReadPlan(metadata);
             var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
+            if (calibration?.Warning is { } poorFit)
+            {
+                warnings.Add(poorFit);
+            }
             if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, ClustersPerStage(trees)) is { } timing && !warnings.Contains(timing))
             {
                 warnings.Add(timing);
             }
             var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
-            return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, profileOverride is not null, warnings);
+            return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, profileOverride is not null, warnings)
+            {
+                Calibration = calibration,
+                HandCounts = store.ReadHandCounts(),
+            };
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or JsonException or BlockPlanException or InvalidCastException or InvalidDataException)
         {

@@ -42,6 +42,10 @@ public static class TreeFields
             new("dose_pct", "dose_pct", FieldKind.Real, t => t.DosePercent),
             new("rate_l_ha", "rate_l_ha", FieldKind.Real, t => t.RateLPerHa),
             new("zone_class", "zone_class", FieldKind.Text, t => t.ZoneClass),
+            new("clusters_calibrated", "clust_cal", FieldKind.Real, t => t.Calibrated?.Clusters),
+            new("clusters_ci_low", "clust_lo", FieldKind.Real, t => t.Calibrated?.Low),
+            new("clusters_ci_high", "clust_hi", FieldKind.Real, t => t.Calibrated?.High),
+            new("calibration", "calib", FieldKind.Text, t => t.Calibration),
         ]);
         return fields;
     }

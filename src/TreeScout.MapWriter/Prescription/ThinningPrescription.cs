@@ -9,9 +9,10 @@ public sealed record TreeDose(double Excess, double DosePercent, double RateLPer
 /// <summary>The formula of docs/prescription.md: excess → dose–response → clamps → optional zone class → L/ha.</summary>
 public static class ThinningPrescription
 {
-    public static TreeDose For(VarietyProfile profile, int clustersTotal)
+    /// <param name="clusters">The tree's confident clusters, or its calibrated count when the run has a hand-count calibration.</param>
+    public static TreeDose For(VarietyProfile profile, double clusters)
     {
-        var excess = (clustersTotal - profile.TargetClustersPerTree) / profile.TargetClustersPerTree;
+        var excess = (clusters - profile.TargetClustersPerTree) / profile.TargetClustersPerTree;
         var dose = Math.Clamp(Interpolate(profile.DoseResponse, excess), profile.MinDosePercent, profile.MaxDosePercent);
         string? zone = null;
         if (profile.ZoneClasses.Count > 0)

@@ -68,4 +68,24 @@ internal static class GeoPackageSchema
           ('trees', 'geom', 'POINT', 4326, 0, 0),
           ('observations', 'geom', 'POINT', 4326, 0, 0);
         """;
+
+    /// <summary>
+    /// The agronomist's hand counts and the calibrations fitted on them (docs/calibration.md, ADR 0045). Every set of
+    /// hand counts entered is kept with the calibration it produced; the latest calibration is the one in use.
+    /// </summary>
+    public static readonly string CalibrationTables = $"""
+        CREATE TABLE IF NOT EXISTS calibration (
+          fid INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, source TEXT NOT NULL,
+          model TEXT NOT NULL, intercept REAL NOT NULL, slope REAL NOT NULL, trees INTEGER NOT NULL, residual_sd REAL NOT NULL,
+          scanned_mean REAL NOT NULL, scanned_sum_of_squares REAL NOT NULL, r2 REAL, rmse REAL NOT NULL, loo_mape REAL,
+          loo_rmse_proportional REAL, loo_rmse_linear REAL, poor_fit INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS hand_counts (
+          fid INTEGER PRIMARY KEY AUTOINCREMENT, calibration_fid INTEGER NOT NULL REFERENCES calibration(fid),
+          tree_id TEXT NOT NULL, clusters INTEGER NOT NULL, clusters_scanned INTEGER NOT NULL,
+          {string.Join(", ", BbchStages.Ordered.Select(s => $"{BbchStages.Label(s)} INTEGER"))},
+          source_line INTEGER NOT NULL, UNIQUE (calibration_fid, tree_id));
+        INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
+          ('calibration', 'attributes', 'calibration', 'Hand-count calibrations of the per-tree cluster counts; the latest is in use', NULL),
+          ('hand_counts', 'attributes', 'hand_counts', 'Blossom clusters counted by hand per tree, for each calibration', NULL);
+        """;
 }

@@ -35,7 +35,7 @@ public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated
 /// (<see cref="TreeAggregate.Of"/>), so redelivery, restarts and crashes can never double count. The store only reads
 /// and writes; what the values are is <see cref="TreeAggregate"/>'s.
 /// </summary>
-public sealed class RunStore : IDisposable
+public sealed partial class RunStore : IDisposable
 {
     private static readonly string[] ObservationParameters =
         ["@g", "@id", "@tree", "@row", "@h", "@along", "@sigma", "@low", "@reason", "@stage", "@score", "@frames", "@first", "@last", "@cam", "@q", "@at", "@probs", "@msg"];
@@ -73,7 +73,7 @@ public sealed class RunStore : IDisposable
             }
             using (var tx = connection.BeginTransaction())
             {
-                Exec(connection, GeoPackageSchema.Core + GeoPackageSchema.Tables, tx);
+                Exec(connection, GeoPackageSchema.Core + GeoPackageSchema.Tables + GeoPackageSchema.CalibrationTables, tx);
                 tx.Commit();
             }
             return new RunStore(path, connection, readOnly: false);
@@ -454,6 +454,7 @@ public sealed class RunStore : IDisposable
     /// <summary>Loads each tree and its clusters, lets <see cref="TreeAggregate.Of"/> compute its values, writes them.</summary>
     private int RecomputeTrees(IEnumerable<string> treeIds, VarietyProfile? profile, SqliteTransaction tx)
     {
+        var calibration = CalibrationModel(tx);
         using var select = SelectClusters(tx);
         using var info = Command("SELECT in_plan, spacing_m FROM trees WHERE tree_id = @t", tx);
         var infoTree = info.Parameters.Add("@t", SqliteType.Text);
@@ -488,7 +489,7 @@ public sealed class RunStore : IDisposable
                 tree = new TreeRecord { TreeId = treeId, InPlan = r.GetInt64(0) != 0, SpacingM = NullableDouble(r, 1) };
             }
             select.Parameters["@t"].Value = treeId;
-            var values = TreeAggregate.Of(tree, ReadClusters(select), profile);
+            var values = TreeAggregate.Of(tree, ReadClusters(select), profile, calibration);
             u["@t"].Value = treeId;
             u["@total"].Value = values.ClustersTotal;
             for (var i = 0; i < values.ClustersPerStage.Count; i++)
@@ -579,9 +580,10 @@ public sealed class RunStore : IDisposable
         return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), CultureInfo.InvariantCulture);
     }
 
-    private static bool HasTable(SqliteConnection connection, string table)
+    private static bool HasTable(SqliteConnection connection, string table, SqliteTransaction? tx = null)
     {
         using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @n";
         cmd.Parameters.AddWithValue("@n", table);
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;

@@ -1,4 +1,5 @@
 using TreeScout.Contracts;
+using TreeScout.Orchard.Calibration;
 
 namespace TreeScout.MapWriter.Store;
 
@@ -52,6 +53,12 @@ public sealed record TreeRecord
     public double? RateLPerHa { get; init; }
 
     public string? ZoneClass { get; init; }
+
+    /// <summary>The calibrated count and its 90 % prediction interval when the run has a hand-count calibration (not a store column: computed from it).</summary>
+    public CountPrediction? Calibrated { get; init; }
+
+    /// <summary>Which calibration <see cref="Calibrated"/> comes from (<see cref="StoredCalibration.Label"/>), flagging a poor fit.</summary>
+    public string? Calibration { get; init; }
 
     public int ClustersAt(BbchStage stage) => ClustersPerStage[BbchStages.IndexOf(stage)];
 }

@@ -25,6 +25,7 @@ public static class ScoreReport
         Line("  found / missed / extra", $"{t.Found} / {t.Missed} / {t.Extra}   (by id {t.FoundById}, by position {t.FoundByPosition})");
         Line("  tree position error median / p95 (m)", $"{M(t.PositionErrorM.Median)} / {M(t.PositionErrorM.P95)}");
         Line("  per-tree count error MAE / MAPE / bias", $"{t.CountMae:F2} / {P(t.CountMapePercent)} / {t.CountBias:+0.00;-0.00;0.00}");
+        Counts(sb, score.Counts);
         sb.Append("Clusters (visible from the scanned faces)\n");
         Line("  visible true clusters / observations", $"{c.VisibleTrue} / {c.Observations}");
         Line("  matched visible / hidden / false positives", $"{c.MatchedVisible} / {c.MatchedHidden} / {c.FalsePositives}   (recall {c.Recall:P1})");
@@ -44,6 +45,38 @@ public static class ScoreReport
             $"Tolerances: cluster match {score.Options.ClusterHorizontalToleranceM} m horizontal, {score.Options.ClusterHeightToleranceM} m height; tree match {score.Options.TreeToleranceFraction} x tree spacing\n");
         return sb.ToString();
     }
+
+    private static void Counts(StringBuilder sb, CountScore counts)
+    {
+        sb.Append("Per-tree counts (R² = 1 − SSE/SST, r² = squared correlation; calibrated: on the trees not hand-counted)\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  {"",-42} {"trees",5} {"R²",7} {"r²",6} {"RMSE",7} {"MAPE",8} {"bias",7} {"in 90 % PI",10}\n");
+        foreach (var (name, truth) in new[] { ("visible", counts.Visible), ("whole-tree", counts.WholeTree) })
+        {
+            Row($"raw vs {name} truth", truth.Raw, null);
+            if (truth.Calibrated is { } c)
+            {
+                Row("  raw, trees not hand-counted", c.RawAccuracy, null);
+                Row($"  calibrated on {c.HandCountedTrees.Count} {name} hand counts", c.Accuracy, c.IntervalCoverage);
+            }
+        }
+        foreach (var (name, truth) in new[] { ("visible", counts.Visible), ("whole-tree", counts.WholeTree) })
+        {
+            if (truth.Calibrated is { } c)
+            {
+                sb.Append(CultureInfo.InvariantCulture,
+                    $"  {name} calibration: {c.Model}, {c.Formula}, fit R² {F(c.FitR2, "0.000")}, leave-one-out MAPE {P(c.LooMapePercent)}; hand-counted {string.Join(' ', c.HandCountedTrees)}\n");
+            }
+            else if (truth.CalibrationError is { } error)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"  {name} calibration: none ({error})\n");
+            }
+        }
+
+        void Row(string label, CountAccuracy a, double? coverage) => sb.Append(CultureInfo.InvariantCulture,
+            $"  {label,-42} {a.Trees,5} {F(a.R2, "0.000"),7} {F(a.CorrelationR2, "0.000"),6} {a.Rmse,7:F2} {P(a.MapePercent),8} {a.Bias,7:+0.00;-0.00;0.00} {P(coverage * 100),10}\n");
+    }
+
+    private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "-";
 
     private static string M(double? v) => v is { } x ? x.ToString("F3", CultureInfo.InvariantCulture) : "-";
 

@@ -13,6 +13,9 @@ public sealed record ScoreOptions
 
     /// <summary>A result tree without a matching id matches the nearest true tree within this share of the tree spacing.</summary>
     public double TreeToleranceFraction { get; init; } = 0.5;
+
+    /// <summary>Also score the counts calibrated on this many hand-counted trees (picked by the `calibrate --suggest` rule, counted by the truth).</summary>
+    public int? CalibrateWith { get; init; }
 }
 
 /// <summary>Median and 95th percentile (linear interpolation between order statistics) of a set of errors; null when empty.</summary>
@@ -57,7 +60,7 @@ public sealed record StageScore(
     IReadOnlyDictionary<string, int> ReportedByStage);
 
 /// <summary>A run scored against the simulator's truth.</summary>
-public sealed record Score(ScoreOptions Options, TreeScore Trees, ClusterScore Clusters, StageScore Stages);
+public sealed record Score(ScoreOptions Options, TreeScore Trees, ClusterScore Clusters, StageScore Stages, CountScore Counts);
 
 /// <summary>
 /// Compares a run's result with the ground truth: trees found/missed/extra and their position error, per-tree count
@@ -72,7 +75,8 @@ public static class Scorer
         var first = truth.Trees.Count > 0 ? truth.Trees[0] : throw new InvalidDataException("truth has no trees");
         var plane = new LocalTangentPlane(first.Latitude, first.Longitude);
         var trees = ScoreTrees(truth, result, options, plane, out var match);
-        return new Score(options, trees, ScoreClusters(truth, result, options, plane, match, out var pairs), ScoreStages(truth, result, pairs));
+        return new Score(options, trees, ScoreClusters(truth, result, options, plane, match, out var pairs), ScoreStages(truth, result, pairs),
+            CountScorer.Score(truth, result, match, plane, options.CalibrateWith));
     }
 
     /// <param name="matched">Each found true tree's result tree (by id, else by position), for attributing clusters.</param>
