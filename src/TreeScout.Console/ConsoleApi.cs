@@ -47,20 +47,20 @@ public static class ConsoleApi
         api.MapPost("/runs", async (HttpContext context, ConsoleRunControl control, CancellationToken ct) =>
         {
             control.EnsureAvailable();
-            var form = await FormAsync(context);
+            var form = await ConsoleForms.ReadAsync(context);
             var started = await control.StartAsync(context, form["block"], form["variety"], form["pin"], ct);
             return Results.Json(started, ConsoleHost.Json, statusCode: StatusCodes.Status201Created);
         }).DisableAntiforgery();
         api.MapPost("/runs/{runId}/stop", async (string runId, HttpContext context, ConsoleRunControl control, CancellationToken ct) =>
         {
             control.EnsureAvailable();
-            var form = await FormAsync(context);
+            var form = await ConsoleForms.ReadAsync(context);
             var stopped = await control.StopAsync(context, runId == "active" ? null : ConsoleRunControl.CheckedRunId(runId), form["pin"], ct);
             return Results.Json(stopped, ConsoleHost.Json, statusCode: StatusCodes.Status202Accepted);
         }).DisableAntiforgery();
         api.MapPost("/plans", async (HttpContext context, ConsoleRunControl control) =>
         {
-            var form = await FormAsync(context);
+            var form = await ConsoleForms.ReadAsync(context);
             var file = form.Files.GetFile("plan") ?? throw new RunControlException("choose a block plan file (GeoJSON) to upload", isUsageError: true);
             if (file.Length > BlockPlans.MaxBytes)
             {
@@ -72,22 +72,8 @@ public static class ConsoleApi
         }).DisableAntiforgery();
     }
 
-    /// <summary>The form of a write, after the antiforgery check for browsers (a script with HTTP Basic carries no cookie to forge).</summary>
-    private static async Task<IFormCollection> FormAsync(HttpContext context)
-    {
-        if (!context.Request.HasFormContentType)
-        {
-            throw new RunControlException("send the request as a form (application/x-www-form-urlencoded or multipart/form-data)", isUsageError: true);
-        }
-        if (!BasicAuthentication.Carries(context.Request))
-        {
-            await context.RequestServices.GetRequiredService<IAntiforgery>().ValidateRequestAsync(context);
-        }
-        return await context.Request.ReadFormAsync(context.RequestAborted);
-    }
-
     /// <summary>The runs, with the one being scanned (or finished off) marked as such.</summary>
-    private static IEnumerable<RunEntry> WithLiveState(IReadOnlyList<RunEntry> runs, LiveStatus live) =>
+    public static IEnumerable<RunEntry> WithLiveState(IReadOnlyList<RunEntry> runs, LiveStatus live) =>
         runs.Select(r => live.Run is { } run && run.RunId == r.RunId && r.Damaged is null ? r with { State = run.State } : r);
 
     /// <summary>
@@ -131,17 +117,20 @@ public static class ConsoleApi
         await context.Response.Body.FlushAsync(cancellationToken);
     }
 
-    /// <summary>Refusals as one line with a status code; anything else is the server's fault and stays a 500.</summary>
+    /// <summary>Refusals as one line with a status code (JSON for the API, text for a page's form); anything else is the server's fault and stays a 500.</summary>
     public static async Task Problems(HttpContext context, Func<Task> next)
     {
         try
         {
             await next();
         }
-        catch (Exception ex) when (context.Request.Path.StartsWithSegments("/api") && StatusOf(ex) is { } status && !context.Response.HasStarted)
+        catch (Exception ex) when (StatusOf(ex) is { } status && !context.Response.HasStarted)
         {
             context.Response.Clear();
-            await Results.Json(new { error = ex.Message }, ConsoleHost.Json, statusCode: status).ExecuteAsync(context);
+            var result = context.Request.Path.StartsWithSegments("/api")
+                ? Results.Json(new { error = ex.Message }, ConsoleHost.Json, statusCode: status)
+                : Results.Text(ex is AntiforgeryValidationException ? "The form has expired or did not come from this console: go back, reload the page and try again." : ex.Message, "text/plain", statusCode: status);
+            await result.ExecuteAsync(context);
         }
     }
 

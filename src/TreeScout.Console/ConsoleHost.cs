@@ -167,6 +167,7 @@ public static class ConsoleHost
         app.UseAuthorization();
         app.UseAntiforgery();
         ConsoleApi.Map(app);
+        SignInEndpoints.Map(app);
         app.MapRazorPages();
     }
 

@@ -34,6 +34,8 @@ public static class ConsoleCommand
                 ["Console:Runs"] = Path.GetFullPath(result.GetRequiredValue(runs)),
                 ["Console:Port"] = result.GetValue(port).ToString(CultureInfo.InvariantCulture),
                 ["Console:BindAddress"] = result.GetValue(bind),
+                // Readable lines in a terminal, unless the environment asks for JSON (TREESCOUT__Logging__Format).
+                ["Logging:Format"] = Environment.GetEnvironmentVariable("TREESCOUT__Logging__Format") ?? "text",
             };
             if (result.GetValue(broker) is { } uri)
             {
