@@ -180,6 +180,18 @@ public static class ConsoleHost
         return $"default-src 'self'; img-src 'self' data: blob:{tiles}; connect-src 'self'{tiles}; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'";
     }
 
+    /// <summary>Builds the console, validates every option now (throws <see cref="OptionsValidationException"/>) and maps its endpoints; not started.</summary>
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        foreach (var validator in app.Services.GetServices<IStartupValidator>())
+        {
+            validator.Validate();
+        }
+        Map(app);
+        return app;
+    }
+
     /// <summary>
     /// Validates the configuration (exit 2 with one line naming the setting), then serves until SIGTERM or Ctrl-C (exit 0);
     /// exit 1 when it cannot start for another reason (the port is taken).
@@ -189,18 +201,13 @@ public static class ConsoleHost
         WebApplication app;
         try
         {
-            app = builder.Build();
-            foreach (var validator in app.Services.GetServices<IStartupValidator>())
-            {
-                validator.Validate();
-            }
+            app = Build(builder);
         }
         catch (OptionsValidationException ex)
         {
             await Console.Error.WriteLineAsync($"console: invalid configuration: {string.Join("; ", ex.Failures)}");
             return WorkerHost.ConfigurationError;
         }
-        Map(app);
         try
         {
             await app.StartAsync();
@@ -214,6 +221,10 @@ public static class ConsoleHost
         {
             await Console.Error.WriteLineAsync($"console: cannot start: {ex.Message}");
             return 1;
+        }
+        finally
+        {
+            await app.DisposeAsync();
         }
     }
 }

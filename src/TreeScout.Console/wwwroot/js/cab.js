@@ -53,7 +53,9 @@
     var banner = el('broker-banner');
     if (!status.broker.configured || !status.broker.connected) {
       banner.hidden = false;
-      banner.textContent = status.broker.configured ? 'Broker unreachable: ' + status.broker.state + '. Start and Stop wait for it.' : 'Run control is unavailable: ' + status.broker.state;
+      banner.textContent = status.broker.configured
+        ? 'Broker unreachable: ' + status.broker.state + '. Start and Stop wait for it.'
+        : 'Run control is unavailable: this console has no broker. It shows the runs on this disk.';
     } else {
       banner.hidden = true;
     }
@@ -67,12 +69,15 @@
     text('trees-counted', run && run.trees !== null ? String(run.trees) : '–');
     el('start-form').hidden = state === 'scanning';
     el('stop-form').hidden = state !== 'scanning';
+    el('start').disabled = !status.broker.configured;
+    el('stop').disabled = !status.broker.configured;
+    el('workers').hidden = !status.broker.configured;
 
     var g = status.gnss;
     text('speed', g && g.speedKmh !== null ? g.speedKmh.toFixed(1) + ' km/h' : '–');
-    text('gnss', g ? g.solution : 'no fix');
+    text('gnss', g ? g.solution : status.broker.configured ? 'no fix' : '–');
     text('fix-age', g ? 'fix ' + g.fixAgeSeconds.toFixed(1) + ' s ago' : '');
-    el('gnss').className = 'value ' + (g && g.quality === 'RtkFixed' ? 'good' : 'bad');
+    el('gnss').className = 'value ' + (g && g.quality === 'RtkFixed' ? 'good' : status.broker.configured ? 'bad' : '');
     text('fps', status.cameras.length === 0 ? '–' : status.cameras.map(function (c) { return c.camera + ' ' + (c.framesPerSecond === null ? '…' : c.framesPerSecond.toFixed(1)); }).join(' · '));
     text('backlog', (status.backlog === null ? '–' : status.backlog) + ' · ' + status.shed);
     text('disk', status.disk.freeMiB === null ? '–' : (status.disk.freeMiB / 1024).toFixed(1) + ' GiB');
