@@ -84,12 +84,12 @@ public sealed class LiveStatusService(PipelineLink link, IOptions<ConsoleOptions
         return started;
     }
 
-    /// <summary>The run capture films, else the one fusion or the map writer still finishes.</summary>
-    private static string? ActiveRunId(IReadOnlyList<WorkerStatus> heartbeats) =>
+    /// <summary>The run capture films, else one a worker still reports whose final map has not been announced (fusion and the map writer finish it).</summary>
+    private string? ActiveRunId(IReadOnlyList<WorkerStatus> heartbeats) =>
         heartbeats.Where(h => h.RunId != WorkerStatus.IdleRunId)
             .OrderBy(h => h.Worker == RunController.CaptureWorker ? 0 : 1)
             .Select(h => h.RunId)
-            .FirstOrDefault();
+            .FirstOrDefault(r => link.LatestMap(r) is not { Final: true });
 
     private LiveStatus Build(IReadOnlyList<WorkerStatus> heartbeats, IReadOnlyList<QueueDepth> queues, RunStarted? started)
     {
@@ -98,7 +98,7 @@ public sealed class LiveStatusService(PipelineLink link, IOptions<ConsoleOptions
         var broker = new BrokerLink(link.Bus is not null, link.Connected, link.State);
         var report = RunStatusReport.From(link.Broker ?? "", now, heartbeats, queues, link.Window);
         var runId = ActiveRunId(heartbeats);
-        var scanning = heartbeats.Any(h => h.Worker == RunController.CaptureWorker && h.RunId != WorkerStatus.IdleRunId);
+        var scanning = heartbeats.Any(h => h.Worker == RunController.CaptureWorker && h.RunId == runId && runId is not null);
         LiveRun? run = null;
         if (runId is not null)
         {
@@ -107,8 +107,8 @@ public sealed class LiveStatusService(PipelineLink link, IOptions<ConsoleOptions
                 started is null ? null : Math.Round((now - started.StartedAtUtc).TotalSeconds, 1),
                 scanning ? "scanning" : "finishing", map?.Trees, map?.TreesWithClusters, map?.UpdatedAtUtc);
         }
-        var gnss = link.LatestFix is { } fix
-            ? new LiveGnss(GnssLabels.Solution(fix.Quality), fix.Quality.ToString(), Math.Round(Math.Max(0, (now - fix.ReceivedAtUtc).TotalSeconds), 1),
+        var gnss = link.LatestFix is (var fix, var heardAt)
+            ? new LiveGnss(GnssLabels.Solution(fix.Quality), fix.Quality.ToString(), Math.Round(Math.Max(0, (now - heardAt).TotalSeconds), 1),
                 fix.SpeedMps is { } speed ? Math.Round(speed * 3.6, 1) : null, fix.Latitude, fix.Longitude, fix.CourseDeg ?? fix.HeadingDeg, fix.Satellites)
             : null;
         var disk = Disk(o);

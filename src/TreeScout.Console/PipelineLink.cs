@@ -27,6 +27,7 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private DateTimeOffset _listeningSince = DateTimeOffset.MaxValue;
     private GnssFix? _fix;
+    private DateTimeOffset _fixHeardAt;
 
     public PipelineLink(IOptions<BrokerOptions> broker, IOptions<ConsoleOptions> options, MessagingMetrics metrics, ILogger<PipelineLink> logger, ILogger<RabbitMqMessageBus> busLogger, TimeProvider? time = null)
     {
@@ -56,14 +57,17 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
 
     public TimeSpan Window => _options.HeartbeatWindow;
 
-    /// <summary>The latest fix the tractor's GNSS receiver gave (position, speed, solution), null before the first.</summary>
-    public GnssFix? LatestFix
+    /// <summary>
+    /// The latest fix the tractor's GNSS receiver gave (position, speed, solution) and when the console heard it (a
+    /// replay's fixes carry the recording's clock, so their age is counted from here), null before the first.
+    /// </summary>
+    public (GnssFix Fix, DateTimeOffset HeardAtUtc)? LatestFix
     {
         get
         {
             lock (_gate)
             {
-                return _fix;
+                return _fix is null ? null : (_fix, _fixHeardAt);
             }
         }
     }
@@ -172,7 +176,8 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
                 case WorkerStatus status:
                     if (_heartbeats.TryGetValue(status.Instance, out var known))
                     {
-                        if (known.AtUtc > status.AtUtc)
+                        // Older, or the same heartbeat again (a redelivery after a reconnect): nothing new.
+                        if (known.AtUtc >= status.AtUtc)
                         {
                             break;
                         }
@@ -189,6 +194,7 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
                     break;
                 case GnssFix fix when _fix is null || _fix.ReceivedAtUtc <= fix.ReceivedAtUtc:
                     _fix = fix;
+                    _fixHeardAt = _time.GetUtcNow();
                     break;
             }
         }

@@ -66,7 +66,9 @@
     badge.className = 'state ' + state;
     text('run-elapsed', run ? duration(run.elapsedSeconds) : '');
     text('run-title', run ? (run.block || run.runId) + (run.variety ? ' · ' + run.variety : '') : 'No run is being scanned');
-    text('trees-counted', run && run.trees !== null ? String(run.trees) : '–');
+    // Counted: trees with blossom clusters so far, of the block's trees (the plan's, or those found so far).
+    text('trees-counted', run && run.treesWithClusters !== null ? String(run.treesWithClusters) : '–');
+    text('trees-of', run && run.trees !== null ? 'of ' + run.trees + ' trees counted' : 'trees counted');
     el('start-form').hidden = state === 'scanning';
     el('stop-form').hidden = state !== 'scanning';
     el('start').disabled = !status.broker.configured;

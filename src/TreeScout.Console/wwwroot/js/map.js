@@ -113,7 +113,8 @@
       return bloom.dominant ? STAGE_COLORS[bloom.dominant] : '#d4d4d4';
     }
     var v = def.value(p);
-    if (v === null || v === undefined || !this.range) { return '#d4d4d4'; }
+    // Grey until a tree has clusters: the live map fills with colour as trees are counted.
+    if (v === null || v === undefined || !this.range || (this.layer === 'clusters' && v === 0)) { return '#d4d4d4'; }
     var span = this.range.max - this.range.min;
     var i = span <= 0 ? 0 : Math.min(def.colors.length - 1, Math.floor((v - this.range.min) / span * def.colors.length));
     return def.colors[i];
@@ -203,6 +204,7 @@
       return;
     }
     title.textContent = def.title + ' (' + def.unit + ')';
+    if (this.layer === 'clusters') { item('#d4d4d4', 'none counted'); }
     if (!this.range) { item('#d4d4d4', 'no values'); return; }
     var n = def.colors.length, min = this.range.min, span = this.range.max - this.range.min;
     if (span <= 0) { item(def.colors[0], min.toFixed(def.digits) + ' ' + def.unit + ' (every tree)'); return; }
