@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # TreeScout: one image for every process; the first argument selects it (deploy/image/entrypoint.sh):
 #   docker run IMAGE capture|detection|fusion|mapwriter     a worker
+#   docker run IMAGE console                                the console (cab screen and run maps, TREESCOUT__Console__*)
 #   docker run IMAGE cli run status                         the treescout command
 # Build and push: docs/operations.md ("Build and push the image"). Decisions: docs/adr/0052-container-image.md.
 
@@ -21,7 +22,13 @@ COPY src/TreeScout.Capture/TreeScout.Capture.csproj src/TreeScout.Capture/
 COPY src/TreeScout.Detection/TreeScout.Detection.csproj src/TreeScout.Detection/
 COPY src/TreeScout.Fusion/TreeScout.Fusion.csproj src/TreeScout.Fusion/
 COPY src/TreeScout.MapWriter/TreeScout.MapWriter.csproj src/TreeScout.MapWriter/
+COPY src/TreeScout.RunControl/TreeScout.RunControl.csproj src/TreeScout.RunControl/
+COPY src/TreeScout.Console/TreeScout.Console.csproj src/TreeScout.Console/
 COPY src/TreeScout.Cli/TreeScout.Cli.csproj src/TreeScout.Cli/
+# The console's map library comes from npm (pinned by its package-lock.json), installed at build time: no CDN.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+COPY src/TreeScout.Console/package.json src/TreeScout.Console/package-lock.json src/TreeScout.Console/
+RUN cd src/TreeScout.Console && npm ci --no-audit --no-fund
 RUN dotnet restore src/TreeScout.Cli/TreeScout.Cli.csproj -r linux-x64
 COPY src/ src/
 COPY deploy/image/ deploy/image/

@@ -97,6 +97,8 @@ public sealed class CaptureSession(
                 {
                     published++;
                     counters?.Add(FramesCaptured);
+                    // Per camera too: the console shows frames per second of each camera.
+                    counters?.Add(FramesCaptured + "." + frame.CameraId);
                     if (ProgressInterval is { } interval && clock.Elapsed >= progressDue)
                     {
                         await PublishProgressAsync(runId, published, cancellationToken);

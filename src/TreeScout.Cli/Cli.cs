@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TreeScout.RunControl;
 
 namespace TreeScout.Cli;
 
@@ -30,6 +31,11 @@ public static class Cli
         {
             await Console.Error.WriteLineAsync($"treescout: {ex.Message}");
             return ex.ExitCode;
+        }
+        catch (RunControlException ex)
+        {
+            await Console.Error.WriteLineAsync($"treescout: {ex.Message}");
+            return ex.IsUsageError ? UsageError : Failure;
         }
         catch (OperationCanceledException)
         {

@@ -15,4 +15,5 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(DeployCommand.Create());
 root.Subcommands.Add(HealthCommand.Create());
 root.Subcommands.Add(GnssCommand.Create());
+root.Subcommands.Add(ConsoleCommand.Create());
 return await Cli.InvokeAsync(root, args);

@@ -12,6 +12,9 @@ public enum WorkerRole
 
     /// <summary>The `treescout` command: run control, status, and feeding a recorded run.</summary>
     Cli,
+
+    /// <summary>The console (cab screen and run maps in a browser): run control, and listening to status, maps and GNSS.</summary>
+    Console,
 }
 
 /// <summary>How a queue behaves when it is full.</summary>
@@ -152,6 +155,9 @@ public sealed class Topology
         WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange, RunLedgerExchange]),
         // The CLI feeds recordings (frames, fixes, control) and listens to maps and status on exclusive server-named queues.
         WorkerRole.Cli => new(role, [], [ControlExchange, FramesExchange, GnssExchange, RunLedgerExchange]) { ListenedExchanges = [MapsExchange, StatusExchange] },
+        // The console publishes run control only (and its ledger read markers); GNSS fixes give the cab screen the
+        // tractor's position, speed and fix age, which no status message carries.
+        WorkerRole.Console => new(role, [], [ControlExchange, RunLedgerExchange]) { ListenedExchanges = [MapsExchange, StatusExchange, GnssExchange] },
         _ => throw new ArgumentOutOfRangeException(nameof(role)),
     };
 

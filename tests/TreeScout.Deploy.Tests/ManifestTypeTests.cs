@@ -21,11 +21,12 @@ public class ManifestTypeTests
         var expected = new Dictionary<string, int>
         {
             ["v1 Namespace"] = 1,
-            ["v1 ConfigMap"] = path == Overlay.Dev ? 3 : 2,
-            ["v1 Service"] = 2,
-            ["v1 PersistentVolumeClaim"] = 1,
+            ["v1 ConfigMap"] = path == Overlay.Dev ? 4 : 3,
+            ["v1 Service"] = 3,
+            ["v1 PersistentVolumeClaim"] = 2,
             ["apps/v1 StatefulSet"] = 1,
-            ["apps/v1 Deployment"] = 4,
+            // The four workers and the console.
+            ["apps/v1 Deployment"] = 5,
         };
         if (path == Overlay.Dev)
         {

@@ -76,7 +76,8 @@ public partial class PolicyTests
     {
         var overlay = await Overlay.RenderAsync(path);
         var longRunning = overlay.Containers().Where(c => !c.Init && !c.Where.StartsWith("Job/", StringComparison.Ordinal)).ToList();
-        Assert.Equal(5, longRunning.Count);
+        // The broker, the four workers and the console.
+        Assert.Equal(6, longRunning.Count);
         foreach (var (where, c, _, _) in longRunning)
         {
             Assert.True(c.LivenessProbe is not null, $"{where}: no liveness probe");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TreeScout.Cli.RunControl;
+using TreeScout.RunControl;
 
 namespace TreeScout.Cli.Commands;
 
@@ -58,7 +59,7 @@ public static class RunCommand
             var orchard = spacing.Read(result);
             var window = Listen(result, listen);
             await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), wait.Read(result), Console.Error, ct);
-            var controller = new RunController(session, window, Console.Error);
+            var controller = new RunController(session.Bus, new HeartbeatWindow(session, window), Console.Error);
             var request = new RunStartRequest(result.GetRequiredValue(block), result.GetValue(variety), planJson, blockPlan, rig, orchard);
             var started = await session.RunAsync(token => controller.StartAsync(request, DateTimeOffset.UtcNow, token), ct);
             await Console.Error.WriteLineAsync($"started run {started.RunId}: block {started.Block}{(started.Variety is null ? "" : ", " + started.Variety)}, {started.Cameras.Count} camera(s){(started.BlockPlanGeoJson is null ? ", no plan" : "")}");
@@ -79,7 +80,7 @@ public static class RunCommand
         {
             var window = Listen(result, listen);
             await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), wait.Read(result), Console.Error, ct);
-            var controller = new RunController(session, window, Console.Error);
+            var controller = new RunController(session.Bus, new HeartbeatWindow(session, window), Console.Error);
             var stop = await session.RunAsync(token => controller.StopAsync(result.GetValue(runId), DateTimeOffset.UtcNow, token), ct);
             await Console.Error.WriteLineAsync($"stop requested for run {stop.RunId}; `treescout run status` shows when the final map is written");
             await Console.Out.WriteLineAsync(stop.RunId);
@@ -104,7 +105,7 @@ public static class RunCommand
             var window = Listen(result, listen);
             await using var session = await BrokerSession.ConnectAsync(result.GetValue(broker), wait.Read(result), Console.Error, ct);
             await Console.Error.WriteLineAsync($"listening for worker heartbeats on {session.Broker} for {window.TotalSeconds:0.#}s ...");
-            var report = await session.RunAsync(token => RunStatusReport.CollectAsync(session, window, result.GetValue(runId), token), ct);
+            var report = await session.RunAsync(token => RunStatusReport.CollectAsync(session.Bus, session.Broker, new HeartbeatWindow(session, window), result.GetValue(runId), token), ct);
             await Console.Out.WriteAsync(result.GetValue(json) ? report.ToJson() + Environment.NewLine : report.ToText());
             return 0;
         });

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using TreeScout.Cli.RunControl;
+using TreeScout.RunControl;
 
 namespace TreeScout.Cli.Commands;
 

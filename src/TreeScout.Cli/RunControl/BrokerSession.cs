@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
+using TreeScout.RunControl;
 
 namespace TreeScout.Cli.RunControl;
 
@@ -180,4 +181,12 @@ public sealed class BrokerSession : IAsyncDisposable
         _stopWatching.Dispose();
         _gaveUp.Dispose();
     }
+}
+
+/// <summary>The CLI's heartbeats: listens on the session for one window per question.</summary>
+public sealed class HeartbeatWindow(BrokerSession session, TimeSpan window) : IHeartbeatSource
+{
+    public TimeSpan Window => window;
+
+    public Task<IReadOnlyList<WorkerStatus>> LatestAsync(CancellationToken cancellationToken) => session.CollectHeartbeatsAsync(window, cancellationToken);
 }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Capture;
-using TreeScout.Cli.RunControl;
+using TreeScout.RunControl;
 using TreeScout.Contracts;
 using TreeScout.Detection;
 using TreeScout.Fusion;

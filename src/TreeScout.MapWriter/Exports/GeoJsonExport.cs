@@ -17,13 +17,28 @@ public static class GeoJsonExport
     {
         var trees = Path.Combine(directory, TreesFile);
         var zones = Path.Combine(directory, ZonesFile);
-        WriteCollection(trees, run.Trees.Where(t => t.Latitude is not null).Select(t =>
-            (Geometry)RunSnapshot.Wgs84.CreatePoint(new Coordinate(t.Longitude!.Value, t.Latitude!.Value))), run.Trees.Where(t => t.Latitude is not null));
+        using (var stream = File.Create(trees))
+        {
+            WriteTrees(run, stream);
+        }
         WriteCollection(zones, run.Zones.Select(z => (Geometry)z.Zone), run.Zones.Select(z => z.Tree));
         return [trees, zones];
     }
 
+    /// <summary>trees.geojson's content written to <paramref name="stream"/> (the console serves it without a file).</summary>
+    public static void WriteTrees(RunSnapshot run, Stream stream)
+    {
+        var placed = run.Trees.Where(t => t.Latitude is not null).ToList();
+        Serialize(stream, placed.Select(t => (Geometry)RunSnapshot.Wgs84.CreatePoint(new Coordinate(t.Longitude!.Value, t.Latitude!.Value))), placed);
+    }
+
     private static void WriteCollection(string path, IEnumerable<Geometry> geometries, IEnumerable<Store.TreeRecord> trees)
+    {
+        using var stream = File.Create(path);
+        Serialize(stream, geometries, trees);
+    }
+
+    private static void Serialize(Stream stream, IEnumerable<Geometry> geometries, IEnumerable<Store.TreeRecord> trees)
     {
         var collection = new FeatureCollection();
         foreach (var (geometry, tree) in geometries.Zip(trees))
@@ -35,7 +50,6 @@ public static class GeoJsonExport
             }
             collection.Add(new Feature(geometry, attributes));
         }
-        using var stream = File.Create(path);
         JsonSerializer.Serialize(stream, collection, Json);
     }
 }

@@ -6,7 +6,7 @@ using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-namespace TreeScout.Cli.RunControl;
+namespace TreeScout.RunControl;
 
 public sealed record WorkerHealth(
     string Worker,
@@ -41,58 +41,75 @@ public sealed record RunStatusReport(
         ("dead-lettered", StatusHeartbeatService.DeadLetteredCounter),
     ];
 
-    public static async Task<RunStatusReport> CollectAsync(BrokerSession session, TimeSpan window, string? runId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Listens to <paramref name="heartbeats"/> and asks the broker for every queue's depth. With <paramref name="runId"/>,
+    /// succeeds only while a worker reports that run active.
+    /// </summary>
+    public static async Task<RunStatusReport> CollectAsync(IMessageBus bus, string broker, IHeartbeatSource heartbeats, string? runId, CancellationToken cancellationToken)
     {
+        var latest = await heartbeats.LatestAsync(cancellationToken);
         var now = DateTimeOffset.UtcNow;
-        var heartbeats = await session.CollectHeartbeatsAsync(window, cancellationToken);
-        // Runs the workers report and runs the ledger shows not yet finished (an interrupted run no worker films any more).
-        var ledger = await RunBook.ReadAsync(session.Bus, cancellationToken);
-        var active = heartbeats.Select(h => h.RunId).Where(r => r != WorkerStatus.IdleRunId)
-            .Concat(ledger.Unfinished.Select(r => r.Started.RunId))
-            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var ledger = await RunBook.ReadAsync(bus, cancellationToken);
+        var active = ActiveRunsOf(latest, ledger);
         if (runId is not null && !active.Contains(runId, StringComparer.Ordinal))
         {
-            throw new CliException(heartbeats.Count == 0
-                ? $"unknown run {runId}: no worker reported within {window.TotalSeconds:0.#}s"
+            throw new RunControlException(latest.Count == 0
+                ? $"unknown run {runId}: no worker reported within {heartbeats.Window.TotalSeconds:0.#}s"
                 : $"unknown run {runId}: the workers and the run ledger show {(active.Count == 0 ? "no active run" : "active run " + string.Join(", ", active))}");
         }
+        return From(broker, now, latest, await QueueDepthsAsync(bus, cancellationToken), heartbeats.Window, ledger, runId);
+    }
 
+    /// <summary>Every consumed queue's depth the broker reports now (none while it is unreachable).</summary>
+    public static async Task<IReadOnlyList<QueueDepth>> QueueDepthsAsync(IMessageBus bus, CancellationToken cancellationToken)
+    {
         var queues = new List<QueueDepth>();
-        var deadLettered = new List<string>();
-        var topology = new Topology(new TopologyOptions());
-        foreach (var queue in topology.Queues)
+        foreach (var queue in Pipeline.Queues)
         {
-            if (await session.Bus.GetQueueDepthAsync(queue.Name, cancellationToken) is { } depth)
+            if (await bus.GetQueueDepthAsync(queue.Name, cancellationToken) is { } depth)
             {
                 queues.Add(depth);
-                if (depth.DeadLettered > 0)
-                {
-                    deadLettered.Add($"{depth.DeadLettered} message(s) in {queue.DeadLetterQueue}: inspect before replaying");
-                }
             }
         }
+        return queues;
+    }
 
+    /// <summary>
+    /// The report of these heartbeats and queue depths: totals, the latest GNSS quality, and every warning (workers', not
+    /// ready, missing, dead letters). With the run <paramref name="ledger"/>: its unfinished runs count as active (an
+    /// interrupted run no worker films any more) and each interruption of them (of <paramref name="runId"/> only, when
+    /// given) is a warning.
+    /// </summary>
+    public static RunStatusReport From(string broker, DateTimeOffset now, IReadOnlyList<WorkerStatus> heartbeats, IReadOnlyList<QueueDepth> queues, TimeSpan window,
+        RunBook? ledger = null, string? runId = null)
+    {
         var workers = heartbeats.Select(h => new WorkerHealth(h.Worker, h.Instance, h.Version, h.Ready, h.RunId, Math.Max(0, (now - h.AtUtc).TotalSeconds), h.Counters, h.Warnings, h.GnssQuality)).ToList();
         var totals = heartbeats.SelectMany(h => h.Counters)
             .GroupBy(c => c.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Sum(c => c.Value), StringComparer.Ordinal);
         // An interruption from the ledger once, not again as capture's warning of it.
-        var interruptions = ledger.Unfinished.Where(r => runId is null || r.Started.RunId == runId)
+        var interruptions = (ledger?.Unfinished ?? []).Where(r => runId is null || r.Started.RunId == runId)
             .SelectMany(r => r.Interruptions).Select(RunInterruptions.Describe).ToList();
         var warnings = new List<string>(interruptions);
         warnings.AddRange(heartbeats.SelectMany(h => h.Warnings.Select(w => $"{h.Worker}: {w}")).Where(w => !interruptions.Any(w.EndsWith)));
         warnings.AddRange(heartbeats.Where(h => !h.Ready).Select(h => $"{h.Instance} is not ready"));
-        warnings.AddRange(deadLettered);
-        foreach (var worker in new[] { WorkerRole.Capture, WorkerRole.Detection, WorkerRole.Fusion, WorkerRole.MapWriter }.Select(WorkerIdentity.NameOf))
+        warnings.AddRange(queues.Where(q => q.DeadLettered > 0).Select(q => $"{q.DeadLettered} message(s) in {Pipeline.Queue(q.Queue).DeadLetterQueue}: inspect before replaying"));
+        foreach (var worker in PipelineWorkers.Where(w => heartbeats.All(h => h.Worker != w)))
         {
-            if (heartbeats.All(h => h.Worker != worker))
-            {
-                warnings.Add($"no {worker} worker reported within {window.TotalSeconds:0.#}s");
-            }
+            warnings.Add($"no {worker} worker reported within {window.TotalSeconds:0.#}s");
         }
         var gnss = heartbeats.Where(h => h.GnssQuality is not null).OrderByDescending(h => h.AtUtc).Select(h => h.GnssQuality).FirstOrDefault();
-        return new RunStatusReport(session.Broker, now, active, workers, totals, queues, gnss, warnings);
+        return new RunStatusReport(broker, now, ActiveRunsOf(heartbeats, ledger), workers, totals, queues, gnss, warnings);
     }
+
+    private static readonly Topology Pipeline = new(new TopologyOptions());
+
+    /// <summary>The pipeline's workers, in pipeline order.</summary>
+    public static readonly IReadOnlyList<string> PipelineWorkers = [.. new[] { WorkerRole.Capture, WorkerRole.Detection, WorkerRole.Fusion, WorkerRole.MapWriter }.Select(WorkerIdentity.NameOf)];
+
+    private static List<string> ActiveRunsOf(IEnumerable<WorkerStatus> heartbeats, RunBook? ledger) =>
+        heartbeats.Select(h => h.RunId).Where(r => r != WorkerStatus.IdleRunId).Concat((ledger?.Unfinished ?? []).Select(r => r.Started.RunId))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 

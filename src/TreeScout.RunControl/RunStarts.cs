@@ -1,7 +1,7 @@
 using TreeScout.Contracts;
 using TreeScout.Orchard;
 
-namespace TreeScout.Cli.RunControl;
+namespace TreeScout.RunControl;
 
 /// <summary>The <see cref="RunStarted"/> a run begins with, whoever starts it: the operator (`run start`) or a replay (`scan`).</summary>
 public static class RunStarts
@@ -35,19 +35,32 @@ public static class RunStarts
         {
             return (null, null);
         }
+        string json;
         try
         {
-            var json = File.ReadAllText(path);
-            return (json, BlockPlan.Parse(json, path));
-        }
-        catch (BlockPlanException ex)
-        {
-            // Its message starts with the file already.
-            throw new CliException($"block plan {ex.Message}", Cli.UsageError);
+            json = File.ReadAllText(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"block plan {path}: {ex.Message}", Cli.UsageError);
+            throw new RunControlException($"block plan {path}: {ex.Message}", isUsageError: true);
+        }
+        return (json, ParsePlan(json, path));
+    }
+
+    /// <summary>
+    /// A plan's text parsed, or refused with the one line `run start --plan` gives ("block plan SOURCE: what is wrong");
+    /// <paramref name="source"/> names it (a path, an uploaded file's name).
+    /// </summary>
+    public static BlockPlan ParsePlan(string json, string source)
+    {
+        try
+        {
+            return BlockPlan.Parse(json, source);
+        }
+        catch (BlockPlanException ex)
+        {
+            // Its message starts with the source already.
+            throw new RunControlException($"block plan {ex.Message}", isUsageError: true);
         }
     }
 }

@@ -3,13 +3,17 @@ using TreeScout.Hosting;
 using TreeScout.Messaging;
 using TreeScout.Orchard;
 
-namespace TreeScout.Cli.RunControl;
+namespace TreeScout.RunControl;
 
 /// <summary>What `treescout run start` needs to know besides the broker: its local files already read (and checked).</summary>
 public sealed record RunStartRequest(string Block, string? Variety, string? PlanJson, BlockPlan? Plan, IReadOnlyList<CameraMounting> Cameras, OrchardSpacing Spacing = default);
 
-/// <summary>Starting and stopping live scan runs: the decisions behind `treescout run start|stop`, on a connected broker.</summary>
-public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindow, TextWriter progress)
+/// <summary>
+/// Starting and stopping live scan runs: the decisions behind `treescout run start|stop` and the console's Start and
+/// Stop, on a connected broker. Notes for the operator (a run started with no capture worker up, a run stopped on
+/// capture's behalf) go to <paramref name="progress"/>.
+/// </summary>
+public sealed class RunController(IMessageBus bus, IHeartbeatSource heartbeats, TextWriter progress)
 {
     /// <summary>Where `run start` reads the tractor's camera rig when --cameras is not given.</summary>
     public const string DefaultCamerasPath = "/etc/treescout/camera.json";
@@ -21,36 +25,37 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
     {
         if (string.IsNullOrWhiteSpace(request.Block))
         {
-            throw new CliException("--block must name the orchard block", Cli.UsageError);
+            throw new RunControlException("--block must name the orchard block", isUsageError: true);
         }
 
         var captures = await CaptureHeartbeatsAsync(cancellationToken);
         if (captures.FirstOrDefault(c => c.RunId != WorkerStatus.IdleRunId) is { } busy)
         {
-            throw new CliException($"run {busy.RunId} is still active on {busy.Instance}; stop it first: treescout run stop --run {busy.RunId}");
+            throw new RunControlException($"run {busy.RunId} is still active on {busy.Instance}; stop it first: treescout run stop --run {busy.RunId}");
         }
         if (captures.Count == 0)
         {
-            await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeatWindow.TotalSeconds:0.#}s; the run starts when capture comes up (the request waits in its queue)");
+            await progress.WriteLineAsync($"warning: no capture worker reported within {heartbeats.Window.TotalSeconds:0.#}s; the run starts when capture comes up (the request waits in its queue)");
         }
 
         var started = RunStarts.Create(request.Block, request.Variety, request.PlanJson, request.Plan, request.Cameras, "live", now, request.Spacing);
-        await session.Bus.PublishAsync(started, cancellationToken);
+        await bus.PublishAsync(started, cancellationToken);
         return started;
     }
 
     /// <summary>
-    /// Publishes <see cref="RunStopRequested"/> for <paramref name="runId"/>, or for the one run the run ledger shows active.
+    /// Publishes <see cref="RunStopRequested"/> for <paramref name="runId"/>, or for the one run the run ledger shows active,
+    /// as asked by <paramref name="requestedBy"/> (default: this user at this machine).
     /// When no capture worker is filming the run (its camera host or replay is gone), it also publishes the run's
     /// <see cref="RunStopped"/> on capture's behalf, so fusion finishes the run with the frames it received.
     /// </summary>
-    public async Task<RunStopRequested> StopAsync(string? runId, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<RunStopRequested> StopAsync(string? runId, DateTimeOffset now, CancellationToken cancellationToken, string? requestedBy = null)
     {
         if (runId is not null && !RunIds.IsValid(runId))
         {
-            throw new CliException($"'{runId}' is not a run id", Cli.UsageError);
+            throw new RunControlException($"'{runId}' is not a run id", isUsageError: true);
         }
-        var book = await RunBook.ReadAsync(session.Bus, cancellationToken);
+        var book = await RunBook.ReadAsync(bus, cancellationToken);
         var unfinished = book.Unfinished.Select(r => r.Started.RunId).ToList();
         RunRecord record;
         if (runId is null)
@@ -58,18 +63,18 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             var active = book.Active.ToList();
             record = active.Count switch
             {
-                0 => throw new CliException("no active run: the run ledger shows every run stopped"),
+                0 => throw new RunControlException("no active run: the run ledger shows every run stopped"),
                 1 => active[0],
-                _ => throw new CliException($"several active runs ({string.Join(", ", active.Select(r => r.Started.RunId))}); pass --run ID"),
+                _ => throw new RunControlException($"several active runs ({string.Join(", ", active.Select(r => r.Started.RunId))}); pass --run ID"),
             };
         }
         else
         {
-            record = book.Find(runId) ?? throw new CliException($"unknown run {runId}: the run ledger has no such run" +
+            record = book.Find(runId) ?? throw new RunControlException($"unknown run {runId}: the run ledger has no such run" +
                 (unfinished.Count == 0 ? "" : $" (unfinished: {string.Join(", ", unfinished)})"));
             if (record.Fused is not null)
             {
-                throw new CliException($"run {runId} is already finished (fused at the end of its capture)");
+                throw new RunControlException($"run {runId} is already finished (fused at the end of its capture)");
             }
         }
         runId = record.Started.RunId;
@@ -79,9 +84,9 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
             MessageId = MessageIds.For(runId, "run-stop-requested", 0),
             RunId = runId,
             RequestedAtUtc = now,
-            RequestedBy = $"{Environment.UserName}@{Environment.MachineName}",
+            RequestedBy = requestedBy ?? $"{Environment.UserName}@{Environment.MachineName}",
         };
-        await session.Bus.PublishAsync(stop, cancellationToken);
+        await bus.PublishAsync(stop, cancellationToken);
         if (record.Stopped is not null)
         {
             await progress.WriteLineAsync($"run {runId}: capture had already stopped ({record.Stopped.Reason}); fusion and the map writer are finishing it");
@@ -92,7 +97,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
         {
             // Nobody films this run any more: stop it on capture's behalf (same message id as capture's own RunStopped, so
             // a capture that does come back and stops it too is a duplicate).
-            await session.Bus.PublishAsync(new RunStopped
+            await bus.PublishAsync(new RunStopped
             {
                 MessageId = MessageIds.For(runId, "run-stopped", 0),
                 RunId = runId,
@@ -101,19 +106,19 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
                 Reason = "operator (no capture worker was filming the run)",
                 CountsCoverRun = false,
             }, cancellationToken);
-            await progress.WriteLineAsync($"run {runId}: no capture worker is filming it (reported within {heartbeatWindow.TotalSeconds:0.#}s); stopped on capture's behalf, the map is made from the frames captured before");
+            await progress.WriteLineAsync($"run {runId}: no capture worker is filming it (reported within {heartbeats.Window.TotalSeconds:0.#}s); stopped on capture's behalf, the map is made from the frames captured before");
         }
         return stop;
     }
 
     private async Task<List<WorkerStatus>> CaptureHeartbeatsAsync(CancellationToken cancellationToken) =>
-        [.. (await session.CollectHeartbeatsAsync(heartbeatWindow, cancellationToken)).Where(s => s.Worker == CaptureWorker)];
+        [.. (await heartbeats.LatestAsync(cancellationToken)).Where(s => s.Worker == CaptureWorker)];
 
     public static IReadOnlyList<CameraMounting> ReadCameras(string path)
     {
         if (!File.Exists(path))
         {
-            throw new CliException($"camera configuration {path} not found; pass --cameras camera.json (format: docs/recording-format.md, default {DefaultCamerasPath})", Cli.UsageError);
+            throw new RunControlException($"camera configuration {path} not found; pass --cameras camera.json (format: docs/recording-format.md, default {DefaultCamerasPath})", isUsageError: true);
         }
         try
         {
@@ -122,8 +127,7 @@ public sealed class RunController(BrokerSession session, TimeSpan heartbeatWindo
         catch (CameraRigException ex)
         {
             // Its message names the file, the camera and the field already.
-            throw new CliException(ex.Message, Cli.UsageError);
+            throw new RunControlException(ex.Message, isUsageError: true);
         }
     }
-
 }

@@ -1,0 +1,69 @@
+using System.Globalization;
+using TreeScout.Contracts;
+using TreeScout.RunControl;
+
+namespace TreeScout.WebConsole;
+
+/// <summary>
+/// The pipeline's warnings turned into what an operator in the cab can act on: each says what is wrong in a few words and
+/// what to do, with the worker's own message as the detail. Recognised by what the workers say (docs/run-control.md).
+/// </summary>
+public static class OperatorWarnings
+{
+    /// <summary>A fix older than this means GNSS is lost: fusion holds frames until fixes return.</summary>
+    public static readonly TimeSpan GnssLostAfter = TimeSpan.FromSeconds(5);
+
+    public static IReadOnlyList<OperatorWarning> From(RunStatusReport report, LiveGnss? gnss, LiveDisk disk, bool scanning, long lowDiskMiB)
+    {
+        var warnings = new List<OperatorWarning>();
+        foreach (var text in report.Warnings)
+        {
+            warnings.Add(Classify(text));
+        }
+        if (scanning && (gnss is null || gnss.FixAgeSeconds > GnssLostAfter.TotalSeconds || gnss.Quality == nameof(GnssQuality.NoFix))
+            && !warnings.Any(w => w.Kind == "gnss"))
+        {
+            var detail = gnss is null ? "no GNSS fix has been heard" : string.Create(CultureInfo.InvariantCulture, $"last fix {gnss.FixAgeSeconds:0} s ago ({gnss.Solution})");
+            warnings.Add(new OperatorWarning("gnss", "GNSS lost", "Stop in the row end if it does not return within a minute; check the receiver's antenna cable and its display.", detail));
+        }
+        if (disk.Low && !warnings.Any(w => w.Kind == "disk"))
+        {
+            warnings.Add(new OperatorWarning("disk", "Disk almost full", "Finish this row, then have finished runs copied off the tractor (ops).",
+                string.Create(CultureInfo.InvariantCulture, $"{disk.FreeMiB} MiB free (warning below {lowDiskMiB} MiB)")));
+        }
+        return [.. warnings.OrderBy(w => Array.IndexOf(Order, w.Kind))];
+    }
+
+    private static readonly string[] Order = ["camera", "plan", "gnss", "worker", "disk", "dead-letters", "other"];
+
+    public static OperatorWarning Classify(string text)
+    {
+        if (Has(text, "looks rotated") || Has(text, "upside down"))
+        {
+            return new("camera", "Camera upside down or turned", "Stop the run, check how the camera is mounted (or have its mountRotationDeg set in camera.json), then start again.", text);
+        }
+        if (Has(text, "block plan") || Has(text, "nearest row"))
+        {
+            return new("plan", "Plan does not fit this block", "Check that the block you chose is the one you are driving; stop and start with the right plan.", text);
+        }
+        if (Has(text, "GNSS"))
+        {
+            return new("gnss", "GNSS problem", "Check the receiver's display and antenna; trees are placed well only with RTK.", text);
+        }
+        if (Has(text, "disk"))
+        {
+            return new("disk", "Disk almost full", "Finish this row, then have finished runs copied off the tractor (ops).", text);
+        }
+        if ((Has(text, "no ") && Has(text, "worker reported")) || Has(text, "is not ready"))
+        {
+            return new("worker", "Worker missing", "Wait a minute; if it stays, switch the TreeScout computer off and on, then tell ops.", text);
+        }
+        if (Has(text, ".dlq"))
+        {
+            return new("dead-letters", "Messages set aside", "Scanning goes on; tell ops so they can inspect the dead letters (docs/operations.md).", text);
+        }
+        return new("other", "Warning", "Tell ops if it stays.", text);
+    }
+
+    private static bool Has(string text, string part) => text.Contains(part, StringComparison.OrdinalIgnoreCase);
+}
