@@ -27,11 +27,7 @@ public static class ConsoleApi
         api.MapGet("/runs", (RunCatalog catalog, LiveStatusService live) => Results.Json(WithLiveState(catalog.List(), live.Latest), ConsoleHost.Json));
         api.MapGet("/runs/{runId}", (string runId, string? profile, double? target, RunMaps maps) => Results.Json(maps.Detail(ConsoleRunControl.CheckedRunId(runId), profile, target), ConsoleHost.Json));
         api.MapGet("/runs/{runId}/trees", (string runId, string? profile, double? target, RunMaps maps) =>
-        {
-            using var buffer = new MemoryStream();
-            maps.WriteTrees(ConsoleRunControl.CheckedRunId(runId), profile, target, buffer);
-            return Results.Bytes(buffer.ToArray(), "application/geo+json");
-        });
+            Results.Bytes(maps.Trees(ConsoleRunControl.CheckedRunId(runId), profile, target), "application/geo+json"));
         api.MapGet("/runs/{runId}/exports/{format}", async (string runId, string format, string? profile, double? target, RunMaps maps, CancellationToken ct) =>
         {
             var file = await maps.ExportAsync(ConsoleRunControl.CheckedRunId(runId), format, profile, target, ct);

@@ -38,7 +38,7 @@ public sealed class UnknownRunException(string message) : Exception(message);
 /// </summary>
 public sealed class RunCatalog(IOptions<ConsoleOptions> options)
 {
-    private readonly ConcurrentDictionary<string, (FileStamp Stamp, RunEntry Entry)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (StoreStamp Stamp, RunEntry Entry)> _cache = new(StringComparer.Ordinal);
 
     public string Root => Path.GetFullPath(options.Value.Runs);
 
@@ -102,7 +102,7 @@ public sealed class RunCatalog(IOptions<ConsoleOptions> options)
     private RunEntry Describe(string folder)
     {
         var run = new RunFolder(folder);
-        var stamp = FileStamp.Of(run.StorePath);
+        var stamp = StoreStamp.Of(run.StorePath);
         if (_cache.TryGetValue(folder, out var cached) && cached.Stamp == stamp)
         {
             return cached.Entry;
@@ -152,14 +152,15 @@ public sealed class RunCatalog(IOptions<ConsoleOptions> options)
             ? [.. (JsonSerializer.Deserialize<List<ModelIdentity>>(json, RunMetadataKeys.Json) ?? []).Select(m => $"{m.Name} {m.Version}")]
             : [];
 
-    /// <summary>What makes a cached description stale: the store or its WAL changed.</summary>
-    private readonly record struct FileStamp(long Length, DateTime Written, long WalLength, DateTime WalWritten)
+}
+
+/// <summary>What makes anything read from a store stale: the store or its WAL changed.</summary>
+public readonly record struct StoreStamp(long Length, DateTime Written, long WalLength, DateTime WalWritten)
+{
+    public static StoreStamp Of(string store)
     {
-        public static FileStamp Of(string store)
-        {
-            var main = new FileInfo(store);
-            var wal = new FileInfo(store + "-wal");
-            return new FileStamp(main.Exists ? main.Length : -1, main.Exists ? main.LastWriteTimeUtc : default, wal.Exists ? wal.Length : -1, wal.Exists ? wal.LastWriteTimeUtc : default);
-        }
+        var main = new FileInfo(store);
+        var wal = new FileInfo(store + "-wal");
+        return new StoreStamp(main.Exists ? main.Length : -1, main.Exists ? main.LastWriteTimeUtc : default, wal.Exists ? wal.Length : -1, wal.Exists ? wal.LastWriteTimeUtc : default);
     }
 }

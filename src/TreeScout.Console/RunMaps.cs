@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using TreeScout.Contracts;
@@ -32,9 +33,15 @@ public sealed record TreeChange(string TreeId, int Before, int After);
 /// <summary>Two runs of one block side by side: counts, stage mix (bloom progress) and the trees that changed most.</summary>
 public sealed record RunComparison(string Block, RunTotals Before, RunTotals After, IReadOnlyList<TreeChange> LargestChanges, int TreesInBoth);
 
-/// <summary>A run's map as the pages and the API serve it: read-only from its store, through the exports' own code.</summary>
+/// <summary>
+/// A run's map as the pages and the API serve it: read-only from its store, through the exports' own code. The trees'
+/// GeoJSON is read and written once per store change and preview, whoever asks (every browser watching a live run gets
+/// the same bytes).
+/// </summary>
 public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
 {
+    private readonly ConcurrentDictionary<(string Store, string? Variety, double? Target), (StoreStamp Stamp, Lazy<byte[]> GeoJson)> _trees = new();
+
     /// <summary>Download names per format; ISOXML is the TASKDATA folder zipped, as a sprayer terminal takes it from a USB stick.</summary>
     public static readonly IReadOnlyDictionary<ExportFormat, (string Extension, string ContentType)> Downloads = new Dictionary<ExportFormat, (string, string)>
     {
@@ -63,8 +70,31 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
     }
 
     /// <summary>trees.geojson of the run, re-prescribed when a preview is asked for.</summary>
-    public void WriteTrees(string runId, string? previewVariety, double? previewTarget, Stream output) =>
-        GeoJsonExport.WriteTrees(Snapshot(runId, previewVariety, previewTarget), output);
+    public byte[] Trees(string runId, string? previewVariety, double? previewTarget)
+    {
+        var store = catalog.StorePath(runId);
+        var key = (store, string.IsNullOrWhiteSpace(previewVariety) ? null : previewVariety.Trim(), previewTarget);
+        var stamp = StoreStamp.Of(store);
+        var entry = _trees.AddOrUpdate(key,
+            _ => (stamp, Read()),
+            (_, known) => known.Stamp == stamp ? known : (stamp, Read()));
+        try
+        {
+            return entry.GeoJson.Value;
+        }
+        catch
+        {
+            _trees.TryRemove(key, out _);
+            throw;
+        }
+
+        Lazy<byte[]> Read() => new(() =>
+        {
+            using var buffer = new MemoryStream();
+            GeoJsonExport.WriteTrees(Snapshot(runId, previewVariety, previewTarget), buffer);
+            return buffer.ToArray();
+        });
+    }
 
     /// <summary>One export, written by the map writer's exporter into a scratch folder and returned as one file (zipped when it is several).</summary>
     public async Task<ExportFile> ExportAsync(string runId, string formatName, string? previewVariety, double? previewTarget, CancellationToken cancellationToken)

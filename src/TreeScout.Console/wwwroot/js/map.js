@@ -135,19 +135,24 @@
     var selected = feature === this.selected;
     // Circles fill a bit under half the gap to the next tree; labels only where they fit beside it.
     var gap = this.spacing ? this.spacing / resolution : 40;
-    var radius = Math.max(5, Math.min(14, gap * 0.38));
+    var radius = Math.max(5, Math.min(14, Math.round(gap * 0.38)));
     var text = gap >= 46 ? this.labelOf(p) : '';
-    return new ol.style.Style({
+    var color = this.colorOf(p);
+    // Thousands of trees share a handful of looks: one style object per look, not per tree and frame.
+    var key = color + '|' + radius + '|' + selected + '|' + text;
+    this.styles = this.styles || {};
+    if (this.styles[key]) { return this.styles[key]; }
+    return (this.styles[key] = new ol.style.Style({
       image: new ol.style.Circle({
         radius: selected ? radius + 3 : radius,
-        fill: new ol.style.Fill({ color: this.colorOf(p) }),
+        fill: new ol.style.Fill({ color: color }),
         stroke: new ol.style.Stroke({ color: selected ? '#1d4ed8' : '#111111', width: selected ? 4 : 1.5 })
       }),
       text: text ? new ol.style.Text({
         text: text, offsetX: radius + 4, textAlign: 'left', font: 'bold 14px system-ui, sans-serif',
         fill: new ol.style.Fill({ color: '#111111' }), stroke: new ol.style.Stroke({ color: '#ffffff', width: 4 })
       }) : undefined
-    });
+    }));
   };
 
   TreeMap.prototype.onTreeTap = function (callback) {
