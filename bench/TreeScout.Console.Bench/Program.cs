@@ -4,6 +4,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Playwright;
+using TreeScout.MapWriter.Tests;
 using TreeScout.Messaging;
 using TreeScout.Tests;
 using TreeScout.WebConsole;

@@ -45,7 +45,7 @@ public sealed class PrescriptionPreview(IOptions<ConsoleOptions> options)
     }
 
     /// <summary>The run's snapshot with its own profile, or re-prescribed as asked (see <see cref="Profile"/>).</summary>
-    public RunSnapshot Read(RunStore store, string? variety, double? target) => MapExporter.Snapshot(store, MapOptions, Profile(store, variety, target));
+    public RunSnapshot Read(RunStore store, string? variety, double? target) => RunSnapshot.Read(store, MapOptions, Profile(store, variety, target));
 
     private static string ResolveVarieties(string path) => Path.IsPathRooted(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
 }

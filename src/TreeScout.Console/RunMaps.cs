@@ -64,7 +64,7 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
         using var store = RunStore.OpenReadOnly(catalog.StorePath(runId));
         var own = RunMetadataKeys.ReadProfile(store.ReadMetadata());
         var profile = preview.Profile(store, previewVariety, previewTarget);
-        var run = MapExporter.Snapshot(store, PrescriptionPreview.MapOptions, profile);
+        var run = RunSnapshot.Read(store, PrescriptionPreview.MapOptions, profile);
         var window = own is null ? [] : BbchStages.Ordered.Where(s => s >= own.BloomWindow.First && s <= own.BloomWindow.Last).Select(BbchStages.Label).ToList();
         return new RunDetail(entry, own?.Variety, own?.TargetClustersPerTree, profile?.Variety, profile?.TargetClustersPerTree, StageLabels, window, run.Warnings, Extent(run), [.. Downloads.Keys.Select(Name)]);
     }
@@ -108,8 +108,8 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
         {
             using var store = RunStore.OpenReadOnly(catalog.StorePath(runId));
             var profile = preview.Profile(store, previewVariety, previewTarget);
-            var run = MapExporter.Snapshot(store, PrescriptionPreview.MapOptions, profile);
-            var files = await MapExporter.ExportAsync(run, store, [format], scratch.FullName, PrescriptionPreview.MapOptions, profile, cancellationToken);
+            var run = RunSnapshot.Read(store, PrescriptionPreview.MapOptions, profile);
+            var files = await MapExporter.ExportAsync(run, store, [format], scratch.FullName, PrescriptionPreview.MapOptions, cancellationToken);
             var (extension, contentType) = Downloads[format];
             var name = string.Create(CultureInfo.InvariantCulture, $"{runId}{(profile is null ? "" : $"-{Slug(profile.Variety)}-{profile.TargetClustersPerTree:0.#}")}.{extension}");
             return extension.EndsWith(".zip", StringComparison.Ordinal)

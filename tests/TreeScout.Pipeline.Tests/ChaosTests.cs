@@ -9,6 +9,7 @@ using TreeScout.Cli.Scanning;
 using TreeScout.Contracts;
 using TreeScout.Messaging;
 using TreeScout.Orchard;
+using TreeScout.RunControl;
 using TreeScout.Simulation.Scoring;
 using TreeScout.Tests;
 using Xunit;
@@ -206,7 +207,7 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
                 return Task.CompletedTask;
             }, timeout.Token);
 
-            var controller = new RunController(session, TimeSpan.FromSeconds(3), TextWriter.Null);
+            var controller = new RunController(session.Bus, new HeartbeatWindow(session, TimeSpan.FromSeconds(3)), TextWriter.Null);
             var (planJson, plan) = RunStarts.ReadPlan(Path.Combine(scan.Recording, Recording.BlockFile));
             var started = await controller.StartAsync(new RunStartRequest(plan!.Name ?? "sim", null, planJson, plan,
                 new Recording(scan.Recording).ReadCameras().Cameras), DateTimeOffset.UtcNow, timeout.Token);
@@ -231,7 +232,7 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             var interruption = await LedgerAsync(session.Bus, book => book.Find(runId)!.Interruptions.SingleOrDefault(), timeout.Token);
             Assert.False(interruption.Resumed);
             Assert.True(interruption.InterruptedAtUtc >= progress.ConfirmedAtUtc, $"interrupted at {interruption.InterruptedAtUtc:O}, before the last progress seen {progress.ConfirmedAtUtc:O}");
-            var status = await RunStatusReport.CollectAsync(session, TimeSpan.FromSeconds(3), runId, timeout.Token);
+            var status = await RunStatusReport.CollectAsync(session.Bus, session.Broker, new HeartbeatWindow(session, TimeSpan.FromSeconds(3)), runId, timeout.Token);
             Assert.Contains(status.Warnings, w => w.StartsWith($"run {runId} was interrupted at ", StringComparison.Ordinal) && w.Contains("cannot resume", StringComparison.Ordinal));
             Assert.Contains(runId, status.ActiveRuns);
 
