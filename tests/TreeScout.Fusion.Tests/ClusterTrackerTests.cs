@@ -72,6 +72,31 @@ public sealed class ClusterTrackerTests
     }
 
     [Fact]
+    public void A_cluster_seen_along_a_row_from_beside_its_line_gets_a_finite_uncertainty()
+    {
+        // The row's line is x = 1.75 (a right camera driven north along x = 0). Standing 15 cm west of that line and looking
+        // south along it (as in a headland turn), the camera sees a cluster 1.5 m ahead and 5 cm further west: the ray, taken
+        // as a line, meets the row's plane (the depth prior) 4.5 m behind the camera, where the point projects nowhere. Its
+        // uncertainty was NaN (the map writer dead-lettered the observation's whole batch); now it is large and finite.
+        var rows = new InferredRowMap(1.0, 3.5);
+        for (var y = 0.0; y <= 40; y += 0.5)
+        {
+            rows.FollowPath(new Pose(DateTimeOffset.UnixEpoch, 0, y, 0, 0.01, 0.02, 1.5, GnssQuality.RtkFixed, null), new Vec3(1, 0, 0), 12, []);
+        }
+        var tracker = new ClusterTracker(Camera, rows, new TrackerOptions());
+        var ended = new List<ClusterTrack>();
+        for (var f = 0; f < 5; f++)
+        {
+            var pose = new Pose(DateTimeOffset.UnixEpoch.AddSeconds(f * 0.1), 1.6, 25, Math.PI / 2, 0.01, 0.02, 0, GnssQuality.RtkFixed, null);
+            tracker.Step(new FrameTicket(f, Guid.NewGuid(), pose.TimeUtc), pose, [Box(pose, new Vec3(1.55, 23.5, 1.5))!], ended);
+        }
+        tracker.EndAll(ended);
+
+        Assert.NotEmpty(ended);
+        Assert.All(ended, t => Assert.True(double.IsFinite(t.TriangulationSigmaM) && t.TriangulationSigmaM > 1, $"{t.Sightings.Count} sightings: sigma {t.TriangulationSigmaM} m"));
+    }
+
+    [Fact]
     public void Two_clusters_4_cm_apart_that_take_turns_hiding_are_reported_as_two_clusters()
     {
         // Same height, 4 cm apart along the row: their boxes (~22 px) overlap; one is hidden whenever the other shows.

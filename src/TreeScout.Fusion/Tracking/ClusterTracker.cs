@@ -592,9 +592,18 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         return u * u + v * v;
     }
 
+    /// <summary>
+    /// A point behind (or at) the camera that saw the box explains it not at all: its residual is the image's width and
+    /// height, so the track's uncertainty grows and it is flagged. Rays are lines to the triangulation, so a ray almost
+    /// parallel to the row plane (looking along a row from a headland) can meet the plane behind the camera.
+    /// </summary>
     private (double U, double V) ResidualOf(Vec3 point, Sighting s)
     {
         var (u, v, _) = camera.Project(s.Pose, point);
+        if (double.IsNaN(u))
+        {
+            return (camera.Mounting.ImageWidth, camera.Mounting.ImageHeight);
+        }
         var (cu, cv) = s.MatchCentre;
         return (cu - u, cv - v);
     }
