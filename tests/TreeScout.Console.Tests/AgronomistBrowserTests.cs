@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using Microsoft.Playwright;
 using TreeScout.MapWriter.Exports;
+using TreeScout.Tests;
 using Xunit.Abstractions;
 
 namespace TreeScout.WebConsole.Tests;
@@ -67,7 +68,7 @@ public sealed class AgronomistBrowserTests(SampleRuns runs, ITestOutputHelper ou
         using (var zip = ZipFile.OpenRead(zipPath))
         {
             using var xml = zip.GetEntry("TASKDATA/TASKDATA.XML")!.Open();
-            Assert.Empty(IsoXml.SchemaErrors(xml));
+            Assert.Empty(IsoXmlSchema.Errors(xml));
         }
         Assert.True(browser.Errors.Count == 0, string.Join('\n', browser.Errors));
     }

@@ -4,8 +4,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Xml;
-using System.Xml.Schema;
 using TreeScout.MapWriter.Exports;
 using TreeScout.Tests;
 
@@ -101,7 +99,7 @@ public sealed class RunsApiTests(SampleRuns runs) : IDisposable
         var zip = new ZipArchive(new MemoryStream(await client.GetByteArrayAsync($"/api/runs/{runs.SampleRunId}/exports/isoxml")));
         Assert.Contains(zip.Entries, e => e.FullName == "TASKDATA/TASKDATA.XML");
         Assert.Contains(zip.Entries, e => e.FullName.StartsWith("TASKDATA/GRD", StringComparison.Ordinal) && e.FullName.EndsWith(".BIN", StringComparison.Ordinal));
-        Assert.Empty(IsoXml.SchemaErrors(zip.GetEntry("TASKDATA/TASKDATA.XML")!.Open()));
+        Assert.Empty(IsoXmlSchema.Errors(zip.GetEntry("TASKDATA/TASKDATA.XML")!.Open()));
     }
 
     [Fact]
@@ -212,22 +210,4 @@ public sealed class RunsApiTests(SampleRuns runs) : IDisposable
     }
 
     public void Dispose() => _console.Dispose();
-}
-
-/// <summary>ISO 11783-10 task data checked against the standard's XSD (../shared/spec/isoxml), as the map writer's tests do.</summary>
-public static class IsoXml
-{
-    public static List<string> SchemaErrors(Stream xml)
-    {
-        var schemas = new XmlSchemaSet { XmlResolver = new XmlUrlResolver() };
-        schemas.Add(null, Path.Combine(RepoPaths.Shared, "spec", "isoxml", "ISO11783_TaskFile_V4-3.xsd"));
-        var errors = new List<string>();
-        var settings = new XmlReaderSettings { ValidationType = ValidationType.Schema, Schemas = schemas };
-        settings.ValidationEventHandler += (_, e) => errors.Add($"{e.Severity} line {e.Exception?.LineNumber}: {e.Message}");
-        using var reader = XmlReader.Create(xml, settings);
-        while (reader.Read())
-        {
-        }
-        return errors;
-    }
 }

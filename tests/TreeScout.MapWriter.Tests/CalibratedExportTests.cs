@@ -10,6 +10,7 @@ using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Prescription;
 using TreeScout.MapWriter.Store;
 using TreeScout.Orchard.Calibration;
+using TreeScout.Tests;
 
 namespace TreeScout.MapWriter.Tests;
 

@@ -1,7 +1,5 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Xml;
-using System.Xml.Schema;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TreeScout.MapWriter;
@@ -134,24 +132,6 @@ public sealed record OgrLayer(string Text, long FeatureCount, string Geometry, I
     }
 
     public bool IsWgs84 => Text.Contains("WGS 84", StringComparison.Ordinal) || Text.Contains("WGS_1984", StringComparison.Ordinal);
-}
-
-/// <summary>The ISO 11783-10 v4.3 task-file XSD (../shared/spec/isoxml) as an independent check of TASKDATA.XML.</summary>
-public static class IsoXmlSchema
-{
-    public static IReadOnlyList<string> Errors(string xml)
-    {
-        var schemas = new XmlSchemaSet { XmlResolver = new XmlUrlResolver() };
-        schemas.Add(null, System.IO.Path.Combine(RepoPaths.Shared, "spec", "isoxml", "ISO11783_TaskFile_V4-3.xsd"));
-        var errors = new List<string>();
-        var settings = new XmlReaderSettings { ValidationType = ValidationType.Schema, Schemas = schemas };
-        settings.ValidationEventHandler += (_, e) => errors.Add($"{e.Severity} line {e.Exception?.LineNumber}: {e.Message}");
-        using var reader = XmlReader.Create(xml, settings);
-        while (reader.Read())
-        {
-        }
-        return errors;
-    }
 }
 
 public static class Json
