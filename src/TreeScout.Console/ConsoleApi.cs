@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Antiforgery;
+using TreeScout.Hosting;
 using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Store;
 using TreeScout.RunControl;
@@ -17,11 +18,7 @@ public static class ConsoleApi
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/healthz", (PipelineLink link) => Results.Json(new { status = "alive", broker = link.State }, ConsoleHost.Json)).AllowAnonymous();
-        // Ready once it serves: a broker outage is shown on the screens, not a reason to take the console away.
-        app.MapGet("/readyz", (RunCatalog catalog) => Directory.Exists(catalog.Root)
-            ? Results.Json(new { status = "ready" }, ConsoleHost.Json)
-            : Results.Json(new { status = "not ready", runs = $"{catalog.Root} is not there" }, ConsoleHost.Json, statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
+        app.MapWorkerHealthEndpoints().AllowAnonymous();
 
         var api = app.MapGroup("/api");
         api.MapGet("/runs", (RunCatalog catalog, LiveStatusService live) => Results.Json(WithLiveState(catalog.List(), live.Latest), ConsoleHost.Json));

@@ -18,7 +18,7 @@ namespace TreeScout.WebConsole;
 /// Builds and runs the console the same way from its own process (the container) and from `treescout console`:
 /// configuration from TREESCOUT__ environment variables (and the command's options), validated options, Serilog like
 /// the workers, Razor Pages and the JSON API, cookie sign-in (and HTTP Basic for scripts), the broker link when a broker
-/// is configured, and /healthz and /readyz.
+/// is configured, and /healthz and /readyz on the shared health checks (WorkerHealth).
 /// </summary>
 public static class ConsoleHost
 {
@@ -109,6 +109,9 @@ public static class ConsoleHost
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
             .Configure<IOptions<ConsoleOptions>>((cookie, console) => cookie.ExpireTimeSpan = console.Value.SessionExpiry);
         services.AddSingleton<IAuthorizationHandler, ReadAccess.Handler>();
+        services.AddHealthChecks()
+            .AddCheck<BrokerLinkHealthCheck>("broker", tags: [WorkerHealth.LiveTag])
+            .AddCheck<RunFolderHealthCheck>("runs", tags: [WorkerHealth.ReadyTag]);
         services.AddAuthorizationBuilder()
             .AddPolicy(ReadAccess.Policy, p => p.AddRequirements(new ReadAccess()))
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().AddRequirements(new ReadAccess()).Build());

@@ -63,19 +63,22 @@ public static class WorkerHealth
     /// /healthz: 200 "alive" unless a live check is Unhealthy (503). /readyz: 200 "ready" only when every ready check is
     /// Healthy, else 503 "not ready".
     /// </summary>
-    public static void MapWorkerHealthEndpoints(this IEndpointRouteBuilder endpoints)
+    /// <returns>Both endpoints, for conventions such as AllowAnonymous behind an authorization fallback policy.</returns>
+    public static IEndpointConventionBuilder MapWorkerHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHealthChecks(LivenessPath, new HealthCheckOptions
+        var health = endpoints.MapGroup("");
+        health.MapHealthChecks(LivenessPath, new HealthCheckOptions
         {
             Predicate = r => r.Tags.Contains(LiveTag),
             ResponseWriter = (http, report) => WriteAsync(http, report, "alive", "not alive"),
         });
-        endpoints.MapHealthChecks(ReadinessPath, new HealthCheckOptions
+        health.MapHealthChecks(ReadinessPath, new HealthCheckOptions
         {
             Predicate = r => r.Tags.Contains(ReadyTag),
             ResultStatusCodes = { [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable },
             ResponseWriter = (http, report) => WriteAsync(http, report, "ready", "not ready"),
         });
+        return health;
     }
 
     private static async Task WriteAsync(HttpContext http, HealthReport report, string passing, string failing)
