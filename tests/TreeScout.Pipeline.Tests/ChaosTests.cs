@@ -52,9 +52,12 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8 * rounds));
             // The embedded scan's run id, so both scans must give the very same observation ids; recorded timing slowed
-            // down 5x (11 s of frames take 55 s), so the kills land while frames flow.
+            // down 5x (11 s of frames take 55 s), so the kills land while frames flow. The last fifth of the frames waits
+            // until every kill is done, so none can land after the map was final on a slow machine.
             var request = new ScanRequest(scan.Recording, outDirectory, ReplayPace.Faster(0.2 / rounds), RunId: scan.Embedded.RunId);
-            var scanning = pipeline.RunOnBrokerAsync(session.Bus, request, timeout.Token);
+            var gate = new FrameGate(session.Bus);
+            var lastFifth = gate.HoldAfterAsync(new Recording(scan.Recording).ReadFrames().Count() * 4 / 5, timeout.Token);
+            var scanning = pipeline.RunOnBrokerAsync(gate, request, timeout.Token);
 
             var killedWhileScanning = 0;
             for (var round = 0; round < rounds; round++)
@@ -78,7 +81,9 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
                     await ReadyAsync(project);
                 }
             }
-            output.WriteLine($"seed {seed}: killed {string.Join(", ", kills)}; {killedWhileScanning} while the scan ran");
+            output.WriteLine($"seed {seed}: killed {string.Join(", ", kills)}; {killedWhileScanning} while the scan ran; " +
+                $"{(lastFifth.IsCompleted ? "the last fifth of the frames was held" : "the kills were done before the last fifth of the frames")}");
+            gate.Release();
 
             var result = await scanning;
             Assert.True(killedWhileScanning >= 15, $"only {killedWhileScanning} of {kills.Count} kills landed before the map was final");
@@ -131,21 +136,26 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             await using var session = await BrokerSession.ConnectAsync(node.Uri.ToString(), null, TextWriter.Null, CancellationToken.None);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
             var request = new ScanRequest(scan.Recording, outDirectory, ReplayPace.Faster(0.2), RunId: scan.Embedded.RunId);
-            var scanning = pipeline.RunOnBrokerAsync(session.Bus, request, timeout.Token);
-            var disruptedWhileScanning = 0;
+            var frames = new Recording(scan.Recording).ReadFrames().Count();
+            // Each fault comes with the scan's next frame held at the gate, a fifth, two fifths and three fifths in; the
+            // held frame goes out into the fault, so the scan publishes into a broker that is down.
+            var gate = new FrameGate(session.Bus);
+            var fault = gate.HoldAfterAsync(frames / 5, timeout.Token);
+            var scanning = pipeline.RunOnBrokerAsync(gate, request, timeout.Token);
 
-            for (var restart = 0; restart < 2; restart++)
+            for (var restart = 1; restart <= 2; restart++)
             {
-                await Task.Delay(TimeSpan.FromSeconds(6));
-                disruptedWhileScanning += scanning.IsCompleted ? 0 : 1;
+                await HeldAsync();
                 await node.StopAsync();
+                gate.Release();
+                fault = gate.HoldAfterAsync(frames * (restart + 1) / 5, timeout.Token);
                 await Task.Delay(TimeSpan.FromSeconds(20));
                 await node.StartAgainAsync();
             }
-            await Task.Delay(TimeSpan.FromSeconds(6));
-            disruptedWhileScanning += scanning.IsCompleted ? 0 : 1;
+            await HeldAsync();
             // The power cut: the broker's VM and every worker get SIGKILL at the same moment.
             await Task.WhenAll([node.KillAsync(), .. workers.Values.Select(w => w.Process.KillAsync())]);
+            gate.Release();
             foreach (var project in PipelineWorkers.Projects)
             {
                 await workers[project].Process.DisposeAsync();
@@ -158,8 +168,14 @@ public sealed class ChaosTests(ScanFixture scan, ITestOutputHelper output)
             }
 
             var result = await scanning;
-            Assert.Equal(3, disruptedWhileScanning);
             await AssertLikeTheEmbeddedScanAsync(result, outDirectory, session.Bus);
+
+            async Task HeldAsync()
+            {
+                await Task.WhenAny(fault, scanning);
+                Assert.False(scanning.IsCompleted, $"the scan ended before the fault: {scanning.Exception?.GetBaseException().Message}");
+                await fault;
+            }
         }
         finally
         {
