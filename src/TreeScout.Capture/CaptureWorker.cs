@@ -99,6 +99,7 @@ public sealed class CaptureLoopService(
                 finally
                 {
                     finished();
+                    warnings.Clear(InterruptionWarning(start.Run.RunId));
                 }
             }
         }
@@ -130,7 +131,7 @@ public sealed class CaptureLoopService(
             };
             await bus.PublishAsync(interruption, cancellationToken);
             var problem = RunInterruptions.Describe(interruption);
-            warnings.Raise($"interrupted-{run.RunId}", problem);
+            warnings.Raise(InterruptionWarning(run.RunId), problem);
             logger.LogWarning("{Problem}", problem);
             if (interruption.Resumed)
             {
@@ -139,6 +140,9 @@ public sealed class CaptureLoopService(
             }
         }
     }
+
+    /// <summary>The key of a run's interruption warning: raised at restart, cleared once the run's capture ends or it is stopped.</summary>
+    public static string InterruptionWarning(string runId) => $"interrupted-{runId}";
 
     private async Task CaptureAsync(CaptureStart start, CancellationToken cancellationToken)
     {
@@ -187,7 +191,7 @@ public sealed record CaptureStart(RunStarted Run, bool Resumed);
 /// Starts live runs that the run ledger still shows active. A start that waited in the queue while no capture worker ran
 /// (a broker scan's replay, a run stopped or finished meanwhile) is acknowledged and ignored: it is never acted on late.
 /// </summary>
-public sealed class RunStartedHandler(CaptureController controller, IMessageBus bus, ILogger<RunStartedHandler> logger) : IMessageHandler<RunStarted>
+public sealed class RunStartedHandler(CaptureController controller, IMessageBus bus, WorkerWarnings warnings, ILogger<RunStartedHandler> logger) : IMessageHandler<RunStarted>
 {
     public async Task HandleAsync(RunStarted message, MessageContext context, CancellationToken cancellationToken)
     {
@@ -196,7 +200,14 @@ public sealed class RunStartedHandler(CaptureController controller, IMessageBus 
             logger.LogInformation("Run {RunId} is a {Source}: its frames come from its player, not from this camera", message.RunId, message.Source);
             return;
         }
-        var record = (await RunBook.ReadAsync(bus, cancellationToken)).Find(message.RunId);
+        var book = await RunBook.ReadAsync(bus, cancellationToken);
+        // An interrupted run of a recorded source is not filmed again here; it can end by fusion's idle finish, which
+        // capture does not hear of: its warning goes once the ledger shows it finished.
+        foreach (var over in book.Runs.Where(r => !r.IsUnfinished))
+        {
+            warnings.Clear(CaptureLoopService.InterruptionWarning(over.Started.RunId));
+        }
+        var record = book.Find(message.RunId);
         if (record is { IsActive: false })
         {
             logger.LogWarning("Ignoring the start of run {RunId} ({Started:u}): the run ledger shows it {State} already", message.RunId, message.StartedAtUtc,
@@ -207,9 +218,12 @@ public sealed class RunStartedHandler(CaptureController controller, IMessageBus 
     }
 }
 
-public sealed class RunStopRequestedHandler(CaptureController controller) : IMessageHandler<RunStopRequested>
+public sealed class RunStopRequestedHandler(CaptureController controller, WorkerWarnings warnings) : IMessageHandler<RunStopRequested>
 {
     /// <summary>Returns after RunStopped is published, so the stop request is acknowledged only then.</summary>
-    public Task HandleAsync(RunStopRequested message, MessageContext context, CancellationToken cancellationToken) =>
-        controller.StopAsync(message.RunId).WaitAsync(cancellationToken);
+    public async Task HandleAsync(RunStopRequested message, MessageContext context, CancellationToken cancellationToken)
+    {
+        await controller.StopAsync(message.RunId).WaitAsync(cancellationToken);
+        warnings.Clear(CaptureLoopService.InterruptionWarning(message.RunId));
+    }
 }

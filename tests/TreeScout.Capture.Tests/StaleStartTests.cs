@@ -19,7 +19,7 @@ public sealed class StaleStartTests
         using var metrics = new MessagingMetrics();
         await using var bus = new InMemoryMessageBus(broker, "operator", new BrokerOptions(), metrics, NullLogger<InMemoryMessageBus>.Instance);
         var controller = new CaptureController(new ActiveRun(), NullLogger<CaptureController>.Instance);
-        var handler = new RunStartedHandler(controller, bus, NullLogger<RunStartedHandler>.Instance);
+        var handler = new RunStartedHandler(controller, bus, new WorkerWarnings(), NullLogger<RunStartedHandler>.Instance);
 
         var active = Started("20261207-080000-noord-3-0001", "live");
         var stopped = Started("20261207-070000-noord-3-0002", "live");
@@ -46,6 +46,42 @@ public sealed class StaleStartTests
         Assert.True(controller.Starts.TryRead(out var start));
         Assert.Equal((active.RunId, false), (start.Run.RunId, start.Resumed));
         Assert.False(controller.Starts.TryRead(out _));
+    }
+
+    // Capture raises an interruption warning per run it found interrupted at its restart; the warning goes when the run
+    // is stopped here, or when a later start finds the ledger showing the run finished (fusion's idle finish).
+    [Fact]
+    public async Task A_run_s_interruption_warning_goes_once_it_is_stopped_or_finished()
+    {
+        var broker = new InMemoryBroker(new Topology(new TopologyOptions()));
+        using var metrics = new MessagingMetrics();
+        await using var bus = new InMemoryMessageBus(broker, "operator", new BrokerOptions(), metrics, NullLogger<InMemoryMessageBus>.Instance);
+        var controller = new CaptureController(new ActiveRun(), NullLogger<CaptureController>.Instance);
+        var warnings = new WorkerWarnings();
+        var starts = new RunStartedHandler(controller, bus, warnings, NullLogger<RunStartedHandler>.Instance);
+        var stops = new RunStopRequestedHandler(controller, warnings);
+        var finished = Started("20261207-060000-noord-3-0001", "live");
+        var stopped = Started("20261207-070000-noord-3-0002", "live");
+        var unfinished = Started("20261207-080000-noord-3-0003", "live");
+        foreach (var run in new[] { finished, stopped, unfinished })
+        {
+            await bus.PublishAsync(run);
+            warnings.Raise(CaptureLoopService.InterruptionWarning(run.RunId), $"run {run.RunId} was interrupted");
+        }
+        await bus.PublishAsync(new RunFused
+        {
+            MessageId = Guid.NewGuid(), RunId = finished.RunId, ObservationsPublished = 3, FramesFused = 9, FramesWithoutPose = 0, FramesMissing = 0,
+            Gnss = new GnssQualitySummary(9, 0, 0, 0, 0, 0),
+        });
+
+        await stops.HandleAsync(new RunStopRequested { MessageId = Guid.NewGuid(), RunId = stopped.RunId, RequestedAtUtc = DateTimeOffset.UtcNow },
+            new MessageContext(Topology.CaptureControlQueue), CancellationToken.None);
+        Assert.Equal([$"run {finished.RunId} was interrupted", $"run {unfinished.RunId} was interrupted"], warnings.Snapshot());
+
+        var next = Started("20261207-090000-noord-3-0004", "live");
+        await bus.PublishAsync(next);
+        await starts.HandleAsync(next, new MessageContext(Topology.CaptureControlQueue), CancellationToken.None);
+        Assert.Equal([$"run {unfinished.RunId} was interrupted"], warnings.Snapshot());
     }
 
     private static RunStarted Started(string runId, string source) => new()

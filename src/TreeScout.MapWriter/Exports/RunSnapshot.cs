@@ -65,9 +65,8 @@ public sealed record RunSnapshot(
     {
         try
         {
-            var (metadata, trees) = store.ReadMetadataAndTrees();
+            var (metadata, trees, calibration, handCounts) = store.ReadRun();
             var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
-            var calibration = store.ReadCalibration();
             if (calibration is not null)
             {
                 var model = calibration.Fit.Model;
@@ -92,7 +91,7 @@ public sealed record RunSnapshot(
             return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, profileOverride is not null, warnings)
             {
                 Calibration = calibration,
-                HandCounts = store.ReadHandCounts(),
+                HandCounts = handCounts,
             };
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or JsonException or BlockPlanException or InvalidCastException or InvalidDataException)

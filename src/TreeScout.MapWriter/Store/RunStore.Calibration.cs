@@ -23,6 +23,13 @@ public sealed record StoredCalibration(long Id, DateTimeOffset CreatedAtUtc, str
 /// <summary>A tree's hand count kept with its calibration, and the scanned count the calibration was fitted on.</summary>
 public sealed record StoredHandCount(HandCount Count, int ClustersScanned);
 
+/// <summary>What <see cref="RunStore.ReadRun"/> read in one transaction.</summary>
+public sealed record StoredRun(
+    IReadOnlyDictionary<string, string?> Metadata,
+    IReadOnlyList<TreeRecord> Trees,
+    StoredCalibration? Calibration,
+    IReadOnlyList<StoredHandCount> HandCounts);
+
 public sealed partial class RunStore
 {
     private static readonly string HandCountStageColumns = string.Join(", ", BbchStages.Ordered.Select(BbchStages.Label));
@@ -101,17 +108,19 @@ public sealed partial class RunStore
     public StoredCalibration? ReadCalibration() => ReadCalibration(null);
 
     /// <summary>The hand counts of the calibration in use, in the order of their file.</summary>
-    public IReadOnlyList<StoredHandCount> ReadHandCounts()
+    public IReadOnlyList<StoredHandCount> ReadHandCounts() => ReadHandCounts(null);
+
+    private List<StoredHandCount> ReadHandCounts(SqliteTransaction? tx)
     {
         var counts = new List<StoredHandCount>();
-        if (!HasTable(_connection, "hand_counts"))
+        if (!HasTable(_connection, "hand_counts", tx))
         {
             return counts;
         }
         using var cmd = Command($"""
             SELECT tree_id, clusters, clusters_scanned, source_line, {HandCountStageColumns} FROM hand_counts
             WHERE calibration_fid = (SELECT max(fid) FROM calibration) ORDER BY source_line
-            """);
+            """, tx);
         using var r = cmd.ExecuteReader();
         while (r.Read())
         {

@@ -262,13 +262,14 @@ public sealed partial class RunStore : IDisposable
     public IReadOnlyList<TreeRecord> ReadTrees() => ReadTrees(tx: null);
 
     /// <summary>
-    /// The run's metadata and trees in one read transaction: both of the same commit, even while a writer adds
-    /// observations (a reader on another connection sees the last commit before it began).
+    /// The run's metadata, trees, calibration and hand counts in one read transaction: all of the same commit, even while
+    /// the map writer adds observations or `treescout calibrate` stores a calibration (a reader on another connection sees
+    /// the last commit before it began).
     /// </summary>
-    public (IReadOnlyDictionary<string, string?> Metadata, IReadOnlyList<TreeRecord> Trees) ReadMetadataAndTrees()
+    public StoredRun ReadRun()
     {
         using var tx = _connection.BeginTransaction(deferred: true);
-        var result = (ReadMetadata(tx), ReadTrees(tx));
+        var result = new StoredRun(ReadMetadata(tx), ReadTrees(tx), ReadCalibration(tx), ReadHandCounts(tx));
         tx.Commit();
         return result;
     }
