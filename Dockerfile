@@ -7,9 +7,15 @@
 
 ARG DOTNET_SDK=mcr.microsoft.com/dotnet/sdk:10.0.401-noble
 ARG DOTNET_ASPNET=mcr.microsoft.com/dotnet/aspnet:10.0.12-noble
+# The detector's ONNX Runtime: Cpu on every tractor; Gpu, its CUDA build, for a node with an NVIDIA GPU:
+#   --build-arg ORT_FLAVOUR=Gpu --build-arg RUNTIME_BASE=cuda-aspnet   (docs/adr/0064-detector-on-an-nvidia-gpu.md)
+ARG ORT_FLAVOUR=Cpu
+ARG RUNTIME_BASE=aspnet
+ARG CUDA_RUNTIME=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 FROM ${DOTNET_SDK} AS build
 ARG VERSION=0.1.0
+ARG ORT_FLAVOUR
 WORKDIR /src
 # Restore first, from the project files only, so a code change does not invalidate the package layer.
 COPY global.json Directory.Build.props Directory.Packages.props TreeScout.sln ./
@@ -29,12 +35,27 @@ COPY src/TreeScout.Cli/TreeScout.Cli.csproj src/TreeScout.Cli/
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 COPY src/TreeScout.Console/package.json src/TreeScout.Console/package-lock.json src/TreeScout.Console/
 RUN cd src/TreeScout.Console && npm ci --no-audit --no-fund
-RUN dotnet restore src/TreeScout.Cli/TreeScout.Cli.csproj -r linux-x64
+RUN dotnet restore src/TreeScout.Cli/TreeScout.Cli.csproj -r linux-x64 -p:OnnxRuntimeFlavour=${ORT_FLAVOUR}
 COPY src/ src/
 COPY deploy/image/ deploy/image/
-RUN sh deploy/image/publish.sh /out/app "${VERSION}"
+RUN ORT_FLAVOUR=${ORT_FLAVOUR} sh deploy/image/publish.sh /out/app "${VERSION}"
 
-FROM ${DOTNET_ASPNET} AS runtime
+FROM ${DOTNET_ASPNET} AS aspnet
+
+# The GPU flavour's base: the .NET image's runtime, user and settings on NVIDIA's CUDA 12 + cuDNN 9 runtime image
+# (Ubuntu noble, as the .NET image), the libraries ONNX Runtime's CUDA provider loads.
+FROM ${CUDA_RUNTIME} AS cuda-aspnet
+COPY --from=aspnet /usr/share/dotnet /usr/share/dotnet
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libicu74 libssl3t64 tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
+ && groupadd --gid 1654 app && useradd --uid 1654 --gid 1654 --no-create-home app
+ENV APP_UID=1654 \
+    ASPNETCORE_HTTP_PORTS=8080 \
+    DOTNET_RUNNING_IN_CONTAINER=true
+
+FROM ${RUNTIME_BASE} AS runtime
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown

@@ -5,10 +5,12 @@
 # Used by the Dockerfile's build stage and by tests/TreeScout.Deploy.Tests (the same command, so the test checks what
 # the image contains).
 #   deploy/image/publish.sh OUT_DIR [VERSION]        (run from the repository root)
+# ORT_FLAVOUR=Gpu publishes with ONNX Runtime's CUDA build (the GPU image, docs/adr/0064-detector-on-an-nvidia-gpu.md).
 set -eu
 
 out=${1:?usage: deploy/image/publish.sh OUT_DIR [VERSION]}
 version=${2:-0.1.0}
+flavour=${ORT_FLAVOUR:-Cpu}
 rid=linux-x64
 
 [ -f TreeScout.sln ] || { echo "publish.sh: run from the repository root" >&2; exit 1; }
@@ -17,7 +19,7 @@ mkdir -p "$out"
 
 publish() {
   dotnet publish "src/$1" -c Release -r "$rid" --self-contained false -p:Version="$version" \
-    -p:DebugType=portable -nologo -v quiet -o "$out/$2"
+    -p:OnnxRuntimeFlavour="$flavour" -p:DebugType=portable -nologo -v quiet -o "$out/$2"
 }
 publish TreeScout.Cli cli
 publish TreeScout.Capture capture
@@ -42,4 +44,4 @@ for worker in capture detection fusion mapwriter console; do
     fi
   done
 done
-echo "publish.sh: $(du -sh "$out" | cut -f1) in $out (cli capture detection fusion mapwriter console)"
+echo "publish.sh: $(du -sh "$out" | cut -f1) in $out (cli capture detection fusion mapwriter console; ONNX Runtime $flavour)"

@@ -35,14 +35,20 @@ public sealed class BlossomPipeline : IDisposable
 
     public ModelIdentity StageClassifier => _stageModel.Identity;
 
+    /// <summary>Where the detector runs (the stage classifier runs on the same accelerator or the CPU).</summary>
+    public InferenceAccelerator RunsOn => _detectorModel.RunsOn;
+
+    /// <summary>Why the accelerator asked for is not used by a model; null when both run where they were asked to.</summary>
+    public string? AcceleratorProblem => _detectorModel.AcceleratorProblem ?? _stageModel.AcceleratorProblem;
+
     /// <summary>Loads and verifies both models against their cards.</summary>
     /// <exception cref="ModelCardException">A card is missing or does not match its model file.</exception>
     public static BlossomPipeline Open(DetectionOptions options)
     {
-        var detector = VerifiedModel.Open(ModelLocator.Resolve(options.DetectorCard), options.IntraOpThreads);
+        var detector = VerifiedModel.Open(ModelLocator.Resolve(options.DetectorCard), options.Inference);
         try
         {
-            var stage = VerifiedModel.Open(ModelLocator.Resolve(options.StageCard), options.IntraOpThreads);
+            var stage = VerifiedModel.Open(ModelLocator.Resolve(options.StageCard), options.Inference);
             try
             {
                 var card = detector.Card;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using TreeScout.Detection.Models;
 
 namespace TreeScout.Detection;
 
@@ -17,6 +18,18 @@ public sealed class DetectionOptions
     /// <summary>ONNX Runtime intra-op threads per session (the tractor's node has few cores shared by all workers).</summary>
     [Range(1, 64)]
     public int IntraOpThreads { get; set; } = 2;
+
+    /// <summary>
+    /// Where the models run: Cpu, or Cuda on an NVIDIA GPU (needs the image built with the GPU flavour of ONNX Runtime,
+    /// see docs/detection.md). Without a usable GPU the worker runs on the CPU and says so in a warning.
+    /// </summary>
+    public InferenceAccelerator Accelerator { get; set; } = InferenceAccelerator.Cpu;
+
+    /// <summary>The CUDA device the models run on when <see cref="Accelerator"/> is Cuda.</summary>
+    [Range(0, 15)]
+    public int GpuDeviceId { get; set; }
+
+    public InferenceSettings Inference => new(IntraOpThreads, Accelerator, GpuDeviceId);
 
     /// <summary>Minimum detector score; null = the card's thresholds.score.</summary>
     [Range(0.0, 1.0)]

@@ -17,10 +17,15 @@ public partial class ImageTests
     [Fact]
     public void Build_and_runtime_are_separate_stages_from_pinned_dotnet_images()
     {
-        Assert.Equal(2, Docker.StageCount);
+        // build, aspnet, cuda-aspnet (the GPU flavour's base), runtime: from aspnet unless RUNTIME_BASE says otherwise.
+        Assert.Equal(4, Docker.StageCount);
         var images = Docker.BaseImages().ToList();
         Assert.Matches(@"^mcr\.microsoft\.com/dotnet/sdk:\d+\.\d+\.\d+-noble$", images[0]);
         Assert.Matches(@"^mcr\.microsoft\.com/dotnet/aspnet:\d+\.\d+\.\d+-noble$", images[1]);
+        // Pinned CUDA 12 and cuDNN, on the .NET image's Ubuntu (noble = 24.04).
+        Assert.Matches(@"^nvidia/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu24\.04$", images[2]);
+        Assert.Equal("aspnet", images[3]);
+        Assert.Equal(("Cpu", "aspnet"), (Docker.GlobalArgs["ORT_FLAVOUR"], Docker.GlobalArgs["RUNTIME_BASE"]));
         // The SDK image's major must be the one global.json asks for.
         var sdk = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "global.json")))!["sdk"]!["version"]!.ToString();
         Assert.StartsWith(sdk.Split('.')[0] + ".", images[0].Split(':')[1], StringComparison.Ordinal);

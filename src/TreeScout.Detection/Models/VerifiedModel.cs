@@ -11,11 +11,13 @@ namespace TreeScout.Detection.Models;
 /// </summary>
 public sealed class VerifiedModel : IDisposable
 {
-    private VerifiedModel(ModelCard card, InferenceSession session)
+    private VerifiedModel(ModelCard card, InferenceSession session, InferenceAccelerator runsOn, string? acceleratorProblem)
     {
         Card = card;
         Session = session;
         Identity = new ModelIdentity(card.Name, card.Version, card.Sha256);
+        RunsOn = runsOn;
+        AcceleratorProblem = acceleratorProblem;
     }
 
     public ModelCard Card { get; }
@@ -24,30 +26,81 @@ public sealed class VerifiedModel : IDisposable
 
     public ModelIdentity Identity { get; }
 
+    /// <summary>Where the session runs: the accelerator asked for, or Cpu when it could not be used.</summary>
+    public InferenceAccelerator RunsOn { get; }
+
+    /// <summary>Why the accelerator asked for is not used (the session fell back to the CPU); null when it is.</summary>
+    public string? AcceleratorProblem { get; }
+
+    /// <summary>Opens the model on the CPU.</summary>
     /// <exception cref="ModelCardException">Missing file, sha256 mismatch, or tensors that differ from the card.</exception>
-    public static VerifiedModel Open(string cardPath, int intraOpThreads)
+    public static VerifiedModel Open(string cardPath, int intraOpThreads) => Open(cardPath, new InferenceSettings(intraOpThreads));
+
+    /// <exception cref="ModelCardException">Missing file, sha256 mismatch, or tensors that differ from the card.</exception>
+    public static VerifiedModel Open(string cardPath, InferenceSettings inference)
     {
         var card = ModelCard.Load(cardPath);
         VerifySha256(card);
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = intraOpThreads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        // The node's cores are shared by every worker: threads that spin-wait between runs steal them from the
-        // others (measured: ~1 frame/s instead of ~6 under load), so they sleep instead.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        string? problem = null;
         InferenceSession session;
         try
         {
-            session = new InferenceSession(card.ModelPath, options);
+            if (inference.Accelerator == InferenceAccelerator.Cuda)
+            {
+                try
+                {
+                    using var cuda = SessionOptionsFor(inference, InferenceAccelerator.Cuda);
+                    session = new InferenceSession(card.ModelPath, cuda);
+                    return Verified(card, session, InferenceAccelerator.Cuda, null);
+                }
+                catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+                {
+                    // The CPU build of ONNX Runtime has no CUDA provider; the GPU build without a GPU, driver or
+                    // CUDA libraries fails the same way. Detection still works, slower: run on the CPU and say so.
+                    problem = $"CUDA device {inference.GpuDeviceId} not usable ({FirstLine(ex.Message)}); running on the CPU";
+                }
+            }
+            using var cpu = SessionOptionsFor(inference, InferenceAccelerator.Cpu);
+            session = new InferenceSession(card.ModelPath, cpu);
         }
         catch (OnnxRuntimeException ex)
         {
             throw new ModelCardException($"{card.ModelPath} (card {card.CardPath}) is not a loadable ONNX model: {ex.Message}", ex);
         }
+        return Verified(card, session, InferenceAccelerator.Cpu, problem);
+    }
+
+    private static SessionOptions SessionOptionsFor(InferenceSettings inference, InferenceAccelerator accelerator)
+    {
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = inference.IntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        try
+        {
+            // The node's cores are shared by every worker: threads that spin-wait between runs steal them from the
+            // others (measured: ~1 frame/s instead of ~6 under load), so they sleep instead.
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            if (accelerator == InferenceAccelerator.Cuda)
+            {
+                options.AppendExecutionProvider_CUDA(inference.GpuDeviceId);
+            }
+            return options;
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    private static VerifiedModel Verified(ModelCard card, InferenceSession session, InferenceAccelerator runsOn, string? problem)
+    {
         try
         {
             VerifyTensor(card, "input", card.Input.Name, card.Input.Shape, session.InputMetadata);
@@ -61,7 +114,7 @@ public sealed class VerifiedModel : IDisposable
             session.Dispose();
             throw;
         }
-        return new VerifiedModel(card, session);
+        return new VerifiedModel(card, session, runsOn, problem);
     }
 
     /// <summary>Hex sha256 of a file, lower case (the card's format).</summary>

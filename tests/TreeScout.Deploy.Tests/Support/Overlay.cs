@@ -11,7 +11,8 @@ public sealed class Overlay
 {
     public const string Tractor = "deploy/k3s/overlays/tractor";
     public const string Dev = "deploy/k3s/overlays/dev";
-    public static readonly string[] All = [Tractor, Dev];
+    public const string TractorGpu = "deploy/k3s/overlays/tractor-gpu";
+    public static readonly string[] All = [Tractor, Dev, TractorGpu];
 
     private static readonly ConcurrentDictionary<string, Lazy<Task<Overlay>>> Cache = new();
 
