@@ -19,15 +19,7 @@ public sealed class MapSheetTests(ITestOutputHelper output)
     public static string SheetsFolder => Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "map-sheets")).FullName;
 
     /// <summary>A profile whose target no tree reaches: every tree 0 L/ha, as for the bundled sample.</summary>
-    private static readonly VarietyProfile NoThinning = VarietyCatalog.Parse("""
-        variety: Sparse
-        targetClustersPerTree: 100000
-        fullDoseLPerHa: 1000
-        doseResponse: [{excess: 0, dosePercent: 0}, {excess: 1, dosePercent: 100}]
-        minDosePercent: 0
-        maxDosePercent: 100
-        bloomWindow: {first: bbch61, last: bbch67, warnShareOutside: 0.3}
-        """, "sparse.yaml");
+    private static readonly VarietyProfile NoThinning = MapWriterTestData.Experiment with { Variety = "Sparse", TargetClustersPerTree = 100000, FullDoseLPerHa = 1000 };
 
     [Fact]
     public void Labels_never_overlap_each_other_blocked_areas_or_the_bounds()
