@@ -73,6 +73,19 @@ public sealed class MapSheetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Dose_classes_are_one_per_rate_when_few_else_round_intervals_with_the_share_of_the_full_dose()
+    {
+        var profile = MapWriterTestData.RoundNumbers(100); // full dose 1000 L/ha, 10-90 %
+        var few = MapLegend.Dose([Dosed("R01-T001", 100, 10), Dosed("R01-T002", 900, 90), Dosed("R01-T003", 100, 10)], profile);
+        Assert.Equal(["100 L/ha (10 %)", "900 L/ha (90 %)"], few.Classes.Select(c => c.Label));
+        Assert.Equal([2, 1], few.Classes.Select(c => c.Trees));
+        var many = MapLegend.Dose([.. new[] { 100.0, 150, 420, 890, 900, 730, 555 }.Select((r, i) => Dosed($"R01-T{i:000}", r, r / 10))], profile);
+        Assert.Equal(["0 - 200 L/ha (0 - 20 %)", "200 - 400 L/ha (20 - 40 %)", "400 - 600 L/ha (40 - 60 %)", "600 - 800 L/ha (60 - 80 %)", "800 - 1000 L/ha (80 - 100 %)"], many.Classes.Select(c => c.Label));
+        Assert.Equal([2, 0, 2, 1, 2], many.Classes.Select(c => c.Trees));
+        Assert.Equal("L/ha of tank mix", many.Unit);
+    }
+
+    [Fact]
     public async Task Eight_trees_that_need_no_thinning_get_one_dose_class_and_their_density_colours()
     {
         using var dir = new TempDir();
@@ -196,6 +209,8 @@ public sealed class MapSheetTests(ITestOutputHelper output)
     }
 
     private static TreeRecord Tree(string id, double? density) => new() { TreeId = id, InPlan = true, DensityPerM = density };
+
+    private static TreeRecord Dosed(string id, double rate, double percent) => new() { TreeId = id, InPlan = true, RateLPerHa = rate, DosePercent = percent };
 
     /// <summary>The run through the map writer's handler into a store, then the snapshot map.png is written from (with <paramref name="profile"/>'s prescription when given).</summary>
     private static async Task<(RunSnapshot Snapshot, string Png)> ScanAsync(TempDir dir, SyntheticRun run, VarietyProfile? profile, IReadOnlyList<IMessage>? messages = null)

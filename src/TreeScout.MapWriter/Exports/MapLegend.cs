@@ -97,7 +97,8 @@ public sealed class MapLegend
         }
         else
         {
-            classes = Intervals(values).Select(c => Class(c, $"{Number(c.Lower)} - {Number(c.Upper)} L/ha", Colour((c.Lower + c.Upper) / 2))).ToList();
+            string Percent(double rate) => Number(rate / profile.FullDoseLPerHa * 100);
+            classes = Intervals(values).Select(c => Class(c, $"{Number(c.Lower)} - {Number(c.Upper)} L/ha ({Percent(c.Lower)} - {Percent(c.Upper)} %)", Colour((c.Lower + c.Upper) / 2))).ToList();
         }
         return new MapLegend("Thinning dose per tree", "L/ha of tank mix", classes, "no dose (nothing seen on the tree yet)", trees, value);
     }
