@@ -126,6 +126,21 @@ public sealed class MapSheetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Long_block_names_and_warnings_end_with_an_ellipsis_inside_the_sheet_margin()
+    {
+        var metadata = new Dictionary<string, string?>
+        {
+            [RunMetadataKeys.Block] = "Zürich Obstgarten " + string.Concat(Enumerable.Repeat("Hochstamm Süd ", 20)),
+            [RunMetadataKeys.Variety] = "Boskoop",
+        };
+        var snapshot = new RunSnapshot("20260421-100000-long", metadata, [], [], null, null, false, ["plan does not fit the block: " + string.Concat(Enumerable.Repeat("row R01 is 40 m off, ", 20))]);
+        using var image = new MapSheet(snapshot).Render();
+
+        Assert.Equal(0, InkPixels(image, new Rect(PngMapExport.Width - 39, 0, 39, PngMapExport.Height)));
+        Assert.True(InkPixels(image, new Rect(PngMapExport.Width - 200, 20, 160, 35)) > 50, "the title runs to the margin");
+    }
+
+    [Fact]
     public async Task A_3000_tree_block_with_a_curved_row_renders_every_tree_in_its_class_colour_and_the_same_bytes_twice()
     {
         using var dir = new TempDir();

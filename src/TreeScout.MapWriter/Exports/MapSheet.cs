@@ -25,6 +25,9 @@ public sealed class MapSheet
     private const HersheyFonts BoldFont = HersheyFonts.HersheyDuplex;
     private const double LabelScale = 0.42;
     private const int LegendRow = 28;
+
+    /// <summary>White margin around the sheet, pixels.</summary>
+    private const int Margin = 40;
     private static readonly Scalar Ink = new(30, 30, 30);
     private static readonly Scalar Muted = new(90, 90, 90);
     private static readonly Scalar WarningInk = new(0, 0, 190);
@@ -73,11 +76,12 @@ public sealed class MapSheet
         TitleBlock(image);
         Caption(image, DensityFrame, $"{DensityLegend.Title} ({DensityLegend.Unit})");
         Caption(image, DoseFrame, DoseLegend is null ? "Thinning dose per tree" : $"{DoseLegend.Title} ({(_run.Represcribed ? "preview, " : "")}L/ha)");
+        string note;
         if (DensityPanel is null || DosePanel is null)
         {
-            var why = _run.Trees.Count == 0 ? "No trees in this run: nothing to map." : $"None of the {_run.Trees.Count} trees has a position: nothing to map.";
-            Message(image, DensityFrame, why);
-            Message(image, DoseFrame, why);
+            note = _run.Trees.Count == 0 ? "No trees in this run: nothing to map." : $"None of the {_run.Trees.Count} trees has a position: nothing to map.";
+            Message(image, DensityFrame, note);
+            Message(image, DoseFrame, note);
         }
         else
         {
@@ -91,9 +95,10 @@ public sealed class MapSheet
                 DrawPanel(image, DosePanel, DoseLegend, treeLabels: false);
             }
             var unplaced = _run.Trees.Count - _run.Zones.Count;
-            Footer(image, $"Each tree's canopy zone is coloured (half a tree spacing each way along the row, one row spacing wide). Labels: tree id and confident clusters, {placed} of {_run.Zones.Count} trees where a label fits."
-                + (unplaced > 0 ? $" {unplaced} trees without a position are not drawn." : ""));
+            note = $"Each tree's canopy zone is coloured (half a tree spacing each way along the row, one row spacing wide). Labels: tree id and confident clusters, {placed} of {_run.Zones.Count} trees where a label fits."
+                + (unplaced > 0 ? $" {unplaced} trees without a position are not drawn." : "");
         }
+        Footer(image, note);
         Legend(image, DensityLegendArea, DensityLegend, DensityLegend.Unit);
         if (DoseLegend is not null)
         {
@@ -239,7 +244,7 @@ public sealed class MapSheet
         {
             Cv2.Rectangle(image, new Rect(area.X, y, 44, LegendRow - 6), cls.Colour, -1);
             Cv2.Rectangle(image, new Rect(area.X, y, 44, LegendRow - 6), Ink, 1);
-            Text(image, cls.Label, new Point(area.X + 56, y + 17), 0.52);
+            Text(image, cls.Label, new Point(area.X + 56, y + 17), 0.52, Font, Ink, maxWidth: area.Width - 56 - 100);
             var count = cls.Trees == 1 ? "1 tree" : $"{cls.Trees} trees";
             var width = Cv2.GetTextSize(count, Font, 0.52, 1, out _).Width;
             Text(image, count, new Point(area.X + area.Width - width, y + 17), 0.52, Font, Muted);
@@ -250,11 +255,11 @@ public sealed class MapSheet
     private void Footer(Mat image, string note)
     {
         var y = DensityFrame.Y + DensityFrame.Height + 22;
-        Text(image, note, new Point(40, y), 0.48, Font, Muted);
+        Text(image, note, new Point(Margin, y), 0.48, Font, Muted);
         foreach (var warning in _run.Warnings.Take(2))
         {
             y += 22;
-            Text(image, "Warning: " + warning, new Point(40, y), 0.5, Font, WarningInk);
+            Text(image, "Warning: " + warning, new Point(Margin, y), 0.5, Font, WarningInk);
         }
     }
 
@@ -304,8 +309,21 @@ public sealed class MapSheet
 
     private static void Text(Mat image, string text, Point at, double scale) => Text(image, text, at, scale, Font, Ink);
 
-    private static void Text(Mat image, string text, Point at, double scale, HersheyFonts font, Scalar colour, int thickness = 1) =>
-        Cv2.PutText(image, Ascii(text), at, font, scale, colour, thickness, LineTypes.AntiAlias);
+    /// <summary>Text that ends with "..." where it would pass <paramref name="maxWidth"/> (by default the sheet's right margin).</summary>
+    private static void Text(Mat image, string text, Point at, double scale, HersheyFonts font, Scalar colour, int thickness = 1, int? maxWidth = null)
+    {
+        var ascii = Ascii(text);
+        var room = maxWidth ?? (PngMapExport.Width - Margin - at.X);
+        if (Cv2.GetTextSize(ascii, font, scale, thickness, out _).Width > room)
+        {
+            while (ascii.Length > 1 && Cv2.GetTextSize(ascii + "...", font, scale, thickness, out _).Width > room)
+            {
+                ascii = ascii[..^1];
+            }
+            ascii = ascii.TrimEnd() + "...";
+        }
+        Cv2.PutText(image, ascii, at, font, scale, colour, thickness, LineTypes.AntiAlias);
+    }
 
     /// <summary>OpenCV's Hershey fonts are ASCII only: common typography to its ASCII form, anything else '?'.</summary>
     private static string Ascii(string text)
