@@ -233,24 +233,22 @@ public sealed class ExportTests(CompletedRunFixture run) : IClassFixture<Complet
 
     [Trait("Category", "Unit")]
     [Fact]
-    public void Png_map_is_a_picture_with_coloured_zones()
+    public void Png_map_is_an_a4_sheet_at_150_dpi_whose_trees_carry_their_density_and_dose_colours()
     {
         using var image = Cv2.ImRead(Export("map.png"));
-        Assert.False(image.Empty());
-        Assert.Equal(1660, image.Width);
-        Assert.Equal(1400, image.Height);
-        // Count distinct colours in the map area: a rate ramp over 60 trees gives many, a blank picture one.
-        var colours = new HashSet<int>();
-        var height = image.Height;
-        for (var y = 0; y < height; y += 4)
+        Assert.Equal((1754, 1240), (image.Width, image.Height)); // A4 landscape, 297 x 210 mm at 150 dpi
+        Assert.Equal(5906u, MapSheetTests.PixelsPerMetre(Export("map.png"))); // 150 dpi
+        RunSnapshot snapshot;
+        using (var store = RunStore.OpenReadOnly(run.Folder.StorePath))
         {
-            for (var x = 0; x < 1400; x += 4)
-            {
-                var p = image.At<Vec3b>(y, x);
-                colours.Add((p.Item0 << 16) | (p.Item1 << 8) | p.Item2);
-            }
+            snapshot = RunSnapshot.Read(store, MapWriterTestData.Options("/unused"));
         }
-        Assert.True(colours.Count > 10, $"only {colours.Count} colours");
+        var sheet = new MapSheet(snapshot);
+        // 60 trees of 40-260 clusters: several density classes, Gala's zone classes as dose classes.
+        Assert.InRange(sheet.DensityLegend.Classes.Count(c => c.Trees > 0), 3, MapLegend.MaxClasses);
+        Assert.Equal(snapshot.Trees.Select(t => t.ZoneClass).Distinct().Count(), sheet.DoseLegend!.Classes.Count);
+        Assert.All(sheet.DoseLegend.Classes, c => Assert.Contains(" L/ha (", c.Label, StringComparison.Ordinal));
+        MapSheetTests.AssertTreesCarryTheirClassColours(image, sheet, snapshot);
         Assert.Equal(new Vec3b(255, 255, 255), image.At<Vec3b>(2, 2)); // white margin
     }
 

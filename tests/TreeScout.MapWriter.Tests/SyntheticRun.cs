@@ -13,7 +13,7 @@ internal sealed class SyntheticRun
     public const double TreeSpacingM = 1.0;
     public const double RowSpacingM = 3.5;
 
-    public SyntheticRun(string runId, int rows, int treesPerRow, int seed = 7, int batchSize = 40, string variety = "Gala", double lowConfidenceShare = 0.05)
+    public SyntheticRun(string runId, int rows, int treesPerRow, int seed = 7, int batchSize = 40, string variety = "Gala", double lowConfidenceShare = 0.05, (int Min, int Max)? clustersPerTree = null)
     {
         RunId = runId;
         var rng = new Random(seed);
@@ -53,7 +53,7 @@ internal sealed class SyntheticRun
         long frame = 0;
         foreach (var tree in trees)
         {
-            var clusters = rng.Next(40, 260);
+            var clusters = rng.Next(clustersPerTree?.Min ?? 40, clustersPerTree?.Max ?? 260);
             var (te, tn) = utm.ToUtm(tree.Latitude, tree.Longitude);
             for (var k = 0; k < clusters; k++)
             {

@@ -192,6 +192,10 @@ public static class RunMetadataKeys
     public static BlockPlan? ReadPlan(IReadOnlyDictionary<string, string?> metadata) =>
         metadata.GetValueOrDefault(BlockPlanGeoJson) is { Length: > 0 } json ? BlockPlan.Parse(json, "run_metadata.block_plan_geojson") : null;
 
+    /// <summary>The detector and stage models the run was fused with (from <c>RunFused</c>); empty before it.</summary>
+    public static IReadOnlyList<ModelIdentity> ReadModels(IReadOnlyDictionary<string, string?> metadata) =>
+        metadata.GetValueOrDefault(Models) is { Length: > 0 } json ? JsonSerializer.Deserialize<List<ModelIdentity>>(json, Json) ?? [] : [];
+
     public static IReadOnlyList<string> ReadWarnings(IReadOnlyDictionary<string, string?> metadata) =>
         metadata.GetValueOrDefault(WarningsJson) is { Length: > 0 } json ? JsonSerializer.Deserialize<List<string>>(json, Json) ?? [] : [];
 }
