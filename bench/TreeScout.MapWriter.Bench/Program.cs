@@ -84,7 +84,7 @@ using (var store = TreeScout.MapWriter.Store.RunStore.OpenReadOnly(Path.Combine(
 // What every ingest does for the trees it touched (load their clusters, TreeAggregate.Of, write), for every tree at once.
 using (var store = TreeScout.MapWriter.Store.RunStore.OpenOrCreate(Path.Combine(folder, "store.gpkg")))
 {
-    var (metadata, trees) = store.ReadMetadataAndTrees();
+    var (metadata, trees, _, _) = store.ReadRun();
     var spacing = trees.Where(t => t.SpacingM is not null).ToDictionary(t => t.TreeId, t => t.SpacingM!.Value);
     var watch = Stopwatch.StartNew();
     var cpu = Process.GetCurrentProcess().TotalProcessorTime;
