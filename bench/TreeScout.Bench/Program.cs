@@ -14,8 +14,13 @@ using TreeScout.Hosting;
 using TreeScout.Messaging;
 
 // dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate [--score T]|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--speed-kmh 10] [--fps 10] [--seed 23001]
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
+if (mode == "throughput")
+{
+    return await ThroughputBench.RunAsync(args);
+}
 var writeCard = args.Contains("--write-card");
 string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int Arg(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;

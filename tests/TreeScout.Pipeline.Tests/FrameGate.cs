@@ -9,7 +9,7 @@ namespace TreeScout.Pipeline.Tests;
 /// frames still to send however long the machine takes to restart a broker or a worker — a replay catches up on the
 /// frames a stall made overdue, so a schedule in seconds alone can find the scan already finished.
 /// </summary>
-internal sealed class FrameGate(IMessageBus bus) : IMessageBus
+internal sealed class FrameGate(IMessageBus bus) : DelegatingMessageBus(bus)
 {
     private readonly object _lock = new();
     private long _framesPassed;
@@ -43,7 +43,7 @@ internal sealed class FrameGate(IMessageBus bus) : IMessageBus
         }
     }
 
-    public async Task PublishAsync(IMessage message, CancellationToken cancellationToken = default)
+    public override async Task PublishAsync(IMessage message, CancellationToken cancellationToken = default)
     {
         if (message is FrameCaptured)
         {
@@ -61,7 +61,7 @@ internal sealed class FrameGate(IMessageBus bus) : IMessageBus
                 await held.WaitAsync(cancellationToken);
             }
         }
-        await bus.PublishAsync(message, cancellationToken);
+        await base.PublishAsync(message, cancellationToken);
         if (message is FrameCaptured)
         {
             lock (_lock)
@@ -70,26 +70,4 @@ internal sealed class FrameGate(IMessageBus bus) : IMessageBus
             }
         }
     }
-
-    public void Subscribe(string queue, MessageDispatcher dispatcher) => bus.Subscribe(queue, dispatcher);
-
-    public Task StartAsync(CancellationToken cancellationToken) => bus.StartAsync(cancellationToken);
-
-    public Task StopAsync(CancellationToken cancellationToken) => bus.StopAsync(cancellationToken);
-
-    public bool IsReady => bus.IsReady;
-
-    public string State => bus.State;
-
-    public BrokerOutage? Outage => bus.Outage;
-
-    public Task<QueueDepth?> GetQueueDepthAsync(string queue, CancellationToken cancellationToken) => bus.GetQueueDepthAsync(queue, cancellationToken);
-
-    public Task<IReadOnlyList<IMessage>> ReadRunLedgerAsync(CancellationToken cancellationToken) => bus.ReadRunLedgerAsync(cancellationToken);
-
-    public Task<IAsyncDisposable> ListenAsync(string exchange, string routingPattern, Func<MessageEnvelope, Task> onMessage, CancellationToken cancellationToken) =>
-        bus.ListenAsync(exchange, routingPattern, onMessage, cancellationToken);
-
-    // The session owns the bus.
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
