@@ -33,17 +33,22 @@ public sealed class ClusterTrackerTests
     private static Pose PoseAt(int frame, double headingErrorDeg) => new(
         DateTimeOffset.UnixEpoch.AddSeconds(frame * 0.1), 0, frame * 0.15, Angles.Radians(headingErrorDeg), 0.01, 0.02, 1.5, GnssQuality.RtkFixed, null);
 
-    private static BlossomDetection? Box(in Pose pose, Vec3 cluster)
+    private static BlossomDetection? Box(in Pose pose, Vec3 cluster, double scale = 1)
     {
         var (u, v, depth) = Camera.Project(pose, cluster);
-        var size = Camera.Mounting.Fx * ClusterDiameterM / depth;
+        var size = scale * Camera.Mounting.Fx * ClusterDiameterM / depth;
         return depth > 0 && Camera.InImage(u, v, -size / 2)
             ? new BlossomDetection { X = (float)(u - size / 2), Y = (float)(v - size / 2), W = (float)size, H = (float)size, Score = 0.9f, Stage = BbchStage.Bbch65, StageProbabilities = new float[BbchStages.Count] }
             : null;
     }
 
-    /// <summary>Runs the drive; <paramref name="shown"/> picks, per frame, which clusters are detected. Returns the reported tracks as the clusters their boxes came from.</summary>
-    private static (List<List<int>> Tracks, long Splits) Drive(int frames, Vec3[] clusters, Func<int, int, bool> shown, Func<int, double> headingErrorDeg, TrackerOptions? options = null)
+    /// <summary>
+    /// Runs the drive; <paramref name="shown"/> picks, per frame, which clusters are detected, <paramref name="boxScale"/>
+    /// how much bigger than a typical cluster each one's box is. Returns the reported tracks as the clusters their boxes
+    /// came from, and the tracks themselves.
+    /// </summary>
+    private static (List<List<int>> Tracks, long Splits, List<ClusterTrack> Reported, ClusterTracker Tracker) Drive(
+        int frames, Vec3[] clusters, Func<int, int, bool> shown, Func<int, double> headingErrorDeg, TrackerOptions? options = null, Func<int, double>? boxScale = null)
     {
         var tracker = new ClusterTracker(Camera, new InferredRowMap(1.0, 4.0), options ?? new TrackerOptions());
         var ended = new List<ClusterTrack>();
@@ -56,7 +61,7 @@ public sealed class ClusterTrackerTests
             var boxes = new List<BlossomDetection>();
             for (var c = 0; c < clusters.Length; c++)
             {
-                if (shown(f, c) && Box(truePose, clusters[c]) is { } box)
+                if (shown(f, c) && Box(truePose, clusters[c], boxScale?.Invoke(c) ?? 1) is { } box)
                 {
                     origin[(f, boxes.Count)] = c;
                     boxes.Add(box);
@@ -65,10 +70,8 @@ public sealed class ClusterTrackerTests
             tracker.Step(new FrameTicket(f, Guid.NewGuid(), pose.TimeUtc), pose, boxes, ended);
         }
         tracker.EndAll(ended);
-        var reported = ended.Where(t => t.Sightings.Count >= new TrackerOptions().MinSightings)
-            .Select(t => t.Sightings.Select(s => origin[(s.Frame.Sequence, s.DetectionIndex)]).ToList())
-            .ToList();
-        return (reported, tracker.SplitTracks);
+        var reported = ended.Where(t => t.Sightings.Count >= new TrackerOptions().MinSightings).ToList();
+        return ([.. reported.Select(t => t.Sightings.Select(s => origin[(s.Frame.Sequence, s.DetectionIndex)]).ToList())], tracker.SplitTracks, reported, tracker);
     }
 
     [Fact]
@@ -97,11 +100,28 @@ public sealed class ClusterTrackerTests
     }
 
     [Fact]
+    public void A_farther_rows_cluster_glimpsed_through_a_gap_is_told_from_near_ones_by_its_rays_and_its_boxes()
+    {
+        // 0: a near cluster on the faced row (x = 2), in view throughout; 1: a cluster of the next row (x = 6) seen in 4
+        // frames (0.45 m of travel) through a gap, its box 1.6x a typical cluster's so that each box passes the per-box
+        // far-row gate; 2: a small near cluster (box 0.6x), in view throughout.
+        Vec3[] clusters = [new(RowEastingM, 3.0, 1.2), new(RowEastingM + 4.0, 4.0, 1.3), new(RowEastingM, 3.3, 1.6)];
+        var (tracks, _, reported, tracker) = Drive(30, clusters, (f, c) => c != 1 || f is >= 12 and < 16, _ => 0, boxScale: c => c switch { 1 => 1.6, 2 => 0.6, _ => 1 });
+
+        Assert.Equal([0, 1, 2], tracks.Select(t => t[0]).Order());
+        var byCluster = reported.Zip(tracks, (track, boxes) => (boxes[0], track)).ToDictionary(p => p.Item1, p => p.track);
+        Assert.Equal((false, true, false), (tracker.IsFarByItsRays(byCluster[0]), tracker.IsFarByItsRays(byCluster[1]), tracker.IsFarByItsRays(byCluster[2])));
+        // By its boxes: the far one (median 3.75 m away, 1.75 m beyond the row); the small near one's boxes say 3.3 m,
+        // but it was in view over 4.35 m of travel.
+        Assert.Equal((false, true, false), (tracker.IsFarByItsBoxes(byCluster[0]), tracker.IsFarByItsBoxes(byCluster[1]), tracker.IsFarByItsBoxes(byCluster[2])));
+    }
+
+    [Fact]
     public void Two_clusters_4_cm_apart_that_take_turns_hiding_are_reported_as_two_clusters()
     {
         // Same height, 4 cm apart along the row: their boxes (~22 px) overlap; one is hidden whenever the other shows.
         Vec3[] clusters = [new(RowEastingM, 5.00, 1.5), new(RowEastingM, 5.04, 1.5)];
-        var (tracks, splits) = Drive(80, clusters, (f, c) => (f / 2 % 2) == c, _ => 0);
+        var (tracks, splits, _, _) = Drive(80, clusters, (f, c) => (f / 2 % 2) == c, _ => 0);
 
         var seen = string.Join(" | ", tracks.Select(t => string.Join(",", t)));
         Assert.True(tracks.Count == 2, $"{tracks.Count} tracks: {seen}");
@@ -118,7 +138,7 @@ public sealed class ClusterTrackerTests
         // measured on them) the pose's heading is off by ±1.5° on alternate frames: ~13 px, more than the matching gate.
         // The drive stops while the last clusters are still in view: the shift needs MinCommonShiftTracks settled tracks.
         var clusters = Enumerable.Range(0, 24).Select(i => new Vec3(RowEastingM, 1.0 + 0.12 * i, 1.0 + 0.15 * (i % 4))).ToArray();
-        var (tracks, splits) = Drive(30, clusters, (_, _) => true, f => f < 15 ? 0 : f % 2 == 0 ? 1.5 : -1.5);
+        var (tracks, splits, _, _) = Drive(30, clusters, (_, _) => true, f => f < 15 ? 0 : f % 2 == 0 ? 1.5 : -1.5);
 
         Assert.True(clusters.Length == tracks.Count, $"{tracks.Count} tracks ({splits} splits): {string.Join(" | ", tracks.Select(t => string.Join(",", t)))}");
         Assert.Equal(Enumerable.Range(0, clusters.Length), tracks.Select(t => t.Distinct().Single()).Order());
@@ -134,14 +154,14 @@ public sealed class ClusterTrackerTests
         Vec3[] clusters = [new(RowEastingM, 5.00, 1.5), new(RowEastingM, 5.07, 1.5)];
         bool Shown(int f, int c) => c == 0 ? f <= 32 : f >= 35;
 
-        var (tracks, splits) = Drive(60, clusters, Shown, _ => 0);
+        var (tracks, splits, _, _) = Drive(60, clusters, Shown, _ => 0);
         var seen = string.Join(" | ", tracks.Select(t => string.Join(",", t)));
         Assert.True(tracks.Count == 2, $"{tracks.Count} tracks ({splits} splits): {seen}");
         Assert.Equal([0, 1], tracks.Select(t => t.Distinct().Single()).Order());
         Assert.Equal(0, splits);
 
         // With the after-miss gate as wide as the normal one, the hidden cluster's track takes the neighbour's boxes.
-        var (merged, _) = Drive(60, clusters, Shown, _ => 0, new TrackerOptions { AfterMissGate = 3 });
+        var (merged, _, _, _) = Drive(60, clusters, Shown, _ => 0, new TrackerOptions { AfterMissGate = 3 });
         Assert.Contains(merged, t => t.Distinct().Count() == 2);
     }
 }

@@ -132,6 +132,9 @@ public sealed class ScorerTests
         Assert.Equal(6, c.VisibleTrue);
         Assert.Equal(8, c.Observations);
         Assert.Equal((5, 1, 2), (c.MatchedVisible, c.MatchedHidden, c.FalsePositives));
+        // No frames in this truth: causes by position. o6 and o7 have no cluster within the tolerance; o5 found hidden c7.
+        Assert.Equal(new CauseBreakdown(2, 2, 0, 0, 0, 0, 0, 2), c.FalsePositiveCauses);
+        Assert.Equal(new CauseBreakdown(1, 0, 0, 0, 1, 0, 0, 1), c.MatchedHiddenCauses);
         Assert.Equal(3, c.AttributedCorrectly); // o1, o4, o8
         Assert.Equal(0.5, c.AttributionShare, 9);
         Assert.Equal(5.0 / 6, c.Recall, 9);
@@ -211,7 +214,9 @@ public sealed class ScorerTests
         try
         {
             var path = Path.Combine(dir, RunResult.StoreFile);
-            WriteStore(path, HandMadeResult());
+            var written = HandMadeResult();
+            written = written with { Observations = [.. written.Observations.Select((o, i) => o with { Sightings = new ObservationSightings("cam-right", 10 * i, 10 * i + 4) })] };
+            WriteStore(path, written);
             var read = RunResult.ReadStore(path);
             // Scoring only reads: a finished WAL-mode store gets no side files (they were left behind, empty, before).
             Assert.Equal([RunResult.StoreFile], Directory.GetFiles(dir).Select(Path.GetFileName));
@@ -221,8 +226,9 @@ public sealed class ScorerTests
             Assert.Null(o8.HeightM);
             Assert.Equal(BbchStage.Bbch54, o8.Stage);
             Assert.True(read.Observations.Single(o => o.ObservationId == "o3").LowConfidence);
+            Assert.Equal(new ObservationSightings("cam-right", 20, 24), read.Observations.Single(o => o.ObservationId == "o3").Sightings);
             var fromStore = ScoreReport.ToJson(Scorer.Compute(HandMadeTruth(), read));
-            var inMemory = ScoreReport.ToJson(Scorer.Compute(HandMadeTruth(), HandMadeResult()));
+            var inMemory = ScoreReport.ToJson(Scorer.Compute(HandMadeTruth(), written));
             Assert.Equal(inMemory, fromStore);
         }
         finally
@@ -243,7 +249,8 @@ public sealed class ScorerTests
             create.CommandText = "PRAGMA journal_mode=WAL;" +
                 $"CREATE TABLE trees (fid INTEGER PRIMARY KEY, geom BLOB, tree_id TEXT UNIQUE, row_id TEXT, tree_index INTEGER, clusters_total INTEGER, {stages}, frames_seen INTEGER, density_per_m REAL, confidence REAL);" +
                 "CREATE TABLE observations (fid INTEGER PRIMARY KEY, geom BLOB, observation_id TEXT UNIQUE, tree_id TEXT, row_id TEXT, height_m REAL, along_row_m REAL, sigma_m REAL, " +
-                "low_confidence INTEGER, low_confidence_reason TEXT, stage TEXT, score REAL, frames_seen INTEGER, camera_id TEXT, gnss_quality TEXT, observed_at TEXT);";
+                "low_confidence INTEGER, low_confidence_reason TEXT, stage TEXT, score REAL, frames_seen INTEGER, first_frame INTEGER, last_frame INTEGER, camera_id TEXT, " +
+                "gnss_quality TEXT, observed_at TEXT);";
             create.ExecuteNonQuery();
         }
         var writer = new GeoPackageGeoWriter();
@@ -266,13 +273,18 @@ public sealed class ScorerTests
         foreach (var o in result.Observations)
         {
             using var insert = db.CreateCommand();
-            insert.CommandText = "INSERT INTO observations (geom, observation_id, tree_id, height_m, low_confidence, stage, sigma_m) VALUES ($g, $id, $tree, $h, $low, $stage, 0.05)";
+            insert.CommandText = "INSERT INTO observations (geom, observation_id, tree_id, height_m, low_confidence, stage, sigma_m, camera_id, first_frame, last_frame) " +
+                "VALUES ($g, $id, $tree, $h, $low, $stage, 0.05, $camera, $first, $last)";
             insert.Parameters.AddWithValue("$g", writer.Write(factory.CreatePoint(new Coordinate(o.Longitude, o.Latitude))));
             insert.Parameters.AddWithValue("$id", o.ObservationId);
             insert.Parameters.AddWithValue("$tree", (object?)o.TreeId ?? DBNull.Value);
             insert.Parameters.AddWithValue("$h", (object?)o.HeightM ?? DBNull.Value);
             insert.Parameters.AddWithValue("$low", o.LowConfidence ? 1 : 0);
             insert.Parameters.AddWithValue("$stage", o.Stage is { } s ? BbchStages.Label(s) : DBNull.Value);
+            var sightings = o.Sightings ?? new ObservationSightings("cam-right", 0, 0);
+            insert.Parameters.AddWithValue("$camera", sightings.CameraId);
+            insert.Parameters.AddWithValue("$first", sightings.FirstFrame);
+            insert.Parameters.AddWithValue("$last", sightings.LastFrame);
             insert.ExecuteNonQuery();
         }
     }

@@ -237,7 +237,7 @@ public sealed class RunFusion
                     count("tracks_unconfirmed", 1);
                     Release(track);
                 }
-                else if (IsBeyondFacedRow(track, lane.Tracker.Camera))
+                else if (IsBeyondFacedRow(track, lane.Tracker.Camera) || lane.Tracker.IsFarByItsRays(track) || lane.Tracker.IsFarByItsBoxes(track))
                 {
                     // Seen through the faced row: that row's own pass counts it.
                     count("clusters_far_row", 1);

@@ -444,9 +444,6 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     private List<(int Index, BlossomDetection Detection)> NearRow(in Pose pose, IReadOnlyList<BlossomDetection> detections)
     {
         var near = new List<(int, BlossomDetection)>(detections.Count);
-        var (origin, axis) = camera.Ray(pose, camera.Mounting.Cx, camera.Mounting.Cy);
-        var focal = (camera.Mounting.Fx + camera.Mounting.Fy) / 2;
-        double DepthFromSize(BlossomDetection d) => focal * options.ClusterDiameterM / Math.Max(1, Math.Max(d.W, d.H));
         if (!rows.FromPlan)
         {
             var canopy = 0;
@@ -454,12 +451,9 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             {
                 canopy += DepthFromSize(d) <= options.DefaultRowDistanceM + options.FarRowMarginM ? 1 : 0;
             }
-            rows.FollowPath(pose, axis, canopy, _active.Where(IsSettled).Select(t => t.Estimate));
+            rows.FollowPath(pose, camera.Ray(pose, camera.Mounting.Cx, camera.Mounting.Cy).Direction, canopy, _active.Where(IsSettled).Select(t => t.Estimate));
         }
-        FacedRow = rows.AlongsideRow(origin, axis);
-        var rowDistance = FacedRow is { } faced
-            ? Math.Abs(faced.Project(origin.X, origin.Y).LateralM) / Math.Max(0.2, new Vec3(axis.X, axis.Y, 0).Length)
-            : options.DefaultRowDistanceM;
+        (var rowDistance, FacedRow) = FacedRowDistance(pose);
         for (var i = 0; i < detections.Count; i++)
         {
             var d = detections[i];
@@ -473,6 +467,59 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             }
         }
         return near;
+    }
+
+    /// <summary>
+    /// True when the track's rays alone, without the row plane's depth prior that holds every track near the faced row,
+    /// meet more than <see cref="TrackerOptions.FarRowRayMarginM"/> beyond the faced row's line (on the far side from the
+    /// camera): a farther row's cluster seen through a gap in the faced one.
+    /// </summary>
+    public bool IsFarByItsRays(ClusterTrack track)
+    {
+        var triangulation = new Triangulation();
+        foreach (var s in track.Sightings)
+        {
+            var range = Math.Max(MinRayRangeM, (track.MatchEstimate - s.Origin).Length);
+            triangulation.AddRay(s.Origin, s.MatchDirection, 1 / (_angleSigma * _angleSigma * range * range));
+        }
+        triangulation.AddAnchor(track.MatchEstimate, PreviousPointWeight);
+        var best = track.Sightings.MaxBy(s => s.Detection.Score)!;
+        if (triangulation.Solve() is not { } solution || FacedRowDistance(best.Pose).Faced is not { } faced)
+        {
+            return false;
+        }
+        var cameraSide = Math.Sign(faced.Project(best.Origin.X, best.Origin.Y).LateralM);
+        return -cameraSide * faced.Project(solution.Point.X, solution.Point.Y).LateralM > options.FarRowRayMarginM;
+    }
+
+    /// <summary>
+    /// True when a short track's boxes (seen over at most <see cref="TrackerOptions.FarRowTrackMaxTravelM"/> of the
+    /// camera's travel), by their median size, put its cluster more than <see cref="TrackerOptions.FarRowTrackMarginM"/>
+    /// beyond the row its camera faced: a farther row's cluster glimpsed through a gap in the faced one. A small near
+    /// cluster stays in view over more travel, and one small box may be a near cluster half hidden, so single boxes are
+    /// only dropped beyond the wider <see cref="TrackerOptions.FarRowMarginM"/>.
+    /// </summary>
+    public bool IsFarByItsBoxes(ClusterTrack track)
+    {
+        if ((track.Sightings[^1].Origin - track.Sightings[0].Origin).Length > options.FarRowTrackMaxTravelM)
+        {
+            return false;
+        }
+        var beyond = track.Sightings.Select(s => DepthFromSize(s.Detection) - FacedRowDistance(s.Pose).Distance).Order().ToList();
+        return beyond[beyond.Count / 2] > options.FarRowTrackMarginM;
+    }
+
+    /// <summary>How far a cluster of the typical diameter is that looks this big, metres along the view.</summary>
+    private double DepthFromSize(BlossomDetection d) =>
+        (camera.Mounting.Fx + camera.Mounting.Fy) / 2 * options.ClusterDiameterM / Math.Max(1, Math.Max(d.W, d.H));
+
+    /// <summary>The row the camera faces at this pose and its distance along the optical axis (the default distance without one).</summary>
+    private (double Distance, MappedRow? Faced) FacedRowDistance(in Pose pose)
+    {
+        var (origin, axis) = camera.Ray(pose, camera.Mounting.Cx, camera.Mounting.Cy);
+        return rows.AlongsideRow(origin, axis) is { } faced
+            ? (Math.Abs(faced.Project(origin.X, origin.Y).LateralM) / Math.Max(0.2, new Vec3(axis.X, axis.Y, 0).Length), faced)
+            : (options.DefaultRowDistanceM, null);
     }
 
     /// <summary>Detections left out because their size puts them on a row beyond the faced one.</summary>

@@ -65,6 +65,25 @@ public sealed record TrackerOptions
     /// </summary>
     public double FarRowMarginM { get; init; } = 2.0;
 
+    /// <summary>
+    /// A finished track whose rays alone (without the row plane's depth prior) meet more than this beyond the faced row's
+    /// line is a farther row's cluster and is not reported; the canopy reaches about <see cref="CanopyHalfDepthM"/> beyond it.
+    /// </summary>
+    public double FarRowRayMarginM { get; init; } = 1.0;
+
+    /// <summary>
+    /// A finished track seen over at most <see cref="FarRowTrackMaxTravelM"/> of the camera's travel whose boxes' median
+    /// size puts its cluster more than this beyond the faced row is a farther row's cluster glimpsed through a gap, and is
+    /// not reported.
+    /// </summary>
+    public double FarRowTrackMarginM { get; init; } = 0.75;
+
+    /// <summary>
+    /// Longest camera travel between a track's first and last box that <see cref="FarRowTrackMarginM"/> applies to, metres
+    /// (five frames at 10 fps and 6 km/h): a near cluster, however small, stays in view longer.
+    /// </summary>
+    public double FarRowTrackMaxTravelM { get; init; } = 0.7;
+
     /// <summary>Largest image shift of a whole frame against its prediction that is looked for (heading error × focal length).</summary>
     public double MaxCommonShiftPx { get; init; } = 80;
 

@@ -9,8 +9,13 @@ namespace TreeScout.Simulation.Scoring;
 /// <summary>A tree as the run's map reports it.</summary>
 public sealed record ResultTree(string TreeId, string? RowId, double Latitude, double Longitude, int ClustersTotal, IReadOnlyDictionary<BbchStage, int> ClustersByStage);
 
-/// <summary>One blossom cluster the run reports.</summary>
-public sealed record ResultObservation(string ObservationId, string? TreeId, double Latitude, double Longitude, double? HeightM, bool LowConfidence, BbchStage? Stage);
+/// <summary>One blossom cluster the run reports; <paramref name="Sightings"/> when the run says which frames saw it.</summary>
+public sealed record ResultObservation(
+    string ObservationId, string? TreeId, double Latitude, double Longitude, double? HeightM, bool LowConfidence, BbchStage? Stage,
+    ObservationSightings? Sightings = null);
+
+/// <summary>The camera and the first and last frame (sequence numbers) of the track an observation was reported from.</summary>
+public sealed record ObservationSightings(string CameraId, long FirstFrame, long LastFrame);
 
 /// <summary>What a scan run produced, as the scorer needs it (read from the run's store.gpkg, or built by hand in tests).</summary>
 public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<ResultObservation> Observations)
@@ -68,7 +73,7 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
     private static List<ResultObservation> ReadObservations(SqliteConnection db, string path)
     {
         using var command = db.CreateCommand();
-        command.CommandText = "SELECT observation_id, tree_id, height_m, low_confidence, stage, geom FROM observations ORDER BY observation_id";
+        command.CommandText = "SELECT observation_id, tree_id, height_m, low_confidence, stage, geom, camera_id, first_frame, last_frame FROM observations ORDER BY observation_id";
         using var reader = command.ExecuteReader();
         var observations = new List<ResultObservation>();
         while (reader.Read())
@@ -83,7 +88,8 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
                 point.X,
                 reader.IsDBNull(2) ? null : reader.GetDouble(2),
                 !reader.IsDBNull(3) && reader.GetInt64(3) != 0,
-                stage));
+                stage,
+                new ObservationSightings(reader.GetString(6), reader.GetInt64(7), reader.GetInt64(8))));
         }
         return observations;
     }

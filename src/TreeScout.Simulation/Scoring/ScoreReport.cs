@@ -29,6 +29,8 @@ public static class ScoreReport
         sb.Append("Clusters (visible from the scanned faces)\n");
         Line("  visible true clusters / observations", $"{c.VisibleTrue} / {c.Observations}");
         Line("  matched visible / hidden / false positives", $"{c.MatchedVisible} / {c.MatchedHidden} / {c.FalsePositives}   (recall {c.Recall:P1})");
+        Line("  false positives by what they saw", Causes(c.FalsePositiveCauses));
+        Line("  matched hidden by what they saw", Causes(c.MatchedHiddenCauses));
         Line("  attributed to the right tree", $"{c.AttributedCorrectly} = {c.AttributionShare:P1} of visible");
         Line("  low-confidence observations (matched, right tree)", $"{c.LowConfidenceObservations} ({c.LowConfidenceMatched}, {c.LowConfidenceAttributedCorrectly})");
         Line("  cluster position error median / p95 (m)", $"{M(c.HorizontalErrorM.Median)} / {M(c.HorizontalErrorM.P95)}   height {M(c.HeightErrorM.Median)} / {M(c.HeightErrorM.P95)}");
@@ -75,6 +77,10 @@ public static class ScoreReport
         void Row(string label, CountAccuracy a, double? coverage) => sb.Append(CultureInfo.InvariantCulture,
             $"  {label,-42} {a.Trees,5} {F(a.R2, "0.000"),7} {F(a.CorrelationR2, "0.000"),6} {a.Rmse,7:F2} {P(a.MapePercent),8} {a.Bias,7:+0.00;-0.00;0.00} {P(coverage * 100),10}\n");
     }
+
+    private static string Causes(CauseBreakdown b) => string.Create(CultureInfo.InvariantCulture,
+        $"{b.Total} = no cluster {b.NoCluster} + far row {b.FarRow} + split track {b.SplitTrack} + hidden cluster {b.HiddenCluster} + between trees {b.BetweenTrees} + misplaced {b.Misplaced}")
+        + (b.IdentifiedByPosition > 0 ? string.Create(CultureInfo.InvariantCulture, $"   ({b.IdentifiedByPosition} by position: no frames)") : "");
 
     private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "-";
 

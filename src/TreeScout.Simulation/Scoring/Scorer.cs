@@ -48,7 +48,9 @@ public sealed record ClusterScore(
     int LowConfidenceMatched,
     int LowConfidenceAttributedCorrectly,
     ErrorStats HorizontalErrorM,
-    ErrorStats HeightErrorM);
+    ErrorStats HeightErrorM,
+    CauseBreakdown FalsePositiveCauses,
+    CauseBreakdown MatchedHiddenCauses);
 
 public sealed record StageScore(
     IReadOnlyList<string> Stages,
@@ -218,6 +220,11 @@ public static class Scorer
         var correct = matchedVisible.Count(p => !p.Observation.LowConfidence && OnItsTree(p));
         var low = result.Observations.Where(o => o.LowConfidence).ToList();
         var lowMatched = pairs.Where(p => p.Observation.LowConfidence).ToList();
+        // What the observations that are not a visible cluster's own match were sightings of (ObservationCauses).
+        var causes = new ObservationCauses(truth, plane, options, treeOf);
+        var matchedBy = pairs.ToDictionary(p => p.Cluster.ClusterId, p => p.Observation.ObservationId, StringComparer.Ordinal);
+        var falsePositives = result.Observations.Where(o => !usedObservations.Contains(o.ObservationId)).Select(o => causes.Classify(o, matchedBy)).ToList();
+        var hidden = pairs.Where(p => !p.Cluster.Visible).Select(p => causes.Classify(p.Observation, matchedBy)).ToList();
         return new ClusterScore(
             visible,
             result.Observations.Count,
@@ -231,7 +238,9 @@ public static class Scorer
             lowMatched.Count,
             lowMatched.Count(OnItsTree),
             Stats(horizontal),
-            Stats(heights));
+            Stats(heights),
+            CauseBreakdown.Of(falsePositives),
+            CauseBreakdown.Of(hidden));
     }
 
     private static StageScore ScoreStages(GroundTruth truth, RunResult result, List<(ResultObservation Observation, TruthCluster Cluster)> pairs)
