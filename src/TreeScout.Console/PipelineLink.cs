@@ -81,6 +81,15 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
         }
     }
 
+    /// <summary>The runs whose final map a map writer has announced.</summary>
+    public IReadOnlyList<string> FinalMaps()
+    {
+        lock (_gate)
+        {
+            return [.. _maps.Values.Where(m => m.Final).Select(m => m.RunId)];
+        }
+    }
+
     /// <summary>
     /// The latest heartbeat of each worker instance heard within <see cref="Window"/>; right after the console started
     /// listening it first waits out one window, so a worker that is up is never missed.

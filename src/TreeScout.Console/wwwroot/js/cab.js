@@ -62,15 +62,17 @@
     var run = status.run;
     var state = run ? run.state : 'idle';
     var badge = el('run-state');
-    badge.textContent = state === 'idle' ? 'Idle' : state === 'scanning' ? 'Scanning' : 'Finishing';
+    badge.textContent = { idle: 'Idle', scanning: 'Scanning', interrupted: 'Interrupted', finishing: 'Finishing' }[state] || state;
     badge.className = 'state ' + state;
     text('run-elapsed', run ? duration(run.elapsedSeconds) : '');
     text('run-title', run ? (run.block || run.runId) + (run.variety ? ' · ' + run.variety : '') : 'No run is being scanned');
     // Counted: trees with blossom clusters so far, of the block's trees (the plan's, or those found so far).
     text('trees-counted', run && run.treesWithClusters !== null ? String(run.treesWithClusters) : '–');
     text('trees-of', run && run.trees !== null ? 'of ' + run.trees + ' trees counted' : 'trees counted');
-    el('start-form').hidden = state === 'scanning';
-    el('stop-form').hidden = state !== 'scanning';
+    // An interrupted run (capture gone since a power cut or restart) is still active in the run ledger: it can be stopped.
+    var stoppable = state === 'scanning' || state === 'interrupted';
+    el('start-form').hidden = stoppable;
+    el('stop-form').hidden = !stoppable;
     el('start').disabled = !status.broker.configured;
     el('stop').disabled = !status.broker.configured;
     el('workers').hidden = !status.broker.configured;
