@@ -157,12 +157,13 @@ public sealed class LiveStatusService(PipelineLink link, IOptions<ConsoleOptions
                 started is null ? null : Math.Round((now - started.StartedAtUtc).TotalSeconds, 1),
                 StateOf(runId, heartbeats, ledger?.Find(runId)), map?.Trees, map?.TreesWithClusters, map?.UpdatedAtUtc);
         }
-        var scanning = run is { State: "scanning" };
+        var disk = Disk(o);
+        IReadOnlyList<OperatorWarning> warnings = link.Bus is null ? [] : OperatorWarnings.From(report, disk, o.LowDiskMiB);
         var gnss = link.LatestFix is (var fix, var heardAt)
             ? new LiveGnss(GnssLabels.Solution(fix.Quality), fix.Quality.ToString(), Math.Round(Math.Max(0, (now - heardAt).TotalSeconds), 1),
-                fix.SpeedMps is { } speed ? Math.Round(speed * 3.6, 1) : null, fix.Latitude, fix.Longitude, fix.CourseDeg ?? fix.HeadingDeg, fix.Satellites)
+                fix.SpeedMps is { } speed ? Math.Round(speed * 3.6, 1) : null, fix.Latitude, fix.Longitude, fix.CourseDeg ?? fix.HeadingDeg, fix.Satellites,
+                OperatorWarnings.SayGnssLost(warnings))
             : null;
-        var disk = Disk(o);
         var workers = RunStatusReport.PipelineWorkers.Select(w =>
         {
             var beats = heartbeats.Where(h => h.Worker == w).ToList();
@@ -180,7 +181,7 @@ public sealed class LiveStatusService(PipelineLink link, IOptions<ConsoleOptions
             queues.Sum(q => q.DeadLettered),
             workers,
             disk,
-            link.Bus is null ? [] : OperatorWarnings.From(report, gnss, disk, scanning, o.LowDiskMiB));
+            warnings);
     }
 
     /// <summary>Frames per second per camera from two successive heartbeats of each capture worker ("frames_captured.CAMERA" when it counts per camera).</summary>

@@ -201,7 +201,8 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
                         map = update;
                     }
                     break;
-                case GnssFix fix when _fix is null || _fix.ReceivedAtUtc <= fix.ReceivedAtUtc:
+                // A new run's fixes replace the last run's whatever their times (a replay's carry the recording's clock).
+                case GnssFix fix when _fix is null || _fix.RunId != fix.RunId || _fix.ReceivedAtUtc <= fix.ReceivedAtUtc:
                     _fix = fix;
                     _fixHeardAt = _time.GetUtcNow();
                     break;

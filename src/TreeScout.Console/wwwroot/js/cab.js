@@ -79,9 +79,10 @@
 
     var g = status.gnss;
     text('speed', g && g.speedKmh !== null ? g.speedKmh.toFixed(1) + ' km/h' : '–');
-    text('gnss', g ? g.solution : status.broker.configured ? 'no fix' : '–');
-    text('fix-age', g ? 'fix ' + g.fixAgeSeconds.toFixed(1) + ' s ago' : '');
-    el('gnss').className = 'value ' + (g && g.quality === 'RtkFixed' ? 'good' : status.broker.configured ? 'bad' : '');
+    // Lost is fusion's word, the same as the "GNSS lost" warning's: the tile never says RTK fixed beside it.
+    text('gnss', g ? (g.lost ? 'lost' : g.solution) : status.broker.configured ? 'no fix' : '–');
+    text('fix-age', g ? (g.lost ? 'last ' + g.solution + ', ' : 'fix ') + g.fixAgeSeconds.toFixed(1) + ' s ago' : '');
+    el('gnss').className = 'value ' + (g && !g.lost && g.quality === 'RtkFixed' ? 'good' : status.broker.configured ? 'bad' : '');
     text('fps', status.cameras.length === 0 ? '–' : status.cameras.map(function (c) { return c.camera + ' ' + (c.framesPerSecond === null ? '…' : c.framesPerSecond.toFixed(1)); }).join(' · '));
     text('backlog', (status.backlog === null ? '–' : status.backlog) + ' · ' + status.shed);
     text('disk', status.disk.freeMiB === null ? '–' : (status.disk.freeMiB / 1024).toFixed(1) + ' GiB');
