@@ -33,13 +33,17 @@ public static class OperatorWarnings
         return [.. warnings.OrderBy(w => Array.IndexOf(Order, w.Kind))];
     }
 
-    private static readonly string[] Order = ["camera", "plan", "gnss", "worker", "disk", "dead-letters", "other"];
+    private static readonly string[] Order = ["interrupted", "camera", "plan", "gnss", "worker", "disk", "dead-letters", "other"];
 
     public static OperatorWarning Classify(string text)
     {
         if (Has(text, "looks rotated") || Has(text, "upside down"))
         {
             return new("camera", "Camera upside down or turned", "Stop the run, check how the camera is mounted (or have its mountRotationDeg set in camera.json), then start again.", text);
+        }
+        if (Has(text, "was interrupted"))
+        {
+            return new("interrupted", "Run interrupted", "If the tractor is not filming this run any more, stop it here with the PIN; its map keeps every frame filmed before.", text);
         }
         if (Has(text, "block plan") || Has(text, "nearest row"))
         {

@@ -100,7 +100,7 @@ public sealed class RunControlApiTests(SampleRuns runs)
         Assert.Equal((runId, "interrupted", SampleRuns.Block, "Elstar"), (run.GetProperty("runId").GetString(), run.GetProperty("state").GetString(), run.GetProperty("block").GetString(), run.GetProperty("variety").GetString()));
         Assert.InRange(run.GetProperty("elapsedSeconds").GetDouble(), 20 * 60 - 5, 20 * 60 + 60);
         var warning = Assert.Single(status.GetProperty("warnings").EnumerateArray());
-        Assert.Equal(RunInterruptions.Describe(interrupted), warning.GetProperty("detail").GetString());
+        Assert.Equal(("interrupted", "Run interrupted", RunInterruptions.Describe(interrupted)), (warning.GetProperty("kind").GetString(), warning.GetProperty("title").GetString(), warning.GetProperty("detail").GetString()));
 
         // Fusion finishes it: the ledger's RunFused ends it on the cab screen once the ledger is read again.
         await capture.Bus.PublishAsync(new RunFused
@@ -144,6 +144,8 @@ public sealed class RunControlApiTests(SampleRuns runs)
         ["Console:HeartbeatWindow"] = "00:00:02",
         ["Console:LiveInterval"] = "00:00:00.500",
         ["Console:LedgerInterval"] = "00:00:02",
+        // This machine's disk may be low: only the warnings under test.
+        ["Console:LowDiskMiB"] = "0",
     });
 
     /// <summary>A user's script: HTTP Basic with the agronomist's account.</summary>
