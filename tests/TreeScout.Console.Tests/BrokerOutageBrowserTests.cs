@@ -24,10 +24,7 @@ public sealed class BrokerOutageBrowserTests(ITestOutputHelper output) : IDispos
         });
         await using var browser = await BrowserSession.StartAsync();
         var page = await browser.PageAsync(1280, 800);
-        await page.GotoAsync(console.Url + "/login");
-        await page.FillAsync("#pin", ConsoleFactory.Pin);
-        await page.ClickAsync("form[action='/login/pin'] button[type=submit]");
-        await page.WaitForURLAsync(console.Url + "/");
+        await BrowserSession.SignInOperatorAsync(page, console.Url);
         var banner = page.Locator("#broker-banner");
         await Assertions.Expect(banner).ToBeHiddenAsync(new() { Timeout = 60_000 });
         // A marker on this document: a reload would lose it.
