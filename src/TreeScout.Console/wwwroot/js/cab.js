@@ -96,21 +96,25 @@
     if (id !== runId) {
       runId = id;
       map.fitted = false;
+      revision = null;
       if (id) { loadTrees(null); } else { map.setTrees({ type: 'FeatureCollection', features: [] }); }
     }
   }
 
-  // One load at a time; an update that arrives meanwhile is loaded right after.
+  // One load at a time; an update that arrives meanwhile is loaded right after. After the first load only the trees
+  // changed since the revision the page has travel (?since=).
+  var revision = null;
   function loadTrees(update) {
     if (!runId) { return; }
     if (loading) { pendingMap = update || pendingMap || {}; return; }
     loading = true;
     var id = runId;
-    fetch('/api/runs/' + encodeURIComponent(id) + '/trees', { headers: { Accept: 'application/geo+json' } })
+    fetch('/api/runs/' + encodeURIComponent(id) + '/trees' + (revision ? '?since=' + encodeURIComponent(revision) : ''), { headers: { Accept: 'application/geo+json' } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (geojson) {
         if (geojson && id === runId) {
-          map.setTrees(geojson);
+          if (geojson.since) { map.mergeTrees(geojson); } else { map.setTrees(geojson); }
+          revision = geojson.revision;
           if (update && update.updatedAtUtc) {
             // When the map writer stored it and when this page showed it (the console bench reads both).
             document.body.dataset.mapUpdatedAt = update.updatedAtUtc;
