@@ -23,8 +23,8 @@ public static class ConsoleApi
         var api = app.MapGroup("/api");
         api.MapGet("/runs", (RunCatalog catalog, LiveStatusService live) => Results.Json(WithLiveState(catalog.List(), live.Latest), ConsoleHost.Json));
         api.MapGet("/runs/{runId}", (string runId, string? profile, double? target, RunMaps maps) => Results.Json(maps.Detail(ConsoleRunControl.CheckedRunId(runId), profile, target), ConsoleHost.Json));
-        api.MapGet("/runs/{runId}/trees", (string runId, string? profile, double? target, RunMaps maps) =>
-            Results.Bytes(maps.Trees(ConsoleRunControl.CheckedRunId(runId), profile, target), "application/geo+json"));
+        api.MapGet("/runs/{runId}/trees", (string runId, string? profile, double? target, string? since, RunMaps maps) =>
+            Results.Bytes(maps.Trees(ConsoleRunControl.CheckedRunId(runId), profile, target, since), "application/geo+json"));
         api.MapGet("/runs/{runId}/exports/{format}", async (string runId, string format, string? profile, double? target, RunMaps maps, CancellationToken ct) =>
         {
             var file = await maps.ExportAsync(ConsoleRunControl.CheckedRunId(runId), format, profile, target, ct);

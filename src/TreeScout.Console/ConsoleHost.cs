@@ -1,9 +1,11 @@
+using System.IO.Compression;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc.ApplicationParts;
+using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
@@ -49,6 +51,16 @@ public static class ConsoleHost
         services.AddSingleton<ConsoleAccounts>();
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<BasicAuthentication.VerifiedCredentials>();
+
+        // A block's trees are 2.5 MB of GeoJSON for 3,000 trees; the fastest level keeps the CPU for the pipeline. Server-sent events are not compressed (not in the list): they must reach the page as written.
+        services.AddResponseCompression(o =>
+        {
+            o.Providers.Add<BrotliCompressionProvider>();
+            o.Providers.Add<GzipCompressionProvider>();
+            o.MimeTypes = [.. ResponseCompressionDefaults.MimeTypes, "application/geo+json"];
+        });
+        services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
+        services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
 
         AddSecurity(services);
         services.AddRazorPages(o => o.Conventions.AuthorizeFolder("/", ReadAccess.Policy).AllowAnonymousToPage("/Login"))
@@ -164,7 +176,15 @@ public static class ConsoleHost
             headers.ContentSecurityPolicy = ContentSecurityPolicy(app.Services.GetRequiredService<IOptions<ConsoleOptions>>().Value);
             await next();
         });
-        app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")) });
+        app.UseResponseCompression();
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")),
+            // The map library changes only with the console (pinned by package-lock.json): kept a day; the console's own
+            // scripts and styles are checked each time (a 304 when unchanged) so an upgrade shows at once.
+            OnPrepareResponse = file => file.Context.Response.Headers.CacheControl =
+                file.Context.Request.Path.StartsWithSegments("/lib") ? "public, max-age=86400" : "no-cache",
+        });
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();

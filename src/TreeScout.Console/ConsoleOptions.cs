@@ -57,6 +57,14 @@ public sealed class ConsoleOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.200", "00:01:00")]
     public TimeSpan LiveInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The run ledger is read again at least this often, a safety net besides the reads at start and whenever a worker
+    /// instance, its run or a final map changes: every read goes through the whole stream and appends a marker the stream
+    /// keeps for its retention (120 days), so reads stay rare.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan LedgerInterval { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Reading needs a signed-in user once an accounts file is configured; without one the console is an open viewer on this machine.</summary>
     public bool RequiresSignIn => !string.IsNullOrWhiteSpace(Accounts);
 

@@ -22,8 +22,11 @@ public sealed record BrokerLink(bool Configured, bool Connected, string State);
 /// <summary>The run being scanned (or finished off by fusion and the map writer): what the operator started, and how far it is.</summary>
 public sealed record LiveRun(string RunId, string? Block, string? Variety, DateTimeOffset? StartedAtUtc, double? ElapsedSeconds, string State, int? Trees, int? TreesWithClusters, DateTimeOffset? MapUpdatedAtUtc);
 
-/// <summary>The latest GNSS fix: solution, age, speed and where the tractor is.</summary>
-public sealed record LiveGnss(string Solution, string Quality, double FixAgeSeconds, double? SpeedKmh, double Latitude, double Longitude, double? CourseDeg, int? Satellites);
+/// <summary>
+/// The latest GNSS fix: solution, how long ago the console heard it, speed and where the tractor is; <see cref="Lost"/>
+/// when fusion says fixes stopped coming (the same word as the "GNSS lost" warning).
+/// </summary>
+public sealed record LiveGnss(string Solution, string Quality, double FixAgeSeconds, double? SpeedKmh, double Latitude, double Longitude, double? CourseDeg, int? Satellites, bool Lost);
 
 /// <summary>Frames per second one camera (or one capture worker, when it does not count per camera) delivers.</summary>
 public sealed record CameraRate(string Camera, double? FramesPerSecond);

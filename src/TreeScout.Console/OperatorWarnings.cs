@@ -10,21 +10,20 @@ namespace TreeScout.WebConsole;
 /// </summary>
 public static class OperatorWarnings
 {
-    /// <summary>A fix older than this means GNSS is lost: fusion holds frames until fixes return.</summary>
-    public static readonly TimeSpan GnssLostAfter = TimeSpan.FromSeconds(5);
+    /// <summary>The title of fusion's warning that fixes stopped coming; the GNSS tile shows it too.</summary>
+    public const string GnssLost = "GNSS lost";
 
-    public static IReadOnlyList<OperatorWarning> From(RunStatusReport report, LiveGnss? gnss, LiveDisk disk, bool scanning, long lowDiskMiB)
+    /// <summary>
+    /// The workers' warnings as the operator reads them. Whether GNSS is lost is fusion's word (it holds frames until fixes
+    /// return), never the age of the fix the console last heard: a replay's fixes all go out when its run starts, so they
+    /// age on the console's clock while fusion has every fix it needs.
+    /// </summary>
+    public static IReadOnlyList<OperatorWarning> From(RunStatusReport report, LiveDisk disk, long lowDiskMiB)
     {
         var warnings = new List<OperatorWarning>();
         foreach (var text in report.Warnings)
         {
             warnings.Add(Classify(text));
-        }
-        if (scanning && (gnss is null || gnss.FixAgeSeconds > GnssLostAfter.TotalSeconds || gnss.Quality == nameof(GnssQuality.NoFix))
-            && !warnings.Any(w => w.Kind == "gnss"))
-        {
-            var detail = gnss is null ? "no GNSS fix has been heard" : string.Create(CultureInfo.InvariantCulture, $"last fix {gnss.FixAgeSeconds:0} s ago ({gnss.Solution})");
-            warnings.Add(new OperatorWarning("gnss", "GNSS lost", "Stop in the row end if it does not return within a minute; check the receiver's antenna cable and its display.", detail));
         }
         if (disk.Low && !warnings.Any(w => w.Kind == "disk"))
         {
@@ -34,7 +33,7 @@ public static class OperatorWarnings
         return [.. warnings.OrderBy(w => Array.IndexOf(Order, w.Kind))];
     }
 
-    private static readonly string[] Order = ["camera", "plan", "gnss", "worker", "disk", "dead-letters", "other"];
+    private static readonly string[] Order = ["interrupted", "camera", "plan", "gnss", "worker", "disk", "dead-letters", "other"];
 
     public static OperatorWarning Classify(string text)
     {
@@ -42,9 +41,17 @@ public static class OperatorWarnings
         {
             return new("camera", "Camera upside down or turned", "Stop the run, check how the camera is mounted (or have its mountRotationDeg set in camera.json), then start again.", text);
         }
+        if (Has(text, "was interrupted"))
+        {
+            return new("interrupted", "Run interrupted", "If the tractor is not filming this run any more, stop it here with the PIN; its map keeps every frame filmed before.", text);
+        }
         if (Has(text, "block plan") || Has(text, "nearest row"))
         {
             return new("plan", "Plan does not fit this block", "Check that the block you chose is the one you are driving; stop and start with the right plan.", text);
+        }
+        if (Has(text, "no GNSS fix for"))
+        {
+            return new("gnss", GnssLost, "Stop in the row end if it does not return within a minute; check the receiver's antenna cable and its display.", text);
         }
         if (Has(text, "GNSS"))
         {
@@ -64,6 +71,9 @@ public static class OperatorWarnings
         }
         return new("other", "Warning", "Tell ops if it stays.", text);
     }
+
+    /// <summary>Whether these warnings say GNSS is lost: the GNSS tile and the warning list agree.</summary>
+    public static bool SayGnssLost(IReadOnlyList<OperatorWarning> warnings) => warnings.Any(w => w.Title == GnssLost);
 
     private static bool Has(string text, string part) => text.Contains(part, StringComparison.OrdinalIgnoreCase);
 }

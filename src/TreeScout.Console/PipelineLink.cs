@@ -81,6 +81,15 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
         }
     }
 
+    /// <summary>The runs whose final map a map writer has announced.</summary>
+    public IReadOnlyList<string> FinalMaps()
+    {
+        lock (_gate)
+        {
+            return [.. _maps.Values.Where(m => m.Final).Select(m => m.RunId)];
+        }
+    }
+
     /// <summary>
     /// The latest heartbeat of each worker instance heard within <see cref="Window"/>; right after the console started
     /// listening it first waits out one window, so a worker that is up is never missed.
@@ -192,7 +201,8 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
                         map = update;
                     }
                     break;
-                case GnssFix fix when _fix is null || _fix.ReceivedAtUtc <= fix.ReceivedAtUtc:
+                // A new run's fixes replace the last run's whatever their times (a replay's carry the recording's clock).
+                case GnssFix fix when _fix is null || _fix.RunId != fix.RunId || _fix.ReceivedAtUtc <= fix.ReceivedAtUtc:
                     _fix = fix;
                     _fixHeardAt = _time.GetUtcNow();
                     break;

@@ -34,13 +34,21 @@ public sealed record TreeChange(string TreeId, int Before, int After);
 public sealed record RunComparison(string Block, RunTotals Before, RunTotals After, IReadOnlyList<TreeChange> LargestChanges, int TreesInBoth);
 
 /// <summary>
-/// A run's map as the pages and the API serve it: read-only from its store, through the exports' own code. The trees'
-/// GeoJSON is read and written once per store change and preview, whoever asks (every browser watching a live run gets
-/// the same bytes).
+/// A run's map as the pages and the API serve it: read-only from its store, through the exports' own code. A run is read
+/// once per store change and preview, whoever asks: the run page's detail and its trees come from the same read, and
+/// every browser watching a live run gets the same bytes (or only the trees changed since the revision it has).
 /// </summary>
 public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
 {
-    private readonly ConcurrentDictionary<(string Store, string? Variety, double? Target), (StoreStamp Stamp, Lazy<byte[]> GeoJson)> _trees = new();
+    private readonly ConcurrentDictionary<(string Store, string? Variety, double? Target), RunView> _views = new();
+
+    /// <summary>One read of a run with one preview: the snapshot, the profile it was prescribed with, and its trees per revision.</summary>
+    private sealed class RunView(StoreStamp stamp, Lazy<(RunSnapshot Run, VarietyProfile? Profile, TreeFeatures Trees)> read)
+    {
+        public StoreStamp Stamp { get; } = stamp;
+
+        public Lazy<(RunSnapshot Run, VarietyProfile? Profile, TreeFeatures Trees)> Read { get; } = read;
+    }
 
     /// <summary>Download names per format; ISOXML is the TASKDATA folder zipped, as a sprayer terminal takes it from a USB stick.</summary>
     public static readonly IReadOnlyDictionary<ExportFormat, (string Extension, string ContentType)> Downloads = new Dictionary<ExportFormat, (string, string)>
@@ -61,39 +69,46 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
         {
             return new RunDetail(entry, null, null, null, null, StageLabels, [], [], null, []);
         }
-        using var store = RunStore.OpenReadOnly(catalog.StorePath(runId));
-        var own = RunMetadataKeys.ReadProfile(store.ReadMetadata());
-        var profile = preview.Profile(store, previewVariety, previewTarget);
-        var run = RunSnapshot.Read(store, PrescriptionPreview.MapOptions, profile);
+        var (run, profile, _) = View(runId, previewVariety, previewTarget);
+        var own = RunMetadataKeys.ReadProfile(run.Metadata);
         var window = own is null ? [] : BbchStages.Ordered.Where(s => s >= own.BloomWindow.First && s <= own.BloomWindow.Last).Select(BbchStages.Label).ToList();
         return new RunDetail(entry, own?.Variety, own?.TargetClustersPerTree, profile?.Variety, profile?.TargetClustersPerTree, StageLabels, window, run.Warnings, Extent(run), [.. Downloads.Keys.Select(Name)]);
     }
 
-    /// <summary>trees.geojson of the run, re-prescribed when a preview is asked for.</summary>
-    public byte[] Trees(string runId, string? previewVariety, double? previewTarget)
+    /// <summary>trees.geojson of the run (re-prescribed when a preview is asked for), or only the trees changed since the revision <paramref name="since"/> (see <see cref="TreeFeatures"/>).</summary>
+    public byte[] Trees(string runId, string? previewVariety, double? previewTarget, string? since = null) =>
+        View(runId, previewVariety, previewTarget).Trees.GeoJson(since);
+
+    /// <summary>The run as read at its store's current state: read now when the store changed since the last read.</summary>
+    private (RunSnapshot Run, VarietyProfile? Profile, TreeFeatures Trees) View(string runId, string? previewVariety, double? previewTarget)
     {
         var store = catalog.StorePath(runId);
-        var key = (store, string.IsNullOrWhiteSpace(previewVariety) ? null : previewVariety.Trim(), previewTarget);
+        var variety = string.IsNullOrWhiteSpace(previewVariety) ? null : previewVariety.Trim();
+        var key = (store, variety, previewTarget);
         var stamp = StoreStamp.Of(store);
-        var entry = _trees.AddOrUpdate(key,
-            _ => (stamp, Read()),
-            (_, known) => known.Stamp == stamp ? known : (stamp, Read()));
+        var view = _views.AddOrUpdate(key,
+            _ => Read(null),
+            (_, known) => known.Stamp == stamp ? known : Read(known));
         try
         {
-            return entry.GeoJson.Value;
+            return view.Read.Value;
         }
         catch
         {
-            _trees.TryRemove(key, out _);
+            _views.TryRemove(KeyValuePair.Create(key, view));
             throw;
         }
 
-        Lazy<byte[]> Read() => new(() =>
+        RunView Read(RunView? before) => new(stamp, new(() =>
         {
+            using var opened = RunStore.OpenReadOnly(store);
+            var profile = preview.Profile(opened, variety, previewTarget);
+            var run = RunSnapshot.Read(opened, PrescriptionPreview.MapOptions, profile);
             using var buffer = new MemoryStream();
-            GeoJsonExport.WriteTrees(Snapshot(runId, previewVariety, previewTarget), buffer);
-            return buffer.ToArray();
-        });
+            GeoJsonExport.WriteTrees(run, buffer);
+            var known = before is { Read.IsValueCreated: true } ? before.Read.Value.Trees : null;
+            return (run, profile, TreeFeatures.Of(buffer.ToArray(), known));
+        }));
     }
 
     /// <summary>One export, written by the map writer's exporter into a scratch folder and returned as one file (zipped when it is several).</summary>
@@ -125,8 +140,8 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
     /// <summary>Two runs of one block: what changed in counts and in stage mix.</summary>
     public RunComparison Compare(string beforeId, string afterId)
     {
-        var before = Snapshot(beforeId, null, null);
-        var after = Snapshot(afterId, null, null);
+        var before = View(beforeId, null, null).Run;
+        var after = View(afterId, null, null).Run;
         if (!string.Equals(before.Block, after.Block, StringComparison.OrdinalIgnoreCase))
         {
             throw new BadRequestException($"runs {beforeId} (block {before.Block}) and {afterId} (block {after.Block}) are of different blocks");
@@ -157,12 +172,6 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
             densities.Count == 0 ? null : Math.Round(densities.Average(), 3),
             perStage.ToDictionary(p => BbchStages.Label(p.Key), p => clusters == 0 ? 0 : Math.Round((double)p.Value / clusters, 4), StringComparer.Ordinal),
             clusters == 0 ? 0 : Math.Round((double)inWindow / clusters, 4));
-    }
-
-    private RunSnapshot Snapshot(string runId, string? previewVariety, double? previewTarget)
-    {
-        using var store = RunStore.OpenReadOnly(catalog.StorePath(runId));
-        return preview.Read(store, previewVariety, previewTarget);
     }
 
     private static readonly IReadOnlyList<string> StageLabels = [.. BbchStages.Ordered.Select(BbchStages.Label)];

@@ -128,6 +128,15 @@ public sealed class BrowserSession : IAsyncDisposable
     public static Task<int> OverflowAsync(IPage page) =>
         page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
 
+    /// <summary>Signs in as the operator with the PIN; the cab screen is shown.</summary>
+    public static async Task SignInOperatorAsync(IPage page, string baseUrl)
+    {
+        await page.GotoAsync(baseUrl + "/login");
+        await page.FillAsync("#pin", ConsoleFactory.Pin);
+        await page.ClickAsync("form[action='/login/pin'] button[type=submit]");
+        await page.WaitForURLAsync(baseUrl + "/");
+    }
+
     public static async Task SignInAsync(IPage page, string baseUrl, string next)
     {
         await page.GotoAsync(baseUrl + next);

@@ -50,10 +50,7 @@ public sealed class OperatorBrowserTests(ITestOutputHelper output) : IDisposable
             await using var browser = await BrowserSession.StartAsync();
             var page = await browser.PageAsync(1280, 800, touch: true);
 
-            await page.GotoAsync(console.Url + "/login");
-            await page.FillAsync("#pin", ConsoleFactory.Pin);
-            await page.ClickAsync("form[action='/login/pin'] button[type=submit]");
-            await page.WaitForURLAsync(console.Url + "/");
+            await BrowserSession.SignInOperatorAsync(page, console.Url);
             await Assertions.Expect(page.Locator("#workers li.up")).ToHaveCountAsync(4, new() { Timeout = 30_000 });
             await Assertions.Expect(page.Locator("#broker-banner")).ToBeHiddenAsync();
 
@@ -98,6 +95,7 @@ public sealed class OperatorBrowserTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(24, run.GetProperty("trees").GetInt32());
             // The final map has at least the trees counted live.
             Assert.InRange(run.GetProperty("treesWithClusters").GetInt32(), counted, 24);
+            output.WriteLine(string.Join(Environment.NewLine, browser.Errors));
             // The one refusal the browser reports is the wrong PIN's 403; no script error.
             Assert.Equal([$"{console.Url}/: console error: Failed to load resource: the server responded with a status of 403 (Forbidden)"], browser.Errors);
         }

@@ -65,6 +65,60 @@ public sealed class RunControlApiTests(SampleRuns runs)
     }
 
     [Fact]
+    public async Task A_run_the_ledger_has_unfinished_after_a_power_cut_is_shown_interrupted_with_the_ledgers_warning_once()
+    {
+        await using var vhost = await TestBroker.CreateVhostAsync("console-ledger");
+        await using var capture = await FakeCapture.StartAsync(vhost.Uri, "detection", "fusion", "mapwriter");
+        var runId = "20260412-071500-betuwe-demo-block-0a1b";
+        var started = new RunStarted
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = runId,
+            StartedAtUtc = DateTimeOffset.UtcNow.AddMinutes(-20),
+            Block = SampleRuns.Block,
+            Variety = "Elstar",
+            Cameras = [],
+            Source = "live",
+        };
+        var interrupted = new RunInterrupted
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = runId,
+            InterruptedAtUtc = started.StartedAtUtc.AddMinutes(5),
+            NoticedAtUtc = started.StartedAtUtc.AddMinutes(12),
+            Resumed = false,
+        };
+        await capture.Bus.PublishAsync(started);
+        await capture.Bus.PublishAsync(interrupted);
+        using var console = Console(vhost);
+        using var client = Script(console);
+
+        // Every worker is up and idle: only the ledger knows the run (capture restarted after the power cut).
+        await WaitUntilAsync(async () => (await client.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("run").ValueKind == JsonValueKind.Object, "the status shows the ledger's run");
+        var status = await client.GetFromJsonAsync<JsonElement>("/api/status");
+        var run = status.GetProperty("run");
+        Assert.Equal((runId, "interrupted", SampleRuns.Block, "Elstar"), (run.GetProperty("runId").GetString(), run.GetProperty("state").GetString(), run.GetProperty("block").GetString(), run.GetProperty("variety").GetString()));
+        Assert.InRange(run.GetProperty("elapsedSeconds").GetDouble(), 20 * 60 - 5, 20 * 60 + 60);
+        var warning = Assert.Single(status.GetProperty("warnings").EnumerateArray());
+        Assert.Equal(("interrupted", "Run interrupted", RunInterruptions.Describe(interrupted)), (warning.GetProperty("kind").GetString(), warning.GetProperty("title").GetString(), warning.GetProperty("detail").GetString()));
+
+        // Fusion finishes it: the ledger's RunFused ends it on the cab screen once the ledger is read again.
+        await capture.Bus.PublishAsync(new RunFused
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = runId,
+            ObservationsPublished = 0,
+            FramesFused = 0,
+            FramesWithoutPose = 0,
+            FramesMissing = 0,
+            Gnss = new GnssQualitySummary(0, 0, 0, 0, 0, 0),
+            EndReason = "idle",
+        });
+        await WaitUntilAsync(async () => (await client.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("run").ValueKind == JsonValueKind.Null, "the fused run is no longer shown");
+        Assert.Empty((await client.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("warnings").EnumerateArray());
+    }
+
+    [Fact]
     public async Task An_invalid_plan_upload_is_refused_with_the_same_line_as_run_start_and_nothing_is_stored()
     {
         await using var vhost = await TestBroker.CreateVhostAsync("console-plan");
@@ -89,6 +143,9 @@ public sealed class RunControlApiTests(SampleRuns runs)
         ["Console:Cameras"] = Path.Combine(RepoPaths.Samples, "betuwe-rtk-2x12", "camera.json"),
         ["Console:HeartbeatWindow"] = "00:00:02",
         ["Console:LiveInterval"] = "00:00:00.500",
+        ["Console:LedgerInterval"] = "00:00:02",
+        // This machine's disk may be low: only the warnings under test.
+        ["Console:LowDiskMiB"] = "0",
     });
 
     /// <summary>A user's script: HTTP Basic with the agronomist's account.</summary>

@@ -62,24 +62,27 @@
     var run = status.run;
     var state = run ? run.state : 'idle';
     var badge = el('run-state');
-    badge.textContent = state === 'idle' ? 'Idle' : state === 'scanning' ? 'Scanning' : 'Finishing';
+    badge.textContent = { idle: 'Idle', scanning: 'Scanning', interrupted: 'Interrupted', finishing: 'Finishing' }[state] || state;
     badge.className = 'state ' + state;
     text('run-elapsed', run ? duration(run.elapsedSeconds) : '');
     text('run-title', run ? (run.block || run.runId) + (run.variety ? ' · ' + run.variety : '') : 'No run is being scanned');
     // Counted: trees with blossom clusters so far, of the block's trees (the plan's, or those found so far).
     text('trees-counted', run && run.treesWithClusters !== null ? String(run.treesWithClusters) : '–');
     text('trees-of', run && run.trees !== null ? 'of ' + run.trees + ' trees counted' : 'trees counted');
-    el('start-form').hidden = state === 'scanning';
-    el('stop-form').hidden = state !== 'scanning';
+    // An interrupted run (capture gone since a power cut or restart) is still active in the run ledger: it can be stopped.
+    var stoppable = state === 'scanning' || state === 'interrupted';
+    el('start-form').hidden = stoppable;
+    el('stop-form').hidden = !stoppable;
     el('start').disabled = !status.broker.configured;
     el('stop').disabled = !status.broker.configured;
     el('workers').hidden = !status.broker.configured;
 
     var g = status.gnss;
     text('speed', g && g.speedKmh !== null ? g.speedKmh.toFixed(1) + ' km/h' : '–');
-    text('gnss', g ? g.solution : status.broker.configured ? 'no fix' : '–');
-    text('fix-age', g ? 'fix ' + g.fixAgeSeconds.toFixed(1) + ' s ago' : '');
-    el('gnss').className = 'value ' + (g && g.quality === 'RtkFixed' ? 'good' : status.broker.configured ? 'bad' : '');
+    // Lost is fusion's word, the same as the "GNSS lost" warning's: the tile never says RTK fixed beside it.
+    text('gnss', g ? (g.lost ? 'lost' : g.solution) : status.broker.configured ? 'no fix' : '–');
+    text('fix-age', g ? (g.lost ? 'last ' + g.solution + ', ' : 'fix ') + g.fixAgeSeconds.toFixed(1) + ' s ago' : '');
+    el('gnss').className = 'value ' + (g && !g.lost && g.quality === 'RtkFixed' ? 'good' : status.broker.configured ? 'bad' : '');
     text('fps', status.cameras.length === 0 ? '–' : status.cameras.map(function (c) { return c.camera + ' ' + (c.framesPerSecond === null ? '…' : c.framesPerSecond.toFixed(1)); }).join(' · '));
     text('backlog', (status.backlog === null ? '–' : status.backlog) + ' · ' + status.shed);
     text('disk', status.disk.freeMiB === null ? '–' : (status.disk.freeMiB / 1024).toFixed(1) + ' GiB');
@@ -93,21 +96,25 @@
     if (id !== runId) {
       runId = id;
       map.fitted = false;
+      revision = null;
       if (id) { loadTrees(null); } else { map.setTrees({ type: 'FeatureCollection', features: [] }); }
     }
   }
 
-  // One load at a time; an update that arrives meanwhile is loaded right after.
+  // One load at a time; an update that arrives meanwhile is loaded right after. After the first load only the trees
+  // changed since the revision the page has travel (?since=).
+  var revision = null;
   function loadTrees(update) {
     if (!runId) { return; }
     if (loading) { pendingMap = update || pendingMap || {}; return; }
     loading = true;
     var id = runId;
-    fetch('/api/runs/' + encodeURIComponent(id) + '/trees', { headers: { Accept: 'application/geo+json' } })
+    fetch('/api/runs/' + encodeURIComponent(id) + '/trees' + (revision ? '?since=' + encodeURIComponent(revision) : ''), { headers: { Accept: 'application/geo+json' } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (geojson) {
         if (geojson && id === runId) {
-          map.setTrees(geojson);
+          if (geojson.since) { map.mergeTrees(geojson); } else { map.setTrees(geojson); }
+          revision = geojson.revision;
           if (update && update.updatedAtUtc) {
             // When the map writer stored it and when this page showed it (the console bench reads both).
             document.body.dataset.mapUpdatedAt = update.updatedAtUtc;

@@ -67,11 +67,33 @@
     });
   }
 
-  TreeMap.prototype.setTrees = function (geojson) {
+  function readTrees(geojson) {
     var features = new ol.format.GeoJSON().readFeatures(geojson, { featureProjection: 'EPSG:3857' });
+    features.forEach(function (f) { f.setId(f.get('tree_id')); });
+    return features;
+  }
+
+  TreeMap.prototype.setTrees = function (geojson) {
+    var features = readTrees(geojson);
     this.source.clear(true);
     this.source.addFeatures(features);
-    this.spacing = typicalSpacing(features);
+    return this.treesChanged(true);
+  };
+
+  /// Only the trees that changed (a response with "since"): each replaces the tree of its id, new trees are added.
+  TreeMap.prototype.mergeTrees = function (geojson) {
+    var source = this.source, added = [];
+    readTrees(geojson).forEach(function (f) {
+      var known = source.getFeatureById(f.getId());
+      if (known) { known.setProperties(f.getProperties(), true); } else { added.push(f); }
+    });
+    if (added.length > 0) { source.addFeatures(added); }
+    return this.treesChanged(added.length > 0);
+  };
+
+  TreeMap.prototype.treesChanged = function (placesChanged) {
+    var features = this.source.getFeatures();
+    if (placesChanged) { this.spacing = typicalSpacing(features); }
     this.updateRange();
     if (!this.fitted && features.length > 0) {
       this.map.getView().fit(this.source.getExtent(), { padding: [40, 40, 40, 40], maxZoom: 23 });
@@ -81,15 +103,21 @@
     return features.length;
   };
 
-  /// The median distance from a tree to its nearest neighbour (map units), which sizes the circles and decides where labels fit.
+  /// The median distance from a tree to its nearest neighbour (map units), which sizes the circles and decides where
+  /// labels fit; from up to 200 trees spread over the block (each against all), not every pair of 3,000.
   function typicalSpacing(features) {
     var points = features.map(function (f) { return f.getGeometry().getCoordinates(); });
     if (points.length < 2) { return null; }
-    var nearest = points.map(function (p, i) {
-      var best = Infinity;
-      points.forEach(function (q, j) { if (i !== j) { best = Math.min(best, Math.hypot(p[0] - q[0], p[1] - q[1])); } });
-      return best;
-    }).sort(function (a, b) { return a - b; });
+    var step = Math.max(1, Math.floor(points.length / 200));
+    var nearest = [];
+    for (var i = 0; i < points.length; i += step) {
+      var p = points[i], best = Infinity;
+      for (var j = 0; j < points.length; j++) {
+        if (i !== j) { best = Math.min(best, Math.hypot(p[0] - points[j][0], p[1] - points[j][1])); }
+      }
+      nearest.push(best);
+    }
+    nearest.sort(function (a, b) { return a - b; });
     return nearest[Math.floor(nearest.length / 2)];
   }
 
@@ -168,7 +196,7 @@
 
   /// The pixel a tree is drawn at (CSS pixels from the map's top left), null when unknown.
   TreeMap.prototype.pixelOf = function (treeId) {
-    var f = this.source.getFeatures().find(function (x) { return x.get('tree_id') === treeId; });
+    var f = this.source.getFeatureById(treeId);
     return f ? this.map.getPixelFromCoordinate(f.getGeometry().getCoordinates()) : null;
   };
 

@@ -13,15 +13,21 @@
   var query = '';
   var selectedId = null;
 
-  function load() {
-    return fetch('/api/runs/' + encodeURIComponent(runId) + '/trees' + query)
+  // A live update asks only for the trees changed since the revision this page has (of the same preview).
+  var revision = null;
+  function load(changesOnly) {
+    var params = new URLSearchParams(query);
+    if (changesOnly && revision) { params.set('since', revision); }
+    var search = params.toString() ? '?' + params.toString() : '';
+    return fetch('/api/runs/' + encodeURIComponent(runId) + '/trees' + search)
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (result) {
         if (!result.ok) { note(result.body.error, true); return; }
-        map.setTrees(result.body);
+        if (result.body.since) { map.mergeTrees(result.body); } else { map.setTrees(result.body); }
+        revision = result.body.revision;
         map.renderLegend(legend);
         if (selectedId) {
-          var f = map.source.getFeatures().find(function (x) { return x.get('tree_id') === selectedId; });
+          var f = map.source.getFeatureById(selectedId);
           if (f) { map.selected = f; showTree(f.getProperties()); }
         }
         document.body.dataset.treesLoaded = String(map.source.getFeatures().length);
@@ -135,7 +141,7 @@
     var events = new EventSource('/api/status/stream');
     events.addEventListener('map', function (e) {
       var update = JSON.parse(e.data);
-      if (update.runId === runId) { load(); }
+      if (update.runId === runId) { load(true); }
     });
   }
   load();
