@@ -12,7 +12,8 @@ set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-runtime_libs=$(sed -n '/apt-get install -y --no-install-recommends/,/&&/p' Dockerfile | tr -s ' \\' '\n' | grep '^lib' | sed 's/t64$//')
+# The runtime stage's list only (the GPU flavour's base stage installs Ubuntu's ICU and OpenSSL for .NET).
+runtime_libs=$(sed -n '/^FROM .* AS runtime$/,$p' Dockerfile | sed -n '/apt-get install -y --no-install-recommends/,/&&/p' | tr -s ' \\' '\n' | grep '^lib' | sed 's/t64$//')
 missing=""
 for pkg in rabbitmq-server binutils $runtime_libs; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -23,8 +23,19 @@ public static class ConsoleApi
         var api = app.MapGroup("/api");
         api.MapGet("/runs", (RunCatalog catalog, LiveStatusService live) => Results.Json(WithLiveState(catalog.List(), live.Latest), ConsoleHost.Json));
         api.MapGet("/runs/{runId}", (string runId, string? profile, double? target, RunMaps maps) => Results.Json(maps.Detail(ConsoleRunControl.CheckedRunId(runId), profile, target), ConsoleHost.Json));
-        api.MapGet("/runs/{runId}/trees", (string runId, string? profile, double? target, string? since, RunMaps maps) =>
-            Results.Bytes(maps.Trees(ConsoleRunControl.CheckedRunId(runId), profile, target, since), "application/geo+json"));
+        api.MapGet("/runs/{runId}/trees", (string runId, string? profile, double? target, string? since, RunMaps maps, LiveStatusService live) =>
+        {
+            var id = ConsoleRunControl.CheckedRunId(runId);
+            try
+            {
+                return Results.Bytes(maps.Trees(id, profile, target, since), "application/geo+json");
+            }
+            catch (UnknownRunException) when (live.Latest.Run?.RunId == id)
+            {
+                // The run the cab shows has no folder until the map writer has its start: its map is empty, not missing.
+                return Results.Bytes(NoTreesYet, "application/geo+json");
+            }
+        });
         api.MapGet("/runs/{runId}/exports/{format}", async (string runId, string format, string? profile, double? target, RunMaps maps, CancellationToken ct) =>
         {
             var file = await maps.ExportAsync(ConsoleRunControl.CheckedRunId(runId), format, profile, target, ct);
@@ -73,6 +84,8 @@ public static class ConsoleApi
     /// Server-sent events: "status" with the live status at every refresh, and "map" as soon as a map writer announces a
     /// map update, so a page reloads its trees at most one refresh behind the store.
     /// </summary>
+    private static readonly byte[] NoTreesYet = """{"type":"FeatureCollection","features":[]}"""u8.ToArray();
+
     private static async Task StreamAsync(HttpContext context, LiveStatusService live, PipelineLink link, CancellationToken cancellationToken)
     {
         context.Response.Headers.ContentType = "text/event-stream";

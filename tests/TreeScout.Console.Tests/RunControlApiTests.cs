@@ -52,6 +52,12 @@ public sealed class RunControlApiTests(SampleRuns runs)
         Assert.Equal(2, status.GetProperty("shed").GetInt64());
         // 5 frames every 250 ms.
         Assert.InRange(status.GetProperty("cameras")[0].GetProperty("framesPerSecond").GetDouble(), 10, 30);
+        // No map writer runs here, so the run has no folder: the cab's map of it is empty (200), where a run nobody
+        // scans is unknown (404) — a 404 would be a resource error in the cab's browser console.
+        using var trees = await client.GetAsync($"/api/runs/{runId}/trees");
+        Assert.Equal(HttpStatusCode.OK, trees.StatusCode);
+        Assert.Empty((await trees.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("features").EnumerateArray());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/runs/20261207-080000-nobody-0001/trees")).StatusCode);
 
         using var again = await client.PostAsync("/api/runs", Form(("block", "betuwe-demo-block"), ("pin", ConsoleFactory.Pin)));
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
