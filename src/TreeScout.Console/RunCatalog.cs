@@ -9,7 +9,7 @@ using TreeScout.MapWriter.Store;
 
 namespace TreeScout.WebConsole;
 
-/// <summary>One run folder as the runs list shows it; <see cref="Damaged"/> says why a folder could not be read.</summary>
+/// <summary>One run folder as the runs list shows it; <see cref="Damaged"/> says why a folder could not be read, <see cref="Calibration"/> is null for counts as scanned.</summary>
 public sealed record RunEntry(
     string RunId,
     string Folder,
@@ -21,7 +21,8 @@ public sealed record RunEntry(
     int TreesWithClusters,
     IReadOnlyList<string> Models,
     IReadOnlyList<string> Warnings,
-    string? Damaged)
+    string? Damaged,
+    RunCalibrationBadge? Calibration = null)
 {
     public const string Complete = "complete";
     public const string Running = "running";
@@ -136,7 +137,8 @@ public sealed class RunCatalog(IOptions<ConsoleOptions> options)
                 trees.Count(t => t.ClustersTotal > 0),
                 Models(metadata),
                 RunMetadataKeys.ReadWarnings(metadata),
-                Damaged: null);
+                Damaged: null,
+                RunCalibrationBadge.Of(store.ReadCalibration()));
         }
         catch (Exception ex) when (ex is RunStoreException or Microsoft.Data.Sqlite.SqliteException or JsonException or InvalidCastException or FormatException or IOException or UnauthorizedAccessException)
         {

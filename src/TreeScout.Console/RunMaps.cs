@@ -8,7 +8,10 @@ using TreeScout.MapWriter.Store;
 
 namespace TreeScout.WebConsole;
 
-/// <summary>What a run page needs besides its trees: who, when, how it is prescribed, and what went wrong.</summary>
+/// <summary>
+/// What a run page needs besides its trees: who, when, how it is prescribed, what went wrong, and the hand counts of its
+/// calibration (<see cref="RunEntry.Calibration"/>; empty without one).
+/// </summary>
 public sealed record RunDetail(
     RunEntry Run,
     string? Profile,
@@ -19,7 +22,8 @@ public sealed record RunDetail(
     IReadOnlyList<string> ThinningWindow,
     IReadOnlyList<string> Warnings,
     double[]? Extent,
-    IReadOnlyList<string> ExportFormats);
+    IReadOnlyList<string> ExportFormats,
+    IReadOnlyList<HandCountEntry> HandCounts);
 
 /// <summary>A download: its file name, media type and bytes.</summary>
 public sealed record ExportFile(string FileName, string ContentType, byte[] Content);
@@ -67,12 +71,13 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
         var entry = catalog.Find(runId);
         if (entry.Damaged is not null)
         {
-            return new RunDetail(entry, null, null, null, null, StageLabels, [], [], null, []);
+            return new RunDetail(entry, null, null, null, null, StageLabels, [], [], null, [], []);
         }
         var (run, profile, _) = View(runId, previewVariety, previewTarget);
         var own = RunMetadataKeys.ReadProfile(run.Metadata);
         var window = own is null ? [] : BbchStages.Ordered.Where(s => s >= own.BloomWindow.First && s <= own.BloomWindow.Last).Select(BbchStages.Label).ToList();
-        return new RunDetail(entry, own?.Variety, own?.TargetClustersPerTree, profile?.Variety, profile?.TargetClustersPerTree, StageLabels, window, run.Warnings, Extent(run), [.. Downloads.Keys.Select(Name)]);
+        return new RunDetail(entry, own?.Variety, own?.TargetClustersPerTree, profile?.Variety, profile?.TargetClustersPerTree, StageLabels, window, run.Warnings, Extent(run), [.. Downloads.Keys.Select(Name)],
+            [.. run.HandCounts.Select(h => new HandCountEntry(h.Count.TreeId, h.Count.Clusters, h.ClustersScanned))]);
     }
 
     /// <summary>trees.geojson of the run (re-prescribed when a preview is asked for), or only the trees changed since the revision <paramref name="since"/> (see <see cref="TreeFeatures"/>).</summary>

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace TreeScout.WebConsole.Tests;
 
-/// <summary>The agronomist's pages in Debian's Chromium: sign in, open the sample run, tap a tree, layers, a preview, the ISOXML download.</summary>
+/// <summary>The agronomist's pages in Debian's Chromium: sign in, open the sample run, tap a tree, layers, a preview, the ISOXML download; a calibrated run's counts.</summary>
 [Collection(SampleRunsCollection.Name)]
 [Trait("Category", "Integration")]
 public sealed class AgronomistBrowserTests(SampleRuns runs, ITestOutputHelper output)
@@ -71,6 +71,37 @@ public sealed class AgronomistBrowserTests(SampleRuns runs, ITestOutputHelper ou
             Assert.Empty(IsoXmlSchema.Errors(xml));
         }
         Assert.True(browser.Errors.Count == 0, string.Join('\n', browser.Errors));
+    }
+
+    [Fact]
+    public async Task A_calibrated_run_shows_its_badge_and_a_tapped_hand_counted_tree_its_calibrated_count_and_interval_and_its_hand_count()
+    {
+        await using var console = await ConsoleServer.StartAsync(runs.Runs);
+        await using var browser = await BrowserSession.StartAsync();
+        var page = await browser.PageAsync(1280, 800);
+        var calibration = runs.Calibration.Calibration;
+        var badge = string.Create(CultureInfo.InvariantCulture, $"Calibrated by 10 hand counts ({runs.Calibration.Report.Model}, R² {calibration.Fit.R2:0.00})");
+
+        await BrowserSession.SignInAsync(page, console.Url, "/runs");
+        await Assertions.Expect(page.Locator("table.runs .calibration.fitted")).ToHaveTextAsync(badge);
+        await Assertions.Expect(page.Locator("table.runs .calibration.none")).ToHaveTextAsync("Counts as scanned (no hand-count calibration)");
+        await page.GotoAsync($"{console.Url}/runs/{SampleRuns.LaterRunId}");
+        await page.WaitForSelectorAsync("body[data-trees-loaded='24']");
+        await Assertions.Expect(page.Locator("#calibration")).ToHaveTextAsync(badge);
+        await Assertions.Expect(page.Locator("#dose-source")).ToHaveTextAsync($"Doses are computed from the calibrated counts ({calibration.Label}), here and in every download.");
+
+        var counted = File.ReadAllLines(runs.HandCounts)[1].Split(',');
+        var tree = RunSnapshot.ReadOnly(runs.LaterFolder.StorePath).Trees.Single(t => t.TreeId == counted[0]);
+        await TapTreeAsync(page, tree.TreeId);
+        var facts = await FactsAsync(page);
+        Assert.Equal(string.Create(CultureInfo.InvariantCulture, $"{tree.ClustersTotal} scanned → {Whole(tree.Calibrated!.Clusters)} calibrated ({Whole(tree.Calibrated.Low)}–{Whole(tree.Calibrated.High)}, 90 %)"), facts["Clusters"]);
+        Assert.Equal($"{counted[1]} (scanned {tree.ClustersTotal} when counted)", facts["Hand count"]);
+        await page.CheckAsync("input[name=layer][value=dose]");
+        await Assertions.Expect(page.Locator("#legend .legend-title")).ToHaveTextAsync("Thinning dose (L/ha), from calibrated counts");
+        output.WriteLine(await BrowserSession.ScreenshotAsync(page, "run-calibrated-tree-1280x800"));
+        Assert.True(browser.Errors.Count == 0, string.Join('\n', browser.Errors));
+
+        static long Whole(double clusters) => (long)Math.Round(clusters, MidpointRounding.AwayFromZero);
     }
 
     [Theory]

@@ -150,6 +150,43 @@ public sealed class RunsApiTests(SampleRuns runs) : IDisposable
         Assert.Equal(1.0, before.GetProperty("stageShare").EnumerateObject().Sum(p => p.Value.GetDouble()), 3);
     }
 
+    [Fact]
+    public async Task A_calibrated_run_says_so_in_the_list_and_its_detail_and_its_trees_carry_the_stores_calibrated_counts_and_hand_counts()
+    {
+        using var client = _console.CreateClient();
+
+        var list = await client.GetFromJsonAsync<JsonElement>("/api/runs");
+        var detail = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{SampleRuns.LaterRunId}");
+        var trees = await TreesAsync(client, $"/api/runs/{SampleRuns.LaterRunId}/trees");
+
+        var stored = runs.Calibration.Calibration;
+        Assert.Equal(10, stored.Fit.Model.Trees);
+        Assert.False(stored.Fit.PoorFit);
+        var expected = string.Create(CultureInfo.InvariantCulture, $"Calibrated by 10 hand counts ({runs.Calibration.Report.Model}, R² {stored.Fit.R2:0.00})");
+        foreach (var calibration in new[] { list.EnumerateArray().Single(e => e.GetProperty("runId").GetString() == SampleRuns.LaterRunId).GetProperty("calibration"), detail.GetProperty("run").GetProperty("calibration") })
+        {
+            Assert.Equal(expected, calibration.GetProperty("text").GetString());
+            Assert.Equal((runs.Calibration.Report.Model, 10, stored.Fit.R2, false, stored.Label, "hand.csv", 0.9),
+                (calibration.GetProperty("model").GetString(), calibration.GetProperty("trees").GetInt32(), calibration.GetProperty("r2").GetDouble(), calibration.GetProperty("poorFit").GetBoolean(),
+                 calibration.GetProperty("label").GetString(), calibration.GetProperty("source").GetString(), calibration.GetProperty("intervalLevel").GetDouble()));
+            Assert.Equal(JsonValueKind.Null, calibration.GetProperty("warning").ValueKind);
+        }
+        Assert.Equal(JsonValueKind.Null, list.EnumerateArray().Single(e => e.GetProperty("runId").GetString() == runs.SampleRunId).GetProperty("calibration").ValueKind);
+
+        var hand = File.ReadAllLines(runs.HandCounts).Skip(1).Select(l => l.Split(',')).ToList();
+        var snapshot = RunSnapshot.ReadOnly(runs.LaterFolder.StorePath).Trees.ToDictionary(t => t.TreeId);
+        Assert.Equal(hand.Select(h => ((string?)h[0], int.Parse(h[1], CultureInfo.InvariantCulture), snapshot[h[0]].ClustersTotal)),
+            detail.GetProperty("handCounts").EnumerateArray().Select(h => (h.GetProperty("treeId").GetString(), h.GetProperty("clusters").GetInt32(), h.GetProperty("clustersScanned").GetInt32())));
+        Assert.Equal(24, trees.Count);
+        foreach (var tree in trees)
+        {
+            var own = snapshot[tree.GetProperty("tree_id").GetString()!];
+            Assert.Equal((own.Calibrated!.Clusters, own.Calibrated.Low, own.Calibrated.High, stored.Label, own.RateLPerHa),
+                (tree.GetProperty("clusters_calibrated").GetDouble(), tree.GetProperty("clusters_ci_low").GetDouble(), tree.GetProperty("clusters_ci_high").GetDouble(), tree.GetProperty("calibration").GetString(), (double?)tree.GetProperty("rate_l_ha").GetDouble()));
+            Assert.True(own.Calibrated.Clusters > own.ClustersTotal, own.TreeId); // hand = 1.25 × scanned + 12: calibrated counts are higher
+        }
+    }
+
     [Theory]
     [InlineData("/api/runs/garbage/trees", HttpStatusCode.Conflict, "run garbage is damaged: ")]
     [InlineData("/api/runs/no-store/exports/csv", HttpStatusCode.Conflict, "run no-store is damaged: no store.gpkg in the run folder (only run.json)")]

@@ -1,9 +1,11 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using TreeScout.Capture;
 using TreeScout.Cli.Scanning;
 using TreeScout.Contracts;
 using TreeScout.MapWriter;
+using TreeScout.MapWriter.Calibration;
 using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Store;
 using TreeScout.Tests;
@@ -12,8 +14,8 @@ namespace TreeScout.WebConsole.Tests;
 
 /// <summary>
 /// A runs folder as the console finds it on a tractor: the bundled sample scanned as the README does it (embedded), a
-/// later run of the same block in which one tree gained clusters, and two damaged folders (a store that is not one, a
-/// run folder without its store).
+/// later run of the same block in which one tree gained clusters, calibrated on ten hand counts as `treescout calibrate`
+/// does it, and two damaged folders (a store that is not one, a run folder without its store).
 /// </summary>
 public sealed class SampleRuns : IDisposable
 {
@@ -41,6 +43,13 @@ public sealed class SampleRuns : IDisposable
             store.AddObservations(Guid.NewGuid(), [.. Enumerable.Range(0, Gained).Select(_ => Observation(tree))], RunMetadataKeys.ReadProfile(store.ReadMetadata()));
             store.Checkpoint();
         }
+        // The suggested trees, counted by "hand" as 1.25 × scanned + 12 give or take a few (a good fit, not a perfect one).
+        HandCounts = Path.Combine(Root, "hand.csv");
+        File.WriteAllText(HandCounts, "tree_id,clusters\n" + string.Join("\n", RunCalibration.Suggest(later.StorePath, 10).Select((t, i) =>
+            string.Create(CultureInfo.InvariantCulture, $"{t.TreeId},{(int)Math.Round((1.25 * t.ClustersTotal) + 12 + (((i % 3) - 1) * 5))}"))) + "\n");
+        Calibration = RunCalibration.CalibrateAsync(later.StorePath, HandCounts, acceptPoorFit: false, DateTimeOffset.Parse("2026-04-23T09:00:00Z", CultureInfo.InvariantCulture),
+            new MapWriterOptions(), CancellationToken.None).GetAwaiter().GetResult();
+        LaterFolder = later;
 
         Directory.CreateDirectory(Path.Combine(Runs, "garbage"));
         File.WriteAllBytes(Path.Combine(Runs, "garbage", RunFolder.StoreFileName), [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 31))]);
@@ -59,6 +68,13 @@ public sealed class SampleRuns : IDisposable
 
     public string SampleRunId => Sample.RunId;
 
+    /// <summary>The later run's folder and the hand counts it was calibrated with.</summary>
+    public RunFolder LaterFolder { get; }
+
+    public string HandCounts { get; }
+
+    public CalibrationOutcome Calibration { get; }
+
     private static BlossomClusterObservation Observation(TreeRecord tree) => new()
     {
         ObservationId = Guid.NewGuid(),
@@ -76,7 +92,7 @@ public sealed class SampleRuns : IDisposable
         LastFrameSequence = 3,
         CameraId = "cam-right",
         GnssQuality = GnssQuality.RtkFixed,
-        ObservedAtUtc = DateTimeOffset.Parse("2026-04-22T10:16:00Z", System.Globalization.CultureInfo.InvariantCulture),
+        ObservedAtUtc = DateTimeOffset.Parse("2026-04-22T10:16:00Z", CultureInfo.InvariantCulture),
     };
 
     public void Dispose() => Directory.Delete(Root, recursive: true);

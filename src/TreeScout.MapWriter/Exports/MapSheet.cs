@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using NetTopologySuite.Geometries;
 using OpenCvSharp;
+using TreeScout.MapWriter.Store;
 using TreeScout.Orchard;
 using Point = OpenCvSharp.Point;
 
@@ -124,7 +125,7 @@ public sealed class MapSheet
         }
         else
         {
-            Text(image, "Counts as scanned (no hand-count calibration)", new Point(40, 136), 0.6);
+            Text(image, StoredCalibration.NoneText, new Point(40, 136), 0.6);
         }
         var profile = _run.Profile is { } p
             ? $"Prescription: {p.Variety} profile{(_run.Represcribed ? " (preview, not the run's own)" : "")}, target {MapLegend.Number(p.TargetClustersPerTree)} clusters per tree, full dose {MapLegend.Number(p.FullDoseLPerHa)} L/ha{(p.Agent is { Length: > 0 } agent ? ", " + agent : "")}"

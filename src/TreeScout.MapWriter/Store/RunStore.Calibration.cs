@@ -17,6 +17,9 @@ public sealed record StoredCalibration(long Id, DateTimeOffset CreatedAtUtc, str
         ? $"the hand-count calibration fits poorly (R² {R2Text} < {CountCalibration.PoorFitR2.ToString(CultureInfo.InvariantCulture)}, {Fit.Model.Trees} trees) and was stored with --accept-poor-fit: calibrated counts and the prescription built on them are uncertain"
         : null;
 
+    /// <summary>What a map or page says of a run without a calibration.</summary>
+    public const string NoneText = "Counts as scanned (no hand-count calibration)";
+
     private string R2Text => Fit.R2 is { } r2 ? r2.ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
 }
 

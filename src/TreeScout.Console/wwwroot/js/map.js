@@ -35,6 +35,7 @@
     options = options || {};
     this.stages = options.stages || [];
     this.window = options.window || [];
+    this.calibrated = !!options.calibrated;
     this.layer = 'clusters';
     this.range = null;
     this.source = new ol.source.Vector();
@@ -236,7 +237,7 @@
       item('#d4d4d4', 'no clusters');
       return;
     }
-    title.textContent = def.title + ' (' + def.unit + ')';
+    title.textContent = def.title + ' (' + def.unit + ')' + (this.layer === 'dose' && this.calibrated ? ', from calibrated counts' : '');
     if (this.layer === 'clusters') { item('#d4d4d4', 'none counted'); }
     if (!this.range) { item('#d4d4d4', 'no values'); return; }
     var n = def.colors.length, min = this.range.min, span = this.range.max - this.range.min;

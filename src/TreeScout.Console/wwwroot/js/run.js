@@ -8,7 +8,12 @@
   var runId = root.dataset.run;
   var stages = root.dataset.stages.split(',');
   var windowStages = root.dataset.window ? root.dataset.window.split(',') : [];
-  var map = new TreeMap(document.getElementById('map'), { stages: stages, window: windowStages });
+  // The calibrated counts are the exports' own (clusters_calibrated and its interval); the hand counts come with the page.
+  var calibrated = root.dataset.calibrated === 'true';
+  var interval = root.dataset.interval;
+  var handCounts = {};
+  JSON.parse(root.dataset.handCounts || '[]').forEach(function (h) { handCounts[h.treeId] = h; });
+  var map = new TreeMap(document.getElementById('map'), { stages: stages, window: windowStages, calibrated: calibrated });
   var legend = document.getElementById('legend');
   var query = '';
   var selectedId = null;
@@ -65,12 +70,16 @@
     detail.appendChild(h);
     var table = document.createElement('table');
     table.className = 'tree-facts';
-    row(table, 'Clusters', String(p.clusters_total));
+    row(table, 'Clusters', p.clusters_calibrated === null || p.clusters_calibrated === undefined
+      ? String(p.clusters_total)
+      : p.clusters_total + ' scanned → ' + number(p.clusters_calibrated, 0) + ' calibrated (' + number(p.clusters_ci_low, 0) + '–' + number(p.clusters_ci_high, 0) + ', ' + interval + ' %)');
+    var hand = handCounts[p.tree_id];
+    if (hand) { row(table, 'Hand count', hand.clusters + ' (scanned ' + hand.clustersScanned + ' when counted)'); }
     row(table, 'Low-confidence clusters', String(p.clusters_low_confidence));
     row(table, 'Frames seen', String(p.frames_seen));
     row(table, 'Confidence', number(p.confidence * 100, 0, '%'));
     row(table, 'Density', number(p.density_per_m, 1, 'clusters/m'));
-    row(table, 'Dose', number(p.dose_pct, 0, '%'));
+    row(table, 'Dose', number(p.dose_pct, 0, '%') + (calibrated && p.dose_pct !== null && p.dose_pct !== undefined ? ' (from the calibrated count)' : ''));
     row(table, 'Rate', number(p.rate_l_ha, 0, 'L/ha'));
     row(table, 'Zone', p.zone_class || '–');
     var bloom = TreeMap.bloomOf(p, stages, windowStages);
