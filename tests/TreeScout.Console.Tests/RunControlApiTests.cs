@@ -21,7 +21,7 @@ public sealed class RunControlApiTests(SampleRuns runs)
     {
         await using var vhost = await TestBroker.CreateVhostAsync("console-control");
         await using var capture = await FakeCapture.StartAsync(vhost.Uri, "detection", "fusion", "mapwriter");
-        using var console = Console(vhost);
+        await using var console = Console(vhost);
         using var client = Script(console);
 
         using var upload = await client.PostAsync("/api/plans", PlanUpload(ConsoleFactory.Pin));
@@ -96,7 +96,7 @@ public sealed class RunControlApiTests(SampleRuns runs)
         };
         await capture.Bus.PublishAsync(started);
         await capture.Bus.PublishAsync(interrupted);
-        using var console = Console(vhost);
+        await using var console = Console(vhost);
         using var client = Script(console);
 
         // Every worker is up and idle: only the ledger knows the run (capture restarted after the power cut).
@@ -128,7 +128,7 @@ public sealed class RunControlApiTests(SampleRuns runs)
     public async Task An_invalid_plan_upload_is_refused_with_the_same_line_as_run_start_and_nothing_is_stored()
     {
         await using var vhost = await TestBroker.CreateVhostAsync("console-plan");
-        using var console = Console(vhost);
+        await using var console = Console(vhost);
         using var client = Script(console);
         var content = new MultipartFormDataContent
         {

@@ -18,7 +18,7 @@ public sealed class SecurityTests(SampleRuns runs)
     [Fact]
     public async Task With_accounts_every_page_and_the_api_need_signing_in_and_health_and_scripts_do_not()
     {
-        using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
+        await using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
         using var client = console.Browser();
 
         using var page = await client.GetAsync("/runs");
@@ -42,7 +42,7 @@ public sealed class SecurityTests(SampleRuns runs)
     public async Task An_agronomist_signs_in_with_the_form_and_the_session_ends_after_the_configured_idle_time()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var console = new ConsoleFactory(runs.Runs, withAccounts: true, new Dictionary<string, string?> { ["Console:SessionExpiry"] = "01:00:00" }, clock);
+        await using var console = new ConsoleFactory(runs.Runs, withAccounts: true, new Dictionary<string, string?> { ["Console:SessionExpiry"] = "01:00:00" }, clock);
         using var client = console.Browser();
 
         using var wrong = await ConsoleFactory.SignInAsync(client, ConsoleFactory.Agronomist, "not-the-password");
@@ -64,7 +64,7 @@ public sealed class SecurityTests(SampleRuns runs)
     [Fact]
     public async Task A_form_posted_without_the_pages_antiforgery_token_is_refused()
     {
-        using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
+        await using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
         using var client = console.Browser();
 
         using var response = await client.PostAsync("/login/account", new FormUrlEncodedContent(new Dictionary<string, string> { ["name"] = ConsoleFactory.Agronomist, ["password"] = ConsoleFactory.AgronomistPassword }));
@@ -77,7 +77,7 @@ public sealed class SecurityTests(SampleRuns runs)
     [Fact]
     public async Task Sign_in_attempts_are_throttled_per_device()
     {
-        using var console = new ConsoleFactory(runs.Runs, withAccounts: true, new Dictionary<string, string?> { ["Console:SignInAttemptsPerMinute"] = "3" });
+        await using var console = new ConsoleFactory(runs.Runs, withAccounts: true, new Dictionary<string, string?> { ["Console:SignInAttemptsPerMinute"] = "3" });
         using var client = console.Browser();
 
         var locations = new List<string?>();
@@ -98,7 +98,7 @@ public sealed class SecurityTests(SampleRuns runs)
     [Fact]
     public async Task The_operator_signs_in_with_the_pin_sees_the_maps_and_a_start_still_asks_for_it()
     {
-        using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
+        await using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
         using var client = console.Browser();
         var token = await ConsoleFactory.FormTokenAsync(client);
 
@@ -112,7 +112,7 @@ public sealed class SecurityTests(SampleRuns runs)
     [Fact]
     public async Task Scripts_use_http_basic_and_a_rotated_password_replaces_the_old_one_without_a_restart()
     {
-        using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
+        await using var console = new ConsoleFactory(runs.Runs, withAccounts: true);
         using var script = console.CreateClient();
         using var browser = console.Browser();
 
