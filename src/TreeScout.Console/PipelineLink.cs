@@ -12,11 +12,11 @@ namespace TreeScout.WebConsole;
 /// a broker the console is a map viewer and <see cref="Bus"/> is null. A broker outage is waited out (the bus
 /// reconnects and re-attaches its listeners); meanwhile <see cref="State"/> says so and the screens show it.
 /// </summary>
-public sealed class PipelineLink : BackgroundService, IHeartbeatSource
+public sealed class PipelineLink : BackgroundService, IHeartbeatSource, IAsyncDisposable
 {
     public static readonly string ConsoleWorker = WorkerIdentity.NameOf(WorkerRole.Console);
 
-    private readonly RabbitMqMessageBus? _bus;
+    private RabbitMqMessageBus? _bus;
     private readonly ConsoleOptions _options;
     private readonly ILogger<PipelineLink> _logger;
     private readonly TimeProvider _time;
@@ -224,9 +224,23 @@ public sealed class PipelineLink : BackgroundService, IHeartbeatSource
         }
     }
 
+    // The host disposes its services asynchronously; a synchronous wait here could block the broker client's dispatch
+    // thread that closing the connection needs (a test host disposed from a consumer continuation hung on it).
+    public async ValueTask DisposeAsync()
+    {
+        if (_bus is not null)
+        {
+            await _bus.DisposeAsync();
+            _bus = null;
+        }
+        base.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
     public override void Dispose()
     {
         _bus?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _bus = null;
         base.Dispose();
     }
 }
