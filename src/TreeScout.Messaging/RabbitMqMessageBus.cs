@@ -33,6 +33,8 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     private readonly List<DeliveryProcessor> _subscriptions = [];
     private readonly List<Listener> _listeners = [];
     private readonly Lock _gate = new();
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(10);
+
     private readonly CancellationTokenSource _stopping = new();
 
     // Cancelled only when a graceful stop runs out of time: until then the handler in flight finishes normally.
@@ -693,7 +695,16 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         }
         if (_connectLoop is not null)
         {
-            await _connectLoop;
+            // Bounded: a stop must never hang its host (a console test host once waited here for good after the
+            // cancel, with the loop still awaiting its lost-connection signal).
+            try
+            {
+                await _connectLoop.WaitAsync(StopWait, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                logger.LogWarning("The {Worker} bus's connection loop did not end within {Seconds} s of the stop; closing its connection anyway", worker, StopWait.TotalSeconds);
+            }
         }
         if (session is not null)
         {
