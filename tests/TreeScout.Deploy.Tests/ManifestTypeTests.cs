@@ -18,22 +18,36 @@ public class ManifestTypeTests
         var overlay = await Overlay.RenderAsync(path);
 
         var kinds = overlay.Objects.GroupBy(o => $"{o.ApiVersion} {o.Kind}").ToDictionary(g => g.Key, g => g.Count());
-        var expected = new Dictionary<string, int>
-        {
-            ["v1 Namespace"] = 1,
-            ["v1 ConfigMap"] = path == Overlay.Dev ? 4 : 3,
-            ["v1 Service"] = 3,
-            ["v1 PersistentVolumeClaim"] = 2,
-            ["apps/v1 StatefulSet"] = 1,
-            // The four workers and the console.
-            ["apps/v1 Deployment"] = 5,
-        };
+        var expected = path == Overlay.Central
+            ? new Dictionary<string, int>
+            {
+                ["v1 Namespace"] = 1,
+                // Broker config and the PostGIS init script.
+                ["v1 ConfigMap"] = 2,
+                // Broker (in the cluster, AMQPS for the tractors, headless), PostGIS (+ headless), console.
+                ["v1 Service"] = 6,
+                // The broker and PostGIS; their volumes come from claim templates.
+                ["apps/v1 StatefulSet"] = 2,
+                // The ingest worker and the console.
+                ["apps/v1 Deployment"] = 2,
+            }
+            : new Dictionary<string, int>
+            {
+                ["v1 Namespace"] = 1,
+                // Broker, camera rig, shared worker settings, and the tractor's identity (dev: the replayed recording instead).
+                ["v1 ConfigMap"] = 4,
+                ["v1 Service"] = 3,
+                ["v1 PersistentVolumeClaim"] = 2,
+                ["apps/v1 StatefulSet"] = 1,
+                // The four workers and the console.
+                ["apps/v1 Deployment"] = 5,
+            };
         if (path == Overlay.Dev)
         {
             expected["batch/v1 Job"] = 1;
         }
         Assert.Equal(expected.OrderBy(k => k.Key), kinds.OrderBy(k => k.Key));
-        Assert.All(overlay.Objects, o => Assert.Equal("treescout", o is V1Namespace ns ? ns.Metadata.Name : ((IMetadata<V1ObjectMeta>)o).Metadata.NamespaceProperty));
+        Assert.All(overlay.Objects, o => Assert.Equal(overlay.Namespace, o is V1Namespace ns ? ns.Metadata.Name : ((IMetadata<V1ObjectMeta>)o).Metadata.NamespaceProperty));
     }
 
     [Theory]

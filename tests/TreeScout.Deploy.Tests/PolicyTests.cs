@@ -22,6 +22,8 @@ public partial class PolicyTests
 
     public static TheoryData<string> Overlays => [.. Overlay.All];
 
+    public static TheoryData<string> Tractors => [.. Overlay.Tractors];
+
     [Theory]
     [MemberData(nameof(Overlays))]
     public async Task Every_pod_runs_unprivileged_as_non_root_with_a_read_only_root_and_no_capabilities(string path)
@@ -76,8 +78,8 @@ public partial class PolicyTests
     {
         var overlay = await Overlay.RenderAsync(path);
         var longRunning = overlay.Containers().Where(c => !c.Init && !c.Where.StartsWith("Job/", StringComparison.Ordinal)).ToList();
-        // The broker, the four workers and the console.
-        Assert.Equal(6, longRunning.Count);
+        // Tractor: the broker, the four workers and the console. Central: the broker, PostGIS, the ingest worker, the console.
+        Assert.Equal(path == Overlay.Central ? 4 : 6, longRunning.Count);
         foreach (var (where, c, _, _) in longRunning)
         {
             Assert.True(c.LivenessProbe is not null, $"{where}: no liveness probe");
@@ -126,6 +128,12 @@ public partial class PolicyTests
                     Assert.Matches(@"^amqp://[a-z-]+:\$\(BROKER_PASSWORD\)@", value);
                 }
                 Assert.False(env.Name.Contains("PASSWORD", StringComparison.OrdinalIgnoreCase) && env.Value is not null, $"{where}: {env.Name} has a literal value");
+                // A connection string takes its password from a variable that comes from a Secret.
+                if (env.Value is { } connection && connection.Contains("Password=", StringComparison.OrdinalIgnoreCase))
+                {
+                    var variable = Assert.Single(ConnectionPassword().Matches(connection)).Groups[1].Value;
+                    Assert.NotNull(c.Env!.Single(e => e.Name == variable).ValueFrom?.SecretKeyRef);
+                }
             }
         }
         var files = Directory.EnumerateFiles(Path.Combine(RepoPaths.Root, "deploy"), "*", SearchOption.AllDirectories).ToList();
@@ -163,7 +171,7 @@ public partial class PolicyTests
     }
 
     [Theory]
-    [MemberData(nameof(Overlays))]
+    [MemberData(nameof(Tractors))]
     public async Task Workers_get_longer_to_stop_than_the_host_takes_to_finish_its_message(string path)
     {
         var overlay = await Overlay.RenderAsync(path);
@@ -181,7 +189,7 @@ public partial class PolicyTests
     }
 
     [Theory]
-    [MemberData(nameof(Overlays))]
+    [MemberData(nameof(Tractors))]
     public async Task Each_worker_connects_as_its_own_broker_user_and_leaves_the_topology_to_the_broker(string path)
     {
         var overlay = await Overlay.RenderAsync(path);
@@ -226,7 +234,7 @@ public partial class PolicyTests
     }
 
     [Theory]
-    [MemberData(nameof(Overlays))]
+    [MemberData(nameof(Tractors))]
     public async Task The_map_store_and_the_broker_data_live_on_node_local_volumes_argo_never_prunes(string path)
     {
         var overlay = await Overlay.RenderAsync(path);
@@ -245,7 +253,7 @@ public partial class PolicyTests
     }
 
     [Theory]
-    [MemberData(nameof(Overlays))]
+    [MemberData(nameof(Tractors))]
     public async Task Sync_waves_bring_up_config_then_the_broker_then_the_workers(string path)
     {
         var overlay = await Overlay.RenderAsync(path);
@@ -257,7 +265,7 @@ public partial class PolicyTests
     }
 
     [Theory]
-    [MemberData(nameof(Overlays))]
+    [MemberData(nameof(Tractors))]
     public async Task The_broker_boots_with_the_committed_definitions_rendered_with_the_secret(string path)
     {
         var overlay = await Overlay.RenderAsync(path);
@@ -293,6 +301,9 @@ public partial class PolicyTests
 
     [GeneratedRegex(@"^(?<name>[a-z0-9.\-/]+)(:(?<tag>[A-Za-z0-9_.\-]+)(@(?<digest>sha256:[0-9a-f]{64}))?|@(?<digest>sha256:[0-9a-f]{64}))$")]
     private static partial Regex ImageReference();
+
+    [GeneratedRegex(@"(?i)Password=\$\(([A-Z_]+)\)(;|$)")]
+    private static partial Regex ConnectionPassword();
 
     [GeneratedRegex(@"^v?\d+\.\d+\.\d+([.\-+][A-Za-z0-9.\-]+)?$")]
     private static partial Regex FullVersion();

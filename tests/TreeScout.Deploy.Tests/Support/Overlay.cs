@@ -12,7 +12,16 @@ public sealed class Overlay
     public const string Tractor = "deploy/k3s/overlays/tractor";
     public const string Dev = "deploy/k3s/overlays/dev";
     public const string TractorGpu = "deploy/k3s/overlays/tractor-gpu";
-    public static readonly string[] All = [Tractor, Dev, TractorGpu];
+    public const string Central = "deploy/central";
+
+    /// <summary>What the fleet ApplicationSet renders for a sample tractor (<see cref="FleetApplicationSet.Samples"/>).</summary>
+    public const string FleetPrefix = "fleet/";
+
+    /// <summary>Everything that runs on a tractor: the overlays and the fleet's sample Applications.</summary>
+    public static readonly string[] Tractors = [Tractor, Dev, TractorGpu, .. FleetApplicationSet.Samples.Select(c => FleetPrefix + c.Name)];
+
+    /// <summary>Every deployment: the tractors' and the central site's.</summary>
+    public static readonly string[] All = [.. Tractors, Central];
 
     private static readonly ConcurrentDictionary<string, Lazy<Task<Overlay>>> Cache = new();
 
@@ -32,10 +41,17 @@ public sealed class Overlay
     /// <summary>kubectl from KUBECTL or PATH (v1.32 bundles kustomize v5.5; deploy/ci-install.sh installs it).</summary>
     public static string Kubectl => Environment.GetEnvironmentVariable("KUBECTL") is { Length: > 0 } k ? k : "kubectl";
 
+    /// <summary>The namespace everything in the deployment lives in.</summary>
+    public string Namespace => Path == Central ? "treescout-central" : "treescout";
+
+    /// <summary>A path under the repository, or <see cref="FleetPrefix"/> and a sample cluster's name.</summary>
     public static Task<Overlay> RenderAsync(string path) =>
         Cache.GetOrAdd(path, p => new Lazy<Task<Overlay>>(async () =>
         {
-            var yaml = await Tool.OutputAsync(Kubectl, ["kustomize", System.IO.Path.Combine(RepoPaths.Root, p)], TimeSpan.FromMinutes(2));
+            var yaml = p.StartsWith(FleetPrefix, StringComparison.Ordinal)
+                ? await FleetApplicationSet.RenderSourceAsync(FleetApplicationSet.ApplicationFor(
+                    await FleetApplicationSet.LoadAsync(), FleetApplicationSet.Samples.Single(c => FleetPrefix + c.Name == p)))
+                : await Tool.OutputAsync(Kubectl, ["kustomize", System.IO.Path.Combine(RepoPaths.Root, p)], TimeSpan.FromMinutes(2));
             return new Overlay(p, YamlToJson.Documents(yaml));
         })).Value;
 
