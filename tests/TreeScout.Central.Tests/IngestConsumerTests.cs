@@ -23,7 +23,7 @@ public sealed class IngestConsumerTests(ITestOutputHelper output)
     {
         await using var db = await TestSeasonStore.CreateAsync();
         await using var vhost = await TestBroker.CreateVhostAsync("central");
-        var run = new SyntheticRun("20260421-090000-noord-3-b7c8", rows: 2, treesPerRow: 10, clustersPerTree: (10, 40));
+        var run = new SyntheticRun("20260421-090000-noord-3-b7c8", rows: 4, treesPerRow: 25, clustersPerTree: (20, 60));
         using var logs = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
         var consumer = new IngestConsumer(
             new CentralIngest(db.Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
