@@ -24,7 +24,8 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
 {
     private static readonly GeometryFactory Wgs84 = new(new PrecisionModel(), 4326);
 
-    private readonly HashSet<int> _partitions = [];
+    // Seasons whose partition this process made sure of (callers may write concurrently).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _partitions = new();
 
     public NpgsqlDataSource DataSource => db;
 
@@ -141,9 +142,10 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
             {
                 throw new MalformedMessageException($"tree-observations {message.MessageId} of run {message.RunId}: observed in {season}, outside the seasons 2000-2999");
             }
-            if (_partitions.Add(season))
+            if (!_partitions.ContainsKey(season))
             {
                 await SeasonSchema.EnsurePartitionAsync(db, season, cancellationToken);
+                _partitions[season] = true;
             }
         }
         var n = message.Observations.Count;
@@ -259,12 +261,16 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
     }
 
     /// <summary>
-    /// The run's row, created on its first message whatever its type, with the farm the registry has for the tractor
-    /// now. A run id another tractor already sent is refused: run ids are unique per tractor by construction, so that
-    /// is a misconfigured uplink, and mixing two tractors' observations would corrupt both maps.
+    /// Locks the run for this transaction, then makes sure of its row: created on the run's first message whatever its
+    /// type, with the farm the registry has for the tractor now. A run id another tractor already sent is refused: run
+    /// ids are unique per tractor by construction, so that is a misconfigured uplink, and mixing two tractors'
+    /// observations would corrupt both maps.
     /// </summary>
     private static async Task EnsureRunAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string tractorId, string runId, int season, CancellationToken cancellationToken)
     {
+        // One writer per run at a time, also across ingest replicas: a tree is recomputed from the clusters its
+        // transaction sees, so two concurrent transactions of one run could each miss the other's clusters.
+        await Exec(connection, tx, "SELECT pg_advisory_xact_lock(7007002, hashtext(@r))", cancellationToken, ("r", runId));
         await Exec(connection, tx, """
             INSERT INTO runs (run_id, tractor_id, farm_id, season)
             VALUES (@r, @t, (SELECT farm_id FROM tractors WHERE tractor_id = @t), @s)

@@ -40,6 +40,20 @@ public sealed class SeasonStoreTests
     }
 
     [Fact]
+    public async Task Two_replicas_storing_one_runs_batches_at_once_end_with_the_map_writers_trees()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var run = new SyntheticRun("20260421-090000-noord-3-rep2", rows: 1, treesPerRow: 3, clustersPerTree: (60, 90), batchSize: 10);
+        var replicas = new[] { db.Store, new SeasonStore(db.DataSource, TestSeasonStore.Varieties, new TreeScout.MapWriter.MapWriterOptions()) };
+        await db.Store.StartRunAsync("t-01", run.Started, None);
+        // Every batch of a tree lands on both replicas at once: without the run lock each would recompute without the other's clusters.
+        await Task.WhenAll(run.Batches.Select((batch, i) => Task.Run(() => replicas[i % 2].AddObservationsAsync("t-01", batch, None))));
+
+        Assert.Equal(run.Observations.Count, await db.Store.CountObservationsAsync(run.RunId, None));
+        TractorReference.AssertSameTrees(TractorReference.Trees(run), await db.Store.ReadTreesAsync(run.RunId, None));
+    }
+
+    [Fact]
     public async Task A_run_id_another_tractor_sent_first_is_refused_and_nothing_of_it_is_stored()
     {
         await using var db = await TestSeasonStore.CreateAsync();
