@@ -43,11 +43,12 @@ public sealed class SeasonStoreTests
     public async Task Two_replicas_storing_one_runs_batches_at_once_end_with_the_map_writers_trees()
     {
         await using var db = await TestSeasonStore.CreateAsync();
-        var run = new SyntheticRun("20260421-090000-noord-3-rep2", rows: 1, treesPerRow: 3, clustersPerTree: (60, 90), batchSize: 10);
+        // One tree, one observation per message, every message in flight at once on two replicas: without the run lock
+        // the last transactions would each recompute the tree without the other's cluster.
+        var run = new SyntheticRun("20260421-090000-noord-3-rep2", rows: 1, treesPerRow: 1, clustersPerTree: (80, 81), batchSize: 1);
         var replicas = new[] { db.Store, new SeasonStore(db.DataSource, TestSeasonStore.Varieties, new TreeScout.MapWriter.MapWriterOptions()) };
         await db.Store.StartRunAsync("t-01", run.Started, None);
-        // Every batch of a tree lands on both replicas at once: without the run lock each would recompute without the other's clusters.
-        await Task.WhenAll(run.Batches.Select((batch, i) => Task.Run(() => replicas[i % 2].AddObservationsAsync("t-01", batch, None))));
+        await Task.WhenAll(run.Batches.Select((batch, i) => replicas[i % 2].AddObservationsAsync("t-01", batch, None)));
 
         Assert.Equal(run.Observations.Count, await db.Store.CountObservationsAsync(run.RunId, None));
         TractorReference.AssertSameTrees(TractorReference.Trees(run), await db.Store.ReadTreesAsync(run.RunId, None));
