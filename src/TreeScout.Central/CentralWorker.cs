@@ -11,6 +11,32 @@ namespace TreeScout.Central;
 /// <summary>The central ingest worker's services: settings, the season store (migrated at start), the ingest and its consumer.</summary>
 public static class CentralWorker
 {
+    /// <summary>
+    /// Runs the worker until SIGTERM: configuration from TREESCOUT__ variables, every setting validated before anything
+    /// starts. Exit codes: 0 after a graceful stop, 2 (one line naming the settings) for invalid configuration.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddEnvironmentVariables(WorkerHost.EnvironmentPrefix);
+        ConfigureServices(builder.Services, builder.Configuration);
+        var host = builder.Build();
+        try
+        {
+            foreach (var validator in host.Services.GetServices<IStartupValidator>())
+            {
+                validator.Validate();
+            }
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync($"central-ingest: invalid configuration: {string.Join("; ", ex.Failures)}");
+            return WorkerHost.ConfigurationError;
+        }
+        await host.RunAsync();
+        return 0;
+    }
+
     public static void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<CentralOptions>(configuration, CentralOptions.Section)
