@@ -30,6 +30,7 @@ COPY src/TreeScout.Fusion/TreeScout.Fusion.csproj src/TreeScout.Fusion/
 COPY src/TreeScout.MapWriter/TreeScout.MapWriter.csproj src/TreeScout.MapWriter/
 COPY src/TreeScout.RunControl/TreeScout.RunControl.csproj src/TreeScout.RunControl/
 COPY src/TreeScout.Console/TreeScout.Console.csproj src/TreeScout.Console/
+COPY src/TreeScout.Central/TreeScout.Central.csproj src/TreeScout.Central/
 COPY src/TreeScout.Cli/TreeScout.Cli.csproj src/TreeScout.Cli/
 # The console's map library comes from npm (pinned by its package-lock.json), installed at build time: no CDN.
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*

@@ -27,11 +27,12 @@ publish TreeScout.Detection detection
 publish TreeScout.Fusion fusion
 publish TreeScout.MapWriter mapwriter
 publish TreeScout.Console console
+publish TreeScout.Central central-ingest
 
 # Microsoft.ML.OnnxRuntime's build props copy the Windows onnxruntime*.dll whatever the runtime identifier.
 find "$out" -name 'onnxruntime*.dll' -delete
 
-for worker in capture detection fusion mapwriter console; do
+for worker in capture detection fusion mapwriter console central-ingest; do
   # The worker's own files (TreeScout.Capture.dll, .pdb, ...) stay files: the host takes the app's base directory,
   # and so its content root and appsettings.json, from the main assembly's real path.
   app=$(basename "$(ls "$out/$worker"/*.runtimeconfig.json)" .runtimeconfig.json)
@@ -44,4 +45,4 @@ for worker in capture detection fusion mapwriter console; do
     fi
   done
 done
-echo "publish.sh: $(du -sh "$out" | cut -f1) in $out (cli capture detection fusion mapwriter console; ONNX Runtime $flavour)"
+echo "publish.sh: $(du -sh "$out" | cut -f1) in $out (cli capture detection fusion mapwriter console central-ingest; ONNX Runtime $flavour)"

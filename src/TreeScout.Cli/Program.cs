@@ -16,4 +16,5 @@ root.Subcommands.Add(DeployCommand.Create());
 root.Subcommands.Add(HealthCommand.Create());
 root.Subcommands.Add(GnssCommand.Create());
 root.Subcommands.Add(ConsoleCommand.Create());
+root.Subcommands.Add(CentralCommand.Create());
 return await Cli.InvokeAsync(root, args);

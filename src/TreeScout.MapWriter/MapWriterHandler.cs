@@ -110,7 +110,7 @@ public sealed class MapWriterHandler(
         });
         if (plan is not null)
         {
-            session.Store.AddPlannedTrees(plan.Trees, PlannedSpacing(plan));
+            session.Store.AddPlannedTrees(plan.Trees, PlannedSpacing(plan, options.Value.DefaultTreeSpacingM));
         }
         foreach (var w in runWarnings)
         {
@@ -127,10 +127,7 @@ public sealed class MapWriterHandler(
 
     private async Task WriteObservationsAsync(TreeObservations message, MessageContext context, CancellationToken cancellationToken)
     {
-        foreach (var o in message.Observations)
-        {
-            Validate(message, o);
-        }
+        Validate(message);
         var (session, result) = await disk.WriteAsync(StorePathOf(message.RunId), () =>
         {
             var s = Session(message.RunId);
@@ -178,7 +175,8 @@ public sealed class MapWriterHandler(
         var store = session.Store;
         // Aggregates are already exact (recomputed with every observation); trees created from observations have moved
         // while their clusters arrived, so their spacing (and density) is settled now.
-        store.UpdateSpacing(InferredSpacing(store), session.Profile);
+        var metadata = store.ReadMetadata();
+        store.UpdateSpacing(InferredSpacing(store.ReadTrees(), RunMetadataKeys.ReadNumber(metadata, RunMetadataKeys.TreeSpacingM) ?? options.Value.DefaultTreeSpacingM), session.Profile);
         store.SetMetadata(new Dictionary<string, string?>
         {
             [RunMetadataKeys.Status] = "complete",
@@ -279,6 +277,16 @@ public sealed class MapWriterHandler(
         return session;
     }
 
+    /// <summary>Refuses a batch with an observation no store can hold (the central season store checks the same).</summary>
+    /// <exception cref="MalformedMessageException">Names the message, run, observation and the problem.</exception>
+    public static void Validate(TreeObservations message)
+    {
+        foreach (var o in message.Observations)
+        {
+            Validate(message, o);
+        }
+    }
+
     private static void Validate(TreeObservations message, BlossomClusterObservation o)
     {
         string? problem =
@@ -297,8 +305,11 @@ public sealed class MapWriterHandler(
         }
     }
 
-    /// <summary>Row length per planned tree from its neighbours (or the plan's spacing), for density per metre.</summary>
-    private Dictionary<string, double> PlannedSpacing(BlockPlan plan)
+    /// <summary>
+    /// Row length per planned tree from its neighbours (or the plan's spacing, else <paramref name="defaultTreeSpacingM"/>),
+    /// for density per metre.
+    /// </summary>
+    public static Dictionary<string, double> PlannedSpacing(BlockPlan plan, double defaultTreeSpacingM)
     {
         var utm = plan.Projection();
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -306,7 +317,7 @@ public sealed class MapWriterHandler(
         {
             var ordered = row.OrderBy(t => t.Index).ToList();
             var slots = RowLayout.Layout(ordered.Select(t => ToRowTree(utm, t.Index, t.Latitude, t.Longitude)).ToList(),
-                plan.TreeSpacingM ?? options.Value.DefaultTreeSpacingM, 1, (1, 0));
+                plan.TreeSpacingM ?? defaultTreeSpacingM, 1, (1, 0));
             for (var i = 0; i < ordered.Count; i++)
             {
                 result[ordered[i].Id] = slots[i].SpacingM;
@@ -315,12 +326,12 @@ public sealed class MapWriterHandler(
         return result;
     }
 
-    /// <summary>Spacing of trees the plan does not have, from their current positions (same rule as planned trees).</summary>
-    private Dictionary<string, double> InferredSpacing(RunStore store)
+    /// <summary>
+    /// Spacing of trees the plan does not have, from their current positions (same rule as planned trees);
+    /// <paramref name="fallback"/>: the run's tree spacing, else the default.
+    /// </summary>
+    public static Dictionary<string, double> InferredSpacing(IReadOnlyList<TreeRecord> trees, double fallback)
     {
-        var trees = store.ReadTrees();
-        var metadata = store.ReadMetadata();
-        var fallback = RunMetadataKeys.ReadNumber(metadata, RunMetadataKeys.TreeSpacingM) ?? options.Value.DefaultTreeSpacingM;
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
         var inferred = trees.Where(t => !t.InPlan && t.Latitude is not null).ToList();
         if (inferred.Count == 0)

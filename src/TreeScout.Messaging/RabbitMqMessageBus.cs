@@ -335,7 +335,19 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         }
     }
 
-    private static MessageEnvelope ToEnvelope(BasicDeliverEventArgs delivery)
+    /// <summary>An envelope's AMQP properties as every TreeScout publisher sends them (persistent, id, type, headers).</summary>
+    public static BasicProperties ToProperties(MessageEnvelope envelope) => new()
+    {
+        MessageId = envelope.MessageId.ToString(),
+        Type = envelope.Type,
+        ContentType = envelope.ContentType,
+        DeliveryMode = DeliveryModes.Persistent,
+        Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        Headers = envelope.Headers.ToDictionary(h => h.Key, h => (object?)h.Value),
+    };
+
+    /// <summary>A delivery as the transport-neutral envelope <see cref="MessageCodec.Decode"/> reads.</summary>
+    public static MessageEnvelope ToEnvelope(BasicDeliverEventArgs delivery)
     {
         var props = delivery.BasicProperties;
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -389,15 +401,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     /// </summary>
     private async Task PublishEnvelopeAsync(string exchange, string routingKey, MessageEnvelope envelope, bool mandatory, CancellationToken cancellationToken)
     {
-        var properties = new BasicProperties
-        {
-            MessageId = envelope.MessageId.ToString(),
-            Type = envelope.Type,
-            ContentType = envelope.ContentType,
-            DeliveryMode = DeliveryModes.Persistent,
-            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
-            Headers = envelope.Headers.ToDictionary(h => h.Key, h => (object?)h.Value),
-        };
+        var properties = ToProperties(envelope);
         var refusals = 0;
         while (true)
         {

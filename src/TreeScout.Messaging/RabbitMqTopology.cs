@@ -18,7 +18,7 @@ public sealed record BindingDeclaration(string Exchange, string Queue, string Ro
 /// </summary>
 public sealed class RabbitMqTopology
 {
-    private static readonly IReadOnlyDictionary<string, object?> DeadLetterQueueArguments = new Dictionary<string, object?> { ["x-queue-type"] = "quorum" };
+    public static readonly IReadOnlyDictionary<string, object?> DeadLetterQueueArguments = new Dictionary<string, object?> { ["x-queue-type"] = "quorum" };
 
     public RabbitMqTopology(Topology topology)
     {
@@ -53,7 +53,7 @@ public sealed class RabbitMqTopology
     /// the broker's own dead-lettering (the delivery limit reached because consumers kept dying) is at-least-once: the
     /// message stays in this queue until its dead-letter queue confirmed it.
     /// </summary>
-    private static Dictionary<string, object?> QueueArguments(QueueSpec queue)
+    public static Dictionary<string, object?> QueueArguments(QueueSpec queue)
     {
         var args = new Dictionary<string, object?>
         {

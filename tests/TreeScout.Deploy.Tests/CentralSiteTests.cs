@@ -51,13 +51,13 @@ public sealed partial class CentralSiteTests
         var site = await Overlay.RenderAsync(Overlay.Central);
         var ingest = site.Single<V1Deployment>("treescout-central-ingest");
         var worker = ingest.Spec.Template.Spec.Containers.Single();
-        Assert.Equal(["central"], worker.Args);
+        Assert.Equal(["central-ingest"], worker.Args);
         var env = worker.Env.ToDictionary(e => e.Name);
-        Assert.Equal($"amqp://treescout-central-ingest:$(BROKER_PASSWORD)@treescout-central-rabbitmq:5672/{CentralTopology.VirtualHost}", env["TREESCOUT__Broker__Uri"].Value);
-        Assert.Equal("false", env["TREESCOUT__Broker__DeclareTopology"].Value);
+        Assert.Equal($"amqp://treescout-central-ingest:$(BROKER_PASSWORD)@treescout-central-rabbitmq:5672/{CentralTopology.VirtualHost}", env["TREESCOUT__Central__Broker"].Value);
+        Assert.Equal("false", env["TREESCOUT__Central__DeclareTopology"].Value);
         Assert.Equal("treescout-central-credentials", env["BROKER_PASSWORD"].ValueFrom.SecretKeyRef.Name);
 
-        var store = ConnectionString(env["TREESCOUT__Central__ConnectionString"].Value);
+        var store = ConnectionString(env["TREESCOUT__Central__Database"].Value);
         AssertReachesPostgis(site, store);
         Assert.Equal(PostgisEnv(site)["POSTGRES_USER"].Value, store["Username"]);
         Assert.Equal(PostgisEnv(site)["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Key, env[PasswordVariable(store)].ValueFrom.SecretKeyRef.Key);

@@ -123,8 +123,8 @@ public partial class ImageTests
     {
         var result = await Tool.RunAsync("sh", ["deploy/image/entrypoint.sh", "camera"]);
         Assert.Equal(64, result.ExitCode);
-        Assert.Contains("capture, detection, fusion, mapwriter, console or cli (got 'camera')", result.Stderr, StringComparison.Ordinal);
-        foreach (var process in new[] { "capture", "detection", "fusion", "mapwriter", "console", "cli" })
+        Assert.Contains("capture, detection, fusion, mapwriter, console, central-ingest or cli (got 'camera')", result.Stderr, StringComparison.Ordinal);
+        foreach (var process in new[] { "capture", "detection", "fusion", "mapwriter", "console", "central-ingest", "cli" })
         {
             Assert.Contains($"  {process})", await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy/image/entrypoint.sh")), StringComparison.Ordinal);
         }

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+using TreeScout.Contracts;
+using TreeScout.Messaging;
+
+namespace TreeScout.Central;
+
+/// <summary>
+/// One uplinked delivery into the season store: the tractor from the routing key (<see cref="CentralTopology.TractorOf"/>),
+/// the message decoded by the wire format's own <see cref="MessageCodec"/>, then the store's idempotent write for its
+/// type. Returns once the write has committed, so the caller acknowledges after it. A delivery that can never be stored
+/// throws <see cref="MalformedMessageException"/> with the reason the dead-letter queue keeps.
+/// </summary>
+public sealed class CentralIngest(SeasonStore store, TimeProvider clock, ILogger<CentralIngest> logger)
+{
+    public async Task<IngestOutcome> HandleAsync(string routingKey, MessageEnvelope envelope, CancellationToken cancellationToken)
+    {
+        var tractor = CentralTopology.TractorOf(routingKey)
+            ?? throw new MalformedMessageException($"routing key '{Reasons.OneLine(routingKey)}' is not a tractor's (tractor.<tractor id>.<key>)");
+        var message = MessageCodec.Decode(envelope);
+        var outcome = message switch
+        {
+            RunStarted m => await store.StartRunAsync(tractor, m, cancellationToken),
+            TreeObservations m => await store.AddObservationsAsync(tractor, m, cancellationToken),
+            RunStopped m => await store.StopRunAsync(tractor, m, cancellationToken),
+            RunFused m => await store.FuseRunAsync(tractor, m, clock.GetUtcNow(), cancellationToken),
+            RunInterrupted m => await store.InterruptRunAsync(tractor, m, cancellationToken),
+            MapUpdated m => await store.RecordTractorMapAsync(tractor, m, cancellationToken),
+            _ => throw new MalformedMessageException($"{envelope.Type} of run {message.RunId} from tractor {tractor}: the season store keeps run lifecycle, observations and final maps only"),
+        };
+        if (outcome.ObservationsDuplicate > 0)
+        {
+            logger.LogInformation("Tractor {Tractor} run {RunId}: {Duplicates} observations of {MessageId} were already stored (redelivery)",
+                tractor, message.RunId, outcome.ObservationsDuplicate, message.MessageId);
+        }
+        return outcome;
+    }
+}

@@ -1,0 +1,3 @@
+using TreeScout.Central;
+
+return await CentralWorker.RunAsync(args);

@@ -1,0 +1,137 @@
+using TreeScout.MapWriter.Tests;
+using TreeScout.Messaging;
+
+namespace TreeScout.Central.Tests;
+
+/// <summary>The season store on the real PostgreSQL + PostGIS, called directly (no broker).</summary>
+[Trait("Category", "Integration")]
+public sealed class SeasonStoreTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Fact]
+    public async Task Observations_before_RunStarted_and_duplicates_end_as_the_map_writers_trees_stored_once()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var run = new SyntheticRun("20260421-090000-noord-3-a1b2", rows: 2, treesPerRow: 8, clustersPerTree: (5, 30));
+        var store = db.Store;
+
+        // The first half of the observations overtakes RunStarted; some batches arrive twice.
+        var half = run.Batches.Count / 2;
+        foreach (var batch in run.Batches.Take(half))
+        {
+            await store.AddObservationsAsync("t-01", batch, None);
+        }
+        Assert.Equal(0, await db.ScalarAsync<long>($"SELECT count(*) FROM trees WHERE in_plan"));
+        await store.StartRunAsync("t-01", run.Started, None);
+        var duplicate = await store.AddObservationsAsync("t-01", run.Batches[0], None);
+        Assert.Equal((0, run.Batches[0].Observations.Count), (duplicate.ObservationsInserted, duplicate.ObservationsDuplicate));
+        foreach (var batch in run.Batches.Skip(half))
+        {
+            await store.AddObservationsAsync("t-01", batch, None);
+        }
+        await store.StartRunAsync("t-01", run.Started, None);
+        await store.FuseRunAsync("t-01", run.Fused, DateTimeOffset.UtcNow, None);
+
+        Assert.Equal(run.Observations.Count, await store.CountObservationsAsync(run.RunId, None));
+        Assert.Equal(run.Observations.Count, await db.ScalarAsync<long>("SELECT count(DISTINCT observation_id) FROM observations_2026"));
+        TractorReference.AssertSameTrees(TractorReference.Trees(run), await store.ReadTreesAsync(run.RunId, None));
+        Assert.Equal(run.ExpectedClusters.Values.Sum(), (await store.ReadTreesAsync(run.RunId, None)).Sum(t => t.ClustersTotal));
+    }
+
+    [Fact]
+    public async Task Two_replicas_storing_one_runs_batches_at_once_end_with_the_map_writers_trees()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        // One tree, one observation per message, every message in flight at once on two replicas: without the run lock
+        // the last transactions would each recompute the tree without the other's cluster.
+        var run = new SyntheticRun("20260421-090000-noord-3-rep2", rows: 1, treesPerRow: 1, clustersPerTree: (80, 81), batchSize: 1);
+        var replicas = new[] { db.Store, new SeasonStore(db.DataSource, TestSeasonStore.Varieties, new TreeScout.MapWriter.MapWriterOptions()) };
+        await db.Store.StartRunAsync("t-01", run.Started, None);
+        await Task.WhenAll(run.Batches.Select((batch, i) => replicas[i % 2].AddObservationsAsync("t-01", batch, None)));
+
+        Assert.Equal(run.Observations.Count, await db.Store.CountObservationsAsync(run.RunId, None));
+        TractorReference.AssertSameTrees(TractorReference.Trees(run), await db.Store.ReadTreesAsync(run.RunId, None));
+    }
+
+    [Fact]
+    public async Task A_run_id_another_tractor_sent_first_is_refused_and_nothing_of_it_is_stored()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var run = new SyntheticRun("20260421-090000-zuid-1-c3d4", rows: 1, treesPerRow: 3, clustersPerTree: (2, 5));
+        await db.Store.StartRunAsync("t-01", run.Started, None);
+        var ex = await Assert.ThrowsAsync<MalformedMessageException>(() => db.Store.AddObservationsAsync("t-02", run.Batches[0], None));
+        Assert.Equal($"run {run.RunId} came from tractor t-01 before; tractor t-02 sent it now, so none of it is stored (check the uplink's tractor id)", ex.Message);
+        Assert.Equal(0, await db.Store.CountObservationsAsync(run.RunId, None));
+    }
+
+    [Fact]
+    public async Task The_season_view_lists_each_blocks_latest_run_of_the_farm_once_its_tractor_is_registered()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var older = new SyntheticRun("20260415-090000-noord-3-0001", rows: 1, treesPerRow: 4, seed: 1, clustersPerTree: (2, 6));
+        var latest = new SyntheticRun("20260421-090000-noord-3-0002", rows: 1, treesPerRow: 4, seed: 2, clustersPerTree: (10, 20));
+        foreach (var (run, startedAt) in new[] { (older, new DateTimeOffset(2026, 4, 15, 9, 0, 0, TimeSpan.Zero)), (latest, new DateTimeOffset(2026, 4, 21, 9, 0, 0, TimeSpan.Zero)) })
+        {
+            await db.Store.StartRunAsync("t-01", run.Started with { StartedAtUtc = startedAt }, None);
+            foreach (var batch in run.Batches)
+            {
+                await db.Store.AddObservationsAsync("t-01", batch, None);
+            }
+            await db.Store.FuseRunAsync("t-01", run.Fused, startedAt.AddHours(1), None);
+        }
+        // Not registered yet: the runs have no farm.
+        Assert.Empty(await SeasonView.ReadAsync(db.DataSource, "hof-a", 2026, None));
+        Assert.Equal(2, await db.Store.RegisterTractorAsync("t-01", "hof-a", None));
+
+        var block = Assert.Single(await SeasonView.ReadAsync(db.DataSource, "hof-a", 2026, None));
+        Assert.Equal(latest.RunId, block.Run.RunId);
+        Assert.Equal("complete", block.Run.Status);
+        Assert.Equal(4, block.Trees);
+        Assert.Equal(latest.ExpectedClusters.Values.Sum(), block.Clusters);
+        Assert.Equal(latest.ExpectedClusters.Values.Sum() / 4.0, block.MeanClustersPerTree);
+        Assert.Equal(latest.ExpectedPerStage.MaxBy(kv => kv.Value).Key, block.DominantStage);
+        Assert.Equal(latest.Observations.Count, block.Run.Observations);
+        Assert.Empty(await SeasonView.ReadAsync(db.DataSource, "hof-a", 2025, None));
+    }
+
+    [Fact]
+    public async Task Export_rebuilds_the_run_folder_with_the_map_writers_trees_and_every_format()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var run = new SyntheticRun("20260421-090000-export-e5f6", rows: 2, treesPerRow: 5, clustersPerTree: (5, 15));
+        await db.Store.StartRunAsync("t-01", run.Started, None);
+        foreach (var batch in run.Batches)
+        {
+            await db.Store.AddObservationsAsync("t-01", batch, None);
+        }
+        var unfinished = await Assert.ThrowsAsync<RunReplayException>(() =>
+            RunReplay.WriteRunFolderAsync(db.DataSource, run.RunId, Path.Combine(Path.GetTempPath(), "unused"), TestSeasonStore.Varieties, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, None));
+        Assert.Equal($"run {run.RunId}: not finished yet (no RunFused has arrived); its final map is exported once it has", unfinished.Message);
+        await db.Store.FuseRunAsync("t-01", run.Fused, DateTimeOffset.UtcNow, None);
+
+        var folder = Path.Combine(Path.GetTempPath(), $"ts-central-export-{Guid.NewGuid():N}");
+        try
+        {
+            var files = await RunReplay.WriteRunFolderAsync(db.DataSource, run.RunId, folder, TestSeasonStore.Varieties, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, None);
+            Assert.Equal(
+                ["TASKDATA.XML", "map.gpkg", "map.png", "trees.csv", "trees.geojson", "trees.parquet", "zones.shp"],
+                files.Select(Path.GetFileName).Where(f => f is "TASKDATA.XML" or "map.gpkg" or "map.png" or "trees.csv" or "trees.geojson" or "trees.parquet" or "zones.shp").Order(StringComparer.Ordinal));
+            Assert.All(files, f => Assert.True(new FileInfo(f).Length > 0, f));
+            using var replayed = TreeScout.MapWriter.Store.RunStore.OpenReadOnly(Path.Combine(folder, "store.gpkg"));
+            TractorReference.AssertSameTrees(TractorReference.Trees(run), replayed.ReadTrees());
+            Assert.Equal(run.Observations.Count, replayed.CountObservations());
+            Assert.True(File.Exists(Path.Combine(folder, "run.json")));
+            var notEmpty = await Assert.ThrowsAsync<RunReplayException>(() =>
+                RunReplay.WriteRunFolderAsync(db.DataSource, run.RunId, folder, TestSeasonStore.Varieties, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, None));
+            Assert.Equal($"{folder}: not empty; a run folder holds one run, give a new or empty folder", notEmpty.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+}
