@@ -248,6 +248,10 @@ public static class ScanSimulator
         return [.. results];
     }
 
+    /// <summary>The side of the row a pass's camera sees its row from (passes scan one row per camera).</summary>
+    private static string SideOf(DrivePath path, int pass, string camera) =>
+        path.Passes.First(p => p.Index == pass).Faces.First(f => f.CameraId == camera).Side!;
+
     /// <summary>Motion blur in pixels per (m/s of speed × focal length): exposure over the near canopy's depth (~1.3 m).</summary>
     private const double ExposureBlurFactor = FrameRenderer.ExposureS / 1.3;
 
@@ -270,6 +274,8 @@ public static class ScanSimulator
         foreach (var tree in block.Trees)
         {
             var visible = new List<SimCluster>();
+            var bySide = new SortedDictionary<string, int>(StringComparer.Ordinal);
+            var seenFromBoth = 0;
             foreach (var c in tree.Clusters)
             {
                 // Seen well enough from a pass that scans this tree's row (a glimpse across the alley from another row's pass does not count).
@@ -277,11 +283,19 @@ public static class ScanSimulator
                     ? list.Where(b => path.Passes.FirstOrDefault(p => p.Index == b.Pass)?.Faces.Any(f => f.Row == tree.Row && f.CameraId == b.Camera) == true).ToList()
                     : [];
                 var good = seen.Count(b => b.Box.VisibleFraction >= rule.MinVisibleFraction);
-                var isVisible = good >= rule.MinFrames;
+                // Visible from a side of the row when that side's passes saw it well enough; visible when from either.
+                var sides = seen.Where(b => b.Box.VisibleFraction >= rule.MinVisibleFraction)
+                    .GroupBy(b => SideOf(path, b.Pass, b.Camera)).Where(g => g.Count() >= rule.MinFrames).Select(g => g.Key).ToList();
+                var isVisible = sides.Count > 0;
                 if (isVisible)
                 {
                     visible.Add(c);
                 }
+                foreach (var side in sides)
+                {
+                    bySide[side] = bySide.GetValueOrDefault(side) + 1;
+                }
+                seenFromBoth += sides.Count > 1 ? 1 : 0;
                 var (lat, lon) = Degrees(block, c.Position);
                 clusters.Add(new TruthCluster
                 {
@@ -318,6 +332,8 @@ public static class ScanSimulator
                 ClustersByStage = ByStage(tree.Clusters),
                 VisibleTotal = visible.Count,
                 VisibleByStage = ByStage(visible),
+                VisibleBySide = bySide,
+                VisibleFromBothSides = seenFromBoth,
             });
         }
         var passes = path.Passes.Select(p => new TruthPass(
@@ -373,6 +389,7 @@ public static class ScanSimulator
         ["gnssRateHz"] = o.GnssRateHz,
         ["fps"] = o.Fps,
         ["cameras"] = o.Cameras.ToString().ToLowerInvariant(),
+        ["bothSides"] = o.BothSides,
         ["resolution"] = $"{o.ImageWidth}x{o.ImageHeight}",
         ["cameraRotationDeg"] = o.CameraRotationDeg,
         ["cropCameras"] = o.CropCameras.ToString().ToLowerInvariant(),
