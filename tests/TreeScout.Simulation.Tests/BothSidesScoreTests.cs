@@ -62,7 +62,7 @@ public sealed class BothSidesScoreTests
 
         var table = ScoreReport.ToTable(score);
         Assert.Contains("per-tree count error vs whole-tree truth", table, StringComparison.Ordinal);
-        Assert.Contains("seen from the left side vs visible from it", table, StringComparison.Ordinal);
+        Assert.Contains("left side: seen vs visible from it", table, StringComparison.Ordinal);
         Assert.Contains("\"countTruth\": \"whole-tree\"", ScoreReport.ToJson(score), StringComparison.Ordinal);
     }
 

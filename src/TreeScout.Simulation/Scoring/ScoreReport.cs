@@ -63,7 +63,7 @@ public static class ScoreReport
         }
         foreach (var side in counts.Sides)
         {
-            Row($"seen from the {side.Side} side vs visible from it", side.Accuracy, null);
+            Row($"{side.Side} side: seen vs visible from it", side.Accuracy, null);
         }
         foreach (var (name, truth) in new[] { ("visible", counts.Visible), ("whole-tree", counts.WholeTree) })
         {
