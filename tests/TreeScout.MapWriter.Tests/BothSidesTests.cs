@@ -23,10 +23,11 @@ public sealed class BothSidesTests
     [Fact]
     public void A_tree_seen_from_both_sides_counts_the_clusters_both_saw_once()
     {
-        // 30 seen from the left, 25 from the right: the right side's 25 × 0.84 = 21 were seen from the left too.
-        Assert.Equal(30 + 25 - 21, WholeTreeCount.Of(30, 25, 0));
+        // 30 seen from the left, 25 from the right: 0.8 × 27.5 = 22 of them were seen from both sides.
+        Assert.Equal(30 + 25 - 22, WholeTreeCount.Of(30, 25, 0));
         Assert.Equal(30, WholeTreeCount.Of(30, 0, 0)); // one side only: its count
-        Assert.Equal(30 + 30 - 25 + 4, WholeTreeCount.Of(30, 30, 4)); // 25.2 → 25 seen twice; 4 of unknown side as they are
+        Assert.Equal(30, WholeTreeCount.Of(30, 2, 0)); // 0.8 × 16 = 12.8, but no more than the 2 glimpsed from the right
+        Assert.Equal(31 + 30 - 24 + 4, WholeTreeCount.Of(31, 30, 4)); // 0.8 × 30.5 = 24.4 → 24 seen twice; 4 of unknown side as they are
         Assert.Equal(0, WholeTreeCount.Of(0, 0, 0));
     }
 
@@ -45,17 +46,18 @@ public sealed class BothSidesTests
     {
         var clusters = Enumerable.Repeat(Seen(RowSides.Left, BbchStage.Bbch61), 10)
             .Concat(Enumerable.Repeat(Seen(RowSides.Left, BbchStage.Bbch65), 20))
-            .Concat(Enumerable.Repeat(Seen(RowSides.Right, BbchStage.Bbch65), 20))
+            .Concat(Enumerable.Repeat(Seen(RowSides.Right, BbchStage.Bbch65), 24))
             .Append(Seen(RowSides.Right, low: true))
             .ToList();
 
         var tree = TreeAggregate.Of(Planned, clusters, MapWriterTestData.RoundNumbers(targetClustersPerTree: 2));
 
-        Assert.Equal((30, 20), (tree.ClustersSeenLeft, tree.ClustersSeenRight)); // the low-confidence one is in neither
-        Assert.Equal(30 + 20 - 17, tree.ClustersTotal); // 20 × 0.84 = 16.8 → 17 seen from both
-        Assert.Equal(33, tree.ClustersPerStage.Sum());
-        Assert.Equal(7, tree.ClustersAt(BbchStage.Bbch61)); // 10/50 of 33 = 6.6
-        Assert.Equal(33.0, tree.DensityPerM!.Value, 12);
+        Assert.Equal((30, 24), (tree.ClustersSeenLeft, tree.ClustersSeenRight)); // the low-confidence one is in neither
+        Assert.Equal(30 + 24 - 22, tree.ClustersTotal); // 0.8 × 27 = 21.6 → 22 seen from both
+        Assert.Equal(32, tree.ClustersPerStage.Sum());
+        Assert.Equal(6, tree.ClustersAt(BbchStage.Bbch61)); // 10/54 of 32 = 5.93; bbch65 44/54 of 32 = 26.07
+        Assert.Equal(26, tree.ClustersAt(BbchStage.Bbch65));
+        Assert.Equal(32.0, tree.DensityPerM!.Value, 12);
         Assert.Equal(1, tree.ClustersLowConfidence);
     }
 
