@@ -372,26 +372,34 @@ public static class ScanSimulator
     private static Dictionary<string, int> ByStage(IEnumerable<SimCluster> clusters) =>
         BbchStages.Ordered.ToDictionary(BbchStages.Label, s => clusters.Count(c => c.Stage == s));
 
-    private static Dictionary<string, object?> Manifest(SimulationOptions o) => new Dictionary<string, object?>
+    private static Dictionary<string, object?> Manifest(SimulationOptions o)
     {
-        ["block"] = o.BlockName,
-        ["variety"] = o.Variety,
-        ["date"] = o.StartUtc.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        ["tool"] = "treescout simulate",
-        ["seed"] = o.Seed,
-        ["rows"] = o.Rows,
-        ["treesPerRow"] = o.TreesPerRow,
-        ["rowSpacingM"] = o.RowSpacingM,
-        ["treeSpacingM"] = o.TreeSpacingM,
-        ["curvedRows"] = o.CurvedRows,
-        ["speedKmh"] = o.SpeedKmh,
-        ["gnss"] = o.Gnss.ToString().ToLowerInvariant(),
-        ["gnssRateHz"] = o.GnssRateHz,
-        ["fps"] = o.Fps,
-        ["cameras"] = o.Cameras.ToString().ToLowerInvariant(),
-        ["bothSides"] = o.BothSides,
-        ["resolution"] = $"{o.ImageWidth}x{o.ImageHeight}",
-        ["cameraRotationDeg"] = o.CameraRotationDeg,
-        ["cropCameras"] = o.CropCameras.ToString().ToLowerInvariant(),
-    };
+        var manifest = new Dictionary<string, object?>
+        {
+            ["block"] = o.BlockName,
+            ["variety"] = o.Variety,
+            ["date"] = o.StartUtc.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            ["tool"] = "treescout simulate",
+            ["seed"] = o.Seed,
+            ["rows"] = o.Rows,
+            ["treesPerRow"] = o.TreesPerRow,
+            ["rowSpacingM"] = o.RowSpacingM,
+            ["treeSpacingM"] = o.TreeSpacingM,
+            ["curvedRows"] = o.CurvedRows,
+            ["speedKmh"] = o.SpeedKmh,
+            ["gnss"] = o.Gnss.ToString().ToLowerInvariant(),
+            ["gnssRateHz"] = o.GnssRateHz,
+            ["fps"] = o.Fps,
+            ["cameras"] = o.Cameras.ToString().ToLowerInvariant(),
+            ["resolution"] = $"{o.ImageWidth}x{o.ImageHeight}",
+            ["cameraRotationDeg"] = o.CameraRotationDeg,
+            ["cropCameras"] = o.CropCameras.ToString().ToLowerInvariant(),
+        };
+        if (o.BothSides)
+        {
+            // Only when set: a one-side recording's manifest stays what it was (samples/README.md: byte-identical files).
+            manifest["bothSides"] = true;
+        }
+        return manifest;
+    }
 }
