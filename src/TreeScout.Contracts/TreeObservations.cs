@@ -49,6 +49,12 @@ public sealed record BlossomClusterObservation
 
     public required string CameraId { get; init; }
 
+    /// <summary>
+    /// The side of its row the cluster was seen from (<see cref="RowSides"/>: the alley left or right of the row looking
+    /// from its first end); null when it is on no row or came from a fusion that did not say.
+    /// </summary>
+    public string? RowSide { get; init; }
+
     /// <summary>Worst fix quality used to place it.</summary>
     public required GnssQuality GnssQuality { get; init; }
 

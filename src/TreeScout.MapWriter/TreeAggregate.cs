@@ -14,6 +14,7 @@ namespace TreeScout.MapWriter;
 /// <param name="LastFrame">Last frame it was seen in.</param>
 /// <param name="Latitude">WGS84 position of the cluster.</param>
 /// <param name="Longitude">WGS84 position of the cluster.</param>
+/// <param name="RowSide">The side of the row it was seen from (<see cref="RowSides"/>); null when unknown.</param>
 public readonly record struct TreeCluster(
     BbchStage? Stage,
     bool LowConfidence,
@@ -22,7 +23,8 @@ public readonly record struct TreeCluster(
     long FirstFrame,
     long LastFrame,
     double Latitude,
-    double Longitude);
+    double Longitude,
+    string? RowSide = null);
 
 /// <summary>
 /// A tree's blossom counts and thinning prescription, computed from the clusters attributed to it: the per-tree values
@@ -36,7 +38,10 @@ public static class TreeAggregate
     /// <paramref name="tree"/> with every per-tree value recomputed from <paramref name="clusters"/> (all clusters
     /// attributed to it, in the order they were stored: sums of floating-point values depend on it):
     /// <list type="bullet">
-    /// <item>clusters_total and the per-stage counts: confident clusters only; clusters_low_confidence: the others;</item>
+    /// <item>clusters_seen_left / clusters_seen_right: confident clusters seen from each side of the row;</item>
+    /// <item>clusters_total: the whole-tree count, confident clusters only, a cluster seen from both sides counted once
+    /// (<see cref="WholeTreeCount"/>, ADR 0035); the per-stage counts share it out in proportion to the stages seen;
+    /// clusters_low_confidence: the others;</item>
     /// <item>frames_seen: the union of the clusters' frame ranges, per camera (low-confidence clusters included);</item>
     /// <item>density_per_m: clusters_total / <see cref="TreeRecord.SpacingM"/>, none while the spacing is unknown;</item>
     /// <item>confidence: confident ÷ all clusters (0 without clusters); mean_score over the confident clusters;</item>
@@ -49,7 +54,7 @@ public static class TreeAggregate
     public static TreeRecord Of(TreeRecord tree, IReadOnlyCollection<TreeCluster> clusters, VarietyProfile? profile, CountModel? calibration = null)
     {
         var perStage = new int[BbchStages.Count];
-        int confident = 0, low = 0;
+        int confident = 0, low = 0, left = 0, right = 0;
         double scoreSum = 0, latitudeSum = 0, longitudeSum = 0;
         foreach (var cluster in clusters)
         {
@@ -59,6 +64,8 @@ public static class TreeAggregate
                 continue;
             }
             confident++;
+            left += cluster.RowSide == RowSides.Left ? 1 : 0;
+            right += cluster.RowSide == RowSides.Right ? 1 : 0;
             if (cluster.Stage is { } stage)
             {
                 perStage[BbchStages.IndexOf(stage)]++;
@@ -68,15 +75,18 @@ public static class TreeAggregate
             longitudeSum += cluster.Longitude;
         }
         var placedByClusters = !tree.InPlan && confident > 0;
+        var whole = WholeTreeCount.Of(left, right, confident - left - right);
         return Prescribe(tree with
         {
             Latitude = placedByClusters ? latitudeSum / confident : tree.Latitude,
             Longitude = placedByClusters ? longitudeSum / confident : tree.Longitude,
-            ClustersTotal = confident,
-            ClustersPerStage = perStage,
+            ClustersTotal = whole,
+            ClustersSeenLeft = left,
+            ClustersSeenRight = right,
+            ClustersPerStage = WholeTreeCount.ShareOut(perStage, confident, whole),
             ClustersLowConfidence = low,
             FramesSeen = FramesSeen(clusters),
-            DensityPerM = tree.SpacingM is > 0 ? confident / tree.SpacingM.Value : null,
+            DensityPerM = tree.SpacingM is > 0 ? whole / tree.SpacingM.Value : null,
             Confidence = confident + low == 0 ? 0.0 : (double)confident / (confident + low),
             MeanScore = confident == 0 ? null : scoreSum / confident,
         }, profile, calibration);

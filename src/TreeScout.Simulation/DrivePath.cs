@@ -3,7 +3,8 @@ using TreeScout.Contracts;
 namespace TreeScout.Simulation;
 
 /// <summary>A row face a camera scans during a pass.</summary>
-public sealed record ScannedFace(string CameraId, int Row, string Face);
+/// <param name="Side">The side of the row the camera sees it from: "left" or "right" of the row, looking along it from its first end.</param>
+public sealed record ScannedFace(string CameraId, int Row, string Face, string? Side = null);
 
 /// <summary>One drive along an alley between headland turns.</summary>
 public sealed record DrivePass(int Index, int Alley, bool Forward, double StartTimeS, double EndTimeS, IReadOnlyList<ScannedFace> Faces);
@@ -76,7 +77,7 @@ public sealed class DrivePath
     public static DrivePath Plan(SimBlock block, IReadOnlyList<CameraMounting> cameras, int seed)
     {
         var o = block.Options;
-        var plan = Alleys(o.Rows, cameras);
+        var plan = Alleys(o.Rows, cameras, o.BothSides);
         var (rowStart, rowEnd) = block.RowSpan;
         var sIn = rowStart - RunInM;
         var sOut = rowEnd + RunInM;
@@ -123,19 +124,21 @@ public sealed class DrivePath
     }
 
     /// <summary>
-    /// Alleys to drive (0 = left of row 1 ... Rows = right of the last row, "left/right" seen along the rows' direction)
-    /// so every row is scanned once: one camera → each row from one face, alternating alleys; both → every other alley.
+    /// Alleys to drive (0 = left of row 1 ... Rows = right of the last row, "left/right" seen along the rows' direction).
+    /// Every row from one side: one camera → each row from one face, alternating alleys; both → every other alley.
+    /// <paramref name="bothSides"/>, every row from both sides: both cameras → every alley; one camera → two passes per
+    /// row, one in each of its alleys, driving the way that turns the camera to the row.
     /// </summary>
-    public static IReadOnlyList<(int Alley, bool Forward)> Alleys(int rows, IReadOnlyList<CameraMounting> cameras)
+    public static IReadOnlyList<(int Alley, bool Forward)> Alleys(int rows, IReadOnlyList<CameraMounting> cameras, bool bothSides = false)
     {
         var plan = new List<(int, bool)>();
         if (cameras.Count > 1)
         {
-            for (var a = 1; a <= rows; a += 2)
+            for (var a = bothSides ? 0 : 1; a <= rows; a += bothSides ? 1 : 2)
             {
                 plan.Add((a, plan.Count % 2 == 0));
             }
-            if (rows % 2 == 1 && rows > 1)
+            if (!bothSides && rows % 2 == 1 && rows > 1)
             {
                 // Odd row count: the last row is only reachable from its own outer alley.
                 plan[^1] = (rows, plan[^1].Item2);
@@ -145,6 +148,13 @@ public sealed class DrivePath
         var looksRight = cameras[0].Side == CameraSide.Right;
         for (var row = 1; row <= rows; row++)
         {
+            if (bothSides)
+            {
+                // A right camera driving forward looks at the row on the alley's right: from the alley left of the row.
+                plan.Add((row - 1, looksRight));
+                plan.Add((row, !looksRight));
+                continue;
+            }
             var forward = (row - 1) % 2 == 0;
             // Seen from the alley on the side the camera looks from: a right camera driving forward is left of the row.
             var alley = forward == looksRight ? row - 1 : row;
@@ -162,7 +172,7 @@ public sealed class DrivePath
             var row = looksToRowRight ? alley + 1 : alley;
             if (row >= 1 && row <= block.Options.Rows)
             {
-                faces.Add(new ScannedFace(camera.CameraId, row, block.FaceName(looksToRowRight ? -1 : 1)));
+                faces.Add(new ScannedFace(camera.CameraId, row, block.FaceName(looksToRowRight ? -1 : 1), looksToRowRight ? RowSides.Left : RowSides.Right));
             }
         }
         return faces;

@@ -40,6 +40,11 @@ public sealed record GroundTruth
 
     public required IReadOnlyList<TruthFix> Gnss { get; init; }
 
+    /// <summary>The sides of the rows the passes scanned a row from, when some row was scanned from both (else empty): a both-sides run.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> BothSides => Passes.SelectMany(p => p.Faces).Where(f => f.Side is not null).GroupBy(f => f.Row)
+        .Any(row => row.Select(f => f.Side).Distinct().Count() > 1) ? [RowSides.Left, RowSides.Right] : [];
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
@@ -130,6 +135,15 @@ public sealed record TruthTree
     public required int VisibleTotal { get; init; }
 
     public required IReadOnlyDictionary<string, int> VisibleByStage { get; init; }
+
+    /// <summary>
+    /// Clusters visible from each scanned side of the row ("left", "right": <see cref="TreeScout.Contracts.RowSides"/>),
+    /// by the same rule applied to that side's passes alone; a cluster seen from both sides is in both.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> VisibleBySide { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Clusters visible from both sides of the row (in both of <see cref="VisibleBySide"/>, once in <see cref="VisibleTotal"/>).</summary>
+    public int VisibleFromBothSides { get; init; }
 }
 
 public sealed record TruthCluster

@@ -248,6 +248,10 @@ public static class ScanSimulator
         return [.. results];
     }
 
+    /// <summary>The side of the row a pass's camera sees its row from (passes scan one row per camera).</summary>
+    private static string SideOf(DrivePath path, int pass, string camera) =>
+        path.Passes.First(p => p.Index == pass).Faces.First(f => f.CameraId == camera).Side!;
+
     /// <summary>Motion blur in pixels per (m/s of speed × focal length): exposure over the near canopy's depth (~1.3 m).</summary>
     private const double ExposureBlurFactor = FrameRenderer.ExposureS / 1.3;
 
@@ -270,6 +274,8 @@ public static class ScanSimulator
         foreach (var tree in block.Trees)
         {
             var visible = new List<SimCluster>();
+            var bySide = new SortedDictionary<string, int>(StringComparer.Ordinal);
+            var seenFromBoth = 0;
             foreach (var c in tree.Clusters)
             {
                 // Seen well enough from a pass that scans this tree's row (a glimpse across the alley from another row's pass does not count).
@@ -277,11 +283,19 @@ public static class ScanSimulator
                     ? list.Where(b => path.Passes.FirstOrDefault(p => p.Index == b.Pass)?.Faces.Any(f => f.Row == tree.Row && f.CameraId == b.Camera) == true).ToList()
                     : [];
                 var good = seen.Count(b => b.Box.VisibleFraction >= rule.MinVisibleFraction);
-                var isVisible = good >= rule.MinFrames;
+                // Visible from a side of the row when that side's passes saw it well enough; visible when from either.
+                var sides = seen.Where(b => b.Box.VisibleFraction >= rule.MinVisibleFraction)
+                    .GroupBy(b => SideOf(path, b.Pass, b.Camera)).Where(g => g.Count() >= rule.MinFrames).Select(g => g.Key).ToList();
+                var isVisible = sides.Count > 0;
                 if (isVisible)
                 {
                     visible.Add(c);
                 }
+                foreach (var side in sides)
+                {
+                    bySide[side] = bySide.GetValueOrDefault(side) + 1;
+                }
+                seenFromBoth += sides.Count > 1 ? 1 : 0;
                 var (lat, lon) = Degrees(block, c.Position);
                 clusters.Add(new TruthCluster
                 {
@@ -318,6 +332,8 @@ public static class ScanSimulator
                 ClustersByStage = ByStage(tree.Clusters),
                 VisibleTotal = visible.Count,
                 VisibleByStage = ByStage(visible),
+                VisibleBySide = bySide,
+                VisibleFromBothSides = seenFromBoth,
             });
         }
         var passes = path.Passes.Select(p => new TruthPass(
@@ -356,25 +372,34 @@ public static class ScanSimulator
     private static Dictionary<string, int> ByStage(IEnumerable<SimCluster> clusters) =>
         BbchStages.Ordered.ToDictionary(BbchStages.Label, s => clusters.Count(c => c.Stage == s));
 
-    private static Dictionary<string, object?> Manifest(SimulationOptions o) => new Dictionary<string, object?>
+    private static Dictionary<string, object?> Manifest(SimulationOptions o)
     {
-        ["block"] = o.BlockName,
-        ["variety"] = o.Variety,
-        ["date"] = o.StartUtc.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        ["tool"] = "treescout simulate",
-        ["seed"] = o.Seed,
-        ["rows"] = o.Rows,
-        ["treesPerRow"] = o.TreesPerRow,
-        ["rowSpacingM"] = o.RowSpacingM,
-        ["treeSpacingM"] = o.TreeSpacingM,
-        ["curvedRows"] = o.CurvedRows,
-        ["speedKmh"] = o.SpeedKmh,
-        ["gnss"] = o.Gnss.ToString().ToLowerInvariant(),
-        ["gnssRateHz"] = o.GnssRateHz,
-        ["fps"] = o.Fps,
-        ["cameras"] = o.Cameras.ToString().ToLowerInvariant(),
-        ["resolution"] = $"{o.ImageWidth}x{o.ImageHeight}",
-        ["cameraRotationDeg"] = o.CameraRotationDeg,
-        ["cropCameras"] = o.CropCameras.ToString().ToLowerInvariant(),
-    };
+        var manifest = new Dictionary<string, object?>
+        {
+            ["block"] = o.BlockName,
+            ["variety"] = o.Variety,
+            ["date"] = o.StartUtc.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            ["tool"] = "treescout simulate",
+            ["seed"] = o.Seed,
+            ["rows"] = o.Rows,
+            ["treesPerRow"] = o.TreesPerRow,
+            ["rowSpacingM"] = o.RowSpacingM,
+            ["treeSpacingM"] = o.TreeSpacingM,
+            ["curvedRows"] = o.CurvedRows,
+            ["speedKmh"] = o.SpeedKmh,
+            ["gnss"] = o.Gnss.ToString().ToLowerInvariant(),
+            ["gnssRateHz"] = o.GnssRateHz,
+            ["fps"] = o.Fps,
+            ["cameras"] = o.Cameras.ToString().ToLowerInvariant(),
+            ["resolution"] = $"{o.ImageWidth}x{o.ImageHeight}",
+            ["cameraRotationDeg"] = o.CameraRotationDeg,
+            ["cropCameras"] = o.CropCameras.ToString().ToLowerInvariant(),
+        };
+        if (o.BothSides)
+        {
+            // Only when set: a one-side recording's manifest stays what it was (samples/README.md: byte-identical files).
+            manifest["bothSides"] = true;
+        }
+        return manifest;
+    }
 }

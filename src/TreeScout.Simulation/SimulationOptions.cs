@@ -123,6 +123,9 @@ public sealed record SimulationOptions
 
     public CameraSetup Cameras { get; init; } = CameraSetup.Right;
 
+    /// <summary>Scan every row from both its sides (both cameras: every alley; one camera: two passes per row), not from one.</summary>
+    public bool BothSides { get; init; }
+
     public int ImageWidth { get; init; } = 1280;
 
     public int ImageHeight { get; init; } = 720;

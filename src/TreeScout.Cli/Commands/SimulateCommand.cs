@@ -26,6 +26,7 @@ public static class SimulateCommand
         var outage = new Option<string[]>("--gnss-outage") { Description = "Forced GNSS outage START:DURATION in seconds from the start (repeatable)", AllowMultipleArgumentsPerToken = false };
         var fps = new Option<double>("--fps") { Description = "Camera frame rate", DefaultValueFactory = _ => defaults.Fps };
         var side = new Option<string>("--camera-side") { Description = "Cameras: left, right or both", DefaultValueFactory = _ => "right" };
+        var bothSides = new Option<bool>("--both-sides") { Description = "Scan every row from both its sides (both cameras: every alley; one camera: two passes per row)" };
         var curved = new Option<bool>("--curved-rows") { Description = "Rows follow a gentle curve (contour planting)" };
         var missing = new Option<double>("--missing-trees") { Description = "Share of planted positions without a tree", DefaultValueFactory = _ => defaults.MissingTreeFraction };
         var clusters = new Option<string>("--clusters-per-tree") { Description = "Typical blossom clusters per tree MIN-MAX (some trees sparser or heavier)", DefaultValueFactory = _ => $"{defaults.MinClustersPerTree}-{defaults.MaxClustersPerTree}" };
@@ -42,7 +43,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "Simulate a scan run of an orchard block in bloom: frames, NMEA, camera.json, block plan and ground truth.")
         {
-            output, seed, rows, trees, rowSpacing, treeSpacing, bearing, speed, gnss, gnssRate, heading, talker, noEvents, outage, fps, side,
+            output, seed, rows, trees, rowSpacing, treeSpacing, bearing, speed, gnss, gnssRate, heading, talker, noEvents, outage, fps, side, bothSides,
             curved, missing, clusters, stageMix, resolution, rotation, mountRotation, quality, cropCameras, crops, noFrames, start, force,
         };
         command.SetAction(parse =>
@@ -69,6 +70,7 @@ public static class SimulateCommand
                     GnssOutages = [.. (parse.GetValue(outage) ?? []).Select(SimulationOptions.ParseOutage)],
                     Fps = parse.GetValue(fps),
                     Cameras = SimulationOptions.ParseCameras(parse.GetValue(side)!),
+                    BothSides = parse.GetValue(bothSides),
                     CurvedRows = parse.GetValue(curved),
                     MissingTreeFraction = parse.GetValue(missing),
                     MinClustersPerTree = min,

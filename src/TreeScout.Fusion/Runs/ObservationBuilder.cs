@@ -99,8 +99,12 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
             FirstFrameSequence = sightings[0].Frame.Sequence,
             LastFrameSequence = sightings[^1].Frame.Sequence,
             CameraId = cameraId,
+            RowSide = place is { } seenOn ? SideOf(seenOn.Row, best.Origin) : null,
             GnssQuality = worst,
             ObservedAtUtc = best.Pose.TimeUtc,
         };
     }
+
+    /// <summary>The side of <paramref name="row"/> a camera at <paramref name="camera"/> sees it from: the side it stands on.</summary>
+    public static string SideOf(MappedRow row, Vec3 camera) => row.Project(camera.X, camera.Y).LateralM >= 0 ? RowSides.Right : RowSides.Left;
 }

@@ -27,6 +27,8 @@ public static class TreeFields
             new("tree_index", "tree_idx", FieldKind.Integer, t => t.TreeIndex),
             new("in_plan", "in_plan", FieldKind.Integer, t => t.InPlan ? 1 : 0),
             new("clusters_total", "clusters", FieldKind.Integer, t => t.ClustersTotal),
+            new("clusters_seen_left", "seen_left", FieldKind.Integer, t => t.ClustersSeenLeft),
+            new("clusters_seen_right", "seen_right", FieldKind.Integer, t => t.ClustersSeenRight),
         };
         fields.AddRange(BbchStages.Ordered.Select(stage =>
             new TreeField(BbchStages.Label(stage), BbchStages.Label(stage), FieldKind.Integer, t => t.ClustersAt(stage))));

@@ -70,6 +70,18 @@ internal static class GeoPackageSchema
         """;
 
     /// <summary>
+    /// Columns added after the first stores were written (both sides of the row, ADR 0035): <see cref="RunStore"/> adds
+    /// each one an existing store lacks when it opens it for writing (its old observations keep an unknown side, so its
+    /// counts do not change), and reads a store opened read-only without them as if they were empty.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Table, string Column, string Declaration, string Absent)> AddedColumns =
+    [
+        ("observations", "row_side", "TEXT", "NULL"),
+        ("trees", "clusters_seen_left", "INTEGER NOT NULL DEFAULT 0", "0"),
+        ("trees", "clusters_seen_right", "INTEGER NOT NULL DEFAULT 0", "0"),
+    ];
+
+    /// <summary>
     /// The agronomist's hand counts and the calibrations fitted on them (docs/calibration.md, ADR 0045). Every set of
     /// hand counts entered is kept with the calibration it produced; the latest calibration is the one in use.
     /// </summary>

@@ -38,16 +38,21 @@ public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated
 public sealed partial class RunStore : IDisposable
 {
     private static readonly string[] ObservationParameters =
-        ["@g", "@id", "@tree", "@row", "@h", "@along", "@sigma", "@low", "@reason", "@stage", "@score", "@frames", "@first", "@last", "@cam", "@q", "@at", "@probs", "@msg"];
+        ["@g", "@id", "@tree", "@row", "@h", "@along", "@sigma", "@low", "@reason", "@stage", "@score", "@frames", "@first", "@last", "@cam", "@q", "@at", "@probs", "@msg", "@side"];
 
-    private static readonly string[] AggregateParameters = ["@total", "@low", "@frames", "@density", "@conf", "@score", "@excess", "@dose", "@rate", "@zone", "@geom", "@t"];
+    private static readonly string[] AggregateParameters = ["@total", "@left", "@right", "@low", "@frames", "@density", "@conf", "@score", "@excess", "@dose", "@rate", "@zone", "@geom", "@t"];
     private readonly SqliteConnection _connection;
+
+    /// <summary>What to select for each of <see cref="GeoPackageSchema.AddedColumns"/>: the column, or its empty value in a store without it.</summary>
+    private readonly Dictionary<string, string> _added;
 
     private RunStore(string path, SqliteConnection connection, bool readOnly)
     {
         Path = path;
         _connection = connection;
         IsReadOnly = readOnly;
+        _added = GeoPackageSchema.AddedColumns.ToDictionary(
+            c => c.Column, c => HasColumn(connection, c.Table, c.Column) ? c.Column : $"{c.Absent} AS {c.Column}", StringComparer.Ordinal);
     }
 
     public string Path { get; }
@@ -74,6 +79,10 @@ public sealed partial class RunStore : IDisposable
             using (var tx = connection.BeginTransaction())
             {
                 Exec(connection, GeoPackageSchema.Core + GeoPackageSchema.Tables + GeoPackageSchema.CalibrationTables, tx);
+                foreach (var (table, column, declaration, _) in GeoPackageSchema.AddedColumns.Where(c => !HasColumn(connection, c.Table, c.Column, tx)))
+                {
+                    Exec(connection, $"ALTER TABLE {table} ADD COLUMN {column} {declaration}", tx);
+                }
                 tx.Commit();
             }
             return new RunStore(path, connection, readOnly: false);
@@ -279,7 +288,8 @@ public sealed partial class RunStore : IDisposable
         var trees = new List<TreeRecord>();
         using var cmd = Command($"""
             SELECT geom, tree_id, row_id, tree_index, in_plan, spacing_m, clusters_total, {GeoPackageSchema.StageColumns},
-                   clusters_low_confidence, frames_seen, density_per_m, confidence, mean_score, excess, dose_pct, rate_l_ha, zone_class
+                   clusters_low_confidence, frames_seen, density_per_m, confidence, mean_score, excess, dose_pct, rate_l_ha, zone_class,
+                   {_added["clusters_seen_left"]}, {_added["clusters_seen_right"]}
             FROM trees ORDER BY row_id, tree_index, tree_id
             """, tx);
         using var r = cmd.ExecuteReader();
@@ -312,6 +322,8 @@ public sealed partial class RunStore : IDisposable
                 DosePercent = NullableDouble(r, 13 + n),
                 RateLPerHa = NullableDouble(r, 14 + n),
                 ZoneClass = NullableString(r, 15 + n),
+                ClustersSeenLeft = r.GetInt32(16 + n),
+                ClustersSeenRight = r.GetInt32(17 + n),
             });
         }
         return trees;
@@ -330,7 +342,7 @@ public sealed partial class RunStore : IDisposable
     // fid order: the order the clusters were stored in, which the floating-point sums of TreeAggregate depend on.
     private SqliteCommand SelectClusters(SqliteTransaction? tx)
     {
-        var select = Command("SELECT stage, low_confidence, score, camera_id, first_frame, last_frame, geom FROM observations WHERE tree_id = @t ORDER BY fid", tx);
+        var select = Command($"SELECT stage, low_confidence, score, camera_id, first_frame, last_frame, geom, {_added["row_side"]} FROM observations WHERE tree_id = @t ORDER BY fid", tx);
         select.Parameters.Add("@t", SqliteType.Text);
         return select;
     }
@@ -350,7 +362,8 @@ public sealed partial class RunStore : IDisposable
                 r.GetInt64(4),
                 r.GetInt64(5),
                 latitude,
-                longitude));
+                longitude,
+                NullableString(r, 7)));
         }
         return clusters;
     }
@@ -368,8 +381,8 @@ public sealed partial class RunStore : IDisposable
         var inserted = 0;
         using (var insert = Command("""
             INSERT OR IGNORE INTO observations (geom, observation_id, tree_id, row_id, height_m, along_row_m, sigma_m, low_confidence,
-              low_confidence_reason, stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id)
-            VALUES (@g, @id, @tree, @row, @h, @along, @sigma, @low, @reason, @stage, @score, @frames, @first, @last, @cam, @q, @at, @probs, @msg)
+              low_confidence_reason, stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id, row_side)
+            VALUES (@g, @id, @tree, @row, @h, @along, @sigma, @low, @reason, @stage, @score, @frames, @first, @last, @cam, @q, @at, @probs, @msg, @side)
             """, tx))
         using (var addTree = Command("INSERT OR IGNORE INTO trees (tree_id, row_id, tree_index, in_plan) VALUES (@id, @row, @idx, 0)", tx))
         {
@@ -402,6 +415,7 @@ public sealed partial class RunStore : IDisposable
                 p["@at"].Value = o.ObservedAtUtc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
                 p["@probs"].Value = string.Join(",", o.StageProbabilities.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
                 p["@msg"].Value = messageId.ToString("D");
+                p["@side"].Value = RowSides.IsKnown(o.RowSide) ? o.RowSide : DBNull.Value;
                 if (insert.ExecuteNonQuery() == 0)
                 {
                     continue; // already stored: a redelivery or a replay after a crash
@@ -460,7 +474,7 @@ public sealed partial class RunStore : IDisposable
         using var info = Command("SELECT in_plan, spacing_m FROM trees WHERE tree_id = @t", tx);
         var infoTree = info.Parameters.Add("@t", SqliteType.Text);
         using var update = Command($"""
-            UPDATE trees SET clusters_total = @total, {string.Join(", ", BbchStages.Ordered.Select(s => $"{BbchStages.Label(s)} = @{BbchStages.Label(s)}"))},
+            UPDATE trees SET clusters_total = @total, clusters_seen_left = @left, clusters_seen_right = @right, {string.Join(", ", BbchStages.Ordered.Select(s => $"{BbchStages.Label(s)} = @{BbchStages.Label(s)}"))},
               clusters_low_confidence = @low, frames_seen = @frames, density_per_m = @density, confidence = @conf, mean_score = @score,
               excess = @excess, dose_pct = @dose, rate_l_ha = @rate, zone_class = @zone, geom = coalesce(@geom, geom)
             WHERE tree_id = @t
@@ -493,6 +507,8 @@ public sealed partial class RunStore : IDisposable
             var values = TreeAggregate.Of(tree, ReadClusters(select), profile, calibration);
             u["@t"].Value = treeId;
             u["@total"].Value = values.ClustersTotal;
+            u["@left"].Value = values.ClustersSeenLeft;
+            u["@right"].Value = values.ClustersSeenRight;
             for (var i = 0; i < values.ClustersPerStage.Count; i++)
             {
                 u["@" + BbchStages.Label(BbchStages.Ordered[i])].Value = values.ClustersPerStage[i];
@@ -587,6 +603,16 @@ public sealed partial class RunStore : IDisposable
         cmd.Transaction = tx;
         cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @n";
         cmd.Parameters.AddWithValue("@n", table);
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+    }
+
+    private static bool HasColumn(SqliteConnection connection, string table, string column, SqliteTransaction? tx = null)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT count(*) FROM pragma_table_info(@t) WHERE name = @c";
+        cmd.Parameters.AddWithValue("@t", table);
+        cmd.Parameters.AddWithValue("@c", column);
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 

@@ -28,10 +28,19 @@ public sealed record TreeRecord
     /// <summary>Length of row the tree occupies, metres (plan spacing or half the distance to its neighbours on each side).</summary>
     public double? SpacingM { get; init; }
 
-    /// <summary>Confident clusters attributed to the tree (low-confidence ones are not counted, see <see cref="ClustersLowConfidence"/>).</summary>
+    /// <summary>
+    /// The tree's whole-tree count: confident clusters attributed to it (low-confidence ones are not counted, see
+    /// <see cref="ClustersLowConfidence"/>), a cluster seen from both sides of the row counted once (ADR 0035).
+    /// </summary>
     public int ClustersTotal { get; init; }
 
-    /// <summary>Confident clusters per stage, in <see cref="BbchStages.Ordered"/> order.</summary>
+    /// <summary>Confident clusters seen from the left side of the row (the alley left of it looking from its first end).</summary>
+    public int ClustersSeenLeft { get; init; }
+
+    /// <summary>Confident clusters seen from the right side of the row.</summary>
+    public int ClustersSeenRight { get; init; }
+
+    /// <summary>The whole-tree count per stage, in <see cref="BbchStages.Ordered"/> order (they add up to <see cref="ClustersTotal"/>).</summary>
     public IReadOnlyList<int> ClustersPerStage { get; init; } = NoClusters;
 
     public int ClustersLowConfidence { get; init; }

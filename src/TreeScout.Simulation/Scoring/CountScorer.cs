@@ -1,3 +1,4 @@
+using TreeScout.Contracts;
 using TreeScout.Orchard.Calibration;
 
 namespace TreeScout.Simulation.Scoring;
@@ -19,11 +20,15 @@ public sealed record CalibratedCounts(
 /// <summary>One truth (visible or whole-tree): the raw counts and, with --calibrate-with, the calibrated ones (or why none).</summary>
 public sealed record CountTruthScore(CountAccuracy Raw, CalibratedCounts? Calibrated, string? CalibrationError);
 
+/// <summary>One side of the row: each tree's clusters seen from it against the clusters visible from it.</summary>
+public sealed record SideCountScore(string Side, CountAccuracy Accuracy);
+
 /// <summary>
 /// Per-tree counts against the clusters visible from the scanned faces and against every cluster on the tree (what an
-/// agronomist counts by hand), raw and calibrated (docs/calibration.md).
+/// agronomist counts by hand), raw and calibrated (docs/calibration.md); for a run that scanned rows from both sides
+/// also each side's counts against what was visible from that side (empty otherwise, or when the store has no sides).
 /// </summary>
-public sealed record CountScore(int? CalibrateWith, CountTruthScore Visible, CountTruthScore WholeTree);
+public sealed record CountScore(int? CalibrateWith, CountTruthScore Visible, CountTruthScore WholeTree, IReadOnlyList<SideCountScore> Sides);
 
 /// <summary>Scores per-tree counts for <see cref="Scorer"/>: standing trees only, a missed tree reported 0 clusters.</summary>
 internal static class CountScorer
@@ -50,8 +55,15 @@ internal static class CountScorer
         return new CountScore(
             calibrateWith,
             ForTruth(present, scanned, t => t.VisibleTotal, handCounted, truthOf),
-            ForTruth(present, scanned, t => t.ClustersTotal, handCounted, truthOf));
+            ForTruth(present, scanned, t => t.ClustersTotal, handCounted, truthOf),
+            result.Trees.Any(r => r.ClustersBySide is not null) ? [.. truth.BothSides.Select(side => BySide(present, matched, side))] : []);
     }
+
+    /// <summary>Each standing tree's clusters seen from <paramref name="side"/> (0 for a missed tree) against those visible from it.</summary>
+    private static SideCountScore BySide(List<TruthTree> present, IReadOnlyDictionary<string, ResultTree> matched, string side) =>
+        new(side, Accuracy(present.Select(t => (
+            (double)(matched.TryGetValue(t.TreeId, out var r) ? r.ClustersBySide?.GetValueOrDefault(side) ?? 0 : 0),
+            (double)t.VisibleBySide.GetValueOrDefault(side))).ToList()));
 
     private static CountTruthScore ForTruth(
         List<TruthTree> present, Dictionary<string, int> scanned, Func<TruthTree, int> truthOf, List<ResultTree>? handCounted, Dictionary<ResultTree, TruthTree> standingAt)

@@ -7,7 +7,11 @@ using TreeScout.Contracts;
 namespace TreeScout.Simulation.Scoring;
 
 /// <summary>A tree as the run's map reports it.</summary>
-public sealed record ResultTree(string TreeId, string? RowId, double Latitude, double Longitude, int ClustersTotal, IReadOnlyDictionary<BbchStage, int> ClustersByStage);
+/// <param name="ClustersTotal">Its whole-tree count (a cluster seen from both sides of the row once).</param>
+/// <param name="ClustersBySide">Clusters seen from each side of the row (<see cref="RowSides"/>), when the run's store has them.</param>
+public sealed record ResultTree(
+    string TreeId, string? RowId, double Latitude, double Longitude, int ClustersTotal, IReadOnlyDictionary<BbchStage, int> ClustersByStage,
+    IReadOnlyDictionary<string, int>? ClustersBySide = null);
 
 /// <summary>One blossom cluster the run reports; <paramref name="Sightings"/> when the run says which frames saw it.</summary>
 public sealed record ResultObservation(
@@ -52,8 +56,9 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
     private static List<ResultTree> ReadTrees(SqliteConnection db, string path)
     {
         var stageColumns = BbchStages.Ordered.Select(BbchStages.Label).ToList();
+        var sides = HasColumn(db, "trees", "clusters_seen_left") ? ", clusters_seen_left, clusters_seen_right" : "";
         using var command = db.CreateCommand();
-        command.CommandText = $"SELECT tree_id, row_id, clusters_total, geom, {string.Join(", ", stageColumns)} FROM trees ORDER BY tree_id";
+        command.CommandText = $"SELECT tree_id, row_id, clusters_total, geom, {string.Join(", ", stageColumns)}{sides} FROM trees ORDER BY tree_id";
         using var reader = command.ExecuteReader();
         var trees = new List<ResultTree>();
         while (reader.Read())
@@ -65,7 +70,13 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
             {
                 byStage[BbchStages.Ordered[i]] = reader.IsDBNull(4 + i) ? 0 : reader.GetInt32(4 + i);
             }
-            trees.Add(new ResultTree(id, reader.IsDBNull(1) ? null : reader.GetString(1), point.Y, point.X, reader.IsDBNull(2) ? 0 : reader.GetInt32(2), byStage));
+            var n = 4 + BbchStages.Count;
+            var bySide = sides.Length == 0 ? null : new Dictionary<string, int>(StringComparer.Ordinal)
+            {
+                [RowSides.Left] = reader.GetInt32(n),
+                [RowSides.Right] = reader.GetInt32(n + 1),
+            };
+            trees.Add(new ResultTree(id, reader.IsDBNull(1) ? null : reader.GetString(1), point.Y, point.X, reader.IsDBNull(2) ? 0 : reader.GetInt32(2), byStage, bySide));
         }
         return trees;
     }
@@ -92,6 +103,15 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
                 new ObservationSightings(reader.GetString(6), reader.GetInt64(7), reader.GetInt64(8))));
         }
         return observations;
+    }
+
+    private static bool HasColumn(SqliteConnection db, string table, string column)
+    {
+        using var command = db.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM pragma_table_info(@t) WHERE name = @c";
+        command.Parameters.AddWithValue("@t", table);
+        command.Parameters.AddWithValue("@c", column);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 
     private static Point Point(SqliteDataReader reader, int column, string path, string what)

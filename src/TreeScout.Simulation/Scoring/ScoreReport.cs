@@ -24,7 +24,7 @@ public static class ScoreReport
         Line("  trees standing (truth)", $"{t.TrueTrees}");
         Line("  found / missed / extra", $"{t.Found} / {t.Missed} / {t.Extra}   (by id {t.FoundById}, by position {t.FoundByPosition})");
         Line("  tree position error median / p95 (m)", $"{M(t.PositionErrorM.Median)} / {M(t.PositionErrorM.P95)}");
-        Line("  per-tree count error MAE / MAPE / bias", $"{t.CountMae:F2} / {P(t.CountMapePercent)} / {t.CountBias:+0.00;-0.00;0.00}");
+        Line($"  per-tree count error vs {t.CountTruth} truth", $"MAE {t.CountMae:F2} / MAPE {P(t.CountMapePercent)} / bias {t.CountBias:+0.00;-0.00;0.00}");
         Counts(sb, score.Counts);
         sb.Append("Clusters (visible from the scanned faces)\n");
         Line("  visible true clusters / observations", $"{c.VisibleTrue} / {c.Observations}");
@@ -60,6 +60,10 @@ public static class ScoreReport
                 Row("  raw, trees not hand-counted", c.RawAccuracy, null);
                 Row($"  calibrated on {c.HandCountedTrees.Count} {name} hand counts", c.Accuracy, c.IntervalCoverage);
             }
+        }
+        foreach (var side in counts.Sides)
+        {
+            Row($"{side.Side} side: seen vs visible from it", side.Accuracy, null);
         }
         foreach (var (name, truth) in new[] { ("visible", counts.Visible), ("whole-tree", counts.WholeTree) })
         {

@@ -29,6 +29,7 @@ public sealed record TreeScore(
     int FoundById,
     int FoundByPosition,
     ErrorStats PositionErrorM,
+    string CountTruth,
     double CountMae,
     double? CountMapePercent,
     double CountBias,
@@ -128,8 +129,14 @@ public static class Scorer
         var missed = present.Where(t => !match.ContainsKey(t.TreeId)).Select(t => t.TreeId).ToList();
         var positionErrors = present.Where(t => match.ContainsKey(t.TreeId))
             .Select(t => Distance(plane, match[t.TreeId].Latitude, match[t.TreeId].Longitude, t.Latitude, t.Longitude)).ToList();
-        // Count error over every standing tree; a missed tree reported nothing (0).
-        var errors = present.Select(t => (Error: (match.TryGetValue(t.TreeId, out var r) ? r.ClustersTotal : 0) - t.VisibleTotal, Truth: t.VisibleTotal)).ToList();
+        // Count error over every standing tree; a missed tree reported nothing (0). Against what the scanned faces show,
+        // or, for a run that scanned rows from both sides, against the whole tree: both sides together show most of it.
+        var wholeTree = truth.BothSides.Count > 0;
+        var errors = present.Select(t =>
+        {
+            var truthCount = wholeTree ? t.ClustersTotal : t.VisibleTotal;
+            return (Error: (match.TryGetValue(t.TreeId, out var r) ? r.ClustersTotal : 0) - truthCount, Truth: truthCount);
+        }).ToList();
         var withTruth = errors.Where(e => e.Truth > 0).ToList();
         return new TreeScore(
             present.Count,
@@ -139,6 +146,7 @@ public static class Scorer
             foundById,
             match.Count - foundById,
             Stats(positionErrors),
+            wholeTree ? "whole-tree" : "visible",
             errors.Count == 0 ? 0 : errors.Average(e => Math.Abs(e.Error)),
             withTruth.Count == 0 ? null : 100 * withTruth.Average(e => Math.Abs(e.Error) / (double)e.Truth),
             errors.Count == 0 ? 0 : errors.Average(e => (double)e.Error),
