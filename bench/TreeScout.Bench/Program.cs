@@ -14,7 +14,8 @@ using TreeScout.Hosting;
 using TreeScout.Messaging;
 
 // dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate [--score T]|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
-// dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--speed-kmh 10] [--fps 10] [--seed 23001]
+// dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--row-spacing 3.5] [--speed-kmh 10] [--fps 10] [--seed 23001]
+//     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6]
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
 if (mode == "throughput")

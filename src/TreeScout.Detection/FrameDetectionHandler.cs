@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Contracts;
+using TreeScout.Detection.Inference;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
@@ -20,10 +21,16 @@ public sealed class FrameDetectionHandler(
     public const string FramesDetected = "frames_detected";
     public const string ClustersDetected = "clusters_detected";
     public const string FramesUndecodable = "frames_undecodable";
+    public const string FramesDecimated = "frames_decimated";
 
     public async Task HandleAsync(FrameCaptured frame, MessageContext context, CancellationToken cancellationToken)
     {
         var pipeline = models.Open(options.Value);
+        if (frame.Decimated)
+        {
+            await PublishDecimatedAsync(frame, pipeline, context, cancellationToken);
+            return;
+        }
         FrameDetections result;
         using (var decoded = FrameImage.Decode(frame.Jpeg))
         {
@@ -41,7 +48,11 @@ public sealed class FrameDetectionHandler(
             var upright = FrameImage.Upright(decoded, frame.MountRotationDeg);
             try
             {
-                var analysis = pipeline.Analyze(upright);
+                if (frame.CanopyBand is { } band && CanopyBands.Problem(band, upright.Rows) is { } problem)
+                {
+                    throw new MalformedMessageException($"frame {frame.Sequence} of run {frame.RunId} (camera {frame.CameraId}): {problem}");
+                }
+                var analysis = pipeline.Analyze(upright, frame.CanopyBand);
                 orientation.Observe(frame.CameraId, frame.MountRotationDeg, analysis.Orientation);
                 result = new FrameDetections
                 {
@@ -78,6 +89,33 @@ public sealed class FrameDetectionHandler(
         counters.Add(FramesDetected);
         counters.Add(ClustersDetected, result.Detections.Count);
         logger.LogDebug("Frame {Sequence} of {Camera}: {Clusters} clusters in {Ms:F1} ms", frame.Sequence, frame.CameraId, result.Detections.Count, result.InferenceMs);
+    }
+
+    /// <summary>
+    /// A frame capture's plan skipped: passed on without decoding or inference, marked decimated so fusion counts it
+    /// without taking it for a frame with no clusters.
+    /// </summary>
+    private async Task PublishDecimatedAsync(FrameCaptured frame, BlossomPipeline pipeline, MessageContext context, CancellationToken cancellationToken)
+    {
+        var quarterTurn = frame.MountRotationDeg is 90 or 270;
+        await context.Publisher.PublishAsync(new FrameDetections
+        {
+            MessageId = MessageIds.Derive(frame.MessageId, "detections"),
+            RunId = frame.RunId,
+            FrameMessageId = frame.MessageId,
+            Sequence = frame.Sequence,
+            CameraId = frame.CameraId,
+            CapturedAtUtc = frame.CapturedAtUtc,
+            MonotonicNs = frame.MonotonicNs,
+            Width = quarterTurn ? frame.Height : frame.Width,
+            Height = quarterTurn ? frame.Width : frame.Height,
+            Detector = pipeline.Detector,
+            StageClassifier = pipeline.StageClassifier,
+            Detections = [],
+            Orientation = new OrientationCheck { AppliedRotationDeg = frame.MountRotationDeg },
+            Decimated = true,
+        }, cancellationToken);
+        counters.Add(FramesDecimated);
     }
 
     /// <summary>

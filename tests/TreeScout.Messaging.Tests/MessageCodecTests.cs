@@ -35,6 +35,54 @@ public class MessageCodecTests
     }
 
     [Fact]
+    public void Frame_plan_marks_travel_as_headers_only_when_set()
+    {
+        var frame = new FrameCaptured
+        {
+            MessageId = MessageIds.For("run-1", "frame", 8),
+            RunId = "run-1",
+            Sequence = 8,
+            CameraId = "cam-right",
+            CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 350, TimeSpan.Zero),
+            MonotonicNs = 223_456_789,
+            Width = 1280,
+            Height = 720,
+            Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
+        };
+        Assert.False(MessageCodec.Encode(frame).Headers.ContainsKey(WireHeaders.Decimated));
+        Assert.False(MessageCodec.Encode(frame).Headers.ContainsKey(WireHeaders.CanopyBand));
+
+        var banded = MessageCodec.Encode(frame with { CanopyBand = new ImageRows(103, 591) });
+        Assert.Equal("103,591", banded.Headers[WireHeaders.CanopyBand]);
+        Assert.Equal(new ImageRows(103, 591), Assert.IsType<FrameCaptured>(MessageCodec.Decode(banded)).CanopyBand);
+
+        var decimated = MessageCodec.Encode(frame with { Decimated = true, Jpeg = [] });
+        Assert.Equal("true", decimated.Headers[WireHeaders.Decimated]);
+        var back = Assert.IsType<FrameCaptured>(MessageCodec.Decode(decimated));
+        Assert.True(back.Decimated);
+        Assert.Empty(back.Jpeg);
+    }
+
+    [Theory]
+    [InlineData("591,103")]
+    [InlineData("103")]
+    [InlineData("-1,591")]
+    [InlineData("a,b")]
+    public void A_canopy_band_header_that_is_not_two_rows_top_first_is_malformed(string band)
+    {
+        var envelope = MessageCodec.Encode(new FrameCaptured
+        {
+            MessageId = Guid.NewGuid(), RunId = "run-1", Sequence = 1, CameraId = "cam-right", CapturedAtUtc = DateTimeOffset.UnixEpoch,
+            MonotonicNs = 1, Width = 1280, Height = 720, Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
+        });
+        var headers = new Dictionary<string, string>(envelope.Headers) { [WireHeaders.CanopyBand] = band };
+
+        var ex = Assert.Throws<MalformedMessageException>(() => MessageCodec.Decode(envelope with { Headers = headers }));
+
+        Assert.Equal($"frame-captured: header ts-canopy-band '{band}' is not \"top,bottom\" rows", ex.Message);
+    }
+
+    [Fact]
     public void Json_message_round_trips_with_enums_as_strings()
     {
         var fix = new GnssFix
