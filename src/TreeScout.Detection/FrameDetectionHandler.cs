@@ -54,28 +54,12 @@ public sealed class FrameDetectionHandler(
                 }
                 var analysis = pipeline.Analyze(upright, frame.CanopyBand);
                 orientation.Observe(frame.CameraId, frame.MountRotationDeg, analysis.Orientation);
-                result = new FrameDetections
+                result = Detections(frame, pipeline, upright.Cols, upright.Rows, analysis.Detections, new OrientationCheck
                 {
-                    MessageId = MessageIds.Derive(frame.MessageId, "detections"),
-                    RunId = frame.RunId,
-                    FrameMessageId = frame.MessageId,
-                    Sequence = frame.Sequence,
-                    CameraId = frame.CameraId,
-                    CapturedAtUtc = frame.CapturedAtUtc,
-                    MonotonicNs = frame.MonotonicNs,
-                    Width = upright.Cols,
-                    Height = upright.Rows,
-                    Detector = pipeline.Detector,
-                    StageClassifier = pipeline.StageClassifier,
-                    Detections = analysis.Detections,
-                    Orientation = new OrientationCheck
-                    {
-                        AppliedRotationDeg = frame.MountRotationDeg,
-                        SuspectedRotationDeg = analysis.Orientation.SuspectedRotationDeg,
-                        Confidence = analysis.Orientation.Confidence,
-                    },
-                    InferenceMs = Math.Round(analysis.InferenceMs, 2),
-                };
+                    AppliedRotationDeg = frame.MountRotationDeg,
+                    SuspectedRotationDeg = analysis.Orientation.SuspectedRotationDeg,
+                    Confidence = analysis.Orientation.Confidence,
+                }) with { InferenceMs = Math.Round(analysis.InferenceMs, 2) };
             }
             finally
             {
@@ -98,25 +82,29 @@ public sealed class FrameDetectionHandler(
     private async Task PublishDecimatedAsync(FrameCaptured frame, BlossomPipeline pipeline, MessageContext context, CancellationToken cancellationToken)
     {
         var quarterTurn = frame.MountRotationDeg is 90 or 270;
-        await context.Publisher.PublishAsync(new FrameDetections
-        {
-            MessageId = MessageIds.Derive(frame.MessageId, "detections"),
-            RunId = frame.RunId,
-            FrameMessageId = frame.MessageId,
-            Sequence = frame.Sequence,
-            CameraId = frame.CameraId,
-            CapturedAtUtc = frame.CapturedAtUtc,
-            MonotonicNs = frame.MonotonicNs,
-            Width = quarterTurn ? frame.Height : frame.Width,
-            Height = quarterTurn ? frame.Width : frame.Height,
-            Detector = pipeline.Detector,
-            StageClassifier = pipeline.StageClassifier,
-            Detections = [],
-            Orientation = new OrientationCheck { AppliedRotationDeg = frame.MountRotationDeg },
-            Decimated = true,
-        }, cancellationToken);
+        var detections = Detections(frame, pipeline, quarterTurn ? frame.Height : frame.Width, quarterTurn ? frame.Width : frame.Height, [],
+            new OrientationCheck { AppliedRotationDeg = frame.MountRotationDeg });
+        await context.Publisher.PublishAsync(detections with { Decimated = true }, cancellationToken);
         counters.Add(FramesDecimated);
     }
+
+    /// <summary>The frame's detections message: its id derived from the frame's, so a redelivered frame yields the same one.</summary>
+    private static FrameDetections Detections(FrameCaptured frame, BlossomPipeline pipeline, int width, int height, IReadOnlyList<BlossomDetection> detections, OrientationCheck orientation) => new()
+    {
+        MessageId = MessageIds.Derive(frame.MessageId, "detections"),
+        RunId = frame.RunId,
+        FrameMessageId = frame.MessageId,
+        Sequence = frame.Sequence,
+        CameraId = frame.CameraId,
+        CapturedAtUtc = frame.CapturedAtUtc,
+        MonotonicNs = frame.MonotonicNs,
+        Width = width,
+        Height = height,
+        Detector = pipeline.Detector,
+        StageClassifier = pipeline.StageClassifier,
+        Detections = detections,
+        Orientation = orientation,
+    };
 
     /// <summary>
     /// The first bytes, so a reader of the dead-letter reason can tell a PNG, an empty body or garbage from a cut JPEG,

@@ -6,22 +6,23 @@ namespace TreeScout.Messaging.Tests;
 [Trait("Category", "Unit")]
 public class MessageCodecTests
 {
+    private static FrameCaptured Frame(long sequence) => new()
+    {
+        MessageId = MessageIds.For("run-1", "frame", sequence),
+        RunId = "run-1",
+        Sequence = sequence,
+        CameraId = "cam-right",
+        CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 250, TimeSpan.Zero),
+        MonotonicNs = 123_456_789,
+        Width = 1280,
+        Height = 720,
+        Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
+    };
+
     [Fact]
     public void Frame_travels_as_raw_jpeg_body_with_metadata_in_headers()
     {
-        var frame = new FrameCaptured
-        {
-            MessageId = MessageIds.For("run-1", "frame", 7),
-            RunId = "run-1",
-            Sequence = 7,
-            CameraId = "cam-right",
-            CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 250, TimeSpan.Zero),
-            MonotonicNs = 123_456_789,
-            Width = 1280,
-            Height = 720,
-            MountRotationDeg = 180,
-            Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
-        };
+        var frame = Frame(7) with { MountRotationDeg = 180 };
 
         var envelope = MessageCodec.Encode(frame);
         Assert.Equal("image/jpeg", envelope.ContentType);
@@ -37,18 +38,7 @@ public class MessageCodecTests
     [Fact]
     public void Frame_plan_marks_travel_as_headers_only_when_set()
     {
-        var frame = new FrameCaptured
-        {
-            MessageId = MessageIds.For("run-1", "frame", 8),
-            RunId = "run-1",
-            Sequence = 8,
-            CameraId = "cam-right",
-            CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 350, TimeSpan.Zero),
-            MonotonicNs = 223_456_789,
-            Width = 1280,
-            Height = 720,
-            Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
-        };
+        var frame = Frame(8);
         Assert.False(MessageCodec.Encode(frame).Headers.ContainsKey(WireHeaders.Decimated));
         Assert.False(MessageCodec.Encode(frame).Headers.ContainsKey(WireHeaders.CanopyBand));
 
@@ -70,11 +60,7 @@ public class MessageCodecTests
     [InlineData("a,b")]
     public void A_canopy_band_header_that_is_not_two_rows_top_first_is_malformed(string band)
     {
-        var envelope = MessageCodec.Encode(new FrameCaptured
-        {
-            MessageId = Guid.NewGuid(), RunId = "run-1", Sequence = 1, CameraId = "cam-right", CapturedAtUtc = DateTimeOffset.UnixEpoch,
-            MonotonicNs = 1, Width = 1280, Height = 720, Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
-        });
+        var envelope = MessageCodec.Encode(Frame(1));
         var headers = new Dictionary<string, string>(envelope.Headers) { [WireHeaders.CanopyBand] = band };
 
         var ex = Assert.Throws<MalformedMessageException>(() => MessageCodec.Decode(envelope with { Headers = headers }));
