@@ -110,7 +110,7 @@ internal static class ThroughputBench
 
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
         Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, load average {load}");
-        Console.WriteLine($"{"",-28}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"attribution",12}{"count MAPE",11}");
+        Console.WriteLine($"{"",-28}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"attribution",12}{"recall",8}{"count MAPE",11}");
         foreach (var r in results)
         {
             foreach (var (pace, run, score) in new[] { ("recorded timing", r.Recorded, r.RecordedScore), ("max rate", r.MaxRate, r.MaxRateScore) })
@@ -118,7 +118,7 @@ internal static class ThroughputBench
                 var f = run.Result.Frames;
                 Console.WriteLine($"{r.Variant + ", " + pace,-28}{f.FramesPublished,7}{f.FramesPublished - f.FramesDecimated,9}{f.FramesDecimated,10}{f.FramesShed,6}{run.Elapsed.TotalSeconds,10:F1}{trees / run.Elapsed.TotalHours,9:F0}" +
                     (pace == "max rate" ? $"{"—",8}{"—",8}" : $"{run.Latency.P50,8:F2}{run.Latency.P99,8:F2}") +
-                    $"{score.Clusters.AttributionShare,12:P1}{score.Trees.CountMapePercent,10:F1}%");
+                    $"{score.Clusters.AttributionShare,12:P1}{score.Clusters.Recall,8:P1}{score.Trees.CountMapePercent,10:F1}%");
             }
         }
         Console.WriteLine("inferred = frames the detector ran on; frame->map latency: from a cluster's last frame being captured to the map update that has it (the map writer announces updates every MapWriter:LiveUpdateInterval); trees/h = trees / elapsed");
@@ -146,6 +146,7 @@ internal static class ThroughputBench
             ["frameToMapP50S"] = Math.Round(r.Recorded.Latency.P50, 2),
             ["frameToMapP99S"] = Math.Round(r.Recorded.Latency.P99, 2),
             ["attribution"] = Math.Round(r.RecordedScore.Clusters.AttributionShare, 4),
+            ["recall"] = Math.Round(r.RecordedScore.Clusters.Recall, 4),
             ["countMape"] = r.RecordedScore.Trees.CountMapePercent is { } mape ? Math.Round(mape, 1) : null,
             ["maxRate"] = new JsonObject
             {
