@@ -13,8 +13,9 @@ using TreeScout.Detection.Models;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-// dotnet run -c Release --project bench/TreeScout.Bench -- [bench|evaluate [--score T]|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
-// dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--speed-kmh 10] [--fps 10] [--seed 23001]
+// dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM]|evaluate [--score T]|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--row-spacing 3.5] [--speed-kmh 10] [--fps 10] [--seed 23001]
+//     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6]
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
 if (mode == "throughput")
@@ -26,6 +27,8 @@ string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i +
 int Arg(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var threads = Arg("--threads", 2);
 var rounds = Arg("--rounds", 3);
+// --band TOP,BOTTOM: the worker also on that canopy band of each frame (docs/adr/0065), interleaved with the rest.
+var band = Value("--band")?.Split(',') is [var top, var bottom] ? new ImageRows(int.Parse(top, CultureInfo.InvariantCulture), int.Parse(bottom, CultureInfo.InvariantCulture)) : null;
 var detectorCard = Path.GetFullPath("models/blossom-detector.json");
 var stageCard = Path.GetFullPath("models/bbch-stage.json");
 var heldOut = Path.GetFullPath("samples/detector-heldout");
@@ -111,7 +114,7 @@ long sequence = 0;
     return (frames.Count / sw.Elapsed.TotalSeconds, clusters / (double)frames.Count);
 }
 
-async Task<(double Fps, double ClustersPerFrame)> Worker()
+async Task<(double Fps, double ClustersPerFrame)> Worker(ImageRows? canopyBand = null)
 {
     done.Clear();
     var sw = Stopwatch.StartNew();
@@ -129,6 +132,7 @@ async Task<(double Fps, double ClustersPerFrame)> Worker()
             Width = 1280,
             Height = 720,
             Jpeg = f,
+            CanopyBand = canopyBand,
         });
     }
     for (var received = 0; received < frames.Count; received++)
@@ -146,12 +150,17 @@ Console.Error.WriteLine($"warm-up: bare {Bare().Fps:F2} frames/s");
 Console.Error.WriteLine($"warm-up: worker {(await Worker()).Fps:F2} frames/s"); // sessions, buffers, JIT
 var bareRuns = new List<(double Fps, double Clusters)>();
 var workerRuns = new List<(double Fps, double Clusters)>();
+var bandRuns = new List<(double Fps, double Clusters)>();
 for (var r = 0; r < rounds; r++)
 {
     // Interleaved, so that the other tenants of this shared machine slow both sides alike.
     bareRuns.Add(Bare());
     workerRuns.Add(await Worker());
-    Console.Error.WriteLine($"round {r + 1}: bare {bareRuns[^1].Fps:F2}, worker {workerRuns[^1].Fps:F2} frames/s");
+    if (band is not null)
+    {
+        bandRuns.Add(await Worker(band));
+    }
+    Console.Error.WriteLine($"round {r + 1}: bare {bareRuns[^1].Fps:F2}, worker {workerRuns[^1].Fps:F2}" + (band is null ? "" : $", worker on the band {bandRuns[^1].Fps:F2}") + " frames/s");
 }
 double Median(IEnumerable<double> v) => v.Order().ElementAt(rounds / 2);
 var bareFps = Median(bareRuns.Select(r => r.Fps));
@@ -161,6 +170,11 @@ Console.WriteLine($"detector + stage classifier, {frames.Count} held-out composi
 Console.WriteLine($"{"",-22}{"frames/s",10}{"ms/frame",10}{"clusters/frame",16}");
 Console.WriteLine($"{"bare ONNX Runtime",-22}{bareFps,10:F2}{1000 / bareFps,10:F1}{bareRuns[0].Clusters,16:F1}");
 Console.WriteLine($"{"worker (handler+bus)",-22}{workerFps,10:F2}{1000 / workerFps,10:F1}{workerRuns[0].Clusters,16:F1}");
+if (band is not null)
+{
+    var bandFps = Median(bandRuns.Select(r => r.Fps));
+    Console.WriteLine($"{$"worker, rows {band.Top}-{band.Bottom}",-22}{bandFps,10:F2}{1000 / bandFps,10:F1}{bandRuns[0].Clusters,16:F1}   ({bandFps / workerFps:F2}x the whole frame)");
+}
 Console.WriteLine($"ratio worker / bare: {workerFps / bareFps:F3}   (targets: worker >= 6 frames/s, ratio >= 0.9)");
 if (writeCard)
 {

@@ -21,30 +21,56 @@ using TreeScout.Simulation.Scoring;
 namespace TreeScout.Bench;
 
 /// <summary>
-/// `throughput`: a simulated two-camera drive (both sides of the row, 1 m tree spacing) through the embedded pipeline
-/// twice, side by side: at its recorded timing — what a tractor does, frames shed when the pipeline falls behind — and
-/// at full frame rate (every frame processed, as fast as the pipeline goes), each scored against the truth. Prints a
-/// table and, last, one JSON line. The pipeline's capacity in trees per hour is the max-rate run's; real time means
-/// that capacity covers the drive and the recorded-timing run shed nothing.
+/// `throughput`: a simulated two-camera drive (both sides of the row, 1 m tree spacing) through the embedded pipeline,
+/// once per frame-plan variant (full-rate, decimated, canopy-band, both; docs/adr/0065), each twice side by side: at its
+/// recorded timing — what a tractor does, frames shed when the pipeline falls behind — and at max rate (as fast as the
+/// pipeline goes), each scored against the truth. Prints a table and, last, one JSON line: the reported variant's
+/// numbers (`--report`, default the last one), and every variant's. A variant's capacity in trees per hour is its
+/// max-rate run's; real time means that capacity covers the drive and the recorded-timing run shed nothing.
 /// </summary>
 internal static class ThroughputBench
 {
+    /// <summary>Each variant's FramePlan switches; "full-rate" is every frame, whole: the accuracy every lever is held against.</summary>
+    private static readonly Dictionary<string, (bool Decimate, bool CanopyBand)> Variants = new(StringComparer.Ordinal)
+    {
+        ["full-rate"] = (false, false),
+        ["decimated"] = (true, false),
+        ["canopy-band"] = (false, true),
+        ["both"] = (true, true),
+    };
+
     public static async Task<int> RunAsync(string[] args)
     {
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         double Number(string name, double fallback) => Value(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        var variants = (Value("--variants") ?? string.Join(',', Variants.Keys)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (variants.FirstOrDefault(v => !Variants.ContainsKey(v)) is { } unknown)
+        {
+            Console.Error.WriteLine($"--variants: unknown variant '{unknown}' (known: {string.Join(", ", Variants.Keys)})");
+            return 2;
+        }
+        var report = Value("--report") ?? variants[^1];
+        if (!variants.Contains(report))
+        {
+            Console.Error.WriteLine($"--report {report} is not among --variants {string.Join(",", variants)}");
+            return 2;
+        }
         var options = new SimulationOptions
         {
             Seed = (int)Number("--seed", 23001),
             Rows = (int)Number("--rows", 2),
             TreesPerRow = (int)Number("--trees-per-row", 100),
             TreeSpacingM = 1.0,
+            RowSpacingM = Number("--row-spacing", 3.5),
             SpeedKmh = Number("--speed-kmh", 10),
             Fps = Number("--fps", 10),
             Cameras = CameraSetup.Both,
             CropDirectory = Path.GetFullPath(Value("--crops") ?? "../shared/data/bbch"),
         };
-        var root = Path.Combine(Path.GetTempPath(), $"treescout-throughput-{options.Seed}-{options.Rows}x{options.TreesPerRow}-{options.SpeedKmh}kmh-{options.Fps}fps");
+        // Frames each cluster should be seen in (FramePlan:SightingsPerCluster) for the decimating variants.
+        var sightings = Value("--sightings") ?? new FramePlanOptions().SightingsPerCluster.ToString(CultureInfo.InvariantCulture);
+        var root = Path.Combine(Path.GetTempPath(), $"treescout-throughput-{options.Seed}-{options.Rows}x{options.TreesPerRow}-{options.SpeedKmh}kmh-{options.Fps}fps"
+            + (options.RowSpacingM == 3.5 ? "" : $"-{options.RowSpacingM.ToString(CultureInfo.InvariantCulture)}m"));
         var recording = Path.Combine(root, "recording");
         if (!File.Exists(Path.Combine(recording, "truth.json")))
         {
@@ -57,53 +83,90 @@ internal static class ThroughputBench
         var monotonicNs = new Recording(recording).ReadFrames().Select(f => f.MonotonicNs).ToList();
         var frameCount = monotonicNs.Count;
         var driveS = (monotonicNs.Max() - monotonicNs.Min()) / 1e9;
+        var driven = trees / (driveS / 3600);
         using var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
 
-        Console.Error.WriteLine($"recorded timing: {frameCount} frames over {driveS:F0} s");
-        var recorded = await ScanAsync(recording, Path.Combine(root, "recorded"), ReplayPace.Recorded, loggerFactory);
-        var rssMiB = PeakRssMiB();
-        Console.Error.WriteLine("max rate");
-        var maxRate = await ScanAsync(recording, Path.Combine(root, "max-rate"), ReplayPace.AsFastAsAccepted, loggerFactory);
-        var recordedScore = Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(root, "recorded", RunResult.StoreFile)));
-        var maxRateScore = Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(root, "max-rate", RunResult.StoreFile)));
-
-        var capacity = trees / maxRate.Elapsed.TotalHours;
-        var driven = trees / (driveS / 3600);
-        var realTime = capacity >= driven && recorded.Result.Frames.FramesShed == 0;
-        var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), seed {options.Seed}, load average {load}");
-        Console.WriteLine($"{"",-16}{"frames",8}{"shed",7}{"elapsed s",11}{"trees/h",10}{"p50 s",8}{"p99 s",8}{"attribution",13}{"count MAPE",12}");
-        foreach (var (name, run, score) in new[] { ("recorded timing", recorded, recordedScore), ("max rate", maxRate, maxRateScore) })
+        var results = new List<VariantResult>();
+        foreach (var variant in variants)
         {
-            Console.WriteLine($"{name,-16}{run.Result.Frames.FramesPublished,8}{run.Result.Frames.FramesShed,7}{run.Elapsed.TotalSeconds,11:F1}{trees / run.Elapsed.TotalHours,10:F0}" +
-                $"{run.Latency.P50,8:F2}{run.Latency.P99,8:F2}{score.Clusters.AttributionShare,13:P1}{score.Trees.CountMapePercent,11:F1}%");
+            var (decimate, band) = Variants[variant];
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.Decimate)}"] = decimate.ToString(),
+                [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.CanopyBand)}"] = band.ToString(),
+                [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.SightingsPerCluster)}"] = sightings,
+            }).Build();
+            Console.Error.WriteLine($"{variant}: recorded timing, {frameCount} frames over {driveS:F0} s");
+            var recorded = await ScanAsync(recording, Path.Combine(root, variant, "recorded"), ReplayPace.Recorded, configuration, loggerFactory);
+            Console.Error.WriteLine($"{variant}: max rate");
+            var maxRate = await ScanAsync(recording, Path.Combine(root, variant, "max-rate"), ReplayPace.AsFastAsAccepted, configuration, loggerFactory);
+            results.Add(new VariantResult(
+                variant, recorded, maxRate,
+                Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(root, variant, "recorded", RunResult.StoreFile))),
+                Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(root, variant, "max-rate", RunResult.StoreFile))),
+                trees / maxRate.Elapsed.TotalHours));
         }
-        Console.WriteLine("frame->map latency: from a cluster's last frame being captured to the map update that has it (the map writer announces updates every MapWriter:LiveUpdateInterval)");
-        Console.WriteLine(new JsonObject
+        var rssMiB = PeakRssMiB();
+
+        var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, load average {load}");
+        Console.WriteLine($"{"",-28}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"attribution",12}{"recall",8}{"count MAPE",11}");
+        foreach (var r in results)
         {
-            ["treesPerHour"] = Math.Round(capacity),
-            ["realTime"] = realTime,
-            ["framesProcessed"] = recorded.Result.Frames.FramesPublished,
-            ["framesShed"] = recorded.Result.Frames.FramesShed,
-            ["frameToMapP50S"] = Math.Round(recorded.Latency.P50, 2),
-            ["frameToMapP99S"] = Math.Round(recorded.Latency.P99, 2),
-            ["rssMiBByWorker"] = new JsonObject { ["embedded"] = rssMiB },
-            ["attribution"] = Math.Round(recordedScore.Clusters.AttributionShare, 4),
-            ["countMape"] = recordedScore.Trees.CountMapePercent is { } mape ? Math.Round(mape, 1) : null,
+            foreach (var (pace, run, score) in new[] { ("recorded timing", r.Recorded, r.RecordedScore), ("max rate", r.MaxRate, r.MaxRateScore) })
+            {
+                var f = run.Result.Frames;
+                Console.WriteLine($"{r.Variant + ", " + pace,-28}{f.FramesPublished,7}{f.FramesPublished - f.FramesDecimated,9}{f.FramesDecimated,10}{f.FramesShed,6}{run.Elapsed.TotalSeconds,10:F1}{trees / run.Elapsed.TotalHours,9:F0}" +
+                    (pace == "max rate" ? $"{"—",8}{"—",8}" : $"{run.Latency.P50,8:F2}{run.Latency.P99,8:F2}") +
+                    $"{score.Clusters.AttributionShare,12:P1}{score.Clusters.Recall,8:P1}{score.Trees.CountMapePercent,10:F1}%");
+            }
+        }
+        Console.WriteLine("inferred = frames the detector ran on; frame->map latency: from a cluster's last frame being captured to the map update that has it (the map writer announces updates every MapWriter:LiveUpdateInterval); trees/h = trees / elapsed");
+        var reported = results.Single(r => r.Variant == report);
+        var json = Json(reported, driven, rssMiB);
+        json["variant"] = reported.Variant;
+        json["variants"] = new JsonObject(results.Select(r => KeyValuePair.Create(r.Variant, (JsonNode?)Json(r, driven, rssMiB: null))));
+        Console.WriteLine(json.ToJsonString());
+        return 0;
+    }
+
+    private sealed record VariantResult(string Variant, Timed Recorded, Timed MaxRate, Score RecordedScore, Score MaxRateScore, double TreesPerHour);
+
+    /// <summary>The issue's JSON shape for one variant: recorded-timing numbers, the max-rate run's capacity and accuracy.</summary>
+    private static JsonObject Json(VariantResult r, double driven, long? rssMiB)
+    {
+        var frames = r.Recorded.Result.Frames;
+        var json = new JsonObject
+        {
+            ["treesPerHour"] = Math.Round(r.TreesPerHour),
+            ["realTime"] = r.TreesPerHour >= driven && frames.FramesShed == 0,
+            ["framesProcessed"] = frames.FramesPublished - frames.FramesDecimated,
+            ["framesDecimated"] = frames.FramesDecimated,
+            ["framesShed"] = frames.FramesShed,
+            ["frameToMapP50S"] = Math.Round(r.Recorded.Latency.P50, 2),
+            ["frameToMapP99S"] = Math.Round(r.Recorded.Latency.P99, 2),
+            ["attribution"] = Math.Round(r.RecordedScore.Clusters.AttributionShare, 4),
+            ["recall"] = Math.Round(r.RecordedScore.Clusters.Recall, 4),
+            ["countMape"] = r.RecordedScore.Trees.CountMapePercent is { } mape ? Math.Round(mape, 1) : null,
             ["maxRate"] = new JsonObject
             {
-                ["elapsedS"] = Math.Round(maxRate.Elapsed.TotalSeconds, 1),
-                ["attribution"] = Math.Round(maxRateScore.Clusters.AttributionShare, 4),
-                ["countMape"] = maxRateScore.Trees.CountMapePercent is { } m ? Math.Round(m, 1) : null,
+                ["elapsedS"] = Math.Round(r.MaxRate.Elapsed.TotalSeconds, 1),
+                ["framesDecimated"] = r.MaxRate.Result.Frames.FramesDecimated,
+                ["attribution"] = Math.Round(r.MaxRateScore.Clusters.AttributionShare, 4),
+                ["countMape"] = r.MaxRateScore.Trees.CountMapePercent is { } m ? Math.Round(m, 1) : null,
             },
-        }.ToJsonString());
-        return 0;
+        };
+        if (rssMiB is { } rss)
+        {
+            json["rssMiBByWorker"] = new JsonObject { ["embedded"] = rss };
+        }
+        return json;
     }
 
     private sealed record Timed(ScanResult Result, TimeSpan Elapsed, (double P50, double P99) Latency);
 
     /// <summary>The embedded workers (detection, fusion, map writer) fed through a bus that notes when each frame went out and each map update came.</summary>
-    private static async Task<Timed> ScanAsync(string recording, string outDirectory, ReplayPace pace, ILoggerFactory loggerFactory)
+    private static async Task<Timed> ScanAsync(string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, ILoggerFactory loggerFactory)
     {
         if (Directory.Exists(outDirectory))
         {
@@ -111,7 +174,6 @@ internal static class ThroughputBench
             Directory.Delete(outDirectory, recursive: true);
         }
         Directory.CreateDirectory(outDirectory);
-        var configuration = new ConfigurationBuilder().Build();
         await using var workers = await EmbeddedWorkers.StartAsync(
             [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], configuration, loggerFactory, CancellationToken.None);
         await using var feeder = workers.Connect("throughput", loggerFactory);

@@ -25,7 +25,11 @@ public sealed record ReplayPace(double Speedup, bool MaxRate)
 }
 
 /// <summary>What a capture session did; the same numbers go into <see cref="RunStopped"/>.</summary>
-public sealed record CaptureResult(long FramesPublished, long FramesShed, long FramesUnreadable, TimeSpan Elapsed, string Reason);
+public sealed record CaptureResult(long FramesPublished, long FramesShed, long FramesUnreadable, TimeSpan Elapsed, string Reason)
+{
+    /// <summary>Of <see cref="FramesPublished"/>, those the frame plan decimated (published without an image).</summary>
+    public long FramesDecimated { get; init; }
+}
 
 /// <summary>
 /// Publishes a frame source into a run: one <see cref="FrameCaptured"/> per readable frame with the deterministic id
@@ -44,6 +48,7 @@ public sealed class CaptureSession(
     public const string FramesCaptured = "frames_captured";
     public const string FramesShed = "frames_shed";
     public const string FramesUnreadable = "frames_unreadable";
+    public const string FramesDecimated = "frames_decimated";
 
     /// <summary>Longest wait between attempts while a max-rate replay is held back by a full frames queue.</summary>
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
@@ -62,12 +67,15 @@ public sealed class CaptureSession(
     /// </summary>
     public TimeSpan? ProgressInterval { get; init; }
 
+    /// <summary>Which frames are decimated and on which rows detection looks (docs/adr/0065); null: every frame, whole.</summary>
+    public FramePlanner? Plan { get; init; }
+
     // Detection rotates each frame upright by its camera's mount rotation; capture stamps it on the frame.
     private readonly Dictionary<string, int> _mountRotation = cameras.ToDictionary(c => c.CameraId, c => c.MountRotationDeg, StringComparer.Ordinal);
 
     public async Task<CaptureResult> RunAsync(string runId, CancellationToken cancellationToken)
     {
-        long published = 0, shed = 0, unreadable = 0;
+        long published = 0, shed = 0, unreadable = 0, decimated = 0;
         var clock = Stopwatch.StartNew();
         var progressDue = TimeSpan.Zero;
         long? firstMonotonic = null;
@@ -93,9 +101,15 @@ public sealed class CaptureSession(
                         await Task.Delay(wait, cancellationToken);
                     }
                 }
-                if (await PublishAsync(runId, frame, cancellationToken))
+                var decision = Plan?.Decide(frame.CameraId, frame.CapturedAtUtc, frame.MonotonicNs) ?? default;
+                if (await PublishAsync(runId, frame, decision, cancellationToken))
                 {
                     published++;
+                    if (decision.Decimated)
+                    {
+                        decimated++;
+                        counters?.Add(FramesDecimated);
+                    }
                     counters?.Add(FramesCaptured);
                     // Per camera too: the console shows frames per second of each camera.
                     counters?.Add(FramesCaptured + "." + frame.CameraId);
@@ -130,7 +144,7 @@ public sealed class CaptureSession(
         {
             reason = "end-of-source";
         }
-        var result = new CaptureResult(published, shed, unreadable, clock.Elapsed, reason);
+        var result = new CaptureResult(published, shed, unreadable, clock.Elapsed, reason) { FramesDecimated = decimated };
         await publisher.PublishAsync(new RunStopped
         {
             MessageId = MessageIds.For(runId, "run-stopped", 0),
@@ -138,12 +152,13 @@ public sealed class CaptureSession(
             StoppedAtUtc = DateTimeOffset.UtcNow,
             FramesPublished = published,
             FramesShed = shed,
+            FramesDecimated = decimated,
             FramesUnreadable = unreadable,
             Reason = reason,
             CountsCoverRun = CountsCoverRun,
         }, CancellationToken.None);
-        _logger.LogInformation("Capture of {Source} ended ({Reason}): {Published} frames published, {Shed} shed, {Unreadable} unreadable in {Elapsed:F1} s",
-            source.Description, reason, published, shed, unreadable, clock.Elapsed.TotalSeconds);
+        _logger.LogInformation("Capture of {Source} ended ({Reason}): {Published} frames published ({Decimated} of them decimated), {Shed} shed, {Unreadable} unreadable in {Elapsed:F1} s",
+            source.Description, reason, published, decimated, shed, unreadable, clock.Elapsed.TotalSeconds);
         return result;
     }
 
@@ -158,7 +173,7 @@ public sealed class CaptureSession(
         }, cancellationToken);
 
     /// <summary>True when confirmed; false when refused because the frames queue is full (shed).</summary>
-    private async Task<bool> PublishAsync(string runId, SourceFrame frame, CancellationToken cancellationToken)
+    private async Task<bool> PublishAsync(string runId, SourceFrame frame, FrameDecision decision, CancellationToken cancellationToken)
     {
         var message = new FrameCaptured
         {
@@ -171,7 +186,10 @@ public sealed class CaptureSession(
             Width = frame.Width,
             Height = frame.Height,
             MountRotationDeg = _mountRotation.GetValueOrDefault(frame.CameraId),
-            Jpeg = frame.Jpeg!,
+            // A decimated frame travels without its image: only its place in the run's count.
+            Jpeg = decision.Decimated ? [] : frame.Jpeg!,
+            Decimated = decision.Decimated,
+            CanopyBand = decision.Decimated ? null : decision.CanopyBand,
         };
         var backoff = TimeSpan.FromMilliseconds(10);
         while (true)
@@ -202,10 +220,13 @@ public sealed class CaptureSession(
 /// </summary>
 public sealed class RecordingPlayer(Recording recording, IMessagePublisher publisher, ReplayPace pace, WorkerCounters? counters = null, ILogger? logger = null)
 {
+    /// <summary>The run's frame plan; null: every frame, whole.</summary>
+    public FramePlanner? Plan { get; init; }
+
     public async Task<CaptureResult> PlayAsync(string runId, CancellationToken cancellationToken)
     {
         recording.Validate();
         using var source = new RecordingFrameSource(recording);
-        return await new CaptureSession(source, publisher, pace, recording.ReadCameras().Cameras, counters, logger).RunAsync(runId, cancellationToken);
+        return await new CaptureSession(source, publisher, pace, recording.ReadCameras().Cameras, counters, logger) { Plan = Plan }.RunAsync(runId, cancellationToken);
     }
 }

@@ -79,6 +79,7 @@ public sealed class CaptureLoopService(
     CaptureController controller,
     IMessageBus bus,
     IOptions<CaptureOptions> options,
+    IOptions<FramePlanOptions> framePlan,
     WorkerCounters counters,
     WorkerWarnings warnings,
     ILogger<CaptureLoopService> logger) : BackgroundService
@@ -174,11 +175,24 @@ public sealed class CaptureLoopService(
             // A resumed run's frames are numbered after every frame the interrupted capture can have sent (≤ 1000 frames/s),
             // so their ids never collide with the earlier ones.
             var firstSequence = start.Resumed ? (long)Math.Max(0, (DateTimeOffset.UtcNow - run.StartedAtUtc).TotalMilliseconds) : 0;
+            var plan = new FramePlanner(run.Cameras, run.RowSpacingM, framePlan.Value);
+            // Ground speed for decimation from the fixes fusion's GNSS reader publishes; a fix missed here only keeps a frame more.
+            await using var fixes = framePlan.Value.Decimate
+                ? await bus.ListenAsync(Topology.GnssExchange, "#", envelope =>
+                {
+                    if (MessageCodec.Decode(envelope) is GnssFix fix)
+                    {
+                        plan.Speed.Observe(fix);
+                    }
+                    return Task.CompletedTask;
+                }, cancellationToken)
+                : null;
             await new CaptureSession(source, bus, options.Value.Pace, run.Cameras, counters, logger)
             {
                 FirstSequence = firstSequence,
                 CountsCoverRun = !start.Resumed,
                 ProgressInterval = options.Value.ProgressInterval,
+                Plan = plan,
             }.RunAsync(runId, cancellationToken);
         }
     }

@@ -16,6 +16,7 @@ public sealed class CaptureWorkerModule : IWorkerModule
     {
         services.AddValidatedOptions<CaptureOptions>(configuration, CaptureOptions.Section);
         services.AddSingleton<IValidateOptions<CaptureOptions>, RecordingSourceValidation>();
+        services.AddValidatedOptions<FramePlanOptions>(configuration, FramePlanOptions.Section);
         services.AddSingleton<CaptureController>();
         services.AddSingleton<RunStartedHandler>();
         services.AddSingleton<RunStopRequestedHandler>();

@@ -36,4 +36,23 @@ public sealed record FrameCaptured : IMessage
     public int MountRotationDeg { get; init; }
 
     public required byte[] Jpeg { get; init; }
+
+    /// <summary>
+    /// Capture's frame plan skipped this frame (more frames per metre than fusion needs at this ground speed): no image
+    /// (<see cref="Jpeg"/> empty), detection passes it on as a decimated <see cref="FrameDetections"/> without inference,
+    /// so the run's frame count still closes (docs/adr/0065).
+    /// </summary>
+    public bool Decimated { get; init; }
+
+    /// <summary>
+    /// Rows of the upright frame the canopy can appear in, by the camera's geometry; detection runs the detector on
+    /// these rows only. Null: the whole frame.
+    /// </summary>
+    public ImageRows? CanopyBand { get; init; }
+}
+
+/// <summary>Rows <see cref="Top"/> (inclusive) to <see cref="Bottom"/> (exclusive) of an image, pixels.</summary>
+public sealed record ImageRows(int Top, int Bottom)
+{
+    public int Height => Bottom - Top;
 }

@@ -73,4 +73,10 @@ public sealed record FrameDetections : IMessage
     public required OrientationCheck Orientation { get; init; }
 
     public double InferenceMs { get; init; }
+
+    /// <summary>
+    /// The frame was skipped by capture's frame plan and never looked at: not "no clusters", so fusion accounts for it
+    /// without feeding it to the tracker (docs/adr/0065). <see cref="Detections"/> is empty.
+    /// </summary>
+    public bool Decimated { get; init; }
 }

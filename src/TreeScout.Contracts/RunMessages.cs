@@ -72,6 +72,12 @@ public sealed record RunStopped : IMessage
     /// <summary>Frames refused by the broker under overload (frames queue full) and not retried.</summary>
     public long FramesShed { get; init; }
 
+    /// <summary>
+    /// Of <see cref="FramesPublished"/>, those the frame plan skipped as more than fusion needs at the ground speed
+    /// (published without an image so the count closes; never inferred).
+    /// </summary>
+    public long FramesDecimated { get; init; }
+
     /// <summary>Frames the source delivered that could not be read or encoded.</summary>
     public long FramesUnreadable { get; init; }
 

@@ -80,17 +80,23 @@ public sealed class BlossomPipeline : IDisposable
         }
     }
 
-    public FrameAnalysis Analyze(Mat upright)
+    /// <summary>
+    /// Detects, classifies and checks the orientation of one upright frame; with <paramref name="canopyBand"/> the models
+    /// see only those rows (a view, no copy) and the boxes are mapped back to the whole frame.
+    /// </summary>
+    public FrameAnalysis Analyze(Mat upright, ImageRows? canopyBand = null)
     {
         lock (_gate)
         {
             var started = Stopwatch.GetTimestamp();
-            var boxes = _detector.Detect(upright);
-            var probabilities = _classifier.Classify(upright, boxes);
+            using var band = canopyBand is { } rows ? new Mat(upright, new Rect(0, rows.Top, upright.Cols, rows.Height)) : null;
+            var region = band ?? upright;
+            var boxes = _detector.Detect(region);
+            var probabilities = _classifier.Classify(region, boxes);
             var detections = new BlossomDetection[boxes.Count];
             for (var i = 0; i < boxes.Count; i++)
             {
-                var b = boxes[i];
+                var b = CanopyBands.ToFrame(boxes[i], canopyBand);
                 detections[i] = new BlossomDetection
                 {
                     X = b.X,
@@ -103,7 +109,8 @@ public sealed class BlossomPipeline : IDisposable
                 };
             }
             // From the detector's scaled copy: thumbnailing the full 1280×720 frame again took ~4 ms of a ~130 ms frame.
-            var orientation = _orientation.Estimate(_detector.Scaled);
+            // A band has no sky or soil to tell up from down: then the whole frame is thumbnailed after all.
+            var orientation = _orientation.Estimate(band is null ? _detector.Scaled : upright);
             return new FrameAnalysis(detections, orientation, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Contracts;
+using TreeScout.Detection.Inference;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
@@ -20,10 +21,16 @@ public sealed class FrameDetectionHandler(
     public const string FramesDetected = "frames_detected";
     public const string ClustersDetected = "clusters_detected";
     public const string FramesUndecodable = "frames_undecodable";
+    public const string FramesDecimated = "frames_decimated";
 
     public async Task HandleAsync(FrameCaptured frame, MessageContext context, CancellationToken cancellationToken)
     {
         var pipeline = models.Open(options.Value);
+        if (frame.Decimated)
+        {
+            await PublishDecimatedAsync(frame, pipeline, context, cancellationToken);
+            return;
+        }
         FrameDetections result;
         using (var decoded = FrameImage.Decode(frame.Jpeg))
         {
@@ -41,30 +48,18 @@ public sealed class FrameDetectionHandler(
             var upright = FrameImage.Upright(decoded, frame.MountRotationDeg);
             try
             {
-                var analysis = pipeline.Analyze(upright);
-                orientation.Observe(frame.CameraId, frame.MountRotationDeg, analysis.Orientation);
-                result = new FrameDetections
+                if (frame.CanopyBand is { } band && CanopyBands.Problem(band, upright.Rows) is { } problem)
                 {
-                    MessageId = MessageIds.Derive(frame.MessageId, "detections"),
-                    RunId = frame.RunId,
-                    FrameMessageId = frame.MessageId,
-                    Sequence = frame.Sequence,
-                    CameraId = frame.CameraId,
-                    CapturedAtUtc = frame.CapturedAtUtc,
-                    MonotonicNs = frame.MonotonicNs,
-                    Width = upright.Cols,
-                    Height = upright.Rows,
-                    Detector = pipeline.Detector,
-                    StageClassifier = pipeline.StageClassifier,
-                    Detections = analysis.Detections,
-                    Orientation = new OrientationCheck
-                    {
-                        AppliedRotationDeg = frame.MountRotationDeg,
-                        SuspectedRotationDeg = analysis.Orientation.SuspectedRotationDeg,
-                        Confidence = analysis.Orientation.Confidence,
-                    },
-                    InferenceMs = Math.Round(analysis.InferenceMs, 2),
-                };
+                    throw new MalformedMessageException($"frame {frame.Sequence} of run {frame.RunId} (camera {frame.CameraId}): {problem}");
+                }
+                var analysis = pipeline.Analyze(upright, frame.CanopyBand);
+                orientation.Observe(frame.CameraId, frame.MountRotationDeg, analysis.Orientation);
+                result = Detections(frame, pipeline, upright.Cols, upright.Rows, analysis.Detections, new OrientationCheck
+                {
+                    AppliedRotationDeg = frame.MountRotationDeg,
+                    SuspectedRotationDeg = analysis.Orientation.SuspectedRotationDeg,
+                    Confidence = analysis.Orientation.Confidence,
+                }) with { InferenceMs = Math.Round(analysis.InferenceMs, 2) };
             }
             finally
             {
@@ -79,6 +74,37 @@ public sealed class FrameDetectionHandler(
         counters.Add(ClustersDetected, result.Detections.Count);
         logger.LogDebug("Frame {Sequence} of {Camera}: {Clusters} clusters in {Ms:F1} ms", frame.Sequence, frame.CameraId, result.Detections.Count, result.InferenceMs);
     }
+
+    /// <summary>
+    /// A frame capture's plan skipped: passed on without decoding or inference, marked decimated so fusion counts it
+    /// without taking it for a frame with no clusters.
+    /// </summary>
+    private async Task PublishDecimatedAsync(FrameCaptured frame, BlossomPipeline pipeline, MessageContext context, CancellationToken cancellationToken)
+    {
+        var quarterTurn = frame.MountRotationDeg is 90 or 270;
+        var detections = Detections(frame, pipeline, quarterTurn ? frame.Height : frame.Width, quarterTurn ? frame.Width : frame.Height, [],
+            new OrientationCheck { AppliedRotationDeg = frame.MountRotationDeg });
+        await context.Publisher.PublishAsync(detections with { Decimated = true }, cancellationToken);
+        counters.Add(FramesDecimated);
+    }
+
+    /// <summary>The frame's detections message: its id derived from the frame's, so a redelivered frame yields the same one.</summary>
+    private static FrameDetections Detections(FrameCaptured frame, BlossomPipeline pipeline, int width, int height, IReadOnlyList<BlossomDetection> detections, OrientationCheck orientation) => new()
+    {
+        MessageId = MessageIds.Derive(frame.MessageId, "detections"),
+        RunId = frame.RunId,
+        FrameMessageId = frame.MessageId,
+        Sequence = frame.Sequence,
+        CameraId = frame.CameraId,
+        CapturedAtUtc = frame.CapturedAtUtc,
+        MonotonicNs = frame.MonotonicNs,
+        Width = width,
+        Height = height,
+        Detector = pipeline.Detector,
+        StageClassifier = pipeline.StageClassifier,
+        Detections = detections,
+        Orientation = orientation,
+    };
 
     /// <summary>
     /// The first bytes, so a reader of the dead-letter reason can tell a PNG, an empty body or garbage from a cut JPEG,

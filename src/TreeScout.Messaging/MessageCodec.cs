@@ -32,6 +32,14 @@ public static class MessageCodec
             headers[WireHeaders.Width] = frame.Width.ToString(CultureInfo.InvariantCulture);
             headers[WireHeaders.Height] = frame.Height.ToString(CultureInfo.InvariantCulture);
             headers[WireHeaders.MountRotation] = frame.MountRotationDeg.ToString(CultureInfo.InvariantCulture);
+            if (frame.Decimated)
+            {
+                headers[WireHeaders.Decimated] = "true";
+            }
+            if (frame.CanopyBand is { } band)
+            {
+                headers[WireHeaders.CanopyBand] = string.Create(CultureInfo.InvariantCulture, $"{band.Top},{band.Bottom}");
+            }
             return new MessageEnvelope(frame.MessageId, info.Name, JpegContentType, headers, frame.Jpeg);
         }
         var body = JsonSerializer.SerializeToUtf8Bytes(message, info.Type, ContractsJsonContext.Default);
@@ -164,7 +172,21 @@ public static class MessageCodec
             Height = (int)ParseLong(envelope, WireHeaders.Height),
             MountRotationDeg = envelope.Header(WireHeaders.MountRotation) is null ? 0 : (int)ParseLong(envelope, WireHeaders.MountRotation),
             Jpeg = envelope.Body.ToArray(),
+            Decimated = envelope.Header(WireHeaders.Decimated) == "true",
+            CanopyBand = envelope.Header(WireHeaders.CanopyBand) is { } band ? ParseBand(envelope, band) : null,
         };
+    }
+
+    /// <summary>"top,bottom" with 0 ≤ top &lt; bottom ≤ the frame's height (checked by detection against the upright frame).</summary>
+    private static ImageRows ParseBand(MessageEnvelope envelope, string value)
+    {
+        var parts = value.Split(',');
+        return parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var top)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var bottom)
+            && top < bottom
+            ? new ImageRows(top, bottom)
+            : throw new MalformedMessageException($"{envelope.Type}: header {WireHeaders.CanopyBand} '{Reasons.OneLine(value)}' is not \"top,bottom\" rows");
     }
 
     private static string Required(MessageEnvelope envelope, string header) =>

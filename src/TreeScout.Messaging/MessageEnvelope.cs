@@ -24,6 +24,12 @@ public static class WireHeaders
     public const string Height = "ts-height";
     public const string MountRotation = "ts-mount-rotation";
 
+    /// <summary>"true" on a frame the frame plan skipped (absent otherwise).</summary>
+    public const string Decimated = "ts-decimated";
+
+    /// <summary>The canopy band's rows of the upright frame, "top,bottom" (absent: the whole frame).</summary>
+    public const string CanopyBand = "ts-canopy-band";
+
     // Added when a message is dead-lettered by a TreeScout consumer.
     public const string Error = "x-treescout-error";
     public const string ErrorType = "x-treescout-error-type";

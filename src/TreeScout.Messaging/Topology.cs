@@ -149,7 +149,8 @@ public sealed class Topology
     /// <summary>Per worker: queues it consumes and exchanges it publishes to. Deployment derives broker permissions from this.</summary>
     public static WorkerEndpoints EndpointsOf(WorkerRole role) => role switch
     {
-        WorkerRole.Capture => new(role, [CaptureControlQueue], [FramesExchange, ControlExchange, StatusExchange, RunLedgerExchange]),
+        // Capture hears GNSS fixes for the ground speed its frame plan decimates by (docs/adr/0065).
+        WorkerRole.Capture => new(role, [CaptureControlQueue], [FramesExchange, ControlExchange, StatusExchange, RunLedgerExchange]) { ListenedExchanges = [GnssExchange] },
         WorkerRole.Detection => new(role, [DetectionFramesQueue], [DetectionsExchange, StatusExchange, RunLedgerExchange]),
         WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, StatusExchange, RunLedgerExchange]),
         WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange, RunLedgerExchange]),

@@ -116,7 +116,7 @@ public sealed class InterruptedRunTests
         var warnings = new WorkerWarnings();
         var before = (await RunBook.ReadAsync(bus, CancellationToken.None)).Find(RunId)!.Interruptions.Count;
         var loop = new CaptureLoopService(new CaptureController(new ActiveRun(), NullLogger<CaptureController>.Instance), bus,
-            Options.Create(new CaptureOptions { Source = source }), counters, warnings, NullLogger<CaptureLoopService>.Instance);
+            Options.Create(new CaptureOptions { Source = source }), Options.Create(new FramePlanOptions()), counters, warnings, NullLogger<CaptureLoopService>.Instance);
         await loop.StartAsync(CancellationToken.None);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         IReadOnlyList<RunInterrupted> interruptions;

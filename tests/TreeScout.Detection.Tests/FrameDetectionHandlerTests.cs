@@ -114,6 +114,60 @@ public sealed class FrameDetectionHandlerTests(ITestOutputHelper output) : IAsyn
     }
 
     [Fact]
+    public async Task A_decimated_frame_is_passed_on_as_decimated_without_inference()
+    {
+        var frame = Frame(3, [], 1280, 720, mountRotation: 90) with { Decimated = true };
+        await _feeder.PublishAsync(frame);
+        var result = await NextAsync(frame.MessageId);
+
+        Assert.True(result.Decimated);
+        Assert.Empty(result.Detections);
+        Assert.Equal(MessageIds.Derive(frame.MessageId, "detections"), result.MessageId);
+        // Sized as the upright frame would be: the camera is turned a quarter.
+        Assert.Equal((3L, 720, 1280, 90), (result.Sequence, result.Width, result.Height, result.Orientation.AppliedRotationDeg));
+        Assert.Null(result.Orientation.SuspectedRotationDeg);
+        var counters = Detection.GetRequiredService<WorkerCounters>();
+        Assert.Equal((1L, 0L, 0L), (counters[FrameDetectionHandler.FramesDecimated], counters[FrameDetectionHandler.FramesDetected], counters[FrameDetectionHandler.FramesUndecodable]));
+    }
+
+    [Fact]
+    public async Task On_a_canopy_band_the_clusters_are_those_of_the_band_alone_placed_in_the_whole_frame()
+    {
+        using var image = Cv2.ImRead(Path.Combine(RepoPaths.Samples, "detector-heldout", "frames", "0000.jpg"));
+        using var band = new Mat(image, new Rect(0, 200, image.Cols, 400));
+        var (whole, w, h) = Encode(image);
+        var (cropped, cw, ch) = Encode(band);
+        var banded = Frame(10, whole, w, h) with { CanopyBand = new ImageRows(200, 600) };
+        var alone = Frame(11, cropped, cw, ch);
+        await _feeder.PublishAsync(banded);
+        await _feeder.PublishAsync(alone);
+        var a = await NextAsync(banded.MessageId);
+        var b = await NextAsync(alone.MessageId);
+
+        Assert.Equal((1280, 720), (a.Width, a.Height));
+        Assert.NotEmpty(b.Detections);
+        Assert.Equal(b.Detections.Select(d => (d.X, d.Y + 200, d.W, d.H, d.Score, d.Stage)), a.Detections.Select(d => (d.X, d.Y, d.W, d.H, d.Score, d.Stage)));
+        Assert.All(a.Detections, d => Assert.InRange(d.Y, 200, 600));
+    }
+
+    [Fact]
+    public async Task A_canopy_band_beyond_the_frame_is_dead_lettered_with_the_reason()
+    {
+        using var image = Cv2.ImRead(Path.Combine(RepoPaths.Samples, "detector-heldout", "frames", "0000.jpg"));
+        var (bytes, w, h) = Encode(image, ".jpg");
+        var frame = Frame(12, bytes, w, h) with { CanopyBand = new ImageRows(100, 900) };
+        await _feeder.PublishAsync(frame);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (_workers.Broker.DeadLetters(Topology.DetectionFramesQueue).Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        var dead = Assert.Single(_workers.Broker.DeadLetters(Topology.DetectionFramesQueue));
+        Assert.Equal($"frame 12 of run {RunId} (camera cam-right): canopy band rows 100..900 do not fit the upright frame's 720 rows", dead.Headers[WireHeaders.Error]);
+    }
+
+    [Fact]
     public async Task Undecodable_frame_is_dead_lettered_with_the_reason_and_counted()
     {
         var frame = Frame(7, [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5], 1280, 720);

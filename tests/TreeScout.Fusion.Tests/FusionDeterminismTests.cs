@@ -50,8 +50,8 @@ public sealed class FusionDeterminismTests
             // queue far ahead, as on a replay after a crash). The fix retention is shorter than the run (≈ 20 s), so fixes
             // are pruned and acknowledged while it goes: the fixes-first order must not lose the early frames' fixes.
             var options = new FusionOptions { FixRetention = TimeSpan.FromSeconds(5) };
-            var (live, liveProgress) = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.Zero), options);
-            var (fixesFirst, fixesFirstProgress) = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.FromMinutes(10)), options);
+            var (live, liveProgress, _) = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.Zero), options);
+            var (fixesFirst, fixesFirstProgress, _) = await FuseAsync(scan, scan.ArrivalOrder(TimeSpan.FromMinutes(10)), options);
 
             Assert.True(live.Count > 100, $"{live.Count} observations");
             Assert.Equal(0, liveProgress.FramesWithoutPose);
@@ -68,11 +68,47 @@ public sealed class FusionDeterminismTests
         }
     }
 
+    [Fact]
+    public async Task Decimated_frames_close_the_run_by_its_count_and_age_no_track()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "treescout-fusion-tests", $"decimated-{Guid.NewGuid():N}");
+        try
+        {
+            var scan = SimulatedScan.Create(FusionAccuracyTests.Base(21) with { TreesPerRow = 5 }, directory, DetectionNoise.Realistic, "sim-decimated");
+            // Capture's plan at 10 fps and 6 km/h keeps about every other frame: odd frames come as decimated.
+            static bool Skipped(FrameDetections f) => f.Sequence % 2 == 1;
+            var order = scan.ArrivalOrder(TimeSpan.Zero).ToList();
+            var decimated = order.Select(m => m is FrameDetections f && Skipped(f) ? f with { Decimated = true, Detections = [] } : m);
+            var stopped = scan.Stopped with { FramesDecimated = scan.Frames.Count(Skipped) };
+            var (withDecimated, progress, fused) = await FuseAsync(scan, decimated.Select(m => m is RunStopped ? stopped : m), new FusionOptions());
+            // The same frames with the odd ones never sent: the tracker sees exactly the same frames.
+            var (withoutThem, _, notClosed) = await FuseAsync(scan, order.Where(m => m is not FrameDetections f || !Skipped(f)), new FusionOptions());
+
+            Assert.NotNull(fused);
+            Assert.Equal((0L, (long)scan.Frames.Count), (fused.FramesMissing, progress.FramesReceived));
+            // The lane counts a decimated frame with the fused ones: every frame of the run is accounted for.
+            Assert.Equal(scan.Frames.Count, fused.FramesFused + fused.FramesWithoutPose);
+            Assert.Null(notClosed);
+            Assert.True(withDecimated.Count > 50, $"{withDecimated.Count} observations");
+            Assert.Equal(Summary(withoutThem), Summary(withDecimated));
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
     private static List<(Guid, string?, double, double, double, bool)> Summary(List<BlossomClusterObservation> observations) =>
         [.. observations.OrderBy(o => o.ObservationId).Select(o => (o.ObservationId, o.TreeId, o.Latitude, o.Longitude, o.PositionSigmaM, o.LowConfidence))];
 
-    /// <summary>Feeds one run's messages to <see cref="RunFusion"/> in the given order, moving it forward after each, as the engine does.</summary>
-    private static async Task<(List<BlossomClusterObservation> Observations, RunProgress Progress)> FuseAsync(SimulatedScan scan, IEnumerable<IMessage> messages, FusionOptions options)
+    /// <summary>
+    /// Feeds one run's messages to <see cref="RunFusion"/> in the given order, moving it forward after each, as the engine
+    /// does; <c>ClosedByCount</c> is the RunFused published before the quiet timeout had to end the run, if one was.
+    /// </summary>
+    private static async Task<(List<BlossomClusterObservation> Observations, RunProgress Progress, RunFused? ClosedByCount)> FuseAsync(SimulatedScan scan, IEnumerable<IMessage> messages, FusionOptions options)
     {
         var (rows, projection) = scan.PlanRows();
         var now = scan.Started.StartedAtUtc;
@@ -94,9 +130,10 @@ public sealed class FusionDeterminismTests
             }
             await fusion.AdvanceAsync(publisher, now, (_, _) => { }, CancellationToken.None);
         }
+        var closedByCount = publisher.Fused;
         // No more fixes: after the quiet timeout the held frames are released and the run is closed.
-        Assert.True(await fusion.AdvanceAsync(publisher, now + options.QuietTimeout, (_, _) => { }, CancellationToken.None) || publisher.Fused, $"run not fused: {fusion.Progress.FramesReceived} frames received, {fusion.HeldFrames} held, {publisher.Observations.Count} observations");
-        return (publisher.Observations, fusion.Progress);
+        Assert.True(await fusion.AdvanceAsync(publisher, now + options.QuietTimeout, (_, _) => { }, CancellationToken.None) || publisher.Fused is not null, $"run not fused: {fusion.Progress.FramesReceived} frames received, {fusion.HeldFrames} held, {publisher.Observations.Count} observations");
+        return (publisher.Observations, fusion.Progress, closedByCount);
     }
 
     private sealed class Ack : IDeferredAcknowledgement
@@ -112,7 +149,7 @@ public sealed class FusionDeterminismTests
     {
         public List<BlossomClusterObservation> Observations { get; } = [];
 
-        public bool Fused { get; private set; }
+        public RunFused? Fused { get; private set; }
 
         public Task PublishAsync(IMessage message, CancellationToken cancellationToken = default)
         {
@@ -120,7 +157,7 @@ public sealed class FusionDeterminismTests
             {
                 Observations.AddRange(batch.Observations);
             }
-            Fused |= message is RunFused;
+            Fused ??= message as RunFused;
             return Task.CompletedTask;
         }
     }

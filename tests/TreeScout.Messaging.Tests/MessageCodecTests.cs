@@ -6,22 +6,23 @@ namespace TreeScout.Messaging.Tests;
 [Trait("Category", "Unit")]
 public class MessageCodecTests
 {
+    private static FrameCaptured Frame(long sequence) => new()
+    {
+        MessageId = MessageIds.For("run-1", "frame", sequence),
+        RunId = "run-1",
+        Sequence = sequence,
+        CameraId = "cam-right",
+        CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 250, TimeSpan.Zero),
+        MonotonicNs = 123_456_789,
+        Width = 1280,
+        Height = 720,
+        Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
+    };
+
     [Fact]
     public void Frame_travels_as_raw_jpeg_body_with_metadata_in_headers()
     {
-        var frame = new FrameCaptured
-        {
-            MessageId = MessageIds.For("run-1", "frame", 7),
-            RunId = "run-1",
-            Sequence = 7,
-            CameraId = "cam-right",
-            CapturedAtUtc = new DateTimeOffset(2026, 4, 20, 10, 0, 1, 250, TimeSpan.Zero),
-            MonotonicNs = 123_456_789,
-            Width = 1280,
-            Height = 720,
-            MountRotationDeg = 180,
-            Jpeg = [0xFF, 0xD8, 0xFF, 0xD9],
-        };
+        var frame = Frame(7) with { MountRotationDeg = 180 };
 
         var envelope = MessageCodec.Encode(frame);
         Assert.Equal("image/jpeg", envelope.ContentType);
@@ -32,6 +33,39 @@ public class MessageCodecTests
         Assert.Equal(frame.CapturedAtUtc, decoded.CapturedAtUtc);
         Assert.Equal(frame.Jpeg, decoded.Jpeg);
         Assert.Equal(frame with { Jpeg = decoded.Jpeg }, decoded);
+    }
+
+    [Fact]
+    public void Frame_plan_marks_travel_as_headers_only_when_set()
+    {
+        var frame = Frame(8);
+        Assert.False(MessageCodec.Encode(frame).Headers.ContainsKey(WireHeaders.Decimated));
+        Assert.False(MessageCodec.Encode(frame).Headers.ContainsKey(WireHeaders.CanopyBand));
+
+        var banded = MessageCodec.Encode(frame with { CanopyBand = new ImageRows(103, 591) });
+        Assert.Equal("103,591", banded.Headers[WireHeaders.CanopyBand]);
+        Assert.Equal(new ImageRows(103, 591), Assert.IsType<FrameCaptured>(MessageCodec.Decode(banded)).CanopyBand);
+
+        var decimated = MessageCodec.Encode(frame with { Decimated = true, Jpeg = [] });
+        Assert.Equal("true", decimated.Headers[WireHeaders.Decimated]);
+        var back = Assert.IsType<FrameCaptured>(MessageCodec.Decode(decimated));
+        Assert.True(back.Decimated);
+        Assert.Empty(back.Jpeg);
+    }
+
+    [Theory]
+    [InlineData("591,103")]
+    [InlineData("103")]
+    [InlineData("-1,591")]
+    [InlineData("a,b")]
+    public void A_canopy_band_header_that_is_not_two_rows_top_first_is_malformed(string band)
+    {
+        var envelope = MessageCodec.Encode(Frame(1));
+        var headers = new Dictionary<string, string>(envelope.Headers) { [WireHeaders.CanopyBand] = band };
+
+        var ex = Assert.Throws<MalformedMessageException>(() => MessageCodec.Decode(envelope with { Headers = headers }));
+
+        Assert.Equal($"frame-captured: header ts-canopy-band '{band}' is not \"top,bottom\" rows", ex.Message);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using TreeScout.Capture;
 using TreeScout.Contracts;
 using TreeScout.Messaging;
 
@@ -9,8 +10,9 @@ namespace TreeScout.Cli.Scanning;
 /// the same interleaving live and replayed runs have, and never has to buffer a whole run's fixes ahead of its frames.
 /// <see cref="RunStopped"/> carries the number of fixes, so fusion knows when the last one has arrived, and the number of
 /// malformed NMEA lines the replay decoded past, which fusion reports for the run (live, its own reader counts them).
+/// Each fix published also goes to <paramref name="groundSpeed"/>, which the frame plan decimates by.
 /// </summary>
-public sealed class GnssInterleaver(IMessagePublisher inner, IReadOnlyList<GnssFix> fixesInReceiveOrder, long malformedNmeaLines) : IMessagePublisher
+public sealed class GnssInterleaver(IMessagePublisher inner, IReadOnlyList<GnssFix> fixesInReceiveOrder, long malformedNmeaLines, GroundSpeed? groundSpeed = null) : IMessagePublisher
 {
     private int _next;
 
@@ -27,6 +29,7 @@ public sealed class GnssInterleaver(IMessagePublisher inner, IReadOnlyList<GnssF
         while (_next < fixesInReceiveOrder.Count && fixesInReceiveOrder[_next].ReceivedAtUtc <= until)
         {
             await inner.PublishAsync(fixesInReceiveOrder[_next], cancellationToken);
+            groundSpeed?.Observe(fixesInReceiveOrder[_next]);
             _next++;
         }
         await inner.PublishAsync(message is RunStopped stopped ? stopped with { GnssFixesPublished = _next, MalformedNmeaLines = malformedNmeaLines } : message, cancellationToken);

@@ -44,6 +44,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     public async Task<ScanResult> RunEmbeddedAsync(ScanRequest request, CancellationToken cancellationToken)
     {
         var (recording, started) = Open(request);
+        var framePlan = ReadFramePlan();
         var outDirectory = Path.GetFullPath(request.OutDirectory);
         ScanOutput.Prepare(outDirectory, request.ReplaceOutput);
         Directory.CreateDirectory(outDirectory);
@@ -66,7 +67,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         await using var feeder = workers.Connect("scan", loggerFactory);
         await feeder.StartAsync(cancellationToken);
         var disk = workers.Services[WorkerRole.MapWriter].GetRequiredService<StoreDiskSpace>();
-        var result = await FeedAsync(feeder, recording, started, request, "embedded", cancellationToken, disk);
+        var result = await FeedAsync(feeder, recording, started, framePlan, request, "embedded", cancellationToken, disk);
         WriteScanSummary(outDirectory, request, result);
         return result;
     }
@@ -75,9 +76,10 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     public async Task<ScanResult> RunOnBrokerAsync(IMessageBus bus, ScanRequest request, CancellationToken cancellationToken)
     {
         var (recording, started) = Open(request);
+        var framePlan = ReadFramePlan();
         var outDirectory = Path.GetFullPath(request.OutDirectory);
         ScanOutput.Prepare(outDirectory, request.ReplaceOutput);
-        var result = await FeedAsync(bus, recording, started, request, "rabbitmq", cancellationToken);
+        var result = await FeedAsync(bus, recording, started, framePlan, request, "rabbitmq", cancellationToken);
         var writerFolder = Path.GetDirectoryName(Path.GetFullPath(result.Map.StorePath))!;
         if (!File.Exists(result.Map.StorePath))
         {
@@ -112,9 +114,10 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
     }
 
     /// <summary>Feeds the run and waits for its final map; <paramref name="writerDisk"/>: the embedded map writer's disk, whose state the progress shows and whose give-up stops the scan.</summary>
-    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, RunStarted started, ScanRequest request, string mode, CancellationToken cancellationToken, StoreDiskSpace? writerDisk = null)
+    private async Task<ScanResult> FeedAsync(IMessageBus bus, Recording recording, RunStarted started, FramePlanOptions framePlan, ScanRequest request, string mode, CancellationToken cancellationToken, StoreDiskSpace? writerDisk = null)
     {
         var clock = Stopwatch.StartNew();
+        var plan = new FramePlanner(started.Cameras, started.RowSpacingM, framePlan);
         var (fixes, gnss) = NmeaReplay.Read(recording, started.RunId);
         await progress.WriteLineAsync($"scan {started.RunId} ({mode}): block {started.Block}, {recording.ReadFrames().Count()} frames, {gnss.Summary()}");
 
@@ -142,7 +145,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
 
         await bus.PublishAsync(started, cancellationToken);
         var counters = new WorkerCounters();
-        var feed = new GnssInterleaver(bus, [.. fixes.OrderBy(f => f.ReceivedAtUtc)], gnss.MalformedLines);
+        var feed = new GnssInterleaver(bus, [.. fixes.OrderBy(f => f.ReceivedAtUtc)], gnss.MalformedLines, plan.Speed);
         using var reporting = new CancellationTokenSource();
         var reporter = ReportProgressAsync(() =>
             $"  {counters[CaptureSession.FramesCaptured]} frames fed, {Interlocked.Read(ref detected)} detected, {Interlocked.Read(ref observations)} observation batches fused, {clock.Elapsed.TotalSeconds:0}s"
@@ -154,8 +157,8 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         using var scanning = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, writerDisk?.GaveUpToken ?? CancellationToken.None);
         try
         {
-            frames = await new RecordingPlayer(recording, feed, request.Pace, counters, loggerFactory.CreateLogger<RecordingPlayer>()).PlayAsync(started.RunId, scanning.Token);
-            await progress.WriteLineAsync($"  all {frames.FramesPublished} frames and {feed.FixesPublished} fixes fed in {frames.Elapsed.TotalSeconds:0.0}s ({frames.FramesUnreadable} unreadable, {frames.FramesShed} shed); waiting for the final map");
+            frames = await new RecordingPlayer(recording, feed, request.Pace, counters, loggerFactory.CreateLogger<RecordingPlayer>()) { Plan = plan }.PlayAsync(started.RunId, scanning.Token);
+            await progress.WriteLineAsync($"  all {frames.FramesPublished} frames and {feed.FixesPublished} fixes fed in {frames.Elapsed.TotalSeconds:0.0}s ({frames.FramesDecimated} decimated, {frames.FramesUnreadable} unreadable, {frames.FramesShed} shed); waiting for the final map");
             final = await finalMap.Task.WaitAsync(scanning.Token);
             // Fusion's RunFused is what the map writer finished the map on: it came before the final map.
             fused = await runFused.Task.WaitAsync(scanning.Token);
@@ -171,6 +174,21 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
             await reporter;
         }
         return new ScanResult(started.RunId, mode, final, fused, frames, gnss, clock.Elapsed);
+    }
+
+    /// <summary>The FramePlan section, checked as a capture worker checks it at start: a bad value stops the scan (exit 2).</summary>
+    private FramePlanOptions ReadFramePlan()
+    {
+        FramePlanOptions options;
+        try
+        {
+            options = configuration.GetSection(FramePlanOptions.Section).Get<FramePlanOptions>() ?? new FramePlanOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CliException($"{FramePlanOptions.Section}: {ex.Message}", Cli.UsageError);
+        }
+        return options.Problems() is [_, ..] problems ? throw new CliException(string.Join("; ", problems), Cli.UsageError) : options;
     }
 
     private static Task Count(MessageEnvelope envelope, string runId, ref long counter)
@@ -232,6 +250,7 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
                 ["framesPublished"] = result.Frames.FramesPublished,
                 ["framesUnreadable"] = result.Frames.FramesUnreadable,
                 ["framesShed"] = result.Frames.FramesShed,
+                ["framesDecimated"] = result.Frames.FramesDecimated,
                 ["gnss"] = result.Gnss.Summary(),
                 ["seconds"] = Math.Round(result.Elapsed.TotalSeconds, 2),
             };

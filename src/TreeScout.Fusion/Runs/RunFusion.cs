@@ -183,6 +183,15 @@ public sealed class RunFusion
             var split = lane.Tracker.SplitTracks;
             while (lane.NextAwaitingPose() is { } entry)
             {
+                if (entry.Frame.Decimated)
+                {
+                    // Skipped by capture's frame plan (docs/adr/0065), not a frame in which every visible cluster was
+                    // missed: it keeps the run's count and order (the lane counts it with the fused frames), and no
+                    // track ages by it.
+                    lane.MarkProcessed(entry);
+                    count("frames_decimated", 1);
+                    continue;
+                }
                 var gnssTime = _clock.ToGnssTime(entry.Frame.CapturedAtUtc);
                 // Frames wait for fixes (an outage, or the fix queue behind the frames) until the run ends or the held
                 // window is full; only then is a pose stretched (and flagged) to release them.
