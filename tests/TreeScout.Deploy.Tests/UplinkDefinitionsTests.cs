@@ -29,6 +29,37 @@ public sealed class UplinkDefinitionsTests : IDisposable
     }
 
     [Fact]
+    public async Task The_uplink_component_definitions_equal_the_generator_output()
+    {
+        var committed = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy/k3s/components/uplink/definitions.json"));
+        Assert.True(committed == RabbitMqDefinitions.Generate(WithUplink),
+            "deploy/k3s/components/uplink/definitions.json is stale: dotnet run --project src/TreeScout.Cli -- deploy rabbitmq-definitions --uplink --out deploy/k3s/components/uplink/definitions.json");
+    }
+
+    /// <summary>The component swaps the broker's definitions for the uplink's in whatever overlay includes it.</summary>
+    [Fact]
+    public async Task A_tractor_overlay_with_the_uplink_component_boots_the_broker_with_the_uplink_definitions()
+    {
+        var overlay = Directory.CreateDirectory(Path.Combine(_dir.FullName, "overlay")).FullName;
+        var root = Path.GetRelativePath(overlay, RepoPaths.Root);
+        await File.WriteAllTextAsync(Path.Combine(overlay, "kustomization.yaml"), $"""
+            apiVersion: kustomize.config.k8s.io/v1beta1
+            kind: Kustomization
+            resources:
+              - {root}/deploy/k3s/overlays/tractor
+            components:
+              - {root}/deploy/k3s/components/uplink
+            """);
+        var rendered = await Tool.OutputAsync("kubectl", ["kustomize", overlay]);
+        var configMap = rendered.Split("\n---\n").Single(d => d.Contains("kind: ConfigMap", StringComparison.Ordinal) && d.Contains("name: treescout-broker-", StringComparison.Ordinal));
+        Assert.Contains("\"src-queue\": \"treescout.uplink\"", configMap, StringComparison.Ordinal);
+        Assert.Contains("render-definitions.sh", configMap, StringComparison.Ordinal);
+        var statefulSet = rendered.Split("\n---\n").Single(d => d.Contains("kind: StatefulSet", StringComparison.Ordinal));
+        var name = configMap.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("name: treescout-broker-", StringComparison.Ordinal))["name: ".Length..];
+        Assert.Contains($"name: {name}", statefulSet, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_uplink_queue_takes_run_lifecycle_observations_maps_and_progress_and_has_no_delivery_limit()
     {
         var d = JsonNode.Parse(RabbitMqDefinitions.Generate(WithUplink))!;
