@@ -81,11 +81,15 @@ public sealed class UplinkDefinitionsTests : IDisposable
     [Fact]
     public void The_shovel_forwards_the_uplink_queue_to_the_central_exchange_under_the_tractors_key_with_confirms()
     {
-        var shovel = JsonNode.Parse(RabbitMqDefinitions.Generate(WithUplink))!["parameters"]!.AsArray().Single()!;
+        var definitions = JsonNode.Parse(RabbitMqDefinitions.Generate(WithUplink))!;
+        var shovel = definitions["parameters"]!.AsArray().Single()!;
         Assert.Equal(("shovel", "treescout-uplink", "treescout"), ((string)shovel["component"]!, (string)shovel["name"]!, (string)shovel["vhost"]!));
         var v = shovel["value"]!;
         Assert.Equal("amqp:///treescout", (string)v["src-uri"]!);
         Assert.Equal("treescout.uplink", (string)v["src-queue"]!);
+        // A shovel that starts before the import created its queue declares it with these: the same quorum queue.
+        var queueArguments = definitions["queues"]!.AsArray().Single(q => (string)q!["name"]! == Topology.UplinkQueue)!["arguments"]!;
+        Assert.Equal(queueArguments.ToJsonString(), v["src-queue-args"]!.ToJsonString());
         Assert.Equal("@uplink-uri@", (string)v["dest-uri"]!);
         Assert.Equal("treescout.central", (string)v["dest-exchange"]!);
         Assert.Equal("tractor.@uplink-tractor@.uplink", (string)v["dest-exchange-key"]!);

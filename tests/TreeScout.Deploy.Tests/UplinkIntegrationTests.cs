@@ -66,8 +66,12 @@ public sealed class UplinkIntegrationTests(ITestOutputHelper output) : IAsyncLif
             Assert.Equal(pair.First.GetType(), pair.Second.Decode().GetType());
         });
         Assert.All(arrived, m => Assert.Equal(($"tractor.{_tractorId}.uplink", $"tractor-{_tractorId}"), (m.RoutingKey, m.UserId)));
-        Assert.Equal(0, await _tractor.BacklogAsync());
+        Assert.Equal(0, await _tractor.SettledBacklogAsync());
         Assert.Equal("running", await _tractor.ShovelStateAsync());
+        // The import loads parameters before queues: the shovel must not have declared its source queue first (classic).
+        var queues = await TractorSite.Node.Ctl(["list_queues", "-p", _tractor.Vhost, "--no-table-headers", "name", "type", "arguments"]);
+        output.WriteLine(queues);
+        Assert.Contains($"{Topology.UplinkQueue}\tquorum", queues, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public static class RabbitMqDefinitions
             vhost,
             [.. BrokerPermissions.Roles.Select(role => WorkerPermission(role, topology, userPrefix))],
             [],
-            topology.Options.Uplink ? [UplinkShovel(vhost)] : [],
+            topology.Options.Uplink ? [UplinkShovel(vhost, new RabbitMqTopology(topology))] : [],
             new RabbitMqTopology(topology));
 
     private static UserPermission WorkerPermission(WorkerRole role, Topology topology, string userPrefix)
@@ -48,13 +48,17 @@ public static class RabbitMqDefinitions
     /// under the tractor's one key, acknowledging each message on the tractor only once the central broker confirmed
     /// it (on-confirm), so a dropped link loses nothing and resends at most the unconfirmed window. user_id makes the
     /// central broker check that the connection's user is the tractor's. The URI (with the tractor's central password)
-    /// and the tractor id are placeholders the init script fills from the Secret: never in git.
+    /// and the tractor id are placeholders the init script fills from the Secret: never in git. The source queue's
+    /// arguments are the definitions' own: a definitions import starts the shovel concurrently with the queues
+    /// (rabbitmq-server#2799), and a shovel that wins declares its missing source queue — with these, as the same
+    /// quorum queue rather than a classic one.
     /// </summary>
-    public static Shovel UplinkShovel(string vhost) => new(
+    public static Shovel UplinkShovel(string vhost, RabbitMqTopology declarations) => new(
         UplinkShovelName,
         vhost,
         SourceUri: "amqp:///" + Uri.EscapeDataString(vhost),
         SourceQueue: Topology.UplinkQueue,
+        SourceQueueArguments: declarations.Queues.Single(q => q.Name == Topology.UplinkQueue).Arguments,
         DestinationUri: UplinkUriPlaceholder,
         DestinationExchange: CentralTopology.Exchange,
         DestinationKey: $"tractor.{UplinkTractorPlaceholder}.{CentralTopology.UplinkKey}",
@@ -150,6 +154,7 @@ public static class RabbitMqDefinitions
         json.WriteString("src-protocol", "amqp091");
         json.WriteString("src-uri", shovel.SourceUri);
         json.WriteString("src-queue", shovel.SourceQueue);
+        WriteArguments(json, "src-queue-args", shovel.SourceQueue, shovel.SourceQueueArguments);
         json.WriteNumber("src-prefetch-count", Shovel.PrefetchCount);
         json.WriteString("src-delete-after", "never");
         json.WriteString("dest-protocol", "amqp091");
@@ -186,8 +191,14 @@ public static class RabbitMqDefinitions
         json.WriteString("vhost", vhost);
         json.WriteBoolean("durable", true);
         json.WriteBoolean("auto_delete", false);
-        json.WriteStartObject("arguments");
-        foreach (var (key, value) in queue.Arguments.OrderBy(a => a.Key, StringComparer.Ordinal))
+        WriteArguments(json, "arguments", queue.Name, queue.Arguments);
+        json.WriteEndObject();
+    }
+
+    private static void WriteArguments(Utf8JsonWriter json, string property, string queue, IReadOnlyDictionary<string, object?> arguments)
+    {
+        json.WriteStartObject(property);
+        foreach (var (key, value) in arguments.OrderBy(a => a.Key, StringComparer.Ordinal))
         {
             json.WritePropertyName(key);
             switch (value)
@@ -202,10 +213,9 @@ public static class RabbitMqDefinitions
                     json.WriteNumberValue(l);
                     break;
                 default:
-                    throw new InvalidOperationException($"queue {queue.Name}: argument {key} has a type definitions cannot carry ({value?.GetType().Name ?? "null"})");
+                    throw new InvalidOperationException($"queue {queue}: argument {key} has a type definitions cannot carry ({value?.GetType().Name ?? "null"})");
             }
         }
-        json.WriteEndObject();
         json.WriteEndObject();
     }
 
@@ -235,6 +245,7 @@ public sealed record Shovel(
     string Vhost,
     string SourceUri,
     string SourceQueue,
+    IReadOnlyDictionary<string, object?> SourceQueueArguments,
     string DestinationUri,
     string DestinationExchange,
     string DestinationKey,

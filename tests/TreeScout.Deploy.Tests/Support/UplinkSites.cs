@@ -188,6 +188,21 @@ public sealed class TractorSite : IAsyncDisposable
             .Select(c => long.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture)).Single();
     }
 
+    /// <summary>
+    /// The backlog once the shovel's acknowledgements caught up (a message reaches the central queue before the
+    /// central confirm comes back and the tractor's copy is acknowledged): polls up to 10 s for it to reach 0.
+    /// </summary>
+    public async Task<long> SettledBacklogAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        long backlog;
+        while ((backlog = await BacklogAsync()) > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        return backlog;
+    }
+
     /// <summary>The uplink shovel's state as `rabbitmqctl shovel_status` reports it (running, starting, terminated).</summary>
     public async Task<string> ShovelStateAsync()
     {
