@@ -22,11 +22,7 @@ namespace TreeScout.Central;
 public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions> options, ILogger<IngestConsumer> logger) : BackgroundService
 {
     /// <summary>The ingest queue with the tractor workers' queue rules: quorum, delivery limit, dead-letter pair (docs/adr/0002).</summary>
-    public static readonly QueueSpec Queue = new(
-        CentralTopology.IngestQueue, [new Binding(CentralTopology.Exchange, CentralTopology.IngestBinding)], 5, OverflowPolicy.None, null, null)
-    {
-        BrokerDeliveryLimit = 50,
-    };
+    public static readonly QueueSpec Queue = CentralTopology.IngestQueueSpec(new TopologyOptions());
 
     private const string Worker = "central-ingest";
 

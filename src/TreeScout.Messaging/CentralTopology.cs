@@ -19,6 +19,18 @@ public static partial class CentralTopology
 
     public const string IngestBinding = "tractor.#";
 
+    /// <summary>
+    /// The key under which a tractor's uplink shovel forwards every message (docs/adr/0057): one key per tractor, so
+    /// one queue and one shovel keep the run's order; the message's type is in its own headers (MessageCodec).
+    /// </summary>
+    public const string UplinkKey = "uplink";
+
+    /// <summary>The central broker user a tractor's uplink connects as; it may publish only its own tractor's keys.</summary>
+    public static string TractorUser(string tractorId) => $"tractor-{CheckTractorId(tractorId)}";
+
+    /// <summary>The ingest queue: a quorum work queue with a dead-letter pair, like a tractor's work queues.</summary>
+    public static QueueSpec IngestQueueSpec(TopologyOptions options) => Topology.WorkQueue(IngestQueue, [new(Exchange, IngestBinding)], options);
+
     /// <summary>The central routing key for a message a tractor published under <paramref name="tractorRoutingKey"/>.</summary>
     public static string RoutingKey(string tractorId, string tractorRoutingKey) =>
         $"tractor.{CheckTractorId(tractorId)}.{tractorRoutingKey}";

@@ -347,9 +347,11 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     };
 
     /// <summary>A delivery as the transport-neutral envelope <see cref="MessageCodec.Decode"/> reads.</summary>
-    public static MessageEnvelope ToEnvelope(BasicDeliverEventArgs delivery)
+    public static MessageEnvelope ToEnvelope(BasicDeliverEventArgs delivery) => ToEnvelope(delivery.BasicProperties, delivery.Body);
+
+    /// <summary>A message as it came off a queue, for <see cref="MessageCodec.Decode"/> (also on the central broker, where the uplink delivers them unchanged).</summary>
+    public static MessageEnvelope ToEnvelope(IReadOnlyBasicProperties props, ReadOnlyMemory<byte> body)
     {
-        var props = delivery.BasicProperties;
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
         if (props.Headers is not null)
         {
@@ -362,7 +364,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             }
         }
         _ = Guid.TryParse(props.MessageId, out var id);
-        return new MessageEnvelope(id, props.Type ?? "", props.ContentType ?? "", headers, delivery.Body.ToArray());
+        return new MessageEnvelope(id, props.Type ?? "", props.ContentType ?? "", headers, body.ToArray());
     }
 
     private static string? HeaderText(object? value) => value switch

@@ -21,32 +21,56 @@ public sealed class RabbitMqTopology
     public static readonly IReadOnlyDictionary<string, object?> DeadLetterQueueArguments = new Dictionary<string, object?> { ["x-queue-type"] = "quorum" };
 
     public RabbitMqTopology(Topology topology)
+        : this(
+            [
+                .. Topology.Exchanges.Select(name => new ExchangeDeclaration(name, ExchangeType.Topic)),
+                .. topology.Queues.Select(q => new ExchangeDeclaration(q.DeadLetterExchange, ExchangeType.Fanout)),
+            ],
+            [
+                .. topology.Queues.SelectMany(WorkQueueDeclarations),
+                new QueueDeclaration(Topology.RunLedgerStream, RunLedgerArguments(topology.Options)),
+            ],
+            [
+                .. topology.Queues.SelectMany(WorkQueueBindings),
+                .. Topology.RunLedgerBindings.Select(b => new BindingDeclaration(b.Exchange, Topology.RunLedgerStream, b.RoutingKey)),
+            ])
     {
-        Exchanges =
-        [
-            .. Topology.Exchanges.Select(name => new ExchangeDeclaration(name, ExchangeType.Topic)),
-            .. topology.Queues.Select(q => new ExchangeDeclaration(q.DeadLetterExchange, ExchangeType.Fanout)),
-        ];
-        Queues =
-        [
-            .. topology.Queues.SelectMany(q => new[] { new QueueDeclaration(q.Name, QueueArguments(q)), new QueueDeclaration(q.DeadLetterQueue, DeadLetterQueueArguments) }),
-            new QueueDeclaration(Topology.RunLedgerStream, RunLedgerArguments(topology.Options)),
-        ];
-        Bindings =
-        [
-            .. topology.Queues.SelectMany(q => q.Bindings.Select(b => new BindingDeclaration(b.Exchange, q.Name, b.RoutingKey))
-                .Append(new BindingDeclaration(q.DeadLetterExchange, q.DeadLetterQueue, ""))),
-            .. Topology.RunLedgerBindings.Select(b => new BindingDeclaration(b.Exchange, Topology.RunLedgerStream, b.RoutingKey)),
-        ];
+    }
+
+    private RabbitMqTopology(IReadOnlyList<ExchangeDeclaration> exchanges, IReadOnlyList<QueueDeclaration> queues, IReadOnlyList<BindingDeclaration> bindings)
+    {
+        Exchanges = exchanges;
+        Queues = queues;
+        Bindings = bindings;
+    }
+
+    /// <summary>
+    /// The central broker's topology (<see cref="CentralTopology"/>): its topic exchange and the ingest work queue with
+    /// its dead-letter pair, declared like the tractor's work queues.
+    /// </summary>
+    public static RabbitMqTopology Central(TopologyOptions options)
+    {
+        var ingest = CentralTopology.IngestQueueSpec(options);
+        return new(
+            [new ExchangeDeclaration(CentralTopology.Exchange, ExchangeType.Topic), new ExchangeDeclaration(ingest.DeadLetterExchange, ExchangeType.Fanout)],
+            WorkQueueDeclarations(ingest),
+            [.. WorkQueueBindings(ingest)]);
     }
 
     public IReadOnlyList<ExchangeDeclaration> Exchanges { get; }
 
-    /// <summary>Each work queue followed by its dead-letter queue, then the run ledger stream.</summary>
+    /// <summary>Each work queue followed by its dead-letter queue, then the run ledger stream (on a tractor).</summary>
     public IReadOnlyList<QueueDeclaration> Queues { get; }
 
     /// <summary>Each work queue's bindings followed by its dead-letter binding, then the run ledger's.</summary>
     public IReadOnlyList<BindingDeclaration> Bindings { get; }
+
+    private static QueueDeclaration[] WorkQueueDeclarations(QueueSpec queue) =>
+        [new(queue.Name, QueueArguments(queue)), new(queue.DeadLetterQueue, DeadLetterQueueArguments)];
+
+    private static IEnumerable<BindingDeclaration> WorkQueueBindings(QueueSpec queue) =>
+        queue.Bindings.Select(b => new BindingDeclaration(b.Exchange, queue.Name, b.RoutingKey))
+            .Append(new BindingDeclaration(queue.DeadLetterExchange, queue.DeadLetterQueue, ""));
 
     /// <summary>
     /// A work queue's arguments. Quorum, with the broker's delivery limit and a dead-letter exchange of its own;
@@ -58,7 +82,6 @@ public sealed class RabbitMqTopology
         var args = new Dictionary<string, object?>
         {
             ["x-queue-type"] = "quorum",
-            ["x-delivery-limit"] = queue.BrokerDeliveryLimit,
             ["x-dead-letter-exchange"] = queue.DeadLetterExchange,
             ["x-dead-letter-strategy"] = "at-least-once",
             // Not only for the length-limited queue: RabbitMQ honours at-least-once only with reject-publish overflow
@@ -66,6 +89,10 @@ public sealed class RabbitMqTopology
             // without a length limit never rejects a publish because of it.
             ["x-overflow"] = "reject-publish",
         };
+        if (queue.BrokerDeliveryLimit is { } limit)
+        {
+            args["x-delivery-limit"] = limit;
+        }
         if (queue.Overflow == OverflowPolicy.RejectPublish)
         {
             if (queue.MaxLength is { } max)

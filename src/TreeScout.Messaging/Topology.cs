@@ -37,8 +37,11 @@ public sealed record QueueSpec(
     long? MaxLength,
     long? MaxLengthBytes)
 {
-    /// <summary>The broker's x-delivery-limit (every delivery counts, crashes included); see <see cref="TopologyOptions.BrokerDeliveryLimit"/>.</summary>
-    public int BrokerDeliveryLimit { get; init; } = DeliveryLimit;
+    /// <summary>
+    /// The broker's x-delivery-limit (every delivery counts, crashes included); see <see cref="TopologyOptions.BrokerDeliveryLimit"/>.
+    /// Null: none (the uplink queue, whose only consumer is the broker's own shovel).
+    /// </summary>
+    public int? BrokerDeliveryLimit { get; init; } = DeliveryLimit;
 
     public string DeadLetterExchange => $"{Name}.dlx";
 
@@ -88,6 +91,12 @@ public sealed class Topology
     public const string MapWriterObservationsQueue = "treescout.mapwriter.observations";
 
     /// <summary>
+    /// What the central site gets of every run (store-and-forward, docs/adr/0057): the broker's shovel forwards it to
+    /// the central broker whenever the tractor has a link. Only in a topology with <see cref="TopologyOptions.Uplink"/>.
+    /// </summary>
+    public const string UplinkQueue = "treescout.uplink";
+
+    /// <summary>
     /// The run ledger: a stream (append-only, read without consuming) of every run's lifecycle facts — RunStarted,
     /// RunStopRequested, RunStopped, RunFused — that any worker re-reads after a crash or power cut (docs/adr/0007).
     /// </summary>
@@ -107,11 +116,25 @@ public sealed class Topology
         new(RunLedgerExchange, "progress"),
     ];
 
+    /// <summary>
+    /// What the uplink forwards: the run's lifecycle (start, stop, fused), its tree observations, the map writer's
+    /// notices (the final one says the run's map is complete) and the ledger's progress (how far an interrupted run
+    /// got). Not frames, detections, fixes or status: the central store is built from observations.
+    /// </summary>
+    public static readonly IReadOnlyList<Binding> UplinkBindings =
+    [
+        new(ControlExchange, "run.started"),
+        new(ControlExchange, "run.stopped"),
+        new(ObservationsExchange, "#"),
+        new(MapsExchange, "map.updated"),
+        new(RunLedgerExchange, "progress"),
+    ];
+
     public Topology(TopologyOptions options)
     {
         Options = options;
         QueueSpec Quorum(string name, IReadOnlyList<Binding> bindings, OverflowPolicy overflow = OverflowPolicy.None, long? maxLength = null, long? maxLengthBytes = null) =>
-            new(name, bindings, options.DeliveryLimit, overflow, maxLength, maxLengthBytes) { BrokerDeliveryLimit = Math.Max(options.DeliveryLimit, options.BrokerDeliveryLimit) };
+            WorkQueue(name, bindings, options, overflow, maxLength, maxLengthBytes);
         Queues =
         [
             Quorum(CaptureControlQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stop-requested")]),
@@ -119,8 +142,16 @@ public sealed class Topology
             Quorum(FusionDetectionsQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stopped"), new(DetectionsExchange, "#")]),
             Quorum(FusionGnssQueue, [new(GnssExchange, "#")]),
             Quorum(MapWriterObservationsQueue, [new(ControlExchange, "run.started"), new(ObservationsExchange, "#")]),
+            // No broker delivery limit: on RabbitMQ 3.x every return counts as a delivery, so the shovel's unconfirmed
+            // window, returned at each drop of a flaky LTE link, would reach any limit and be dead-lettered unsent.
+            .. options.Uplink ? [Quorum(UplinkQueue, UplinkBindings) with { BrokerDeliveryLimit = null }] : Array.Empty<QueueSpec>(),
         ];
     }
+
+    /// <summary>A durable quorum work queue with the options' delivery limits (the broker's at least the handler's).</summary>
+    public static QueueSpec WorkQueue(string name, IReadOnlyList<Binding> bindings, TopologyOptions options,
+        OverflowPolicy overflow = OverflowPolicy.None, long? maxLength = null, long? maxLengthBytes = null) =>
+        new(name, bindings, options.DeliveryLimit, overflow, maxLength, maxLengthBytes) { BrokerDeliveryLimit = Math.Max(options.DeliveryLimit, options.BrokerDeliveryLimit) };
 
     public TopologyOptions Options { get; }
 

@@ -27,4 +27,10 @@ public sealed class TopologyOptions
 
     [Range(1_000_000, 100_000_000_000)]
     public long FramesMaxLengthBytes { get; set; } = 1_000_000_000;
+
+    /// <summary>
+    /// The tractor forwards its runs to a central broker: the topology has the uplink queue the broker's shovel drains
+    /// (docs/adr/0057). Off by default: without a shovel the queue would only grow.
+    /// </summary>
+    public bool Uplink { get; set; }
 }

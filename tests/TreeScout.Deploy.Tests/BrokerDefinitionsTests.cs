@@ -127,7 +127,8 @@ public class BrokerDefinitionsTests
     private static List<KeyValuePair<string, string>> Text(IEnumerable<KeyValuePair<string, object?>> arguments) =>
         [.. arguments.Select(a => KeyValuePair.Create(a.Key, Convert.ToString(a.Value, System.Globalization.CultureInfo.InvariantCulture)!)).OrderBy(a => a.Key, StringComparer.Ordinal)];
 
-    private static IEnumerable<string> Allowed(JsonNode permission, string kind, IEnumerable<string> resources)
+    /// <summary>The names a permission regex lets through (RabbitMQ matches them unanchored, as .NET does).</summary>
+    internal static IEnumerable<string> Allowed(JsonNode permission, string kind, IEnumerable<string> resources)
     {
         var regex = new Regex((string)permission[kind]!);
         return resources.Where(r => regex.IsMatch(r)).Order();

@@ -43,6 +43,20 @@ public sealed class DeployCommandTests : IDisposable
         Assert.All(json["queues"]!.AsArray(), q => Assert.Equal("orchard-b", (string?)q!["vhost"]));
     }
 
+    [Fact]
+    public async Task Central_definitions_name_every_tractor_and_refuse_a_bad_id_as_a_usage_error()
+    {
+        var (code, output, _) = await RunAsync("deploy", "central-definitions", "--tractors", "t1, north-2");
+        Assert.Equal(0, code);
+        var users = System.Text.Json.Nodes.JsonNode.Parse(output)!["topic_permissions"]!.AsArray().Select(p => (string?)p!["user"]);
+        Assert.Equal(["tractor-north-2", "tractor-t1"], users);
+
+        var (bad, _, error) = await RunAsync("deploy", "central-definitions", "--tractors", "t1,Tractor 2");
+        Assert.Equal(2, bad);
+        Assert.Contains("--tractors: Tractor id 'Tractor 2' is not valid: use 1-32 lower-case letters, digits or '-', starting with a letter or digit.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", error, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Code, string Out, string Error)> RunAsync(params string[] args)
     {
         var root = new RootCommand { DeployCommand.Create() };

@@ -1,10 +1,14 @@
 #!/bin/sh
 # Renders the broker's boot definitions: the committed definitions.json (topology and per-worker permissions, generated
 # from code by `treescout deploy rabbitmq-definitions`) plus one user per permission entry, whose password is read
-# from the Secret mounted at SECRETS_DIR (key = the user name's last dash-separated word: treescout-capture -> capture).
+# from the Secret mounted at SECRETS_DIR (key = the user name's last dash-separated word: treescout-capture -> capture;
+# a tractor's user on the central broker, tractor-<id>, is its own key, as tractor ids may contain dashes).
+# Definitions with the uplink shovel (`--uplink`, docs/adr/0057) get its placeholders filled from the keys uplink-tractor
+# (the tractor's id) and uplink-uri (the central broker's URI with the tractor's user and password).
 # Runs as the broker pod's init container (POSIX sh + sed; the rabbitmq image has both) and in the integration tests.
 #   render-definitions.sh DEFINITIONS_JSON SECRETS_DIR OUTPUT_JSON
-# Passwords must be 20+ letters and digits: they end up in AMQP URIs and in this JSON unescaped.
+# Passwords must be 20+ letters and digits: they end up in AMQP URIs and in this JSON unescaped. Secrets only pass
+# through shell builtins (never a process argument).
 set -eu
 
 in=${1:?usage: render-definitions.sh DEFINITIONS_JSON SECRETS_DIR OUTPUT_JSON}
@@ -23,7 +27,10 @@ users=$(sed -n 's/^ *"user": "\([^"]*\)",$/\1/p' "$in" | sort -u)
 
 entries=""
 for user in $users; do
-  key=${user##*-}
+  case "$user" in
+    tractor-*) key=$user ;;
+    *) key=${user##*-} ;;
+  esac
   file="$secrets/$key"
   [ -r "$file" ] || fail "no key '$key' for user $user in the broker Secret ($secrets); create it with deploy/k3s/create-broker-secret.sh"
   password=$(cat "$file")
@@ -35,13 +42,52 @@ for user in $users; do
   entries="${entries:+$entries, }$entry"
 done
 
+tractor=""
+uri=""
+if [ -n "$(sed -n '/@uplink-uri@/p' "$in")" ]; then
+  [ -r "$secrets/uplink-tractor" ] && [ -r "$secrets/uplink-uri" ] ||
+    fail "$in forwards runs to a central broker but the broker Secret ($secrets) lacks uplink-tractor or uplink-uri; add them with deploy/k3s/create-broker-secret.sh --uplink-tractor ID"
+  tractor=$(cat "$secrets/uplink-tractor")
+  uri=$(cat "$secrets/uplink-uri")
+  case "$tractor" in
+    "" | -* | *[!a-z0-9-]*) fail "key 'uplink-tractor' of the broker Secret must be 1-32 lower-case letters, digits or '-', starting with a letter or digit" ;;
+  esac
+  [ "${#tractor}" -le 32 ] || fail "key 'uplink-tractor' of the broker Secret is longer than 32 characters"
+  case "$uri" in
+    *[!A-Za-z0-9:/@.%?=\&_~-]*) fail "key 'uplink-uri' of the broker Secret has characters a URI must escape (quotes, spaces)" ;;
+    amqp://tractor-"$tractor":?*@?* | amqps://tractor-"$tractor":?*@?*) ;;
+    *) fail "key 'uplink-uri' of the broker Secret must be amqp(s)://tractor-$tractor:PASSWORD@HOST:PORT/VHOST (the central broker's user of tractor $tractor)" ;;
+  esac
+fi
+
+# Prints $1 with every $2 replaced by $3 (POSIX sh has no global substitution; builtins keep secrets off argv).
+replace() {
+  rest=$1
+  done_part=""
+  while :; do
+    case "$rest" in
+      *"$2"*)
+        done_part="$done_part${rest%%"$2"*}$3"
+        rest=${rest#*"$2"}
+        ;;
+      *) break ;;
+    esac
+  done
+  printf '%s' "$done_part$rest"
+}
+
 # Users first in the same file: RabbitMQ imports users before permissions, whatever the key order.
 tmp="$out.tmp"
 umask 077
 {
   echo "{"
   echo "  \"users\": [$entries],"
-  sed '1d' "$in"
+  sed '1d' "$in" | while IFS= read -r line; do
+    case "$line" in
+      *@uplink-*) line=$(replace "$(replace "$line" @uplink-tractor@ "$tractor")" @uplink-uri@ "$uri") ;;
+    esac
+    printf '%s\n' "$line"
+  done
 } > "$tmp"
 mv "$tmp" "$out"
 echo "render-definitions: $(echo "$users" | wc -l | tr -d ' ') users, definitions written to $out"
