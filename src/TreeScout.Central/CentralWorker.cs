@@ -1,6 +1,8 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Hosting;
 using TreeScout.MapWriter;
@@ -8,7 +10,10 @@ using TreeScout.MapWriter.Prescription;
 
 namespace TreeScout.Central;
 
-/// <summary>The central ingest worker's services: settings, the season store (migrated at start), the ingest and its consumer.</summary>
+/// <summary>
+/// The central ingest worker's services: settings, the season store (migrated at start), the ingest and its consumer,
+/// and the tractor workers' /healthz and /readyz (<see cref="WorkerHealth"/>) on Health:BindAddress:Health:Port.
+/// </summary>
 public static class CentralWorker
 {
     /// <summary>
@@ -17,22 +22,17 @@ public static class CentralWorker
     /// </summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables(WorkerHost.EnvironmentPrefix);
+        // A line per probe and per not-ready check would drown the worker's own lines (it logs its waits itself).
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Error);
         ConfigureServices(builder.Services, builder.Configuration);
-        var host = builder.Build();
-        try
+        if (await WorkerHost.BuildValidatedAsync(builder) is not { } host)
         {
-            foreach (var validator in host.Services.GetServices<IStartupValidator>())
-            {
-                validator.Validate();
-            }
-        }
-        catch (OptionsValidationException ex)
-        {
-            await Console.Error.WriteLineAsync($"central-ingest: invalid configuration: {string.Join("; ", ex.Failures)}");
             return WorkerHost.ConfigurationError;
         }
+        host.MapWorkerHealthEndpoints();
         await host.RunAsync();
         return 0;
     }
@@ -41,6 +41,8 @@ public static class CentralWorker
     {
         services.AddValidatedOptions<CentralOptions>(configuration, CentralOptions.Section)
             .Validate(o => Uri.TryCreate(o.Broker, UriKind.Absolute, out var u) && u.Scheme is "amqp" or "amqps", "Central:Broker must be an amqp:// or amqps:// URI of the central vhost");
+        services.AddHealthListener(configuration);
+        services.AddSingleton(WorkerIdentity.Named(Worker));
         services.TryAddSingletonTimeProvider();
         services.AddSingleton(sp => SeasonStore.Open(sp.GetRequiredService<IOptions<CentralOptions>>().Value.Database));
         services.AddSingleton(sp => new SeasonStore(
@@ -48,11 +50,16 @@ public static class CentralWorker
             VarietyCatalog.Load(VarietyProfilesValidation.Resolve(sp.GetRequiredService<IOptions<CentralOptions>>().Value.Varieties)),
             new MapWriterOptions()));
         services.AddSingleton<CentralIngest>();
-        // Registered first: hosts start services in order, so the schema exists before the first delivery.
-        services.AddHostedService<SchemaMigration>();
+        services.AddSingleton<SeasonStoreReadiness>();
         services.AddSingleton<IngestConsumer>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestConsumer>());
+        services.AddHealthChecks()
+            .AddWaitedOutCheck<IngestConsumer>("broker")
+            .AddWaitedOutCheck<SeasonStoreReadiness>("seasonStore");
     }
+
+    /// <summary>The worker's name in /healthz, /readyz and its error lines.</summary>
+    public const string Worker = "central-ingest";
 
     private static void TryAddSingletonTimeProvider(this IServiceCollection services)
     {
@@ -60,12 +67,5 @@ public static class CentralWorker
         {
             services.AddSingleton(TimeProvider.System);
         }
-    }
-
-    private sealed class SchemaMigration(Npgsql.NpgsqlDataSource db) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => SeasonSchema.MigrateAsync(db, cancellationToken);
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

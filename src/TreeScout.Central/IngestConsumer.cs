@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -6,6 +7,7 @@ using Npgsql;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using TreeScout.Contracts;
+using TreeScout.Hosting;
 using TreeScout.Messaging;
 
 namespace TreeScout.Central;
@@ -17,22 +19,38 @@ namespace TreeScout.Central;
 /// acknowledged. While the database is unreachable the delivery is held and retried (its delivery count untouched, so
 /// an outage never dead-letters observations); any other failure is retried <see cref="CentralOptions.DeliveryLimit"/>
 /// times, then dead-lettered. The client's own recovery reconnects and re-registers the consumer after a broker outage;
-/// what was unacknowledged then is redelivered and is a no-op where it was already stored.
+/// what was unacknowledged then is redelivered and is a no-op where it was already stored. It consumes once connected
+/// and the season store is migrated (<see cref="SeasonStoreReadiness"/>); as a health check it is ready while
+/// connected with its consumer registered, else says what it waits for, without the password.
 /// </summary>
-public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions> options, ILogger<IngestConsumer> logger) : BackgroundService
+public sealed class IngestConsumer(CentralIngest ingest, SeasonStoreReadiness store, IOptions<CentralOptions> options, ILogger<IngestConsumer> logger)
+    : BackgroundService, IHealthCheck
 {
+    public const string DataKey = "broker";
+
     /// <summary>The ingest queue with the tractor workers' queue rules: quorum, delivery limit, dead-letter pair (docs/adr/0002).</summary>
     public static readonly QueueSpec Queue = CentralTopology.IngestQueueSpec(new TopologyOptions());
 
-    private const string Worker = "central-ingest";
-
+    private readonly string _broker = BrokerOptions.Redact(options.Value.Broker);
     private long _stored;
     private long _deadLettered;
+    private volatile bool _consuming;
+    private volatile string _waiting = $"connecting to the central broker at {BrokerOptions.Redact(options.Value.Broker)}";
+    private volatile BrokerOutage? _outage;
 
     /// <summary>Deliveries written and acknowledged since start.</summary>
     public long Stored => Interlocked.Read(ref _stored);
 
     public long DeadLettered => Interlocked.Read(ref _deadLettered);
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var outage = _outage;
+        var ready = _consuming && outage is null;
+        var state = outage is not null ? outage.WaitingLine(outage.Lasted(DateTimeOffset.UtcNow), "the central broker")
+            : ready ? "ready" : _waiting;
+        return Task.FromResult(WorkerHealth.Readiness(context, ready, DataKey, state));
+    }
 
     /// <summary>Declares (or checks) the central exchange, the ingest queue and its dead-letter exchange and queue.</summary>
     public static async Task EnsureTopologyAsync(IChannel channel, bool declare, CancellationToken cancellationToken)
@@ -62,19 +80,47 @@ public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions
             TopologyRecoveryEnabled = true,
             NetworkRecoveryInterval = TimeSpan.FromSeconds(2),
             RequestedHeartbeat = TimeSpan.FromSeconds(10),
-            ClientProvidedName = $"treescout-{Worker}@{Environment.MachineName}",
+            ClientProvidedName = $"treescout-{CentralWorker.Worker}@{Environment.MachineName}",
             ConsumerDispatchConcurrency = 1,
         };
+        // The schema is migrated while the broker is connected; deliveries are taken once both are done.
+        var migrated = store.MigrateAsync(stoppingToken);
         var connection = await ConnectAsync(factory, stoppingToken);
+        _outage = null;
+        _waiting = $"connected to the central broker at {_broker}; consuming once the season store is migrated";
         await using (connection)
         {
+            connection.ConnectionShutdownAsync += (_, e) =>
+            {
+                if (e.Initiator != ShutdownInitiator.Application)
+                {
+                    _outage = new BrokerOutage(_broker, $"connection lost: {$"{e.ReplyCode} {e.ReplyText}".Trim()}", DateTimeOffset.UtcNow);
+                }
+                return Task.CompletedTask;
+            };
+            connection.ConnectionRecoveryErrorAsync += (_, e) =>
+            {
+                if (_outage is { } outage)
+                {
+                    _outage = outage with { Reason = RabbitMqMessageBus.Classify(e.Exception).Reason };
+                }
+                return Task.CompletedTask;
+            };
+            // Raised after the client's topology recovery has registered the consumer again.
+            connection.RecoverySucceededAsync += (_, _) =>
+            {
+                _outage = null;
+                return Task.CompletedTask;
+            };
             await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), stoppingToken);
             await EnsureTopologyAsync(channel, options.Value.DeclareTopology, stoppingToken);
             await channel.BasicQosAsync(0, options.Value.Prefetch, global: false, stoppingToken);
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += (_, delivery) => HandleDeliveryAsync(channel, delivery, stoppingToken);
+            await migrated;
             await channel.BasicConsumeAsync(Queue.Name, autoAck: false, consumer, stoppingToken);
-            logger.LogInformation("Consuming {Queue} on {Broker}", Queue.Name, Redacted(factory));
+            _consuming = true;
+            logger.LogInformation("Consuming {Queue} on {Broker}", Queue.Name, _broker);
             try
             {
                 await Task.Delay(Timeout.Infinite, stoppingToken);
@@ -83,6 +129,7 @@ public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions
             {
                 // Stopping: the delivery in flight is not acknowledged and comes back to the next consumer.
             }
+            _consuming = false;
         }
     }
 
@@ -91,13 +138,17 @@ public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
+            var attemptStarted = DateTimeOffset.UtcNow;
             try
             {
                 return await factory.CreateConnectionAsync(stoppingToken);
             }
             catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or IOException)
             {
-                logger.LogWarning("Waiting for the central broker at {Broker}: {Reason}", Redacted(factory), ex.GetBaseException().Message);
+                var reason = RabbitMqMessageBus.Classify(ex).Reason;
+                // The outage began with the first failed attempt; later attempts only say why.
+                _outage = _outage is { } outage ? outage with { Reason = reason } : new BrokerOutage(_broker, reason, attemptStarted);
+                logger.LogWarning("Waiting for the central broker at {Broker}: {Reason}", _broker, ex.GetBaseException().Message);
                 await Task.Delay(delay, stoppingToken);
                 delay = TimeSpan.FromSeconds(Math.Min(10, delay.TotalSeconds * 2));
             }
@@ -156,7 +207,7 @@ public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions
             [WireHeaders.Error] = Reasons.OneLine(reason),
             [WireHeaders.ErrorType] = errorType,
             [WireHeaders.FailedQueue] = Queue.Name,
-            [WireHeaders.FailedWorker] = Worker,
+            [WireHeaders.FailedWorker] = CentralWorker.Worker,
             [WireHeaders.FailedAt] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             ["x-treescout-routing-key"] = delivery.RoutingKey,
         };
@@ -166,7 +217,5 @@ public sealed class IngestConsumer(CentralIngest ingest, IOptions<CentralOptions
     }
 
     // Npgsql's own judgement: connection failures, server shutting down or out of resources, deadlocks.
-    private static bool IsDatabaseUnavailable(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
-
-    private static string Redacted(ConnectionFactory factory) => $"{factory.HostName}:{factory.Port}/{factory.VirtualHost}";
+    internal static bool IsDatabaseUnavailable(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
 }

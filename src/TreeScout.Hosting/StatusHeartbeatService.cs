@@ -85,9 +85,12 @@ public sealed class StatusHeartbeatService(
 /// <summary>Who this process is: stamped on logs, heartbeats and dead-letter headers.</summary>
 public sealed record WorkerIdentity(string Worker, string Instance, string Version)
 {
-    public static WorkerIdentity For(WorkerRole role) => new(
-        NameOf(role),
-        $"{NameOf(role)}@{Environment.MachineName}-{Environment.ProcessId}",
+    public static WorkerIdentity For(WorkerRole role) => Named(NameOf(role));
+
+    /// <summary>A process that is no <see cref="WorkerRole"/> of the tractor, e.g. "central-ingest".</summary>
+    public static WorkerIdentity Named(string worker) => new(
+        worker,
+        $"{worker}@{Environment.MachineName}-{Environment.ProcessId}",
         typeof(WorkerIdentity).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
             .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0");
 

@@ -1,10 +1,14 @@
+using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using TreeScout.Messaging;
 
 namespace TreeScout.Hosting;
@@ -20,9 +24,7 @@ public sealed class BusHealthCheck(IMessageBus bus) : IHealthCheck
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var ready = bus.IsReady;
-        var state = bus.State;
-        var data = new Dictionary<string, object> { [DataKey] = state };
-        return Task.FromResult(ready ? HealthCheckResult.Healthy(state, data) : new HealthCheckResult(context.Registration.FailureStatus, state, data: data));
+        return Task.FromResult(WorkerHealth.Readiness(context, ready, DataKey, bus.State));
     }
 }
 
@@ -54,10 +56,36 @@ public static class WorkerHealth
     /// <summary>The bus check (live and ready) and the warnings check (live). Needs <see cref="IMessageBus"/> and <see cref="WorkerWarnings"/>.</summary>
     public static IHealthChecksBuilder AddWorkerHealthChecks(this IServiceCollection services) =>
         services.AddHealthChecks()
-            // Degraded, not Unhealthy, while the broker is away: liveness stays 200 because an outage is waited out and a
-            // restarted pod would only wait again (docs/adr/0006); readiness maps Degraded to 503.
-            .AddCheck<BusHealthCheck>("bus", HealthStatus.Degraded, [LiveTag, ReadyTag])
+            .AddWaitedOutCheck<BusHealthCheck>("bus")
             .AddCheck<WorkerWarningsHealthCheck>("warnings", HealthStatus.Degraded, [LiveTag]);
+
+    /// <summary>
+    /// A check of something the process waits for (a broker, a database), on both endpoints. Degraded, not Unhealthy,
+    /// while it is away: liveness stays 200 because an outage is waited out and a restarted pod would only wait again
+    /// (docs/adr/0006); readiness maps Degraded to 503.
+    /// </summary>
+    public static IHealthChecksBuilder AddWaitedOutCheck<T>(this IHealthChecksBuilder checks, string name)
+        where T : class, IHealthCheck =>
+        checks.AddCheck<T>(name, HealthStatus.Degraded, [LiveTag, ReadyTag]);
+
+    /// <summary>A check's result with its state under <paramref name="key"/>: healthy when ready, else the registration's failure status.</summary>
+    public static HealthCheckResult Readiness(HealthCheckContext context, bool ready, string key, string state)
+    {
+        var data = new Dictionary<string, object> { [key] = state };
+        return ready ? HealthCheckResult.Healthy(state, data) : new HealthCheckResult(context.Registration.FailureStatus, state, data: data);
+    }
+
+    /// <summary>
+    /// The validated <see cref="HealthOptions"/> (section Health) and the Kestrel listener on them that serves these
+    /// endpoints, bound when the server starts (a bad value is a validation error, not a crash).
+    /// </summary>
+    public static void AddHealthListener(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<HealthOptions>(configuration, HealthOptions.Section)
+            .Validate(o => IPAddress.TryParse(o.BindAddress, out _), "Health:BindAddress must be an IP address (0.0.0.0 in a pod, 127.0.0.1 on a workstation)");
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HealthOptions>>((kestrel, health) =>
+            kestrel.Listen(IPAddress.Parse(health.Value.BindAddress), health.Value.Port));
+    }
 
     /// <summary>
     /// /healthz: 200 "alive" unless a live check is Unhealthy (503). /readyz: 200 "ready" only when every ready check is

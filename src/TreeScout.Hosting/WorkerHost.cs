@@ -1,7 +1,5 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -41,8 +39,7 @@ public static class WorkerHost
 
         services.AddValidatedOptions<BrokerOptions>(builder.Configuration, BrokerOptions.Section)
             .Validate(o => !o.IsEmbedded, "Broker:Uri (env TREESCOUT__Broker__Uri) is required for a worker process; the embedded single-process mode is `treescout scan`.");
-        services.AddValidatedOptions<HealthOptions>(builder.Configuration, HealthOptions.Section)
-            .Validate(o => IPAddress.TryParse(o.BindAddress, out _), "Health:BindAddress must be an IP address (0.0.0.0 in a pod, 127.0.0.1 on a workstation)");
+        services.AddHealthListener(builder.Configuration);
         services.AddValidatedOptions<StatusOptions>(builder.Configuration, StatusOptions.Section);
         services.AddValidatedOptions<LoggingFormatOptions>(builder.Configuration, "Logging");
 
@@ -60,10 +57,6 @@ public static class WorkerHost
 
         // Leave time for the in-flight message to finish and be acknowledged (k8s terminationGracePeriodSeconds is longer).
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
-
-        // Bound from validated options when the server starts (not read here, so a bad value is a validation error, not a crash).
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HealthOptions>>((kestrel, health) =>
-            kestrel.Listen(IPAddress.Parse(health.Value.BindAddress), health.Value.Port));
 
         var format = builder.Configuration.GetValue<string>("Logging:Format") ?? "auto";
         services.AddSerilog((sp, log) => ConfigureSerilog(log, builder.Configuration, identity, sp.GetRequiredService<ActiveRun>(), format));
@@ -105,21 +98,9 @@ public static class WorkerHost
     /// </summary>
     public static async Task<int> RunAsync(WebApplicationBuilder builder)
     {
-        var worker = builder.Services.Where(d => !d.IsKeyedService).Select(d => d.ImplementationInstance).OfType<WorkerIdentity>().FirstOrDefault()?.Worker ?? "worker";
-        WebApplication app;
-        try
+        var worker = WorkerName(builder);
+        if (await BuildValidatedAsync(builder) is not { } app)
         {
-            app = builder.Build();
-            // Every validated option, now: before anything resolves it and fails half-way through starting.
-            foreach (var validator in app.Services.GetServices<IStartupValidator>())
-            {
-                validator.Validate();
-            }
-        }
-        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
-        {
-            var failures = ex is OptionsValidationException v ? string.Join("; ", v.Failures) : ex.Message;
-            await ReportFatalAsync($"{worker}: invalid configuration: {failures}");
             return ConfigurationError;
         }
         app.MapWorkerHealthEndpoints();
@@ -135,6 +116,33 @@ public static class WorkerHost
             return 1;
         }
     }
+
+    /// <summary>
+    /// Builds the process with every validated option checked now, before anything resolves one and fails half-way
+    /// through starting; null after reporting an invalid one (one line naming the setting, on stderr and in
+    /// /dev/termination-log).
+    /// </summary>
+    public static async Task<WebApplication?> BuildValidatedAsync(WebApplicationBuilder builder)
+    {
+        try
+        {
+            var app = builder.Build();
+            foreach (var validator in app.Services.GetServices<IStartupValidator>())
+            {
+                validator.Validate();
+            }
+            return app;
+        }
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
+        {
+            var failures = ex is OptionsValidationException v ? string.Join("; ", v.Failures) : ex.Message;
+            await ReportFatalAsync($"{WorkerName(builder)}: invalid configuration: {failures}");
+            return null;
+        }
+    }
+
+    private static string WorkerName(WebApplicationBuilder builder) =>
+        builder.Services.Where(d => !d.IsKeyedService).Select(d => d.ImplementationInstance).OfType<WorkerIdentity>().FirstOrDefault()?.Worker ?? "worker";
 
     /// <summary>Exit code of a worker whose configuration is invalid.</summary>
     public const int ConfigurationError = 2;

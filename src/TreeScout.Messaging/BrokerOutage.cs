@@ -4,7 +4,7 @@ namespace TreeScout.Messaging;
 
 /// <summary>
 /// A broker a client cannot reach right now: since when it has been trying (the first failed attempt, or the moment the
-/// connection was lost) and why its last attempt failed.
+/// connection was lost) and why its last attempt failed. The central ingest worker keeps its PostgreSQL outages in it too.
 /// </summary>
 /// <param name="Broker">The broker URI without its password.</param>
 /// <param name="Refused">The broker answered and refused this client (login, permissions, virtual host): not an outage waiting cures by itself.</param>
@@ -12,8 +12,8 @@ public sealed record BrokerOutage(string Broker, string Reason, DateTimeOffset S
 {
     public TimeSpan Lasted(DateTimeOffset now) => now > Since ? now - Since : TimeSpan.Zero;
 
-    /// <summary>"waiting for the broker at amqp://user:***@host:5672/ (connection refused), 12 s so far".</summary>
-    public string WaitingLine(TimeSpan lasted) => $"waiting for the broker at {Broker} ({Reason}), {Seconds(lasted)} s so far";
+    /// <summary>"waiting for the broker at amqp://user:***@host:5672/ (connection refused), 12 s so far"; <paramref name="which"/> names another ("the central broker").</summary>
+    public string WaitingLine(TimeSpan lasted, string which = "the broker") => $"waiting for {which} at {Broker} ({Reason}), {Seconds(lasted)} s so far";
 
     /// <summary>Whole seconds, as every broker-wait line prints them.</summary>
     public static string Seconds(TimeSpan duration) => ((long)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture);

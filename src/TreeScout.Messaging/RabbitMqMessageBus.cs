@@ -732,7 +732,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     /// Why a connection attempt failed, in a few words ("connection refused"), and whether the broker refused this client
     /// (wrong password, no permission on the virtual host, no such virtual host) rather than being unreachable.
     /// </summary>
-    internal static (string Reason, bool Refused) Classify(Exception ex)
+    public static (string Reason, bool Refused) Classify(Exception ex)
     {
         for (var e = ex; e is not null; e = e.InnerException)
         {

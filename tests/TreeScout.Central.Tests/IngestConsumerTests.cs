@@ -27,6 +27,7 @@ public sealed class IngestConsumerTests(ITestOutputHelper output)
         using var logs = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
         var consumer = new IngestConsumer(
             new CentralIngest(db.Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
+            new SeasonStoreReadiness(db.DataSource, TimeProvider.System, logs.CreateLogger<SeasonStoreReadiness>()),
             Options.Create(new CentralOptions { Broker = vhost.Uri.ToString(), Database = db.ConnectionString }),
             logs.CreateLogger<IngestConsumer>());
 

@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using TreeScout.Hosting;
+using TreeScout.Messaging;
+
+namespace TreeScout.Central;
+
+/// <summary>
+/// The season store as /readyz sees it: migrated once at start (retried every 1–10 s while PostgreSQL is away, so an
+/// outage is waited out, not a crash), then reachable at each probe. Not ready says what it waits for
+/// ("waiting for PostgreSQL at db:5432/treescout (Connection refused), 12 s so far"); the password is never in it.
+/// </summary>
+public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock, ILogger<SeasonStoreReadiness> logger) : IHealthCheck
+{
+    public const string DataKey = "seasonStore";
+
+    /// <summary>A probe that takes longer counts as unreachable: the kubelet's readiness timeout is 3 s.</summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly TaskCompletionSource _migrated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _target = Target(db.ConnectionString);
+    private volatile BrokerOutage? _outage;
+
+    /// <summary>Creates or completes the schema (<see cref="SeasonSchema.MigrateAsync"/>), waiting out PostgreSQL being unreachable.</summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                await SeasonSchema.MigrateAsync(db, cancellationToken);
+                _outage = null;
+                _migrated.TrySetResult();
+                return;
+            }
+            catch (Exception ex) when (IngestConsumer.IsDatabaseUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                Unreachable(ex.GetBaseException().Message);
+                logger.LogWarning("Season store unavailable ({Reason}); migrating it again in {Seconds} s", ex.GetBaseException().Message, delay.TotalSeconds);
+                await Task.Delay(delay, clock, cancellationToken);
+                delay = TimeSpan.FromSeconds(Math.Min(10, delay.TotalSeconds * 2));
+            }
+        }
+    }
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (_migrated.Task.IsCompleted)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ProbeTimeout);
+            try
+            {
+                await using var probe = db.CreateCommand("SELECT 1");
+                await probe.ExecuteScalarAsync(timeout.Token);
+                _outage = null;
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                Unreachable($"no answer within {ProbeTimeout.TotalSeconds:0} s");
+            }
+            catch (Exception ex) when (IngestConsumer.IsDatabaseUnavailable(ex))
+            {
+                Unreachable(ex.GetBaseException().Message);
+            }
+        }
+        var ready = _migrated.Task.IsCompleted && _outage is null;
+        var state = _outage is { } outage ? outage.WaitingLine(outage.Lasted(clock.GetUtcNow()), "PostgreSQL")
+            : ready ? "ready" : $"migrating the season store at {_target}";
+        return WorkerHealth.Readiness(context, ready, DataKey, state);
+    }
+
+    // The outage began with the first failure; later failures only say why.
+    private void Unreachable(string reason) =>
+        _outage = _outage is { } outage ? outage with { Reason = reason } : new BrokerOutage(_target, reason, clock.GetUtcNow());
+
+    /// <summary>host:port/database: where the store is, without the credentials.</summary>
+    private static string Target(string connectionString)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(connectionString);
+        return $"{cs.Host}:{cs.Port}/{cs.Database}";
+    }
+}
