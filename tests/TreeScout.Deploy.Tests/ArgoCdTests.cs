@@ -130,10 +130,23 @@ public partial class ArgoCdTests
         Assert.Equal("t042", gpsdGpu.Single<V1ConfigMap>("treescout-tractor").Data["TREESCOUT__Uplink__TractorId"]);
         Assert.All(FleetApplicationSet.Samples, c => CentralTopology.CheckTractorId(c.Labels["treescout.io/tractor-id"]));
 
-        // A serial-receiver CPU tractor is the hand-provisioned tractor overlay plus its id, nothing else.
-        static IEnumerable<string> WithoutIdentity(Overlay o) =>
-            o.Manifests.Where(m => (string?)m["metadata"]!["name"] != "treescout-tractor").Select(m => m.ToJsonString());
+        // A serial-receiver CPU tractor is the hand-provisioned tractor overlay plus its id and the uplink's broker
+        // definitions (the shovel to the central site), nothing else.
+        static string BrokerConfig(Overlay o) =>
+            (string)o.Manifests.Single(m => ((string?)m["metadata"]!["name"])!.StartsWith("treescout-broker-", StringComparison.Ordinal) && (string?)m["kind"] == "ConfigMap")["metadata"]!["name"]!;
+        static IEnumerable<string> WithoutIdentity(Overlay o)
+        {
+            var broker = BrokerConfig(o);
+            return o.Manifests.Where(m => (string?)m["metadata"]!["name"] is var name && name != "treescout-tractor" && name != broker)
+                .Select(m => m.ToJsonString().Replace(broker, "treescout-broker", StringComparison.Ordinal));
+        }
         Assert.Equal(WithoutIdentity(plain), WithoutIdentity(serial));
+        static string Definitions(Overlay o) =>
+            (string)o.Manifests.Single(m => (string?)m["metadata"]!["name"] == BrokerConfig(o))["data"]!["definitions.json"]!;
+        Assert.DoesNotContain("\"component\": \"shovel\"", Definitions(plain), StringComparison.Ordinal);
+        Assert.Equal(
+            await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy/k3s/components/uplink/definitions.json")),
+            Definitions(serial));
 
         // gpsd on the node instead of a serial device, reached at the node's address, defined before it is used.
         var fusion = gpsdGpu.Single<V1Deployment>("treescout-fusion").Spec.Template.Spec;

@@ -270,9 +270,11 @@ public partial class PolicyTests
     {
         var overlay = await Overlay.RenderAsync(path);
         var config = overlay.OfType<V1ConfigMap>().Single(c => c.Metadata.Name.StartsWith("treescout-broker-", StringComparison.Ordinal));
-        var committed = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy/k3s/base/rabbitmq/definitions.json"));
+        // Fleet tractors forward their runs to the central site (overlays/fleet has the uplink component).
+        var uplink = path.StartsWith(Overlay.FleetPrefix, StringComparison.Ordinal);
+        var committed = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, uplink ? "deploy/k3s/components/uplink/definitions.json" : "deploy/k3s/base/rabbitmq/definitions.json"));
         Assert.Equal(committed, config.Data["definitions.json"]);
-        Assert.Equal(RabbitMqDefinitions.Generate(new Topology(new TopologyOptions())), config.Data["definitions.json"]);
+        Assert.Equal(RabbitMqDefinitions.Generate(uplink ? UplinkDefinitionsTests.WithUplink : new Topology(new TopologyOptions())), config.Data["definitions.json"]);
 
         var pod = overlay.Single<V1StatefulSet>("treescout-rabbitmq").Spec.Template.Spec;
         var render = pod.InitContainers.Single();

@@ -12,7 +12,7 @@ namespace TreeScout.Deploy.Tests;
 [Trait("Category", "Unit")]
 public sealed class UplinkDefinitionsTests : IDisposable
 {
-    private static readonly Topology WithUplink = new(new TopologyOptions { Uplink = true });
+    internal static readonly Topology WithUplink = new(new TopologyOptions { Uplink = true });
 
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ts-uplink-defs-");
 
@@ -172,6 +172,21 @@ public sealed class UplinkDefinitionsTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task The_init_script_refuses_an_uplink_secret_made_for_another_tractor_than_the_fleet_names()
+    {
+        var (definitions, secrets, output) = await PrepareAsync();
+        string[] args = ["deploy/k3s/base/rabbitmq/render-definitions.sh", definitions, secrets, output];
+        var other = await Tool.RunAsync("sh", args, environment: new Dictionary<string, string?> { ["TRACTOR_ID"] = "t2" });
+        Assert.Equal(1, other.ExitCode);
+        Assert.Contains("the broker Secret is provisioned for tractor 'north-2' but this cluster is tractor 't2'", other.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+
+        var same = await Tool.RunAsync("sh", args, environment: new Dictionary<string, string?> { ["TRACTOR_ID"] = "north-2" });
+        Assert.True(same.ExitCode == 0, same.Stderr);
+        Assert.True(File.Exists(output));
     }
 
     [Fact]

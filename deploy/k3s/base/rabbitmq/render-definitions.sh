@@ -53,6 +53,11 @@ if [ -n "$(sed -n '/@uplink-uri@/p' "$in")" ]; then
     "" | -* | *[!a-z0-9-]*) fail "key 'uplink-tractor' of the broker Secret must be 1-32 lower-case letters, digits or '-', starting with a letter or digit" ;;
   esac
   [ "${#tractor}" -le 32 ] || fail "key 'uplink-tractor' of the broker Secret is longer than 32 characters"
+  # The fleet ApplicationSet names the cluster's tractor (ConfigMap treescout-tractor): a Secret provisioned for another
+  # tractor would send this tractor's runs in under that one's name.
+  if [ -n "${TRACTOR_ID:-}" ] && [ "$TRACTOR_ID" != "$tractor" ]; then
+    fail "the broker Secret is provisioned for tractor '$tractor' but this cluster is tractor '$TRACTOR_ID' (ConfigMap treescout-tractor); run deploy/k3s/create-broker-secret.sh --uplink-tractor $TRACTOR_ID"
+  fi
   case "$uri" in
     *[!A-Za-z0-9:/@.%?=\&_~-]*) fail "key 'uplink-uri' of the broker Secret has characters a URI must escape (quotes, spaces)" ;;
     amqp://tractor-"$tractor":?*@?* | amqps://tractor-"$tractor":?*@?*) ;;
