@@ -1,7 +1,5 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using TreeScout.Contracts;
 using TreeScout.MapWriter.Tests;
@@ -25,11 +23,7 @@ public sealed class IngestConsumerTests(ITestOutputHelper output)
         await using var vhost = await TestBroker.CreateVhostAsync("central");
         var run = new SyntheticRun("20260421-090000-noord-3-b7c8", rows: 4, treesPerRow: 25, clustersPerTree: (20, 60));
         using var logs = LoggerFactory.Create(b => b.AddProvider(new TestOutputLoggerProvider(output)).SetMinimumLevel(LogLevel.Information));
-        var consumer = new IngestConsumer(
-            new CentralIngest(db.Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
-            new SeasonStoreReadiness(db.DataSource, TimeProvider.System, logs.CreateLogger<SeasonStoreReadiness>()),
-            Options.Create(new CentralOptions { Broker = vhost.Uri.ToString(), Database = db.ConnectionString }),
-            logs.CreateLogger<IngestConsumer>());
+        var consumer = db.Ingest(vhost.Uri, logs);
 
         var factory = new ConnectionFactory { Uri = vhost.Uri };
         await using var connection = await factory.CreateConnectionAsync();

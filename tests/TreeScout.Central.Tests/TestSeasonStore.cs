@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using TreeScout.MapWriter;
 using TreeScout.MapWriter.Prescription;
@@ -53,6 +55,13 @@ public sealed class TestSeasonStore : IAsyncDisposable
         await SeasonSchema.MigrateAsync(store.DataSource, CancellationToken.None);
         return store;
     }
+
+    /// <summary>The central ingest worker storing into this schema, consuming the ingest queue at <paramref name="broker"/>.</summary>
+    public IngestConsumer Ingest(Uri broker, ILoggerFactory logs, bool declareTopology = true) => new(
+        new CentralIngest(Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
+        new SeasonStoreReadiness(DataSource, TimeProvider.System, logs.CreateLogger<SeasonStoreReadiness>()),
+        Options.Create(new CentralOptions { Broker = broker.ToString(), Database = ConnectionString, DeclareTopology = declareTopology }),
+        logs.CreateLogger<IngestConsumer>());
 
     public async Task<T> ScalarAsync<T>(string sql)
     {

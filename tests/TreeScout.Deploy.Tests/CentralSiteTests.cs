@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using k8s.Models;
 using TreeScout.Deploy.Tests.Support;
+using TreeScout.Tests.Uplink;
 using TreeScout.Messaging;
 
 namespace TreeScout.Deploy.Tests;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using TreeScout.Deploy.Tests.Support;
+using TreeScout.Tests.Uplink;
 using TreeScout.Tests;
 using Xunit.Abstractions;
 

@@ -3,6 +3,7 @@ using System.Text;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 using TreeScout.Deploy.Tests.Support;
+using TreeScout.Tests.Uplink;
 using TreeScout.Messaging;
 using Xunit.Abstractions;
 

@@ -3,9 +3,8 @@ using RabbitMQ.Client;
 using TreeScout.Cli.Deploy;
 using TreeScout.Contracts;
 using TreeScout.Messaging;
-using TreeScout.Tests;
 
-namespace TreeScout.Deploy.Tests.Support;
+namespace TreeScout.Tests.Uplink;
 
 /// <summary>A broker node as a test reaches it: its AMQP address (guest from loopback) and its rabbitmqctl.</summary>
 public sealed record BrokerNode(string Name, int Port, Func<string[], Task<string>> Ctl)
@@ -124,7 +123,7 @@ public sealed class CentralSite : IAsyncDisposable
         await TryAsync(Node.Ctl(["delete_user", CentralTopology.TractorUser(TractorId)]));
     }
 
-    internal static async Task TryAsync(Task cleanup)
+    public static async Task TryAsync(Task cleanup)
     {
         try
         {
