@@ -25,6 +25,9 @@ public sealed class CentralIngest(SeasonStore store, TimeProvider clock, ILogger
             RunFused m => await store.FuseRunAsync(tractor, m, clock.GetUtcNow(), cancellationToken),
             RunInterrupted m => await store.InterruptRunAsync(tractor, m, cancellationToken),
             MapUpdated m => await store.RecordTractorMapAsync(tractor, m, cancellationToken),
+            // The uplink's ledger binding (progress) also carries capture's and fusion's running accounts, which only a
+            // restarting tractor worker needs: acknowledged, not kept.
+            RunCaptureProgress or RunFusionProgress => IngestOutcome.NothingKept,
             _ => throw new MalformedMessageException($"{envelope.Type} of run {message.RunId} from tractor {tractor}: the season store keeps run lifecycle, observations and final maps only"),
         };
         if (outcome.ObservationsDuplicate > 0)

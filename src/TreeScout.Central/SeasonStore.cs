@@ -12,7 +12,11 @@ using TreeScout.Orchard;
 namespace TreeScout.Central;
 
 /// <summary>What one message changed in the season store.</summary>
-public sealed record IngestOutcome(int ObservationsInserted, int ObservationsDuplicate, int TreesUpdated);
+public sealed record IngestOutcome(int ObservationsInserted, int ObservationsDuplicate, int TreesUpdated)
+{
+    /// <summary>A message the season store acknowledges without keeping anything of it.</summary>
+    public static readonly IngestOutcome NothingKept = new(0, 0, 0);
+}
 
 /// <summary>
 /// The central season store on PostgreSQL + PostGIS: each method is one transaction, idempotent, so a message

@@ -106,6 +106,21 @@ public sealed class CentralIngestRefusalTests
     }
 
     [Fact]
+    public async Task Capture_and_fusion_progress_from_the_ledger_are_acknowledged_without_touching_the_store()
+    {
+        // The store's connection string points at a closed port: any write would throw.
+        var progress = new RunCaptureProgress
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = "20260421-090000-unit-0001",
+            ConfirmedAtUtc = DateTimeOffset.UnixEpoch,
+            FramesPublished = 120,
+        };
+        var outcome = await Ingest.HandleAsync("tractor.t-01.uplink", MessageCodec.Encode(progress), CancellationToken.None);
+        Assert.Same(IngestOutcome.NothingKept, outcome);
+    }
+
+    [Fact]
     public async Task An_observation_out_of_range_is_refused_naming_it()
     {
         var batch = Synthetic.Batches[0];
