@@ -11,13 +11,13 @@ using TreeScout.Tests;
 
 namespace TreeScout.Central.Bench;
 
-public sealed record FleetLoadOptions(int Tractors, int Runs, int Trees, int Seconds, int DuplicateEvery, Uri? Broker);
+public sealed record FleetLoadOptions(int Tractors, int Runs, int Trees, int Seconds, int DuplicateEvery, int Replicas, Uri? Broker);
 
 /// <summary>
 /// The load test: every simulated tractor publishes its <see cref="FleetUpload"/> on its own connection with publisher
 /// confirms, as fast as the central broker confirms (a fleet coming back to yard Wi-Fi), onto the central exchange
-/// under tractor.&lt;id&gt;.uplink, while the real <see cref="IngestConsumer"/> stores them in a PostGIS schema of its
-/// own. Prints a line per second and a summary; stops at the deadline whatever is left.
+/// under tractor.&lt;id&gt;.uplink, while the real <see cref="IngestConsumer"/> (one or more replicas competing on the
+/// queue, as ingest pods would) stores them in a PostGIS schema of its own. Prints a line per second and a summary; stops at the deadline whatever is left.
 /// </summary>
 public static class FleetLoadTest
 {
@@ -43,11 +43,13 @@ public static class FleetLoadTest
         await using var vhost = o.Broker is null ? await TestBroker.CreateVhostAsync("central-bench") : null;
         var broker = o.Broker ?? vhost!.Uri;
         using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-        var consumer = new IngestConsumer(
+        var replicas = Enumerable.Range(0, o.Replicas).Select(_ => new IngestConsumer(
             new CentralIngest(db.Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
             new SeasonStoreReadiness(db.DataSource, TimeProvider.System, logs.CreateLogger<SeasonStoreReadiness>()),
             Options.Create(new CentralOptions { Broker = broker.ToString(), Database = db.ConnectionString }),
-            logs.CreateLogger<IngestConsumer>());
+            logs.CreateLogger<IngestConsumer>())).ToList();
+        long Stored() => replicas.Sum(r => r.Stored);
+        long DeadLettered() => replicas.Sum(r => r.DeadLettered);
         var factory = new ConnectionFactory { Uri = broker };
         await using var admin = await factory.CreateConnectionAsync();
         await using var channel = await admin.CreateChannelAsync();
@@ -62,7 +64,10 @@ public static class FleetLoadTest
         var lag = new IngestLag(all.Count);
         var clock = Stopwatch.StartNew();
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(o.Seconds));
-        await consumer.StartAsync(CancellationToken.None);
+        foreach (var replica in replicas)
+        {
+            await replica.StartAsync(CancellationToken.None);
+        }
         var publishers = fleet.Select(t => Task.Run(() => PublishAsync(factory, t, lag, clock, deadline.Token))).ToList();
         var lastLine = TimeSpan.Zero;
         var lastCommitted = 0;
@@ -72,7 +77,7 @@ public static class FleetLoadTest
         {
             await Task.Delay(Poll);
             var now = clock.Elapsed;
-            lag.CommittedBy(now, (int)(consumer.Stored + consumer.DeadLettered));
+            lag.CommittedBy(now, (int)(Stored() + DeadLettered()));
             if (now - lastLine >= TimeSpan.FromSeconds(1))
             {
                 var seconds = (now - lastLine).TotalSeconds;
@@ -85,7 +90,10 @@ public static class FleetLoadTest
         var elapsed = clock.Elapsed;
         await deadline.CancelAsync();
         await Task.WhenAll(publishers);
-        await consumer.StopAsync(CancellationToken.None);
+        foreach (var replica in replicas)
+        {
+            await replica.StopAsync(CancellationToken.None);
+        }
 
         var partition = SeasonSchema.PartitionOf(2026);
         var stored = await db.ScalarAsync<long>($"SELECT count(*) FROM {partition}");
@@ -99,12 +107,13 @@ public static class FleetLoadTest
             ["tractors"] = o.Tractors,
             ["runs"] = o.Runs,
             ["trees"] = o.Trees,
+            ["replicas"] = o.Replicas,
             ["complete"] = lag.Committed == all.Count,
             ["seconds"] = Math.Round(elapsed.TotalSeconds, 1),
             ["messages"] = all.Count,
             ["messagesPublished"] = lag.Published,
-            ["messagesStored"] = consumer.Stored,
-            ["messagesDeadLettered"] = consumer.DeadLettered,
+            ["messagesStored"] = Stored(),
+            ["messagesDeadLettered"] = DeadLettered(),
             ["messagesPerSecond"] = Math.Round(lag.Committed / elapsed.TotalSeconds, 1),
             ["observationsSent"] = expected,
             ["observationsStored"] = stored,
@@ -117,11 +126,20 @@ public static class FleetLoadTest
             ["bytesPerTree"] = trees == 0 ? 0 : Math.Round((double)treeBytes / trees, 0),
         };
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"stored {consumer.Stored} of {all.Count} messages ({consumer.DeadLettered} dead-lettered) and {stored} of {expected} observations in {elapsed.TotalSeconds:0.0} s: " +
+            $"stored {Stored()} of {all.Count} messages ({DeadLettered()} dead-lettered) and {stored} of {expected} observations in {elapsed.TotalSeconds:0.0} s: " +
             $"{result["messagesPerSecond"]} messages/s, {result["observationsPerSecond"]} observations/s; publish->commit p50 {result["latencyP50Seconds"]} s, p99 {result["latencyP99Seconds"]} s; " +
             $"{partition} {partitionBytes / 1048576.0:0.0} MiB = {result["bytesPerObservation"]} B/observation (heap {result["heapBytesPerObservation"]}), trees {result["bytesPerTree"]} B/tree"));
+        // Which index costs what: the partition's own indexes (created from the partitioned table's), in bytes per row.
+        await using (var cmd = db.DataSource.CreateCommand($"SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index WHERE indrelid = '{partition}'::regclass ORDER BY 1"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            while (stored > 0 && await reader.ReadAsync())
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  index {reader.GetString(0),-40} {reader.GetInt64(1) / (double)stored,5:0} B/observation"));
+            }
+        }
         Console.WriteLine(JsonSerializer.Serialize(result));
-        return lag.Committed == all.Count && stored == expected && consumer.DeadLettered == 0 ? 0 : 1;
+        return lag.Committed == all.Count && stored == expected && DeadLettered() == 0 ? 0 : 1;
     }
 
     private static async Task PublishAsync(ConnectionFactory factory, List<(UplinkMessage Message, MessageEnvelope Envelope)> messages, IngestLag lag, Stopwatch clock, CancellationToken deadline)

@@ -4,7 +4,7 @@ using TreeScout.Central.Bench;
 // N simulated tractors upload their runs to the central exchange while the real ingest worker stores them in PostGIS:
 // ingest throughput, queue lag and bytes per stored observation. Not a pass/fail test: this machine is shared.
 // Exit 0 when everything was stored within the deadline, 1 when not, 2 for a usage error.
-const string Usage = "usage: central-bench [--tractors N (4)] [--runs R (2)] [--trees T (20)] [--seconds S (60)] [--duplicate-every D (25)] [--broker amqp://...]";
+const string Usage = "usage: central-bench [--tractors N (4)] [--runs R (2)] [--trees T (20)] [--seconds S (60)] [--duplicate-every D (25)] [--replicas K (1)] [--broker amqp://...]";
 var values = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i += 2)
 {
@@ -15,7 +15,7 @@ for (var i = 0; i < args.Length; i += 2)
     }
     values[args[i][2..]] = args[i + 1];
 }
-var unknown = values.Keys.Except(["tractors", "runs", "trees", "seconds", "duplicate-every", "broker"]).FirstOrDefault();
+var unknown = values.Keys.Except(["tractors", "runs", "trees", "seconds", "duplicate-every", "replicas", "broker"]).FirstOrDefault();
 if (unknown is not null)
 {
     Console.Error.WriteLine($"central-bench: unknown option --{unknown}. {Usage}");
@@ -42,7 +42,8 @@ if (values.TryGetValue("broker", out var uri) && !(Uri.TryCreate(uri, UriKind.Ab
 }
 // Bounds keep the generated messages in memory and the run within minutes.
 if (Count("tractors", 4, 500) is not { } tractors || Count("runs", 2, 50) is not { } runs || Count("trees", 20, 5000) is not { } trees
-    || Count("seconds", 60, 3600) is not { } seconds || Count("duplicate-every", 25, 1_000_000) is not { } duplicateEvery)
+    || Count("seconds", 60, 3600) is not { } seconds || Count("duplicate-every", 25, 1_000_000) is not { } duplicateEvery
+    || Count("replicas", 1, 16) is not { } replicas)
 {
     return 2;
 }
@@ -51,4 +52,4 @@ if ((long)tractors * runs * trees > 200_000)
     Console.Error.WriteLine($"central-bench: {tractors} x {runs} x {trees} trees is over 200,000 trees (~30 M observations held in memory); make the fleet smaller. {Usage}");
     return 2;
 }
-return await FleetLoadTest.RunAsync(new FleetLoadOptions(tractors, runs, trees, seconds, duplicateEvery, broker));
+return await FleetLoadTest.RunAsync(new FleetLoadOptions(tractors, runs, trees, seconds, duplicateEvery, replicas, broker));
