@@ -1,4 +1,3 @@
-using TreeScout.Central.Bench;
 using TreeScout.Contracts;
 
 namespace TreeScout.Central.Tests;

@@ -1,4 +1,4 @@
-namespace TreeScout.Central.Bench;
+namespace TreeScout.Central.Tests;
 
 /// <summary>
 /// Publish → commit lag of one ingest queue. Messages are numbered in the order they were handed to the broker (one

@@ -1,7 +1,7 @@
 using TreeScout.Contracts;
 using TreeScout.MapWriter.Tests;
 
-namespace TreeScout.Central.Bench;
+namespace TreeScout.Central.Tests;
 
 /// <summary>One message as a tractor's uplink delivers it to the central exchange; <see cref="Copy"/> marks an at-least-once resend.</summary>
 public sealed record UplinkMessage(string Tractor, IMessage Message, bool Copy)
