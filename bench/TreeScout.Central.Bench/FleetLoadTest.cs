@@ -96,9 +96,10 @@ public static class FleetLoadTest
         }
 
         var partition = SeasonSchema.PartitionOf(2026);
-        var stored = await db.ScalarAsync<long>($"SELECT count(*) FROM {partition}");
-        var partitionBytes = await db.ScalarAsync<long>($"SELECT pg_total_relation_size('{partition}')");
-        var heapBytes = await db.ScalarAsync<long>($"SELECT pg_relation_size('{partition}')");
+        // The partition exists once the season's first observation arrived (not so when the deadline came first).
+        var stored = await db.ScalarAsync<long>("SELECT count(*) FROM observations WHERE season = 2026");
+        var partitionBytes = await db.ScalarAsync<long>($"SELECT coalesce(pg_total_relation_size(to_regclass('{partition}')), 0)");
+        var heapBytes = await db.ScalarAsync<long>($"SELECT coalesce(pg_relation_size(to_regclass('{partition}')), 0)");
         var trees = await db.ScalarAsync<long>("SELECT count(*) FROM trees");
         var treeBytes = await db.ScalarAsync<long>("SELECT pg_total_relation_size('trees')");
         var expected = fleet.SelectMany(t => t).Where(x => !x.m.Copy).Sum(x => (long)x.m.Observations);
@@ -130,10 +131,10 @@ public static class FleetLoadTest
             $"{result["messagesPerSecond"]} messages/s, {result["observationsPerSecond"]} observations/s; publish->commit p50 {result["latencyP50Seconds"]} s, p99 {result["latencyP99Seconds"]} s; " +
             $"{partition} {partitionBytes / 1048576.0:0.0} MiB = {result["bytesPerObservation"]} B/observation (heap {result["heapBytesPerObservation"]}), trees {result["bytesPerTree"]} B/tree"));
         // Which index costs what: the partition's own indexes (created from the partitioned table's), in bytes per row.
-        await using (var cmd = db.DataSource.CreateCommand($"SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index WHERE indrelid = '{partition}'::regclass ORDER BY 1"))
+        await using (var cmd = db.DataSource.CreateCommand($"SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index WHERE indrelid = to_regclass('{partition}') ORDER BY 1"))
         await using (var reader = await cmd.ExecuteReaderAsync())
         {
-            while (stored > 0 && await reader.ReadAsync())
+            while (await reader.ReadAsync() && stored > 0)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  index {reader.GetString(0),-40} {reader.GetInt64(1) / (double)stored,5:0} B/observation"));
             }

@@ -52,4 +52,13 @@ if ((long)tractors * runs * trees > 200_000)
     Console.Error.WriteLine($"central-bench: {tractors} x {runs} x {trees} trees is over 200,000 trees (~30 M observations held in memory); make the fleet smaller. {Usage}");
     return 2;
 }
-return await FleetLoadTest.RunAsync(new FleetLoadOptions(tractors, runs, trees, seconds, duplicateEvery, replicas, broker));
+try
+{
+    return await FleetLoadTest.RunAsync(new FleetLoadOptions(tractors, runs, trees, seconds, duplicateEvery, replicas, broker));
+}
+catch (Exception ex) when (ex is InvalidOperationException or RabbitMQ.Client.Exceptions.BrokerUnreachableException or Npgsql.NpgsqlException)
+{
+    // PostgreSQL or the broker missing: the test helpers' messages say how to start them.
+    Console.Error.WriteLine($"central-bench: {(ex is InvalidOperationException ? ex.Message : ex.GetBaseException().Message)}");
+    return 1;
+}
