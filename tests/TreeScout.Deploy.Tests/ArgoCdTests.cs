@@ -141,8 +141,11 @@ public partial class ArgoCdTests
                 .Select(m => m.ToJsonString().Replace(broker, "treescout-broker", StringComparison.Ordinal));
         }
         Assert.Equal(WithoutIdentity(plain), WithoutIdentity(serial));
-        static string Definitions(Overlay o) =>
-            (string)o.Manifests.Single(m => (string?)m["metadata"]!["name"] == BrokerConfig(o))["data"]!["definitions.json"]!;
+        static string Definitions(Overlay o)
+        {
+            var broker = BrokerConfig(o);
+            return (string)o.Manifests.Single(m => (string?)m["metadata"]!["name"] == broker)["data"]!["definitions.json"]!;
+        }
         Assert.DoesNotContain("\"component\": \"shovel\"", Definitions(plain), StringComparison.Ordinal);
         Assert.Equal(
             await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy/k3s/components/uplink/definitions.json")),
