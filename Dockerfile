@@ -23,6 +23,7 @@ COPY src/TreeScout.Contracts/TreeScout.Contracts.csproj src/TreeScout.Contracts/
 COPY src/TreeScout.Messaging/TreeScout.Messaging.csproj src/TreeScout.Messaging/
 COPY src/TreeScout.Hosting/TreeScout.Hosting.csproj src/TreeScout.Hosting/
 COPY src/TreeScout.Orchard/TreeScout.Orchard.csproj src/TreeScout.Orchard/
+COPY src/TreeScout.Labelling/TreeScout.Labelling.csproj src/TreeScout.Labelling/
 COPY src/TreeScout.Simulation/TreeScout.Simulation.csproj src/TreeScout.Simulation/
 COPY src/TreeScout.Capture/TreeScout.Capture.csproj src/TreeScout.Capture/
 COPY src/TreeScout.Detection/TreeScout.Detection.csproj src/TreeScout.Detection/
