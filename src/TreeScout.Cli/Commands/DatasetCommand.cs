@@ -88,10 +88,17 @@ public static class DatasetCommand
             try
             {
                 var next = ReviewQueue.Next(folder, parse.GetValue(count), parse.GetValue(gap));
-                Console.WriteLine(parse.GetValue(json)
-                    ? JsonSerializer.Serialize(next.Select(s => new { s.Id, s.CameraId, s.Sequence, s.Uncertainty, s.Reason, Proposals = s.Proposals.Count }), Json)
-                    : string.Join('\n', next.Select(s => string.Create(CultureInfo.InvariantCulture,
-                        $"{s.Id}  uncertainty {s.Uncertainty:0.00}  {s.Proposals.Count} proposals  {s.Reason}"))));
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(next.Select(s => new { s.Id, s.CameraId, s.Sequence, s.Uncertainty, s.Reason, Proposals = s.Proposals.Count }), Json));
+                }
+                else
+                {
+                    foreach (var s in next)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{s.Id}  uncertainty {s.Uncertainty:0.00}  {s.Proposals.Count} proposals  {s.Reason}"));
+                    }
+                }
                 Console.Error.WriteLine($"{next.Count} of the {folder.Progress().ToReview} frames not reviewed yet");
                 return 0;
             }
