@@ -195,9 +195,7 @@ def field_data(folders, by, holdout):
                          % (",".join(holdout), len(train), len(held), by, ", ".join(values)))
     # A reviewer boxed every cluster they could see: all are positives (tiny ones are ignored like in simulator frames).
     cache = {"scale": 1.0, "frames": [(open(f["path"], "rb").read(), [(x, y, w, h, 1.0) for x, y, w, h, _ in f["boxes"]]) for f in train]}
-    required = lambda b: max(b[2], b[3]) >= validate.MIN_REQUIRED_PX  # noqa: E731
-    evaluation = [(f["path"], [(x, y, w, h, required((x, y, w, h))) for x, y, w, h, _ in f["boxes"]]) for f in held]
-    return cache, evaluation, described
+    return cache, validate.coco_labels(held), described
 
 
 def main():
