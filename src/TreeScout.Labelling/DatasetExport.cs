@@ -35,7 +35,8 @@ public sealed class DatasetException(string message, Exception? inner = null) : 
 /// Writes reviewed frames as a COCO dataset (docs/labelling.md, "Datasets"): <c>annotations.json</c> and the frames copied
 /// into <c>images/{run id}/{sample id}.jpg</c>. Only frames a reviewer labelled go in (a labelled frame with no box is a
 /// negative image); a frame whose files or labels do not fit is reported and left out, the rest is written. An existing
-/// dataset folder is added to: its frames stay, frames exported again replace their earlier version. Ids are numbered in
+/// dataset folder is added to: its frames stay, frames exported again replace their earlier version, frames skipped
+/// since leave it. Ids are numbered in
 /// (run id, sample id) order and the file carries no export time, so exporting the same labels twice writes the same file.
 /// </summary>
 public static class DatasetExport
@@ -82,7 +83,7 @@ public static class DatasetExport
             }
         }
 
-        var kept = previous is null ? [] : KeptFrames(previous, fresh);
+        var kept = previous is null ? [] : KeptFrames(previous, fresh, tally.SkippedNow);
         foreach (var frame in fresh.Values)
         {
             CopyImage(frame.SourceImage!, Path.Combine(folder, ImagesFolderName, frame.Image.FileName));
@@ -127,6 +128,9 @@ public static class DatasetExport
     {
         public int Skipped;
         public int Unreviewed;
+
+        /// <summary>Frames skipped by the reviewer: an earlier export's version of them leaves the dataset too.</summary>
+        public readonly HashSet<string> SkippedNow = new(StringComparer.Ordinal);
         public readonly List<DatasetProblem> Problems = [];
     }
 
@@ -150,11 +154,11 @@ public static class DatasetExport
         return existing;
     }
 
-    private static List<Frame> KeptFrames(CocoDataset previous, Dictionary<string, Frame> fresh)
+    private static List<Frame> KeptFrames(CocoDataset previous, Dictionary<string, Frame> fresh, HashSet<string> skipped)
     {
         var boxes = previous.Annotations.ToLookup(a => a.ImageId);
         return previous.Images
-            .Where(i => !fresh.ContainsKey(Key(i.RunId, i.SampleId)))
+            .Where(i => !fresh.ContainsKey(Key(i.RunId, i.SampleId)) && !skipped.Contains(Key(i.RunId, i.SampleId)))
             .Select(i => new Frame(i, boxes[i.Id].ToList(), "", null, DateTimeOffset.MinValue))
             .ToList();
     }
@@ -201,6 +205,7 @@ public static class DatasetExport
                 return (null, null);
             case ReviewStatus.Skipped:
                 tally.Skipped++;
+                tally.SkippedNow.Add(Key(sample.RunId, id));
                 return (null, null);
         }
         if (ReviewFolder.Problem(sample, labels.Status, labels.Boxes) is { } problem)

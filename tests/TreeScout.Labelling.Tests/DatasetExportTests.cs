@@ -113,6 +113,13 @@ public sealed class DatasetExportTests : IDisposable
         DatasetExport.Export([oneFolder, oneFolder], Dataset, T0.AddDays(2));
         Assert.Equal(file, File.ReadAllBytes(Path.Combine(Dataset, DatasetExport.AnnotationsFileName)));
 
+        // Frame 1 skipped after all: it leaves the dataset; put back, it returns.
+        one.SaveLabels("left-00000001", ReviewStatus.Skipped, [], "ben", 1, false, T0.AddHours(1));
+        Assert.Equal(1, DatasetExport.Export([oneFolder], Dataset, T0.AddDays(2)).Images);
+        Assert.Equal(["run-1/left-00000002.jpg"], DatasetExport.Read(Dataset).Images.Select(i => i.FileName));
+        Label(one, 1, new LabelledBox(10, 20, 40, 30, BbchStage.Bbch61, BoxOrigin.Redrawn, 1));
+        Assert.Equal(2, DatasetExport.Export([oneFolder], Dataset, T0.AddDays(2)).Images);
+
         // Relabelled after the export: not exported any more, so the pruning rule keeps it.
         Label(one, 2, new LabelledBox(100, 100, 20, 20, BbchStage.Bbch65, BoxOrigin.Added));
         Assert.Equal(["left-00000001"], one.ExportedIds());
