@@ -17,4 +17,5 @@ root.Subcommands.Add(HealthCommand.Create());
 root.Subcommands.Add(GnssCommand.Create());
 root.Subcommands.Add(ConsoleCommand.Create());
 root.Subcommands.Add(CentralCommand.Create());
+root.Subcommands.Add(DatasetCommand.Create());
 return await Cli.InvokeAsync(root, args);

@@ -11,6 +11,7 @@ namespace TreeScout.Labelling;
     WriteIndented = true)]
 [JsonSerializable(typeof(ReviewSample))]
 [JsonSerializable(typeof(FrameLabels))]
+[JsonSerializable(typeof(ExportMark))]
 public sealed partial class LabellingJsonContext : JsonSerializerContext;
 
 internal static class LabellingJson

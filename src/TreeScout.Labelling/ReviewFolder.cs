@@ -25,6 +25,9 @@ public abstract record LabelSave
     public sealed record Conflict(FrameLabels Current) : LabelSave;
 }
 
+/// <summary>A frame's labels, at <see cref="Revision"/>, went into dataset <see cref="Dataset"/>.</summary>
+public sealed record ExportMark(string SampleId, int Revision, string Dataset, DateTimeOffset ExportedAtUtc);
+
 /// <summary>A sample or labels file that cannot be used, named with its path and why.</summary>
 public sealed class ReviewFileException(string message, Exception? inner = null) : Exception(message, inner);
 
@@ -195,6 +198,64 @@ public sealed class ReviewFolder
             ? new DirectoryInfo(Path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)
             : 0;
 
+    private string ExportedPath => System.IO.Path.Combine(Path, "exported.jsonl");
+
+    /// <summary>
+    /// Records, durably, that these frames' labels (at the revision given) are in a dataset, so the frames may be pruned
+    /// from the tractor. Call it after the dataset is on disk. Appends to <c>review/exported.jsonl</c>.
+    /// </summary>
+    public void MarkExported(IReadOnlyList<ExportMark> marks)
+    {
+        ArgumentNullException.ThrowIfNull(marks);
+        if (marks.Count == 0)
+        {
+            return;
+        }
+        Directory.CreateDirectory(Path);
+        using var stream = new FileStream(ExportedPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        foreach (var mark in marks)
+        {
+            Checked(mark.SampleId);
+            stream.Write(JsonSerializer.SerializeToUtf8Bytes(mark, LabellingJson.Compact.ExportMark));
+            stream.WriteByte((byte)'\n');
+        }
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
+    /// Frames whose current labels are in a dataset: a frame relabelled after its export is not among them until it is
+    /// exported again. Labelled-but-not-exported frames must not be pruned.
+    /// </summary>
+    public IReadOnlySet<string> ExportedIds()
+    {
+        if (!File.Exists(ExportedPath))
+        {
+            return new HashSet<string>();
+        }
+        var exportedRevision = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(ExportedPath))
+        {
+            ExportMark? mark;
+            try
+            {
+                mark = line.Length == 0 ? null : JsonSerializer.Deserialize(line, LabellingJson.Compact.ExportMark);
+            }
+            catch (JsonException)
+            {
+                // A torn line (power cut mid-append) marks nothing: those frames count as not exported, which keeps them.
+                continue;
+            }
+            if (mark is not null && SampleId.IsValid(mark.SampleId))
+            {
+                exportedRevision[mark.SampleId] = Math.Max(mark.Revision, exportedRevision.GetValueOrDefault(mark.SampleId));
+            }
+        }
+        return exportedRevision
+            .Where(e => Labels(e.Key) is { } labels && labels.Revision <= e.Value)
+            .Select(e => e.Key)
+            .ToHashSet(StringComparer.Ordinal);
+    }
+
     /// <summary>Why these labels cannot be saved for this frame, one line; null when they can.</summary>
     public static string? Problem(ReviewSample sample, ReviewStatus status, IReadOnlyList<LabelledBox> boxes)
     {
@@ -268,7 +329,8 @@ public sealed class ReviewFolder
     private static string Checked(string sampleId) =>
         SampleId.IsValid(sampleId) ? sampleId : throw new ArgumentException($"'{sampleId}' is not a sample id", nameof(sampleId));
 
-    private static void WriteDurably(string path, ReadOnlySpan<byte> bytes)
+    /// <summary>Temporary name, flushed to disk, renamed: a power cut leaves the old file or the new one.</summary>
+    internal static void WriteDurably(string path, ReadOnlySpan<byte> bytes)
     {
         var temp = path + ".tmp";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))

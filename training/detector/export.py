@@ -1,5 +1,6 @@
 """Export a trained BlossomNet to ONNX and write its card (models/blossom-detector.json, without the evaluation block,
 which `dotnet run --project bench/TreeScout.Bench -c Release -- evaluate --write-card` fills from the committed model).
+A model trained with reviewed field datasets (train.py --coco) gets them, and its held-out block's numbers, in the card.
 
   /usr/bin/python3 training/detector/export.py --ckpt training/runs/detector/d2/model.pt --version 2.0.0
 """
@@ -68,6 +69,13 @@ def main():
             "realFrames": "github aborger/FruitCount Tree_9_East_{b,c,d,e} (MIT): evaluation only, never trained on",
         },
     }
+    if ck.get("datasets"):
+        # Which reviewed field datasets trained the model, and how it did on the block held out of them.
+        card["training"]["datasets"] = ck["datasets"]
+        card["training"]["heldOut"] = ck.get("heldOut")
+        card["training"]["init"] = ck["args"].get("init")
+        card["training"]["data"] += "; fine-tuned on reviewed field frames: " + ", ".join(
+            "%s (%d images, %d boxes, blocks %s)" % (d["name"], d["images"], d["boxes"], ", ".join(d["blocks"])) for d in ck["datasets"])
     for keep in ("evaluation", "latency"):
         if keep in old and old.get("sha256") == sha:
             card[keep] = old[keep]

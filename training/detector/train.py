@@ -1,7 +1,15 @@
 """Train BlossomNet 2 on a mix of simulator frames (simdata.py) and compositor scenes (composite.py), training cameras'
-crops only (the held-out cameras and the real orchard photos are never loaded here).
+crops only (the held-out cameras and the real orchard photos are never loaded here), and reviewed field frames
+(`treescout dataset export` COCO datasets, --coco) when given.
 
   /usr/bin/python3 training/detector/train.py --name d2 --steps 3000
+  /usr/bin/python3 training/detector/train.py --name field --init training/cache/detector/shipped-2.0.0.pt --freeze-bn \
+      --coco DATASET_DIR --split block --holdout BLOCK_ID --p-coco 0.5 --steps 300 --lr 1e-4
+
+Field frames are split by block (or date), never at random: neighbouring frames show the same trees, so a random split
+would grade the model on frames it has nearly seen. Precision/recall on the held-out block is measured before training
+(the --init weights) and after; both, with the datasets used (name, images, boxes, blocks), go into the checkpoint and
+from there into the model card (export.py).
 
 The ImageNet stem (conv1 + first layer1 block) stays frozen (weights and batch-norm statistics): its photo-learnt
 filters are what carries over to real photos; the stages after it, the neck and the heads are trained.
@@ -22,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import coco  # noqa: E402
 import common  # noqa: E402
 import composite  # noqa: E402
 import validate  # noqa: E402
@@ -109,14 +118,16 @@ def comp_sample(scenes, size, rng):
     return np.ascontiguousarray(img), tb
 
 
-def batches(sim, scenes, batch, size, p_sim, rng):
+def batches(sources, batch, size, rng):
+    """sources: [(share, sample(rng) -> (tile, boxes))]; each tile comes from one source, drawn by share with one uniform
+    draw (so simulator + compositor training draws exactly what it did before field data existed)."""
+    bounds = np.cumsum([s for s, _ in sources], dtype=np.float64)
+    bounds /= bounds[-1]
     while True:
         xs, hms, ws, whs, offs, masks = [], [], [], [], [], []
         for _ in range(batch):
-            if rng.random() < p_sim:
-                img, tb = sim_sample(sim["frames"], sim["scale"], size, rng)
-            else:
-                img, tb = comp_sample(scenes, size, rng)
+            pick = min(int(np.searchsorted(bounds, rng.random(), side="right")), len(sources) - 1)
+            img, tb = sources[pick][1](rng)
             hm, weight, wh, off, mask = targets(tb, size, size)
             xs.append(common.to_input_tile(img))
             hms.append(hm[None]); ws.append(weight[None]); whs.append(wh); offs.append(off); masks.append(mask[None])
@@ -158,6 +169,35 @@ def focal(pred_logits, gt, weight):
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
+def scores(res):
+    """validate.run_set's {threshold: (precision, recall)} as JSON for the card (no precision without detections: null)."""
+    return {"%.2f" % t: {"precision": None if math.isnan(p) else round(p, 4), "recall": round(r, 4)} for t, (p, r) in res.items()}
+
+
+def field_data(folders, by, holdout):
+    """Reviewed field frames: (training frames as a simulator-style cache, held-out (path, labels) for validate.run_set,
+    the datasets' description for the model card)."""
+    train, held, described = [], [], []
+    for folder in folders:
+        frames, problems = coco.check(folder, decode=False)
+        for p in problems:
+            print("left out of %s: %s" % (folder, p), flush=True)
+        summary = coco.summary(folder, frames, problems)
+        t, h = coco.split(frames, by, holdout)
+        train += t
+        held += h
+        described.append({"name": summary["dataset"], "folder": os.path.relpath(os.path.abspath(folder), common.repo_root()),
+                          "images": summary["images"], "boxes": summary["annotations"], "blocks": summary["blocks"],
+                          "dates": summary["dates"], "trainImages": len(t), "heldOutImages": len(h), "problems": len(problems)})
+    if not train or not held:
+        values = sorted({str(f["block" if by == "block" else "date"]) for f in train + held})
+        raise SystemExit("--holdout %s leaves %d training and %d held-out field frames; the %ss are: %s"
+                         % (",".join(holdout), len(train), len(held), by, ", ".join(values)))
+    # A reviewer boxed every cluster they could see: all are positives (tiny ones are ignored like in simulator frames).
+    cache = {"scale": 1.0, "frames": [(open(f["path"], "rb").read(), [(x, y, w, h, 1.0) for x, y, w, h, _ in f["boxes"]]) for f in train]}
+    return cache, validate.coco_labels(held), described
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", default="d2")
@@ -167,7 +207,12 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the 2 cores are shared: use 1)")
     ap.add_argument("--p-sim", type=float, default=0.6, help="share of simulator tiles in a batch (rest: compositor)")
-    ap.add_argument("--sim", default="sim-frames-24.pkl", help="frame cache written by simdata.py (training/cache/detector)")
+    ap.add_argument("--sim", default="sim-frames-24.pkl", help="frame cache written by simdata.py (training/cache/detector), or none")
+    ap.add_argument("--coco", action="append", default=[], help="a reviewed field dataset (treescout dataset export; repeatable)")
+    ap.add_argument("--split", choices=["block", "date"], default="block", help="how field frames are split (never at random)")
+    ap.add_argument("--holdout", action="append", default=[], help="block id (or date YYYY-MM-DD) held out for evaluation (repeatable)")
+    ap.add_argument("--p-coco", type=float, default=0.5, help="share of field tiles in a batch when --coco is given")
+    ap.add_argument("--freeze-bn", action="store_true", help="keep every batch norm in eval mode (a checkpoint from from_onnx.py needs it)")
     ap.add_argument("--pools", default="3000:11", help="COUNT:SEED,... compositor pools rendered once (cached)")
     ap.add_argument("--workers", type=int, default=1, help="processes rendering the compositor pool")
     ap.add_argument("--imagenet", default=os.path.join(common.repo_root(), "training", "runs", "stage", "resnet18_imagenet.pt"),
@@ -185,7 +230,8 @@ def main():
     out = os.path.join(common.repo_root(), "training", "runs", "detector", args.name)
     os.makedirs(out, exist_ok=True)
     net = BlossomNet()
-    print("ImageNet trunk: %d tensors from %s" % (net.load_imagenet(args.imagenet), args.imagenet), flush=True)
+    if not (args.init or args.resume):
+        print("ImageNet trunk: %d tensors from %s" % (net.load_imagenet(args.imagenet), args.imagenet), flush=True)
     frozen = [net.stem]
     for m in frozen:
         for p in m.parameters():
@@ -203,12 +249,28 @@ def main():
     for _ in range(start):
         sched.step()
     t_data = time.time()
-    with open(os.path.join(common.cache_dir(), args.sim), "rb") as f:
-        sim = pickle.load(f)
+    sim = {"frames": []}
+    if args.sim != "none":
+        with open(os.path.join(common.cache_dir(), args.sim), "rb") as f:
+            sim = pickle.load(f)
     scenes = [s for spec in args.pools.split(",") if spec for s in scene_pool(int(spec.split(":")[0]), args.size, int(spec.split(":")[1]), args.workers)]
-    print("data: %d simulator frames, %d compositor scenes (%.0f s)" % (len(sim["frames"]), len(scenes), time.time() - t_data), flush=True)
+    field, heldout, datasets = field_data(args.coco, args.split, args.holdout) if args.coco else ({"frames": []}, [], [])
+    print("data: %d simulator frames, %d compositor scenes, %d field frames (%d held out) (%.0f s)" % (
+        len(sim["frames"]), len(scenes), len(field["frames"]), len(heldout), time.time() - t_data), flush=True)
     val = [(name, validate.read_truth(p)) for name, p in (("sim", args.val_sim), ("comp", args.val_comp)) if p]
-    loader = batches(sim, scenes, args.batch, args.size, args.p_sim if scenes else 1.0, np.random.default_rng(args.seed * 7 + start))
+    if heldout:
+        val.append(("heldout-" + args.split, heldout))
+    # Shares of a batch: field tiles (--p-coco) next to the synthetic ones, split between simulator and compositor.
+    p_sim = args.p_sim if sim["frames"] and scenes else float(bool(sim["frames"]))
+    synthetic = 1 - args.p_coco if field["frames"] else 1.0
+    sources = [(share, fn) for share, data, fn in (
+        (synthetic * p_sim, sim["frames"], lambda rng: sim_sample(sim["frames"], sim["scale"], args.size, rng)),
+        (synthetic * (1 - p_sim), scenes, lambda rng: comp_sample(scenes, args.size, rng)),
+        (1 - synthetic, field["frames"], lambda rng: sim_sample(field["frames"], field["scale"], args.size, rng)),
+    ) if share > 0 and data]
+    if not sources:
+        raise SystemExit("no training data: give --sim, --pools or --coco")
+    loader = batches(sources, args.batch, args.size, np.random.default_rng(args.seed * 7 + start))
     log = open(os.path.join(out, "log.txt"), "a")
 
     def say(msg):
@@ -217,12 +279,27 @@ def main():
         log.flush()
 
     say("args %s" % vars(args))
+    held_out = None
+    if heldout:
+        held_out = {"split": args.split, "values": args.holdout, "images": len(heldout),
+                    "requiredBoxes": sum(lab[4] for _, labels in heldout for lab in labels), "after": None}
+        net.eval()
+        held_out["before"] = scores(validate.run_set(Exported(net).eval(), heldout))
+        say("held-out %s %s before training: %s" % (args.split, ",".join(args.holdout), held_out["before"]))
+
+    def checkpoint(path, step, **extra):
+        torch.save({"state_dict": net.state_dict(), "step": step, "args": vars(args), "datasets": datasets, "heldOut": held_out, **extra}, path)
+
     t0, run = time.time(), None
     for step in range(start, args.steps):
         x, hm, weight, wh, off, mask = next(loader)
         net.train()
         for m in frozen:
             m.eval()  # ImageNet batch-norm statistics stay as they are
+        if args.freeze_bn:
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
         phm, pwh, poff = net(x)
         l_hm = focal(phm, hm, weight)
         n = mask.sum().clamp(min=1)
@@ -240,16 +317,18 @@ def main():
         if step % 50 == 0 or last:
             say("step %d loss %.3f hm %.3f wh %.3f off %.3f lr %.2e %.2fs/step threads %d" % (
                 step, *run, sched.get_last_lr()[-1], (time.time() - t0) / (step - start + 1), torch.get_num_threads()))
-        if (step + 1) % 250 == 0 or last:
-            torch.save({"state_dict": net.state_dict(), "optimizer": opt.state_dict(), "step": step + 1, "args": vars(args)},
-                       os.path.join(out, "model.pt"))
-        if val and ((step + 1) % args.val_every == 0 or last):
+        validated = val and ((step + 1) % args.val_every == 0 or last)
+        if validated:
             net.eval()
             for name, images in val:
                 res = validate.run_set(Exported(net).eval(), images)
                 say("val %s step %d: %s" % (name, step + 1, "  ".join("@%.2f P %.3f R %.3f" % (t, p, r) for t, (p, r) in res.items())))
-            torch.save({"state_dict": net.state_dict(), "step": step + 1, "args": vars(args)},
-                       os.path.join(out, "model-%05d.pt" % (step + 1)))
+                if held_out and images is heldout:
+                    held_out.update(after=scores(res), afterStep=step + 1)
+        if (step + 1) % 250 == 0 or last:
+            checkpoint(os.path.join(out, "model.pt"), step + 1, optimizer=opt.state_dict())
+        if validated:
+            checkpoint(os.path.join(out, "model-%05d.pt" % (step + 1)), step + 1)
 
 
 if __name__ == "__main__":

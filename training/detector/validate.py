@@ -3,7 +3,8 @@ decode the heads like the C# detector (peaks >= score, boxes in frame pixels, gr
 matching at IoU >= 0.5, labels below MIN_VISIBLE visible or MIN_REQUIRED_PX long are "may find". The model card's
 numbers come from the C# evaluation of the exported ONNX (bench `evaluate`), not from here.
 
-  /usr/bin/python3 training/detector/validate.py --ckpt training/runs/detector/<name>/model.pt
+  /usr/bin/python3 training/detector/validate.py --ckpt training/runs/detector/<name>/model.pt --truth TRUTH.json
+  /usr/bin/python3 training/detector/validate.py --detections DETECT.jsonl --coco DATASET --holdout BLOCK
 """
 import argparse
 import json
@@ -88,17 +89,41 @@ def match(dets, labels, min_iou=0.5):
     return sum(1 for lab in labels if lab[4]), found, len(dets), fp
 
 
+def coco_labels(frames):
+    """Reviewed frames (coco.check) -> [(path, labels)]: every reviewer box is required unless under MIN_REQUIRED_PX."""
+    return [(f["path"], [(x, y, w, h, max(w, h) >= MIN_REQUIRED_PX) for x, y, w, h, _ in f["boxes"]]) for f in frames]
+
+
 def run_set(exported, images, thresholds=(0.2, 0.3, 0.4, 0.5)):
     """Precision/recall per score threshold of the exported graph (model.Exported) over a list of (path, labels)."""
+    def detections():
+        with torch.no_grad():
+            for path, labels in images:
+                img = cv2.imread(path, cv2.IMREAD_COLOR)
+                x = torch.from_numpy(common.to_input(img))[None]
+                peaks, size, offset = (o.numpy() for o in exported(x))
+                yield decode(peaks, size, offset, img.shape[1], img.shape[0], min(thresholds)), labels
+    return tally(detections(), thresholds)
+
+
+def detect_set(jsonl, images, thresholds=(0.2, 0.3, 0.4, 0.5)):
+    """The same from `treescout detect DIR --json --score 0.2` output (the C# worker's detector and ONNX Runtime)."""
+    found = {}
+    for line in open(jsonl):
+        d = json.loads(line)
+        found[os.path.realpath(d["file"])] = sorted(((b["x"], b["y"], b["w"], b["h"], b["score"]) for b in d["detections"]), key=lambda b: -b[4])
+    missing = [p for p, _ in images if os.path.realpath(p) not in found]
+    if missing:
+        raise SystemExit("%s has no detections of %d images, e.g. %s" % (jsonl, len(missing), missing[0]))
+    return tally(((found[os.path.realpath(p)], labels) for p, labels in images), thresholds)
+
+
+def tally(detections, thresholds):
+    """(detections best first, labels) pairs -> {threshold: (precision, recall)}."""
     counts = {t: np.zeros(4, np.int64) for t in thresholds}
-    with torch.no_grad():
-        for path, labels in images:
-            img = cv2.imread(path, cv2.IMREAD_COLOR)
-            x = torch.from_numpy(common.to_input(img))[None]
-            peaks, size, offset = (o.numpy() for o in exported(x))
-            dets = decode(peaks, size, offset, img.shape[1], img.shape[0], min(thresholds))
-            for t in thresholds:
-                counts[t] += match([d for d in dets if d[4] >= t], labels)
+    for dets, labels in detections:
+        for t in thresholds:
+            counts[t] += match([d for d in dets if d[4] >= t], labels)
     out = {}
     for t, (req, found, n, fp) in counts.items():
         out[t] = (((n - fp) / n) if n else float("nan"), found / max(1, req))
@@ -108,10 +133,23 @@ def run_set(exported, images, thresholds=(0.2, 0.3, 0.4, 0.5)):
 def main():
     from model import BlossomNet, Exported
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--truth", action="append", required=True)
+    ap.add_argument("--ckpt")
+    ap.add_argument("--truth", action="append")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--detections", help="score `treescout detect --json` output instead of a checkpoint ...")
+    ap.add_argument("--coco", help="... on this reviewed dataset's held-out frames")
+    ap.add_argument("--split", choices=["block", "date"], default="block")
+    ap.add_argument("--holdout", action="append", default=[])
     args = ap.parse_args()
+    if args.detections:
+        import coco
+        frames, _ = coco.check(args.coco, decode=False)
+        images = coco_labels(coco.split(frames, args.split, args.holdout)[1])
+        for thr, (p, r) in detect_set(args.detections, images).items():
+            print("%s on %d held-out frames: score %.2f precision %.3f recall %.3f" % (args.detections, len(images), thr, p, r))
+        return
+    if not (args.ckpt and args.truth):
+        ap.error("give --ckpt and --truth, or --detections, --coco and --holdout")
     torch.set_num_threads(1)
     net = BlossomNet()
     net.load_state_dict(torch.load(args.ckpt)["state_dict"])
