@@ -109,17 +109,23 @@ public sealed class SeasonRuns(NpgsqlDataSource db, PrescriptionPreview preview,
         Season = block.Run.Season,
     };
 
-    /// <summary>A season store that does not answer is one line and 503, never a server error; the password is not in it.</summary>
+    /// <summary>
+    /// A season store that does not answer, refuses the console's login or has no schema yet is one line and 503, never a
+    /// server error; the password is not in it.
+    /// </summary>
     private async Task<T> Answer<T>(Func<Task<T>> read)
     {
         try
         {
             return await read();
         }
-        catch (Exception ex) when (SeasonStoreReadiness.IsUnavailable(ex))
+        catch (Exception ex) when (SeasonStoreReadiness.IsUnavailable(ex) || ex is PostgresException)
         {
+            var reason = ex is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable }
+                ? "it has no schema yet (the central ingest worker or `treescout central migrate` creates it)"
+                : ex.GetBaseException().Message;
             throw new SeasonStoreUnavailableException(string.Create(CultureInfo.InvariantCulture,
-                $"the season store at {SeasonStoreReadiness.Target(db.ConnectionString)} does not answer: {ex.GetBaseException().Message}"), ex);
+                $"the season store at {SeasonStoreReadiness.Target(db.ConnectionString)} cannot be read: {reason}"), ex);
         }
     }
 }

@@ -108,6 +108,13 @@ public sealed class CentralModeTests(CentralSeason season, ITestOutputHelper out
         Assert.Contains("data-live=\"false\"", html, StringComparison.Ordinal);
         Assert.Contains($"<option value=\"{season.NoordOlder.RunId}\">", html, StringComparison.Ordinal);
         Assert.Contains("tractor t-01", html, StringComparison.Ordinal);
+
+        // The block's two runs compared, the older one before, with the store's totals.
+        var compare = JsonDocument.Parse(await client.GetStringAsync($"/api/runs/{runId}/compare/{season.NoordOlder.RunId}")).RootElement;
+        Assert.Equal((season.NoordOlder.RunId, runId), (compare.GetProperty("before").GetProperty("runId").GetString(), compare.GetProperty("after").GetProperty("runId").GetString()));
+        Assert.Equal(stored.Sum(t => (long)t.ClustersTotal), compare.GetProperty("after").GetProperty("clusters").GetInt64());
+        Assert.Equal(12, compare.GetProperty("treesInBoth").GetInt32());
+        Assert.Contains("Noord 3: two runs compared", await client.GetStringAsync($"/runs/{runId}/compare?with={season.NoordOlder.RunId}"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -140,6 +147,8 @@ public sealed class CentralModeTests(CentralSeason season, ITestOutputHelper out
         Assert.Equal($"{{\"error\":\"run {season.Oost.RunId}: not finished yet (no RunFused has arrived); its final map is exported once it has\"}}", await running.Content.ReadAsStringAsync());
         using var unknown = await client.GetAsync("/api/runs/20260101-000000-nowhere-0001/trees");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var format = await client.GetAsync($"/api/runs/{runId}/exports/kml");
+        Assert.Equal(HttpStatusCode.BadRequest, format.StatusCode);
     }
 
     [Fact]
@@ -180,17 +189,49 @@ public sealed class CentralModeTests(CentralSeason season, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task Before_the_ingest_worker_made_the_schema_the_console_is_not_ready_and_pages_say_so_in_one_line()
+    {
+        // A search path with no season store's tables: the console must wait for them, never create them.
+        var empty = new Npgsql.NpgsqlConnectionStringBuilder(TreeScout.Central.Tests.TestSeasonStore.BaseConnectionString) { SearchPath = $"t_missing_{Guid.NewGuid():N}" };
+        using var console = new ConsoleFactory("", settings: new Dictionary<string, string?> { ["Console:Mode"] = "central", [ConsoleOptions.SeasonStoreSetting] = empty.ConnectionString });
+        using var client = console.CreateClient();
+        var target = $"{empty.Host}:{empty.Port}/{empty.Database}";
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string body;
+        do
+        {
+            body = await (await client.GetAsync("/readyz")).Content.ReadAsStringAsync();
+        }
+        while (!body.Contains("no schema yet", StringComparison.Ordinal) && DateTime.UtcNow < deadline && await Task.Delay(200).ContinueWith(_ => true));
+        Assert.Contains($"\"seasonStore\":\"waiting for PostgreSQL at {target} (the season store has no schema yet", body, StringComparison.Ordinal);
+
+        using var page = await client.GetAsync("/season");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, page.StatusCode);
+        Assert.Equal($"the season store at {target} cannot be read: it has no schema yet (the central ingest worker or `treescout central migrate` creates it)", await page.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task The_agronomist_opens_the_season_page_and_a_runs_map_in_chromium()
     {
         await using var server = await ConsoleServer.StartAsync("", season.Settings);
         await using var browser = await BrowserSession.StartAsync();
         var page = await browser.PageAsync(1280, 900);
 
+        await page.GotoAsync(server.Url + "/login");
+        await Assertions.Expect(page.Locator("#no-operator")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#pin")).ToHaveCountAsync(0);
+        output.WriteLine(await BrowserSession.ScreenshotAsync(page, "central-login-1280x900"));
         await BrowserSession.SignInAsync(page, server.Url, "/season");
         await Assertions.Expect(page.Locator("#season-runs tbody tr")).ToHaveCountAsync(4);
         await Assertions.Expect(page.Locator("#read-only-note")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("nav a[href='/']")).ToHaveCountAsync(0);
         output.WriteLine(await BrowserSession.ScreenshotAsync(page, "central-season-1280x900"));
+        await page.ClickAsync("nav a[href='/runs']");
+        await Assertions.Expect(page.Locator("table.runs tbody tr")).ToHaveCountAsync(4);
+        await Assertions.Expect(page.Locator("table.runs thead")).ToContainTextAsync("Tractor");
+        output.WriteLine(await BrowserSession.ScreenshotAsync(page, "central-runs-1280x900"));
+        await page.GotoAsync(server.Url + "/season");
 
         await page.ClickAsync($"table.season-blocks a[href='/runs/{season.NoordLatest.RunId}']");
         await page.WaitForSelectorAsync("body[data-trees-loaded='12']");
@@ -259,6 +300,6 @@ public sealed class CentralModeStartupTests
         // A page is one line and 503, not a server error.
         using var runs = await client.GetAsync("/api/runs");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, runs.StatusCode);
-        Assert.StartsWith($"{{\"error\":\"the season store at 127.0.0.1:{port}/treescout does not answer: ", await runs.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.StartsWith($"{{\"error\":\"the season store at 127.0.0.1:{port}/treescout cannot be read: ", await runs.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }
