@@ -8,7 +8,7 @@ namespace TreeScout.WebConsole;
 /// </summary>
 public interface IRunSource
 {
-    /// <summary>Where the runs are, for the start line and an empty list: "the runs under /data/runs", "the season store at db:5432/treescout".</summary>
+    /// <summary>Where the runs are, for the start line and an empty list: "the run folders under /data/runs", "the season store at db:5432/treescout".</summary>
     string Origin { get; }
 
     /// <summary>Every run, newest first.</summary>

@@ -66,7 +66,7 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview) : I
         [ExportFormat.Png] = ("png", "image/png"),
     };
 
-    public string Origin => $"the runs under {catalog.Root}";
+    public string Origin => $"the run folders under {catalog.Root}";
 
     public Task<IReadOnlyList<RunEntry>> ListAsync(CancellationToken cancellationToken) => Task.FromResult(catalog.List());
 

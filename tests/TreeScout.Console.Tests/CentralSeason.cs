@@ -28,11 +28,14 @@ public sealed class CentralSeason : IAsyncLifetime
 
     public TestSeasonStore Db { get; private set; } = null!;
 
-    /// <summary>Settings that point a console at this season store in central mode.</summary>
+    /// <summary>
+    /// Settings that point a console at this season store in central mode, in read-only transactions as the site's
+    /// treescout_console login is (deploy/central/postgis/20-console-reader.sh): any write the console tried would fail.
+    /// </summary>
     public Dictionary<string, string?> Settings => new()
     {
         ["Console:Mode"] = "central",
-        [ConsoleOptions.SeasonStoreSetting] = Db.ConnectionString,
+        [ConsoleOptions.SeasonStoreSetting] = new Npgsql.NpgsqlConnectionStringBuilder(Db.ConnectionString) { Options = "-c default_transaction_read_only=on" }.ConnectionString,
     };
 
     public async Task InitializeAsync()
