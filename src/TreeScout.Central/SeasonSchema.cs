@@ -110,6 +110,26 @@ public static class SeasonSchema
         await connection.ReloadTypesAsync(cancellationToken);
     }
 
+    /// <summary>Checks, reading only, that the schema is there (a reader may not create it).</summary>
+    /// <exception cref="SeasonSchemaMissingException">No schema_version table, or an older version than this code reads.</exception>
+    public static async Task CheckAsync(NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        await using var cmd = db.CreateCommand("SELECT max(version) FROM schema_version");
+        object? version;
+        try
+        {
+            version = await cmd.ExecuteScalarAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            throw new SeasonSchemaMissingException("the season store has no schema yet (the central ingest worker or `treescout central migrate` creates it)");
+        }
+        if (version is not int v || v < Version)
+        {
+            throw new SeasonSchemaMissingException($"the season store's schema is version {version ?? "none"}, this code reads version {Version}: start the central ingest worker of this release (it migrates at start)");
+        }
+    }
+
     /// <summary>The partition holding a season's observations.</summary>
     public static string PartitionOf(int season) => string.Create(CultureInfo.InvariantCulture, $"observations_{season}");
 
@@ -132,3 +152,6 @@ public static class SeasonSchema
         await tx.CommitAsync(cancellationToken);
     }
 }
+
+/// <summary>The season store's schema is not there (or older) for a reader that may not create it; waited for.</summary>
+public sealed class SeasonSchemaMissingException(string message) : Exception(message);

@@ -22,23 +22,42 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
     private readonly string _target = Target(db.ConnectionString);
     private volatile BrokerOutage? _outage;
 
+    private volatile string _pending = $"migrating the season store at {Target(db.ConnectionString)}";
+
     /// <summary>Creates or completes the schema (<see cref="SeasonSchema.MigrateAsync"/>), waiting out PostgreSQL being unreachable.</summary>
-    public async Task MigrateAsync(CancellationToken cancellationToken)
+    public Task MigrateAsync(CancellationToken cancellationToken) => UntilAsync(() => SeasonSchema.MigrateAsync(db, cancellationToken), IngestConsumer.IsDatabaseUnavailable, cancellationToken);
+
+    /// <summary>
+    /// For a reader that may not write (the central console): waits, writing nothing, until the schema the ingest worker
+    /// creates is there (<see cref="SeasonSchema.CheckAsync"/>), waiting out PostgreSQL being unreachable too, and a
+    /// refusal (wrong password, no permission): not ready with the reason until ops fix it, not a crash loop.
+    /// </summary>
+    public Task WaitForSchemaAsync(CancellationToken cancellationToken)
+    {
+        _pending = $"waiting for the season store's schema at {_target} (the central ingest worker creates it)";
+        return UntilAsync(() => SeasonSchema.CheckAsync(db, cancellationToken),
+            ex => IngestConsumer.IsDatabaseUnavailable(ex) || ex is SeasonSchemaMissingException or PostgresException, cancellationToken);
+    }
+
+    /// <summary>PostgreSQL unreachable, or no answer in time: waited out, never a crash.</summary>
+    public static bool IsUnavailable(Exception ex) => IngestConsumer.IsDatabaseUnavailable(ex);
+
+    private async Task UntilAsync(Func<Task> attempt, Func<Exception, bool> waitOut, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromSeconds(1);
         while (true)
         {
             try
             {
-                await SeasonSchema.MigrateAsync(db, cancellationToken);
+                await attempt();
                 _outage = null;
                 _migrated.TrySetResult();
                 return;
             }
-            catch (Exception ex) when (IngestConsumer.IsDatabaseUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (waitOut(ex) && !cancellationToken.IsCancellationRequested)
             {
                 Unreachable(ex.GetBaseException().Message);
-                logger.LogWarning("Season store unavailable ({Reason}); migrating it again in {Seconds} s", ex.GetBaseException().Message, delay.TotalSeconds);
+                logger.LogWarning("Season store unavailable ({Reason}); trying again in {Seconds} s", ex.GetBaseException().Message, delay.TotalSeconds);
                 await Task.Delay(delay, clock, cancellationToken);
                 delay = TimeSpan.FromSeconds(Math.Min(10, delay.TotalSeconds * 2));
             }
@@ -68,7 +87,7 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
         }
         var ready = _migrated.Task.IsCompleted && _outage is null;
         var state = _outage is { } outage ? outage.WaitingLine(outage.Lasted(clock.GetUtcNow()), "PostgreSQL")
-            : ready ? "ready" : $"migrating the season store at {_target}";
+            : ready ? "ready" : _pending;
         return WorkerHealth.Readiness(context, ready, DataKey, state);
     }
 
@@ -77,7 +96,7 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
         _outage = _outage is { } outage ? outage with { Reason = reason } : new BrokerOutage(_target, reason, clock.GetUtcNow());
 
     /// <summary>host:port/database: where the store is, without the credentials.</summary>
-    private static string Target(string connectionString)
+    public static string Target(string connectionString)
     {
         var cs = new NpgsqlConnectionStringBuilder(connectionString);
         return $"{cs.Host}:{cs.Port}/{cs.Database}";

@@ -21,14 +21,15 @@ public static class ConsoleApi
         app.MapWorkerHealthEndpoints().AllowAnonymous();
 
         var api = app.MapGroup("/api");
-        api.MapGet("/runs", (RunCatalog catalog, LiveStatusService live) => Results.Json(WithLiveState(catalog.List(), live.Latest), ConsoleHost.Json));
-        api.MapGet("/runs/{runId}", (string runId, string? profile, double? target, RunMaps maps) => Results.Json(maps.Detail(ConsoleRunControl.CheckedRunId(runId), profile, target), ConsoleHost.Json));
-        api.MapGet("/runs/{runId}/trees", (string runId, string? profile, double? target, string? since, RunMaps maps, LiveStatusService live) =>
+        api.MapGet("/runs", async (IRunSource runs, LiveStatusService live, CancellationToken ct) => Results.Json(WithLiveState(await runs.ListAsync(ct), live.Latest), ConsoleHost.Json));
+        api.MapGet("/runs/{runId}", async (string runId, string? profile, double? target, IRunSource runs, CancellationToken ct) =>
+            Results.Json(await runs.DetailAsync(ConsoleRunControl.CheckedRunId(runId), profile, target, ct), ConsoleHost.Json));
+        api.MapGet("/runs/{runId}/trees", async (string runId, string? profile, double? target, string? since, IRunSource runs, LiveStatusService live, CancellationToken ct) =>
         {
             var id = ConsoleRunControl.CheckedRunId(runId);
             try
             {
-                return Results.Bytes(maps.Trees(id, profile, target, since), "application/geo+json");
+                return Results.Bytes(await runs.TreesAsync(id, profile, target, since, ct), "application/geo+json");
             }
             catch (UnknownRunException) when (live.Latest.Run?.RunId == id)
             {
@@ -36,16 +37,24 @@ public static class ConsoleApi
                 return Results.Bytes(NoTreesYet, "application/geo+json");
             }
         });
-        api.MapGet("/runs/{runId}/exports/{format}", async (string runId, string format, string? profile, double? target, RunMaps maps, CancellationToken ct) =>
+        api.MapGet("/runs/{runId}/exports/{format}", async (string runId, string format, string? profile, double? target, IRunSource runs, CancellationToken ct) =>
         {
-            var file = await maps.ExportAsync(ConsoleRunControl.CheckedRunId(runId), format, profile, target, ct);
+            var file = await runs.ExportAsync(ConsoleRunControl.CheckedRunId(runId), format, profile, target, ct);
             return Results.File(file.Content, file.ContentType, file.FileName);
         });
-        api.MapGet("/runs/{runId}/compare/{otherId}", (string runId, string otherId, RunMaps maps) =>
-            Results.Json(maps.Compare(ConsoleRunControl.CheckedRunId(otherId), ConsoleRunControl.CheckedRunId(runId)), ConsoleHost.Json));
+        api.MapGet("/runs/{runId}/compare/{otherId}", async (string runId, string otherId, IRunSource runs, CancellationToken ct) =>
+            Results.Json(await runs.CompareAsync(ConsoleRunControl.CheckedRunId(otherId), ConsoleRunControl.CheckedRunId(runId), ct), ConsoleHost.Json));
         api.MapGet("/varieties", (PrescriptionPreview preview) => Results.Json(preview.Varieties.Profiles.Select(p => new { p.Variety, p.Agent, p.TargetClustersPerTree, p.FullDoseLPerHa }), ConsoleHost.Json));
-        api.MapGet("/plans", (BlockPlans plans) => Results.Json(plans.List(), ConsoleHost.Json));
-        api.MapGet("/status", (LiveStatusService live) => Results.Json(live.Latest, ConsoleHost.Json));
+        api.MapGet("/plans", (BlockPlans plans, ConsoleRunControl control) =>
+        {
+            control.EnsureTractor();
+            return Results.Json(plans.List(), ConsoleHost.Json);
+        });
+        api.MapGet("/status", (LiveStatusService live, ConsoleRunControl control) =>
+        {
+            control.EnsureTractor();
+            return Results.Json(live.Latest, ConsoleHost.Json);
+        });
         api.MapGet("/status/stream", StreamAsync);
 
         api.MapPost("/runs", async (HttpContext context, ConsoleRunControl control, CancellationToken ct) =>
@@ -64,6 +73,7 @@ public static class ConsoleApi
         }).DisableAntiforgery();
         api.MapPost("/plans", async (HttpContext context, ConsoleRunControl control) =>
         {
+            control.EnsureTractor();
             var form = await ConsoleForms.ReadAsync(context);
             var file = form.Files.GetFile("plan") ?? throw new RunControlException("choose a block plan file (GeoJSON) to upload", isUsageError: true);
             if (file.Length > BlockPlans.MaxBytes)
@@ -86,8 +96,9 @@ public static class ConsoleApi
     /// </summary>
     private static readonly byte[] NoTreesYet = """{"type":"FeatureCollection","features":[]}"""u8.ToArray();
 
-    private static async Task StreamAsync(HttpContext context, LiveStatusService live, PipelineLink link, CancellationToken cancellationToken)
+    private static async Task StreamAsync(HttpContext context, LiveStatusService live, PipelineLink link, ConsoleRunControl control, CancellationToken cancellationToken)
     {
+        control.EnsureTractor();
         context.Response.Headers.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-store";
         var events = System.Threading.Channels.Channel.CreateBounded<(string Event, object Data)>(new System.Threading.Channels.BoundedChannelOptions(64)
@@ -142,7 +153,10 @@ public static class ConsoleApi
 
     public static int? StatusOf(Exception ex) => ex switch
     {
+        ReadOnlyConsoleException => StatusCodes.Status403Forbidden,
         RunControlException { Message: ConsoleRunControl.Unavailable } => StatusCodes.Status503ServiceUnavailable,
+        SeasonStoreUnavailableException => StatusCodes.Status503ServiceUnavailable,
+        Central.RunReplayException => StatusCodes.Status409Conflict,
         RunControlException { IsUsageError: true } => StatusCodes.Status400BadRequest,
         RunControlException => StatusCodes.Status409Conflict,
         WrongPinException => StatusCodes.Status403Forbidden,

@@ -34,6 +34,7 @@ public static class ConsoleHost
         }
         var services = builder.Services;
         services.AddValidatedOptions<ConsoleOptions>(builder.Configuration, ConsoleOptions.Section);
+        services.PostConfigure<ConsoleOptions>(o => o.SeasonStore ??= builder.Configuration[ConsoleOptions.SeasonStoreSetting]);
         services.AddValidatedOptions<BrokerOptions>(builder.Configuration, BrokerOptions.Section);
         services.AddValidatedOptions<LoggingFormatOptions>(builder.Configuration, "Logging");
         services.AddSingleton(TimeProvider.System);
@@ -42,6 +43,12 @@ public static class ConsoleHost
         services.AddSingleton<RunCatalog>();
         services.AddSingleton<PrescriptionPreview>();
         services.AddSingleton<RunMaps>();
+        // Central mode: the season store, read-only (no migration; readiness waits for the ingest worker's schema).
+        services.AddSingleton(sp => Central.SeasonStore.Open(sp.GetRequiredService<IOptions<ConsoleOptions>>().Value.SeasonStore!));
+        services.AddSingleton<SeasonRuns>();
+        services.AddSingleton<Central.SeasonStoreReadiness>();
+        services.AddHostedService<SeasonStoreWatch>();
+        services.AddSingleton<IRunSource>(sp => sp.GetRequiredService<IOptions<ConsoleOptions>>().Value.Central ? sp.GetRequiredService<SeasonRuns>() : sp.GetRequiredService<RunMaps>());
         services.AddSingleton<BlockPlans>();
         services.AddSingleton<PipelineLink>();
         services.AddHostedService(sp => sp.GetRequiredService<PipelineLink>());
@@ -123,7 +130,7 @@ public static class ConsoleHost
         services.AddSingleton<IAuthorizationHandler, ReadAccess.Handler>();
         services.AddHealthChecks()
             .AddCheck<BrokerLinkHealthCheck>("broker", tags: [WorkerHealth.LiveTag])
-            .AddCheck<RunFolderHealthCheck>("runs", tags: [WorkerHealth.ReadyTag]);
+            .Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration("runs", RunSourceHealth.Of, null, [WorkerHealth.ReadyTag]));
         services.AddAuthorizationBuilder()
             .AddPolicy(ReadAccess.Policy, p => p.AddRequirements(new ReadAccess()))
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().AddRequirements(new ReadAccess()).Build());
@@ -236,7 +243,8 @@ public static class ConsoleHost
             await app.StartAsync();
             var options = app.Services.GetRequiredService<IOptions<ConsoleOptions>>().Value;
             var link = app.Services.GetRequiredService<PipelineLink>();
-            await (started ?? Console.Error).WriteLineAsync($"console: http://{options.BindAddress}:{options.Port}/ shows the runs under {Path.GetFullPath(options.Runs)}; {(link.Broker is { } broker ? "run control on " + broker : "no broker: run control is unavailable")}");
+            var control = options.Central ? "read-only, no run control" : link.Broker is { } broker ? "run control on " + broker : "no broker: run control is unavailable";
+            await (started ?? Console.Error).WriteLineAsync($"console: http://{options.BindAddress}:{options.Port}/ shows {app.Services.GetRequiredService<IRunSource>().Origin}; {control}");
             await app.WaitForShutdownAsync();
             return 0;
         }

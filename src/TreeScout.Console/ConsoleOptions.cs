@@ -3,14 +3,31 @@ using System.Net;
 
 namespace TreeScout.WebConsole;
 
+/// <summary>Where the console's runs come from: the tractor's run folders (with run control), or the central season store (read-only).</summary>
+public enum ConsoleMode
+{
+    Tractor,
+    Central,
+}
+
 /// <summary>The console's settings (section "Console", env TREESCOUT__Console__Runs etc.; `treescout console` sets them from its options).</summary>
 public sealed class ConsoleOptions : IValidatableObject
 {
     public const string Section = "Console";
 
-    /// <summary>The folder of run folders the map writer fills (or one run folder, e.g. `treescout scan --out`'s); only read.</summary>
-    [Required(ErrorMessage = "Console:Runs (env TREESCOUT__Console__Runs, `treescout console --runs DIR`) is required: the folder of run folders")]
+    /// <summary>The season store's connection setting in central mode (section "Central", as deploy/central/console/console.yaml sets it).</summary>
+    public const string SeasonStoreSetting = "Central:ConnectionString";
+
+    /// <summary>tractor (default): the run folders under <see cref="Runs"/>; central: every tractor's runs in the season store at <see cref="SeasonStore"/>.</summary>
+    public ConsoleMode Mode { get; set; } = ConsoleMode.Tractor;
+
+    /// <summary>The folder of run folders the map writer fills (or one run folder, e.g. `treescout scan --out`'s); only read. Tractor mode only.</summary>
     public string Runs { get; set; } = "";
+
+    /// <summary>Central mode: the season store's Npgsql connection string, read from <see cref="SeasonStoreSetting"/> (a role that may only read).</summary>
+    public string? SeasonStore { get; set; }
+
+    public bool Central => Mode == ConsoleMode.Central;
 
     /// <summary>Where uploaded block plans are kept (the one folder the console writes to); default: a "plans" folder in the user's data folder.</summary>
     public string? Plans { get; set; }
@@ -82,13 +99,47 @@ public sealed class ConsoleOptions : IValidatableObject
         {
             yield return new ValidationResult($"Console:BindAddress {BindAddress} reaches beyond this machine: set Console:Accounts (an accounts file, docs/operations.md) so only signed-in users see the maps", [nameof(BindAddress), nameof(Accounts)]);
         }
-        if (!string.IsNullOrWhiteSpace(Runs) && !Directory.Exists(Runs))
+        if (Central)
+        {
+            foreach (var problem in ValidateSeasonStore())
+            {
+                yield return problem;
+            }
+        }
+        else if (string.IsNullOrWhiteSpace(Runs))
+        {
+            yield return new ValidationResult("Console:Runs (env TREESCOUT__Console__Runs, `treescout console --runs DIR`) is required: the folder of run folders", [nameof(Runs)]);
+        }
+        else if (!Directory.Exists(Runs))
         {
             yield return new ValidationResult($"Console:Runs {Runs}: no such folder", [nameof(Runs)]);
         }
         if (BackgroundTiles is { Length: > 0 } tiles && !(tiles.Contains("{z}", StringComparison.Ordinal) && tiles.Contains("{x}", StringComparison.Ordinal) && tiles.Contains("{y}", StringComparison.Ordinal)))
         {
             yield return new ValidationResult($"Console:BackgroundTiles '{tiles}' must be an XYZ URL with {{z}}, {{x}} and {{y}}", [nameof(BackgroundTiles)]);
+        }
+    }
+
+    private IEnumerable<ValidationResult> ValidateSeasonStore()
+    {
+        if (string.IsNullOrWhiteSpace(SeasonStore))
+        {
+            yield return new ValidationResult($"Console:Mode central needs {SeasonStoreSetting} (env TREESCOUT__Central__ConnectionString): the season store's connection string, e.g. Host=db;Database=treescout;Username=treescout_console;Password=...", [nameof(SeasonStore)]);
+            yield break;
+        }
+        string? problem = null;
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(SeasonStore);
+        }
+        catch (ArgumentException ex)
+        {
+            problem = ex.Message;
+        }
+        if (problem is not null)
+        {
+            // The message never repeats the string: it holds a password.
+            yield return new ValidationResult($"{SeasonStoreSetting} is not a connection string (Host=...;Database=...;Username=...;Password=...): {problem}", [nameof(SeasonStore)]);
         }
     }
 }

@@ -8,6 +8,9 @@ namespace TreeScout.WebConsole;
 /// <summary>The operator's PIN is missing or wrong; the API answers 403 with this message.</summary>
 public sealed class WrongPinException(string message) : Exception(message);
 
+/// <summary>Run control asked of the central console; the API answers 403 with this message.</summary>
+public sealed class ReadOnlyConsoleException(string message) : Exception(message);
+
 /// <summary>What a start or stop did, and the notes run control gave (no capture worker yet, stopped on capture's behalf).</summary>
 public sealed record RunControlResult(string RunId, string? Block, string? Variety, IReadOnlyList<string> Notes);
 
@@ -19,11 +22,23 @@ public sealed class ConsoleRunControl(PipelineLink link, BlockPlans plans, Conso
 {
     public const string Unavailable = "run control is unavailable: the console has no broker (start it with --broker or TREESCOUT__Broker__Uri)";
 
-    public bool Available => link.Bus is not null;
+    public const string ReadOnly = "this console shows the central season store (Console:Mode central) and is read-only: runs are started and stopped, and watched live, on each tractor's own console";
 
-    /// <summary>Refuses run control at once when the console has no broker (before anything else is checked).</summary>
+    public bool Available => link.Bus is not null && !options.Value.Central;
+
+    /// <summary>Refuses what only a tractor's console does (run control, plans, live status) in central mode.</summary>
+    public void EnsureTractor()
+    {
+        if (options.Value.Central)
+        {
+            throw new ReadOnlyConsoleException(ReadOnly);
+        }
+    }
+
+    /// <summary>Refuses run control at once in central mode or when the console has no broker (before anything else is checked).</summary>
     public void EnsureAvailable()
     {
+        EnsureTractor();
         if (!Available)
         {
             throw new RunControlException(Unavailable);

@@ -24,17 +24,17 @@ public sealed class PrescriptionPreview(IOptions<ConsoleOptions> options)
     public VarietyCatalog Varieties => _varieties.Value;
 
     /// <summary>
-    /// The profile to re-prescribe <paramref name="store"/>'s run with: <paramref name="variety"/>'s (the run's own when
+    /// The profile to re-prescribe the run of <paramref name="metadata"/> (its run_metadata) with: <paramref name="variety"/>'s (the run's own when
     /// none is named) with <paramref name="target"/> clusters per tree when given; null when neither is asked for.
     /// </summary>
-    public VarietyProfile? Profile(RunStore store, string? variety, double? target)
+    public VarietyProfile? Profile(IReadOnlyDictionary<string, string?> metadata, string? variety, double? target)
     {
         if (string.IsNullOrWhiteSpace(variety) && target is null)
         {
             return null;
         }
         var profile = string.IsNullOrWhiteSpace(variety)
-            ? RunMetadataKeys.ReadProfile(store.ReadMetadata()) ?? Varieties.Find(null) ?? throw new BadRequestException("the run has no variety profile and there is no default one: name a variety")
+            ? RunMetadataKeys.ReadProfile(metadata) ?? Varieties.Find(null) ?? throw new BadRequestException("the run has no variety profile and there is no default one: name a variety")
             : Varieties.Defines(variety) ? Varieties.Find(variety)! : throw new BadRequestException($"no variety profile '{variety}'; known: {string.Join(", ", Varieties.Profiles.Select(p => p.Variety))}");
         return target switch
         {
@@ -45,7 +45,7 @@ public sealed class PrescriptionPreview(IOptions<ConsoleOptions> options)
     }
 
     /// <summary>The run's snapshot with its own profile, or re-prescribed as asked (see <see cref="Profile"/>).</summary>
-    public RunSnapshot Read(RunStore store, string? variety, double? target) => RunSnapshot.Read(store, MapOptions, Profile(store, variety, target));
+    public RunSnapshot Read(RunStore store, string? variety, double? target) => RunSnapshot.Read(store, MapOptions, Profile(store.ReadMetadata(), variety, target));
 
     private static string ResolveVarieties(string path) => Path.IsPathRooted(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
 }

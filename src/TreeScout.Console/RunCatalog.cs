@@ -9,10 +9,14 @@ using TreeScout.MapWriter.Store;
 
 namespace TreeScout.WebConsole;
 
-/// <summary>One run folder as the runs list shows it; <see cref="Damaged"/> says why a folder could not be read, <see cref="Calibration"/> is null for counts as scanned.</summary>
+/// <summary>
+/// One run as the runs list shows it; <see cref="Damaged"/> says why a folder could not be read, <see cref="Calibration"/>
+/// is null for counts as scanned. <see cref="Folder"/> is the run folder on the tractor; a run of the season store (central
+/// mode) has none, and has its <see cref="Tractor"/>, <see cref="Farm"/> and <see cref="Season"/> instead.
+/// </summary>
 public sealed record RunEntry(
     string RunId,
-    string Folder,
+    string? Folder,
     string? Block,
     string? Variety,
     DateTimeOffset? Date,
@@ -27,6 +31,12 @@ public sealed record RunEntry(
     public const string Complete = "complete";
     public const string Running = "running";
     public const string DamagedState = "damaged";
+
+    public string? Tractor { get; init; }
+
+    public string? Farm { get; init; }
+
+    public int? Season { get; init; }
 }
 
 /// <summary>A run id the catalog does not know; the API answers 404 with this message.</summary>
@@ -71,7 +81,7 @@ public sealed class RunCatalog(IOptions<ConsoleOptions> options)
         var entry = Find(runId);
         return entry.Damaged is { } reason
             ? throw new RunStoreException($"run {runId} is damaged: {reason}")
-            : new RunFolder(entry.Folder).StorePath;
+            : new RunFolder(entry.Folder!).StorePath;
     }
 
     private IEnumerable<string> RunFolders()

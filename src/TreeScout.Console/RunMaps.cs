@@ -42,7 +42,7 @@ public sealed record RunComparison(string Block, RunTotals Before, RunTotals Aft
 /// once per store change and preview, whoever asks: the run page's detail and its trees come from the same read, and
 /// every browser watching a live run gets the same bytes (or only the trees changed since the revision it has).
 /// </summary>
-public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
+public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview) : IRunSource
 {
     private readonly ConcurrentDictionary<(string Store, string? Variety, double? Target), RunView> _views = new();
 
@@ -66,6 +66,21 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
         [ExportFormat.Png] = ("png", "image/png"),
     };
 
+    public string Origin => $"the run folders under {catalog.Root}";
+
+    public Task<IReadOnlyList<RunEntry>> ListAsync(CancellationToken cancellationToken) => Task.FromResult(catalog.List());
+
+    public Task<RunEntry> FindAsync(string runId, CancellationToken cancellationToken) => Task.FromResult(catalog.Find(runId));
+
+    public Task<RunDetail> DetailAsync(string runId, string? previewVariety, double? previewTarget, CancellationToken cancellationToken) =>
+        Task.FromResult(Detail(runId, previewVariety, previewTarget));
+
+    public Task<byte[]> TreesAsync(string runId, string? previewVariety, double? previewTarget, string? since, CancellationToken cancellationToken) =>
+        Task.FromResult(Trees(runId, previewVariety, previewTarget, since));
+
+    public Task<RunComparison> CompareAsync(string beforeId, string afterId, CancellationToken cancellationToken) =>
+        Task.FromResult(Compare(beforeId, afterId));
+
     public RunDetail Detail(string runId, string? previewVariety, double? previewTarget)
     {
         var entry = catalog.Find(runId);
@@ -74,6 +89,12 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
             return new RunDetail(entry, null, null, null, null, StageLabels, [], [], null, [], []);
         }
         var (run, profile, _) = View(runId, previewVariety, previewTarget);
+        return DetailOf(entry, run, profile);
+    }
+
+    /// <summary>The run page's detail of a run read (from a run folder or the season store), previewed with <paramref name="profile"/> when not null.</summary>
+    public static RunDetail DetailOf(RunEntry entry, RunSnapshot run, VarietyProfile? profile)
+    {
         var own = RunMetadataKeys.ReadProfile(run.Metadata);
         var window = own is null ? [] : BbchStages.Ordered.Where(s => s >= own.BloomWindow.First && s <= own.BloomWindow.Last).Select(BbchStages.Label).ToList();
         return new RunDetail(entry, own?.Variety, own?.TargetClustersPerTree, profile?.Variety, profile?.TargetClustersPerTree, StageLabels, window, run.Warnings, Extent(run), [.. Downloads.Keys.Select(Name)],
@@ -107,27 +128,31 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
         RunView Read(RunView? before) => new(stamp, new(() =>
         {
             using var opened = RunStore.OpenReadOnly(store);
-            var profile = preview.Profile(opened, variety, previewTarget);
+            var profile = preview.Profile(opened.ReadMetadata(), variety, previewTarget);
             var run = RunSnapshot.Read(opened, PrescriptionPreview.MapOptions, profile);
-            using var buffer = new MemoryStream();
-            GeoJsonExport.WriteTrees(run, buffer);
             var known = before is { Read.IsValueCreated: true } ? before.Read.Value.Trees : null;
-            return (run, profile, TreeFeatures.Of(buffer.ToArray(), known));
+            return (run, profile, TreeFeatures.Of(run, known));
         }));
     }
 
-    /// <summary>One export, written by the map writer's exporter into a scratch folder and returned as one file (zipped when it is several).</summary>
     public async Task<ExportFile> ExportAsync(string runId, string formatName, string? previewVariety, double? previewTarget, CancellationToken cancellationToken)
     {
-        if (!MapExporter.TryParseFormat(formatName, out var format))
-        {
-            throw new ExportException($"unknown export format '{formatName}'; use {string.Join(", ", Downloads.Keys.Select(Name))}");
-        }
+        var format = Format(formatName);
+        using var store = RunStore.OpenReadOnly(catalog.StorePath(runId));
+        return await ExportAsync(store, runId, format, preview.Profile(store.ReadMetadata(), previewVariety, previewTarget), cancellationToken);
+    }
+
+    /// <summary>The export format a download names; an unknown one is refused with the known ones.</summary>
+    public static ExportFormat Format(string formatName) => MapExporter.TryParseFormat(formatName, out var format)
+        ? format
+        : throw new ExportException($"unknown export format '{formatName}'; use {string.Join(", ", Downloads.Keys.Select(Name))}");
+
+    /// <summary>One export of a run store, written by the map writer's exporter into a scratch folder and returned as one file (zipped when it is several).</summary>
+    public static async Task<ExportFile> ExportAsync(RunStore store, string runId, ExportFormat format, VarietyProfile? profile, CancellationToken cancellationToken)
+    {
         var scratch = Directory.CreateTempSubdirectory("treescout-console-export-");
         try
         {
-            using var store = RunStore.OpenReadOnly(catalog.StorePath(runId));
-            var profile = preview.Profile(store, previewVariety, previewTarget);
             var run = RunSnapshot.Read(store, PrescriptionPreview.MapOptions, profile);
             var files = await MapExporter.ExportAsync(run, store, [format], scratch.FullName, PrescriptionPreview.MapOptions, cancellationToken);
             var (extension, contentType) = Downloads[format];
@@ -143,10 +168,11 @@ public sealed class RunMaps(RunCatalog catalog, PrescriptionPreview preview)
     }
 
     /// <summary>Two runs of one block: what changed in counts and in stage mix.</summary>
-    public RunComparison Compare(string beforeId, string afterId)
+    public RunComparison Compare(string beforeId, string afterId) => Compare(beforeId, View(beforeId, null, null).Run, afterId, View(afterId, null, null).Run);
+
+    /// <summary>Two runs of one block read (from run folders or the season store): counts, stage mix, the trees that changed most.</summary>
+    public static RunComparison Compare(string beforeId, RunSnapshot before, string afterId, RunSnapshot after)
     {
-        var before = View(beforeId, null, null).Run;
-        var after = View(afterId, null, null).Run;
         if (!string.Equals(before.Block, after.Block, StringComparison.OrdinalIgnoreCase))
         {
             throw new BadRequestException($"runs {beforeId} (block {before.Block}) and {afterId} (block {after.Block}) are of different blocks");

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using TreeScout.MapWriter.Exports;
 
 namespace TreeScout.WebConsole;
 
@@ -37,6 +38,14 @@ public sealed class TreeFeatures
     /// at this revision unless <paramref name="before"/> has it as it is. A tree gone since <paramref name="before"/> (rows
     /// inferred anew) makes every earlier revision unanswerable: pages holding one get every tree again.
     /// </summary>
+    /// <summary>The trees of a run read, as trees.geojson has them (<see cref="GeoJsonExport.WriteTrees"/>).</summary>
+    public static TreeFeatures Of(RunSnapshot run, TreeFeatures? before)
+    {
+        using var buffer = new MemoryStream();
+        GeoJsonExport.WriteTrees(run, buffer);
+        return Of(buffer.ToArray(), before);
+    }
+
     public static TreeFeatures Of(byte[] geojson, TreeFeatures? before)
     {
         var revision = (before?.Revision ?? 0) + 1;

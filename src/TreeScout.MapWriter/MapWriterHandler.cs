@@ -64,9 +64,13 @@ public sealed class MapWriterHandler(
         }
     }
 
-    private Task StartRun(RunStarted message)
+    /// <summary>
+    /// What a run's RunStarted puts in its store's run_metadata (status "running"), with its plan, the variety profile its
+    /// trees are prescribed with and the run's warnings (an unusable plan, a missing profile). The central console builds
+    /// a season-store run's metadata from its stored RunStarted with it, so both read the same keys.
+    /// </summary>
+    public static (Dictionary<string, string?> Metadata, BlockPlan? Plan, VarietyProfile? Profile, List<string> Warnings) StartMetadata(RunStarted message, VarietyCatalog varieties)
     {
-        var session = Session(message.RunId);
         var runWarnings = new List<string>();
         BlockPlan? plan = null;
         if (message.BlockPlanGeoJson is { Length: > 0 } json)
@@ -92,8 +96,7 @@ public sealed class MapWriterHandler(
             // The rates are then generic: the agronomist should know before the sprayer loads them.
             runWarnings.Add($"no variety profile for '{variety}': the default profile's thinning rates are used (add one to MapWriter:Varieties, docs/prescription.md)");
         }
-        session.Profile = profile;
-        session.Store.SetMetadata(new Dictionary<string, string?>
+        var metadata = new Dictionary<string, string?>
         {
             [RunMetadataKeys.RunId] = message.RunId,
             [RunMetadataKeys.Block] = message.Block,
@@ -107,7 +110,16 @@ public sealed class MapWriterHandler(
             [RunMetadataKeys.BlockPlanGeoJson] = plan?.ToGeoJson(),
             [RunMetadataKeys.Cameras] = JsonSerializer.Serialize(message.Cameras, RunMetadataKeys.Json),
             [RunMetadataKeys.WarningsJson] = JsonSerializer.Serialize(runWarnings, RunMetadataKeys.Json),
-        });
+        };
+        return (metadata, plan, profile, runWarnings);
+    }
+
+    private Task StartRun(RunStarted message)
+    {
+        var session = Session(message.RunId);
+        var (metadata, plan, profile, runWarnings) = StartMetadata(message, varieties);
+        session.Profile = profile;
+        session.Store.SetMetadata(metadata);
         if (plan is not null)
         {
             session.Store.AddPlannedTrees(plan.Trees, PlannedSpacing(plan, options.Value.DefaultTreeSpacingM));
@@ -121,7 +133,7 @@ public sealed class MapWriterHandler(
         }
         activeRun.Started(message.RunId);
         logger.LogInformation("Run {RunId} started: block {Block}, variety {Variety}, {Trees} planned trees, store {Store}",
-            message.RunId, message.Block, variety ?? "(none)", plan?.Trees.Count ?? 0, session.Store.Path);
+            message.RunId, message.Block, metadata[RunMetadataKeys.Variety] ?? "(none)", plan?.Trees.Count ?? 0, session.Store.Path);
         return Task.CompletedTask;
     }
 

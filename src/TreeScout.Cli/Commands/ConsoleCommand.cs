@@ -8,13 +8,15 @@ namespace TreeScout.Cli.Commands;
 
 /// <summary>
 /// `treescout console --runs DIR`: the operator's cab screen and the agronomists' run maps in a browser, the same host
-/// the container runs (docs/console.md). `treescout console hash-password` makes the account and PIN lines ops mount.
+/// the container runs (docs/console.md); `--season-store CONNECTION` shows every tractor's runs from the central season
+/// store instead, read-only. `treescout console hash-password` makes the account and PIN lines ops mount.
 /// </summary>
 public static class ConsoleCommand
 {
     public static Command Create()
     {
-        var runs = new Option<string>("--runs") { Description = "Folder of run folders (or one run folder, e.g. scan --out's); only read", Required = true };
+        var runs = new Option<string?>("--runs") { Description = "Folder of run folders (or one run folder, e.g. scan --out's); only read" };
+        var seasonStore = new Option<string?>("--season-store") { Description = "Central mode instead of --runs: every tractor's runs from the season store at this PostgreSQL connection string (a read-only role; default: env TREESCOUT__Central__ConnectionString), no run control" };
         var broker = new Option<string?>("--broker") { Description = $"RabbitMQ URI of the tractor's workers for live status and run control (default: env {BrokerSession.BrokerEnvironmentVariable}); without one the console only shows the runs" };
         var port = new Option<int>("--port") { Description = "Port to serve on", DefaultValueFactory = _ => new ConsoleOptions().Port };
         var bind = new Option<string>("--bind") { Description = "Address to serve on (127.0.0.1: this machine only; another address needs --accounts)", DefaultValueFactory = _ => new ConsoleOptions().BindAddress };
@@ -24,19 +26,29 @@ public static class ConsoleCommand
         var cameras = new Option<string?>("--cameras") { Description = $"The tractor's camera rig sent with a run's start (default {TreeScout.RunControl.RunController.DefaultCamerasPath})" };
         var command = new Command("console", "Serve the console: the cab screen (start, stop, live status and map) and the run maps, in a browser.")
         {
-            runs, broker, port, bind, accounts, pin, plans, cameras,
+            runs, seasonStore, broker, port, bind, accounts, pin, plans, cameras,
         };
         command.Subcommands.Add(HashPassword());
         command.SetAction(async (result, ct) =>
         {
+            if (result.GetValue(runs) is not null && result.GetValue(seasonStore) is not null)
+            {
+                await Console.Error.WriteLineAsync("console: give --runs (a tractor's run folders) or --season-store (the central season store), not both");
+                return Cli.UsageError;
+            }
             var settings = new Dictionary<string, string?>
             {
-                ["Console:Runs"] = Path.GetFullPath(result.GetRequiredValue(runs)),
                 ["Console:Port"] = result.GetValue(port).ToString(CultureInfo.InvariantCulture),
                 ["Console:BindAddress"] = result.GetValue(bind),
                 // Readable lines in a terminal, unless the environment asks for JSON (TREESCOUT__Logging__Format).
                 ["Logging:Format"] = Environment.GetEnvironmentVariable("TREESCOUT__Logging__Format") ?? "text",
             };
+            Add(settings, "Console:Runs", result.GetValue(runs));
+            if (result.GetValue(seasonStore) is { } connection)
+            {
+                settings["Console:Mode"] = nameof(ConsoleMode.Central);
+                settings[ConsoleOptions.SeasonStoreSetting] = connection;
+            }
             if (result.GetValue(broker) is { } uri)
             {
                 settings["Broker:Uri"] = BrokerSession.ResolveUri(uri);

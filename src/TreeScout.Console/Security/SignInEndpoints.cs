@@ -20,8 +20,9 @@ public static class SignInEndpoints
                 accounts.SignIn(form["name"].ToString(), form["password"].ToString()) is { } account ? account : null, "wrong user name or password");
         }).AllowAnonymous().DisableAntiforgery();
 
-        app.MapPost("/login/pin", async (HttpContext context, ConsoleAccounts accounts, SignInThrottle throttle) =>
+        app.MapPost("/login/pin", async (HttpContext context, ConsoleAccounts accounts, SignInThrottle throttle, ConsoleRunControl control) =>
         {
+            control.EnsureTractor();
             var form = await ConsoleForms.ReadAsync(context);
             return await SignInAsync(context, form, throttle, () =>
                 accounts.IsPin(form["pin"].ToString()) ? new ConsoleAccount(ConsoleRoles.Operator, ConsoleRoles.Operator) : null,

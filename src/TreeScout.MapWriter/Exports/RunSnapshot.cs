@@ -65,39 +65,50 @@ public sealed record RunSnapshot(
     {
         try
         {
-            var (metadata, trees, calibration, handCounts) = store.ReadRun();
-            var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
-            if (calibration is not null)
-            {
-                var model = calibration.Fit.Model;
-                var t = model.TQuantile;
-                trees = trees.Select(tree => tree with { Calibrated = model.Predict(tree.ClustersTotal, t), Calibration = calibration.Label }).ToList();
-            }
-            if (profileOverride is not null)
-            {
-                trees = trees.Select(t => TreeAggregate.Prescribe(t, profileOverride, calibration?.Fit.Model)).ToList();
-            }
-            var plan = RunMetadataKeys.ReadPlan(metadata);
-            var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
-            if (calibration?.Warning is { } poorFit)
-            {
-                warnings.Add(poorFit);
-            }
-            if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, ClustersPerStage(trees)) is { } timing && !warnings.Contains(timing))
-            {
-                warnings.Add(timing);
-            }
-            var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
-            return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, profileOverride is not null, warnings)
-            {
-                Calibration = calibration,
-                HandCounts = handCounts,
-            };
+            var fallbackRunId = Path.GetFileName(Path.GetDirectoryName(store.Path)) ?? "run";
+            return Of(store.ReadRun(), fallbackRunId, options, profileOverride);
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or JsonException or BlockPlanException or InvalidCastException or InvalidDataException)
         {
             throw new RunStoreException($"{store.Path}: corrupt or unreadable run store: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// The snapshot of a run's stored metadata, trees and calibration, wherever they were read from (a run store, or the
+    /// central season store's runs and trees tables): calibrated counts, the preview's prescription, zones and warnings
+    /// computed as for every export.
+    /// </summary>
+    public static RunSnapshot Of(StoredRun stored, string fallbackRunId, MapWriterOptions options, VarietyProfile? profileOverride = null)
+    {
+        var (metadata, trees, calibration, handCounts) = stored;
+        var profile = profileOverride ?? RunMetadataKeys.ReadProfile(metadata);
+        if (calibration is not null)
+        {
+            var model = calibration.Fit.Model;
+            var t = model.TQuantile;
+            trees = trees.Select(tree => tree with { Calibrated = model.Predict(tree.ClustersTotal, t), Calibration = calibration.Label }).ToList();
+        }
+        if (profileOverride is not null)
+        {
+            trees = trees.Select(t => TreeAggregate.Prescribe(t, profileOverride, calibration?.Fit.Model)).ToList();
+        }
+        var plan = RunMetadataKeys.ReadPlan(metadata);
+        var warnings = new List<string>(RunMetadataKeys.ReadWarnings(metadata));
+        if (calibration?.Warning is { } poorFit)
+        {
+            warnings.Add(poorFit);
+        }
+        if (profile is not null && ThinningPrescription.BloomTimingWarning(profile, ClustersPerStage(trees)) is { } timing && !warnings.Contains(timing))
+        {
+            warnings.Add(timing);
+        }
+        var runId = metadata.GetValueOrDefault(RunMetadataKeys.RunId) ?? fallbackRunId;
+        return new RunSnapshot(runId, metadata, trees, BuildZones(trees, plan, metadata, options), plan, profile, profileOverride is not null, warnings)
+        {
+            Calibration = calibration,
+            HandCounts = handCounts,
+        };
     }
 
     /// <summary>The block's stage mix (confident clusters per stage over all trees), for the bloom-timing check.</summary>

@@ -1,10 +1,11 @@
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Options;
 using TreeScout.MapWriter.Prescription;
 
 namespace TreeScout.WebConsole.Pages.Runs;
 
 /// <summary>A run's map page: its detail, the varieties to preview with, and the other runs of its block to compare with.</summary>
-public sealed class RunModel(RunMaps maps, RunCatalog catalog, PrescriptionPreview preview) : PageModel
+public sealed class RunModel(IRunSource source, PrescriptionPreview preview, IOptions<ConsoleOptions> options) : PageModel
 {
     public RunDetail Detail { get; private set; } = null!;
 
@@ -12,11 +13,14 @@ public sealed class RunModel(RunMaps maps, RunCatalog catalog, PrescriptionPrevi
 
     public IReadOnlyList<RunEntry> SameBlock { get; private set; } = [];
 
-    public void OnGet(string runId)
+    /// <summary>The page follows the run's map updates while it is scanned; the central console has no live feed (reload for newer data).</summary>
+    public bool Live => Detail.Run.State != RunEntry.Complete && !options.Value.Central;
+
+    public async Task OnGetAsync(string runId, CancellationToken cancellationToken)
     {
-        Detail = maps.Detail(ConsoleRunControl.CheckedRunId(runId), null, null);
+        Detail = await source.DetailAsync(ConsoleRunControl.CheckedRunId(runId), null, null, cancellationToken);
         Varieties = [.. preview.Varieties.Profiles.Select(p => p.Variety).Where(v => v != VarietyCatalog.DefaultVariety)];
-        SameBlock = [.. catalog.List().Where(r => r.RunId != Detail.Run.RunId && r.Damaged is null && string.Equals(r.Block, Detail.Run.Block, StringComparison.OrdinalIgnoreCase))];
+        SameBlock = [.. (await source.ListAsync(cancellationToken)).Where(r => r.RunId != Detail.Run.RunId && r.Damaged is null && string.Equals(r.Block, Detail.Run.Block, StringComparison.OrdinalIgnoreCase))];
     }
 
     public static string FormatLabel(string format) => format switch
