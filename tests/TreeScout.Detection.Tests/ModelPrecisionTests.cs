@@ -51,19 +51,20 @@ public class ModelPrecisionTests
     }
 
     [Theory]
-    [InlineData("blossom-detector-int8.json", 18)]
-    [InlineData("bbch-stage-int8.json", 15)]
-    public void Onnx_runtime_fuses_the_int8_convolutions_into_integer_kernels(string card, int integerConvolutions)
+    [InlineData("blossom-detector-int8.json", 18, 4)]
+    [InlineData("bbch-stage-int8.json", 15, 5)]
+    public void Onnx_runtime_fuses_the_int8_layers_into_integer_kernels(string card, int integerConvolutions, int integerAdditions)
     {
         // The graph ONNX Runtime runs after its optimisation (what VerifiedModel asks for): every quantized Conv became a
-        // QLinearConv, i.e. the QuantizeLinear/DequantizeLinear pairs were fused away rather than run around float kernels.
+        // QLinearConv and every addition with a quantized output a QLinearAdd, i.e. the QuantizeLinear/DequantizeLinear
+        // pairs were fused away rather than run around float kernels.
         var optimized = Path.Combine(Directory.CreateTempSubdirectory("treescout-int8-").FullName, "optimized.onnx");
         using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, OptimizedModelFilePath = optimized, IntraOpNumThreads = 1 })
         using (new InferenceSession(ModelCard.Load(TestModels.Card(card)).ModelPath, options))
         {
         }
         var graph = Encoding.Latin1.GetString(File.ReadAllBytes(optimized));
-        Assert.Equal(integerConvolutions, Occurrences(graph, "QLinearConv"));
+        Assert.Equal((integerConvolutions, integerAdditions), (Occurrences(graph, "QLinearConv"), Occurrences(graph, "QLinearAdd")));
     }
 
     private static int Occurrences(string text, string word)
