@@ -25,7 +25,17 @@ internal static class Int8Calibration
             Console.Error.WriteLine("usage: calibrate-int8 --card CARD.json --graph AUGMENTED.onnx --images LIST.txt --out STATS.json");
             return 2;
         }
+        if (new[] { card, graph, imageList }.FirstOrDefault(f => !File.Exists(f)) is { } missing)
+        {
+            Console.Error.WriteLine($"calibrate-int8: {missing} does not exist");
+            return 2;
+        }
         var images = File.ReadAllLines(imageList).Where(l => l.Length > 0).ToList();
+        if (images.FirstOrDefault(f => !File.Exists(f)) is { } missingImage)
+        {
+            Console.Error.WriteLine($"calibrate-int8: {imageList} lists {missingImage}, which does not exist");
+            return 2;
+        }
         using var model = VerifiedModel.Open(Path.GetFullPath(card), threads);
         // The augmented graph as written: an optimiser would fuse away the tensors being measured.
         using var options = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
@@ -33,11 +43,12 @@ internal static class Int8Calibration
         var names = session.OutputMetadata.Keys.ToArray();
         var stats = names.ToDictionary(n => n, _ => new TensorStats());
         using var feeder = Feeder.For(model);
+        using var run = new RunOptions();
         foreach (var pass in new[] { 1, 2 })
         {
             foreach (var input in feeder.Inputs(images))
             {
-                using var results = session.Run(new RunOptions(), [model.Card.Input.Name], [input], names);
+                using var results = session.Run(run, [model.Card.Input.Name], [input], names);
                 for (var i = 0; i < names.Length; i++)
                 {
                     var values = results[i].GetTensorDataAsSpan<float>();
