@@ -13,9 +13,11 @@ using TreeScout.Detection.Models;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-// dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM]|evaluate [--score T]|sweep TRUTH.json] [--threads N] [--rounds N] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM]|evaluate [--score T]|sweep TRUTH.json] [--detector CARD] [--stage CARD] [--threads N] [--rounds N] [--write-card]
 // dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--row-spacing 3.5] [--speed-kmh 10] [--fps 10] [--seed 23001]
-//     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6]
+//     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6] [--precision fp32|int8]
+// dotnet run -c Release --project bench/TreeScout.Bench -- precision [--detectors A.json,B.json] [--stages A.json,B.json] [--rounds N] [--stage-batch 32] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- calibrate-int8 --card CARD.json --graph AUGMENTED.onnx --images LIST.txt --out STATS.json
 // Run from the repository root (models/, samples/, ../shared).
 var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "bench";
 if (mode == "throughput")
@@ -27,10 +29,22 @@ string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i +
 int Arg(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var threads = Arg("--threads", 2);
 var rounds = Arg("--rounds", 3);
+string[] Cards(string name, string fallback) => (Value(name) ?? fallback).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(Path.GetFullPath).ToArray();
+if (mode == "precision")
+{
+    return PrecisionBench.Run(Cards("--detectors", "models/blossom-detector.json,models/blossom-detector-int8.json"),
+        Cards("--stages", "models/bbch-stage.json,models/bbch-stage-int8.json"), Path.GetFullPath("samples/detector-heldout/frames"), threads, rounds, Arg("--stage-batch", 32), writeCard);
+}
+if (mode == "calibrate-int8")
+{
+    return Int8Calibration.Run(Value("--card"), Value("--graph"), Value("--images"), Value("--out"), threads);
+}
 // --band TOP,BOTTOM: the worker also on that canopy band of each frame (docs/adr/0065), interleaved with the rest.
 var band = Value("--band")?.Split(',') is [var top, var bottom] ? new ImageRows(int.Parse(top, CultureInfo.InvariantCulture), int.Parse(bottom, CultureInfo.InvariantCulture)) : null;
-var detectorCard = Path.GetFullPath("models/blossom-detector.json");
-var stageCard = Path.GetFullPath("models/bbch-stage.json");
+// --detector / --stage CARD: another card than the fp32 defaults (e.g. the int8 models, docs/adr/0067).
+var detectorCard = Path.GetFullPath(Value("--detector") ?? "models/blossom-detector.json");
+var stageCard = Path.GetFullPath(Value("--stage") ?? "models/bbch-stage.json");
+string CardArguments() => (Value("--detector") is { } d ? $" --detector {d}" : "") + (Value("--stage") is { } st ? $" --stage {st}" : "");
 var heldOut = Path.GetFullPath("samples/detector-heldout");
 
 if (mode == "evaluate")
@@ -48,7 +62,7 @@ if (mode == "evaluate")
     Console.WriteLine(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     if (writeCard)
     {
-        UpdateCard(detectorCard, "evaluation", node);
+        CardFile.Update(detectorCard, "evaluation", node);
     }
     return 0;
 }
@@ -178,7 +192,7 @@ if (band is not null)
 Console.WriteLine($"ratio worker / bare: {workerFps / bareFps:F3}   (targets: worker >= 6 frames/s, ratio >= 0.9)");
 if (writeCard)
 {
-    UpdateCard(detectorCard, "latency", new JsonObject
+    CardFile.Update(detectorCard, "latency", new JsonObject
     {
         ["frame"] = "1280x720 JPEG (samples/detector-heldout)",
         ["intraOpThreads"] = threads,
@@ -189,15 +203,7 @@ if (writeCard)
         ["rounds"] = rounds,
         ["loadAverage"] = load,
         ["runtime"] = "ONNX Runtime 1.31.1, 2-core shared CPU",
-        ["command"] = $"dotnet run -c Release --project bench/TreeScout.Bench -- bench --rounds {rounds} --write-card",
+        ["command"] = $"dotnet run -c Release --project bench/TreeScout.Bench -- bench --rounds {rounds}{CardArguments()} --write-card",
     });
 }
 return 0;
-
-static void UpdateCard(string cardPath, string key, JsonNode value)
-{
-    var card = JsonNode.Parse(File.ReadAllText(cardPath))!.AsObject();
-    card[key] = value;
-    File.WriteAllText(cardPath, card.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-    Console.WriteLine($"updated {key} in {cardPath}");
-}

@@ -49,6 +49,8 @@ internal static class ThroughputBench
             Console.Error.WriteLine($"--variants: unknown variant '{unknown}' (known: {string.Join(", ", Variants.Keys)})");
             return 2;
         }
+        // --precision fp32|int8: the shipped models the detection worker runs (docs/adr/0067); default its default.
+        var precision = Value("--precision") ?? new DetectionOptions().Precision;
         var report = Value("--report") ?? variants[^1];
         if (!variants.Contains(report))
         {
@@ -95,6 +97,7 @@ internal static class ThroughputBench
                 [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.Decimate)}"] = decimate.ToString(),
                 [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.CanopyBand)}"] = band.ToString(),
                 [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.SightingsPerCluster)}"] = sightings,
+                [$"{DetectionOptions.Section}:{nameof(DetectionOptions.Precision)}"] = precision,
             }).Build();
             Console.Error.WriteLine($"{variant}: recorded timing, {frameCount} frames over {driveS:F0} s");
             var recorded = await ScanAsync(recording, Path.Combine(root, variant, "recorded"), ReplayPace.Recorded, configuration, loggerFactory);
@@ -109,7 +112,7 @@ internal static class ThroughputBench
         var rssMiB = PeakRssMiB();
 
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, load average {load}");
+        Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, {precision} models, load average {load}");
         Console.WriteLine($"{"",-28}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"attribution",12}{"recall",8}{"count MAPE",11}");
         foreach (var r in results)
         {

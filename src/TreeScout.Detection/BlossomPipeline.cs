@@ -42,13 +42,13 @@ public sealed class BlossomPipeline : IDisposable
     public string? AcceleratorProblem => _detectorModel.AcceleratorProblem ?? _stageModel.AcceleratorProblem;
 
     /// <summary>Loads and verifies both models against their cards.</summary>
-    /// <exception cref="ModelCardException">A card is missing or does not match its model file.</exception>
+    /// <exception cref="ModelCardException">A card is missing or does not match its model file, or the precision is unknown.</exception>
     public static BlossomPipeline Open(DetectionOptions options)
     {
-        var detector = VerifiedModel.Open(ModelLocator.Resolve(options.DetectorCard), options.Inference);
+        var detector = VerifiedModel.Open(ModelLocator.Resolve(options.DetectorCardPath()), options.Inference);
         try
         {
-            var stage = VerifiedModel.Open(ModelLocator.Resolve(options.StageCard), options.Inference);
+            var stage = VerifiedModel.Open(ModelLocator.Resolve(options.StageCardPath()), options.Inference);
             try
             {
                 var card = detector.Card;

@@ -8,12 +8,33 @@ public sealed class DetectionOptions
 {
     public const string Section = "Detection";
 
-    /// <summary>Detector card; a relative path is looked up under the working directory, then next to the executable.</summary>
-    [Required]
-    public string DetectorCard { get; set; } = "models/blossom-detector.json";
+    /// <summary>
+    /// Detector card; null (default) = the shipped detector at <see cref="Precision"/>. A relative path is looked up under
+    /// the working directory, then next to the executable. A card given here is used as it is, whatever its precision.
+    /// </summary>
+    public string? DetectorCard { get; set; }
 
-    [Required]
-    public string StageCard { get; set; } = "models/bbch-stage.json";
+    /// <summary>Stage classifier card; null (default) = the shipped classifier at <see cref="Precision"/>.</summary>
+    public string? StageCard { get; set; }
+
+    /// <summary>
+    /// Which shipped models run when no card is given: int8 (QDQ, ~3x faster on the CPU, within 1 point of fp32 on
+    /// the held-out sets; docs/adr/0067) or fp32.
+    /// </summary>
+    public string Precision { get; set; } = ModelPrecision.Int8;
+
+    /// <exception cref="ModelCardException"><see cref="Precision"/> is neither fp32 nor int8.</exception>
+    public string DetectorCardPath() => CardPath(DetectorCard, "blossom-detector");
+
+    /// <exception cref="ModelCardException"><see cref="Precision"/> is neither fp32 nor int8.</exception>
+    public string StageCardPath() => CardPath(StageCard, "bbch-stage");
+
+    // Precision is checked even when both cards are given, so that a misspelt value never passes unnoticed.
+    private string CardPath(string? card, string shipped)
+    {
+        var byPrecision = ModelPrecision.ShippedCard(shipped, Precision);
+        return card ?? byPrecision;
+    }
 
     /// <summary>ONNX Runtime intra-op threads per session (the tractor's node has few cores shared by all workers).</summary>
     [Range(1, 64)]

@@ -5,7 +5,7 @@ namespace TreeScout.Deploy.Tests;
 
 /// <summary>
 /// The tractor-gpu overlay is the tractor overlay with detection on the node's NVIDIA GPU: the GPU image of the same
-/// release, the GPU resource, the NVIDIA runtime class and Detection:Accelerator=Cuda; nothing else differs.
+/// release, the GPU resource, the NVIDIA runtime class, Detection:Accelerator=Cuda with the fp32 models; nothing else differs.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class GpuOverlayTests
@@ -22,6 +22,7 @@ public sealed class GpuOverlayTests
         var release = cpuDetection.Spec.Template.Spec.Containers.Single().Image.Split(':')[1];
         Assert.Equal($"ghcr.io/treescout/treescout-gpu:{release}", worker.Image);
         Assert.Equal("Cuda", worker.Env.Single(e => e.Name == "TREESCOUT__Detection__Accelerator").Value);
+        Assert.Equal("fp32", worker.Env.Single(e => e.Name == "TREESCOUT__Detection__Precision").Value);
         Assert.Equal("1", worker.Resources.Limits["nvidia.com/gpu"].ToString());
         // The CPU and memory limits stay: the policies hold on a GPU node too.
         Assert.Equal(cpuDetection.Spec.Template.Spec.Containers.Single().Resources.Limits["memory"], worker.Resources.Limits["memory"]);

@@ -13,6 +13,8 @@ public class ModelCardTests
     [Theory]
     [InlineData("blossom-detector.json")]
     [InlineData("bbch-stage.json")]
+    [InlineData("blossom-detector-int8.json")]
+    [InlineData("bbch-stage-int8.json")]
     public void Committed_model_matches_its_card(string card)
     {
         using var model = VerifiedModel.Open(Path.Combine(TreeScout.Tests.RepoPaths.Models, card), 1);

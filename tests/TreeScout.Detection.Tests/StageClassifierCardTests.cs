@@ -13,12 +13,14 @@ public class StageClassifierCardTests
 {
     private const double Tolerance = 0.005;
 
-    [Fact]
-    public void Held_out_camera_metrics_match_the_card()
+    [Theory]
+    [InlineData("bbch-stage.json")]
+    [InlineData("bbch-stage-int8.json")]
+    public void Held_out_camera_metrics_match_the_card(string cardFile)
     {
-        using var model = VerifiedModel.Open(TestModels.StageCard, 2);
+        using var model = VerifiedModel.Open(TestModels.Card(cardFile), 2);
         using var classifier = new StageClassifier(model, 64);
-        using var card = JsonDocument.Parse(File.ReadAllText(TestModels.StageCard));
+        using var card = JsonDocument.Parse(File.ReadAllText(TestModels.Card(cardFile)));
         var evaluation = card.RootElement.GetProperty("evaluation");
         var cameras = evaluation.GetProperty("heldOutCameras").EnumerateArray().Select(c => c.GetString()!).ToArray();
         Assert.NotEmpty(cameras);

@@ -7,9 +7,12 @@ namespace TreeScout.Detection.Tests;
 /// <summary>The committed models and their cards, and tampered copies of them.</summary>
 public static class TestModels
 {
-    public static string DetectorCard => Path.Combine(RepoPaths.Models, "blossom-detector.json");
+    public static string DetectorCard => Card("blossom-detector.json");
 
-    public static string StageCard => Path.Combine(RepoPaths.Models, "bbch-stage.json");
+    public static string StageCard => Card("bbch-stage.json");
+
+    /// <summary>A committed card by file name (models/NAME.json).</summary>
+    public static string Card(string file) => Path.Combine(RepoPaths.Models, file);
 
     public static DetectionOptions Options(Action<DetectionOptions>? change = null)
     {

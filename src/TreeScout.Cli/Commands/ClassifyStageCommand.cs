@@ -21,7 +21,7 @@ public static class ClassifyStageCommand
     {
         var dir = new Argument<string>("DIR") { Description = "Folder of crops (searched recursively); subfolders named bbchNN give the true stage." };
         var json = new Option<bool>("--json") { Description = "One JSON object per crop on stdout (file, stage, probabilities); the summary goes to stderr." };
-        var stage = new Option<string>("--stage-model") { Description = "Stage classifier model card.", DefaultValueFactory = _ => new DetectionOptions().StageCard };
+        var stage = new Option<string>("--stage-model") { Description = "Stage classifier model card.", DefaultValueFactory = _ => new DetectionOptions().StageCardPath() };
         var cameras = new Option<string?>("--cameras") { Description = "Only crops whose file name starts with one of these comma-separated camera ids (<camera>_<time>_<n>.jpg)." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 2 };
         var batch = new Option<int>("--batch") { Description = "Crops per inference batch.", DefaultValueFactory = _ => 64 };

@@ -21,8 +21,8 @@ public static class DetectCommand
         var input = new Argument<string>("IMAGE|DIR") { Description = "An image, or a folder whose images (recursively) are processed in name order." };
         var output = new Option<string?>("--out") { Description = "Folder for annotated PNGs (boxes + stage labels)." };
         var json = new Option<bool>("--json") { Description = "One JSON object per image on stdout: file, width, height, detections (x, y, w, h, score, stage)." };
-        var detector = new Option<string>("--detector") { Description = "Detector model card.", DefaultValueFactory = _ => new DetectionOptions().DetectorCard };
-        var stage = new Option<string>("--stage-model") { Description = "Stage classifier model card.", DefaultValueFactory = _ => new DetectionOptions().StageCard };
+        var detector = new Option<string>("--detector") { Description = "Detector model card.", DefaultValueFactory = _ => new DetectionOptions().DetectorCardPath() };
+        var stage = new Option<string>("--stage-model") { Description = "Stage classifier model card.", DefaultValueFactory = _ => new DetectionOptions().StageCardPath() };
         var score = new Option<double?>("--score") { Description = "Minimum detector score (default: the card's threshold)." };
         var rotation = new Option<int>("--mount-rotation") { Description = "Camera mount rotation of the images (0/90/180/270 clockwise); detection runs upright, boxes are reported in the original image.", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 2 };

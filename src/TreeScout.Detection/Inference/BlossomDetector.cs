@@ -47,14 +47,25 @@ public sealed class BlossomDetector : IDisposable
     /// <summary>Clusters in <paramref name="upright"/> (CV_8UC3), boxes in its pixels, best first.</summary>
     public List<ClusterBox> Detect(Mat upright)
     {
-        int width = upright.Cols, height = upright.Rows;
-        var scaledW = Math.Max(1, (int)Math.Round(width * _geometry.InputScale));
-        var scaledH = Math.Max(1, (int)Math.Round(height * _geometry.InputScale));
+        var b = Fill(upright);
+        _model.Session.Run(_runOptions, _inputNames, [b.InputValue], _outputNames, b.OutputValues);
+        return Decode(b, upright.Cols / (double)_scaled.Cols, upright.Rows / (double)_scaled.Rows, upright.Cols, upright.Rows);
+    }
+
+    /// <summary>
+    /// The network input for <paramref name="upright"/> exactly as <see cref="Detect"/> feeds it (scaled, normalised,
+    /// padded), for running another graph on it (int8 calibration). Valid until the next call.
+    /// </summary>
+    public OrtValue Prepare(Mat upright) => Fill(upright).InputValue;
+
+    private Buffers Fill(Mat upright)
+    {
+        var scaledW = Math.Max(1, (int)Math.Round(upright.Cols * _geometry.InputScale));
+        var scaledH = Math.Max(1, (int)Math.Round(upright.Rows * _geometry.InputScale));
         var b = BuffersFor(Pad(scaledH), Pad(scaledW));
         Cv2.Resize(upright, _scaled, new Size(scaledW, scaledH), 0, 0, _normalizer.Interpolation);
         _normalizer.Write(_scaled, b.Input, b.Height, b.Width);
-        _model.Session.Run(_runOptions, _inputNames, [b.InputValue], _outputNames, b.OutputValues);
-        return Decode(b, width / (double)scaledW, height / (double)scaledH, width, height);
+        return b;
     }
 
     private List<ClusterBox> Decode(Buffers b, double toFrameX, double toFrameY, int width, int height)

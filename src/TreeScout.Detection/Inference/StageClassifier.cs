@@ -59,27 +59,10 @@ public sealed class StageClassifier : IDisposable
     private float[][] ClassifyEach(int count, Func<int, Mat> crop, bool ownsCrops)
     {
         var results = new float[count][];
-        var plane = 3 * InputSize * InputSize;
         for (var start = 0; start < count; start += MaxBatch)
         {
             var n = Math.Min(MaxBatch, count - start);
-            for (var k = 0; k < n; k++)
-            {
-                var source = crop(start + k);
-                try
-                {
-                    Cv2.Resize(source, _resized, new Size(InputSize, InputSize), 0, 0, _normalizer.Interpolation);
-                }
-                finally
-                {
-                    if (ownsCrops)
-                    {
-                        source.Dispose();
-                    }
-                }
-                _normalizer.Write(_resized, _input.AsSpan(k * plane, plane), InputSize, InputSize);
-            }
-            var (input, output) = ViewsFor(n);
+            var (input, output) = Fill(n, k => crop(start + k), ownsCrops);
             _model.Session.Run(_runOptions, _inputNames, [input], _outputNames, [output]);
             for (var k = 0; k < n; k++)
             {
@@ -87,6 +70,38 @@ public sealed class StageClassifier : IDisposable
             }
         }
         return results;
+    }
+
+    /// <summary>
+    /// The input batch for up to <see cref="MaxBatch"/> crops exactly as <see cref="Classify(IReadOnlyList{Mat})"/> feeds
+    /// it, for running another graph on it (int8 calibration). Valid until the next call.
+    /// </summary>
+    public OrtValue Prepare(IReadOnlyList<Mat> crops) => Fill(crops.Count, i => crops[i], ownsCrops: false).Input;
+
+    private (OrtValue Input, OrtValue Output) Fill(int n, Func<int, Mat> crop, bool ownsCrops)
+    {
+        if (n > MaxBatch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(n), n, $"at most {MaxBatch} crops per batch");
+        }
+        var plane = 3 * InputSize * InputSize;
+        for (var k = 0; k < n; k++)
+        {
+            var source = crop(k);
+            try
+            {
+                Cv2.Resize(source, _resized, new Size(InputSize, InputSize), 0, 0, _normalizer.Interpolation);
+            }
+            finally
+            {
+                if (ownsCrops)
+                {
+                    source.Dispose();
+                }
+            }
+            _normalizer.Write(_resized, _input.AsSpan(k * plane, plane), InputSize, InputSize);
+        }
+        return ViewsFor(n);
     }
 
     private static Mat Roi(Mat image, ClusterBox box)
