@@ -60,6 +60,8 @@ public sealed class ReviewFolder
 
     private string HistoryPath(string sampleId) => System.IO.Path.Combine(LabelsPath, Checked(sampleId) + ".history.jsonl");
 
+    private string ExportedPath(string sampleId) => System.IO.Path.Combine(LabelsPath, Checked(sampleId) + ".exported");
+
     /// <summary>
     /// Keeps a frame for review. Idempotent: a sample already stored is left as it is (a redelivered message), and the
     /// call returns false.
@@ -80,6 +82,61 @@ public sealed class ReviewFolder
         WriteDurably(ImagePath(sample.Id), jpeg);
         WriteDurably(json, JsonSerializer.SerializeToUtf8Bytes(sample, LabellingJsonContext.Default.ReviewSample));
         return true;
+    }
+
+    /// <summary>
+    /// Replaces a stored sample's JSON (its image stays), e.g. to fill in <see cref="ReviewSample.TreeIds"/> once the run's
+    /// observations are complete; false when there is no sample by that id.
+    /// </summary>
+    public bool UpdateSample(ReviewSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var json = SampleJsonPath(sample.Id);
+        if (!File.Exists(json))
+        {
+            return false;
+        }
+        WriteDurably(json, JsonSerializer.SerializeToUtf8Bytes(sample, LabellingJsonContext.Default.ReviewSample));
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes a frame kept for review with its labels, history and export mark (disk budget pruning). The sample's JSON
+    /// goes first, so a power cut midway leaves no sample, at most an orphan image a later removal or add overwrites.
+    /// False when there was no sample by that id.
+    /// </summary>
+    public bool RemoveSample(string sampleId)
+    {
+        var json = SampleJsonPath(sampleId);
+        var existed = File.Exists(json);
+        foreach (var path in new[] { json, ImagePath(sampleId), LabelsJsonPath(sampleId), HistoryPath(sampleId), ExportedPath(sampleId), System.IO.Path.Combine(LabelsPath, sampleId + ".lock") })
+        {
+            if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
+        }
+        return existed;
+    }
+
+    /// <summary>
+    /// Records that revision <paramref name="revision"/> of the frame's labels went into a dataset: from then on the frame
+    /// may be pruned to make room (until its labels change again).
+    /// </summary>
+    public void MarkExported(string sampleId, int revision)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(revision, 1);
+        Directory.CreateDirectory(LabelsPath);
+        WriteDurably(ExportedPath(sampleId), System.Text.Encoding.ASCII.GetBytes(revision.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>The labels revision last marked exported, or null when none was.</summary>
+    public int? ExportedRevision(string sampleId)
+    {
+        var path = ExportedPath(sampleId);
+        return File.Exists(path) && int.TryParse(File.ReadAllText(path), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var revision)
+            ? revision
+            : null;
     }
 
     /// <summary>Ids of the stored samples, in camera then frame order.</summary>
@@ -188,6 +245,13 @@ public sealed class ReviewFolder
         }
         return new ReviewProgress(ids.Count, labelled, skipped, DiskBytes());
     }
+
+    /// <summary>Bytes one frame takes: its image and JSON, its labels, history and export mark.</summary>
+    public long SampleDiskBytes(string sampleId) =>
+        new[] { ImagePath(sampleId), SampleJsonPath(sampleId), LabelsJsonPath(sampleId), HistoryPath(sampleId), ExportedPath(sampleId) }
+            .Select(p => new FileInfo(p))
+            .Where(f => f.Exists)
+            .Sum(f => f.Length);
 
     /// <summary>Bytes the review folder takes on disk (samples, labels and history).</summary>
     public long DiskBytes() =>
