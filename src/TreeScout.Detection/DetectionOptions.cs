@@ -67,7 +67,7 @@ public sealed class DetectionOptions
 
     /// <summary>Least uncertainty (0..1, docs/labelling.md) for a window's most uncertain frame to be kept.</summary>
     [Range(0.0, 1.0)]
-    public double ReviewUncertaintyFloor { get; set; } = 0.35;
+    public double ReviewUncertaintyFloor { get; set; } = 0.8;
 
     /// <summary>JPEG quality of a kept frame that had to be rotated upright (an upright camera's frame is kept as captured).</summary>
     [Range(50, 100)]
