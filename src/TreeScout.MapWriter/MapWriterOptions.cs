@@ -41,7 +41,8 @@ public sealed class MapWriterOptions
 
     /// <summary>
     /// Disk a run's frames kept for review may take, MiB (review/ in the run folder, docs/labelling.md). At the detection
-    /// defaults a 4 frames/s camera sends about 150 frames an hour, ~20 MiB at 1280×720.
+    /// defaults a 4 frames/s camera keeps 288 every-Nth frames an hour and at most as many uncertain ones, ~110 KiB each
+    /// at 1280×720: 30-60 MiB a camera-hour, so the default holds a two-camera run of two to four hours before pruning.
     /// </summary>
     [Range(1, 1_048_576)]
     public long MaxReviewMiB { get; set; } = 256;
