@@ -86,3 +86,50 @@ public sealed class ReviewSampleScanTests(ScanFixture scan)
         Assert.Equal(0, summary.GetProperty("droppedOverBudget").GetInt32());
     }
 }
+
+/// <summary>`treescout scan --force` replaces the earlier run's review/ with it, but never reviewers' labels.</summary>
+[Trait("Category", "Unit")]
+public sealed class ReviewFolderReplaceTests : IDisposable
+{
+    private readonly string _out = Directory.CreateTempSubdirectory("treescout-review-replace-").FullName;
+
+    public void Dispose() => Directory.Delete(_out, recursive: true);
+
+    private ReviewFolder EarlierRun()
+    {
+        File.WriteAllText(Path.Combine(_out, RunFolder.SummaryFileName), """{"runId":"20260421-091200-earlier"}""");
+        var review = new ReviewFolder(_out);
+        review.AddSample(new ReviewSample
+        {
+            RunId = "20260421-091200-earlier",
+            CameraId = "cam-right",
+            Sequence = 50,
+            CapturedAtUtc = DateTimeOffset.UnixEpoch,
+            Width = 64,
+            Height = 48,
+            Detector = new Contracts.ModelIdentity("d", "1", "aa"),
+            StageClassifier = new Contracts.ModelIdentity("s", "1", "bb"),
+            Reason = SampleReason.EveryNth,
+            Uncertainty = 0.5,
+            Proposals = [],
+        }, [0xFF, 0xD8, 0xFF, 0xE0]);
+        return review;
+    }
+
+    [Fact]
+    public void Unreviewed_frames_go_with_the_run_and_labelled_ones_stop_the_replacement()
+    {
+        var review = EarlierRun();
+        review.SaveLabels("cam-right-00000050", ReviewStatus.Labelled, [], "anna", 0, false, DateTimeOffset.UnixEpoch);
+        var error = Assert.Throws<Cli.CliException>(() => ScanOutput.Prepare(_out, replace: true));
+        Assert.Equal(Cli.Cli.UsageError, error.ExitCode);
+        Assert.Contains("holds reviewers' labels of 1 frames", error.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_out, RunFolder.SummaryFileName)));
+        Assert.Single(review.SampleIds());
+
+        Directory.Delete(review.LabelsPath, recursive: true);
+        ScanOutput.Prepare(_out, replace: true);
+        Assert.False(Directory.Exists(review.Path));
+        Assert.False(File.Exists(Path.Combine(_out, RunFolder.SummaryFileName)));
+    }
+}
