@@ -13,7 +13,7 @@ using TreeScout.Detection.Models;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
 
-// dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM]|evaluate [--score T]|sweep TRUTH.json] [--detector CARD] [--stage CARD] [--threads N] [--rounds N] [--write-card]
+// dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM] [--review]|evaluate [--score T]|sweep TRUTH.json] [--detector CARD] [--stage CARD] [--threads N] [--rounds N] [--write-card]
 // dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--row-spacing 3.5] [--speed-kmh 10] [--fps 10] [--seed 23001]
 //     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6] [--precision fp32|int8]
 // dotnet run -c Release --project bench/TreeScout.Bench -- precision [--detectors A.json,B.json] [--stages A.json,B.json] [--rounds N] [--stage-batch 32] [--write-card]
@@ -45,6 +45,9 @@ var band = Value("--band")?.Split(',') is [var top, var bottom] ? new ImageRows(
 var detectorCard = Path.GetFullPath(Value("--detector") ?? "models/blossom-detector.json");
 var stageCard = Path.GetFullPath(Value("--stage") ?? "models/bbch-stage.json");
 string CardArguments() => (Value("--detector") is { } d ? $" --detector {d}" : "") + (Value("--stage") is { } st ? $" --stage {st}" : "");
+// --review: the worker also with frame sampling for review off, and with every frame sampled (docs/labelling.md),
+// interleaved with the default worker (the defaults sample some frames).
+var review = args.Contains("--review");
 var heldOut = Path.GetFullPath("samples/detector-heldout");
 
 if (mode == "evaluate")
@@ -98,23 +101,32 @@ using var bareStage = VerifiedModel.Open(stageCard, threads);
 using var bare = new BareOnnxRuntime(bareDetector, bareStage);
 
 // Worker: the Detection module on the in-memory bus; frames go in as FrameCaptured, FrameDetections come out.
-var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+async Task<DetectionBenchWorker> StartWorker(params (string Key, string Value)[] settings)
 {
-    ["Detection:DetectorCard"] = detectorCard,
-    ["Detection:StageCard"] = stageCard,
-    ["Detection:IntraOpThreads"] = threads.ToString(CultureInfo.InvariantCulture),
-}).Build();
-await using var workers = await EmbeddedWorkers.StartAsync([new DetectionWorkerModule()], configuration, loggerFactory, CancellationToken.None);
-await using var feeder = workers.Connect("bench", loggerFactory);
-var done = new ConcurrentQueue<FrameDetections>();
-// Signalled per result, so waiting costs the two shared cores nothing (a polling loop would be timed as worker time).
-using var arrived = new SemaphoreSlim(0);
-await using var listener = await feeder.ListenAsync(Topology.DetectionsExchange, "#", e =>
-{
-    done.Enqueue((FrameDetections)MessageCodec.Decode(e));
-    arrived.Release();
-    return Task.CompletedTask;
-}, CancellationToken.None);
+    var values = new Dictionary<string, string?>
+    {
+        ["Detection:DetectorCard"] = detectorCard,
+        ["Detection:StageCard"] = stageCard,
+        ["Detection:IntraOpThreads"] = threads.ToString(CultureInfo.InvariantCulture),
+    };
+    foreach (var (key, value) in settings)
+    {
+        values[key] = value;
+    }
+    var workers = await EmbeddedWorkers.StartAsync([new DetectionWorkerModule()], new ConfigurationBuilder().AddInMemoryCollection(values).Build(), loggerFactory, CancellationToken.None);
+    var feeder = workers.Connect("bench", loggerFactory);
+    var worker = new DetectionBenchWorker(workers, feeder);
+    worker.Listener = await feeder.ListenAsync(Topology.DetectionsExchange, "#", e =>
+    {
+        worker.Done.Enqueue((FrameDetections)MessageCodec.Decode(e));
+        worker.Arrived.Release();
+        return Task.CompletedTask;
+    }, CancellationToken.None);
+    return worker;
+}
+await using var defaultWorker = await StartWorker();
+await using var unsampledWorker = review ? await StartWorker(("Detection:ReviewEveryNth", "0"), ("Detection:ReviewWindowFrames", "0")) : null;
+await using var everyFrameWorker = review ? await StartWorker(("Detection:ReviewEveryNth", "1")) : null;
 long sequence = 0;
 
 (double Fps, double ClustersPerFrame) Bare()
@@ -128,8 +140,10 @@ long sequence = 0;
     return (frames.Count / sw.Elapsed.TotalSeconds, clusters / (double)frames.Count);
 }
 
-async Task<(double Fps, double ClustersPerFrame)> Worker(ImageRows? canopyBand = null)
+async Task<(double Fps, double ClustersPerFrame)> Worker(ImageRows? canopyBand = null, DetectionBenchWorker? worker = null)
 {
+    worker ??= defaultWorker;
+    var (workers, feeder, done, arrived) = (worker.Workers, worker.Feeder, worker.Done, worker.Arrived);
     done.Clear();
     var sw = Stopwatch.StartNew();
     foreach (var f in frames)
@@ -165,6 +179,12 @@ Console.Error.WriteLine($"warm-up: worker {(await Worker()).Fps:F2} frames/s"); 
 var bareRuns = new List<(double Fps, double Clusters)>();
 var workerRuns = new List<(double Fps, double Clusters)>();
 var bandRuns = new List<(double Fps, double Clusters)>();
+var unsampledRuns = new List<(double Fps, double Clusters)>();
+var everyFrameRuns = new List<(double Fps, double Clusters)>();
+if (review)
+{
+    Console.Error.WriteLine($"warm-up: worker, sampling off {(await Worker(worker: unsampledWorker)).Fps:F2}, every frame sampled {(await Worker(worker: everyFrameWorker)).Fps:F2} frames/s");
+}
 for (var r = 0; r < rounds; r++)
 {
     // Interleaved, so that the other tenants of this shared machine slow both sides alike.
@@ -174,7 +194,13 @@ for (var r = 0; r < rounds; r++)
     {
         bandRuns.Add(await Worker(band));
     }
-    Console.Error.WriteLine($"round {r + 1}: bare {bareRuns[^1].Fps:F2}, worker {workerRuns[^1].Fps:F2}" + (band is null ? "" : $", worker on the band {bandRuns[^1].Fps:F2}") + " frames/s");
+    if (review)
+    {
+        unsampledRuns.Add(await Worker(worker: unsampledWorker));
+        everyFrameRuns.Add(await Worker(worker: everyFrameWorker));
+    }
+    Console.Error.WriteLine($"round {r + 1}: bare {bareRuns[^1].Fps:F2}, worker {workerRuns[^1].Fps:F2}" + (band is null ? "" : $", worker on the band {bandRuns[^1].Fps:F2}")
+        + (review ? $", sampling off {unsampledRuns[^1].Fps:F2}, every frame sampled {everyFrameRuns[^1].Fps:F2}" : "") + " frames/s");
 }
 double Median(IEnumerable<double> v) => v.Order().ElementAt(rounds / 2);
 var bareFps = Median(bareRuns.Select(r => r.Fps));
@@ -188,6 +214,13 @@ if (band is not null)
 {
     var bandFps = Median(bandRuns.Select(r => r.Fps));
     Console.WriteLine($"{$"worker, rows {band.Top}-{band.Bottom}",-22}{bandFps,10:F2}{1000 / bandFps,10:F1}{bandRuns[0].Clusters,16:F1}   ({bandFps / workerFps:F2}x the whole frame)");
+}
+if (review)
+{
+    var unsampledFps = Median(unsampledRuns.Select(r => r.Fps));
+    var everyFrameFps = Median(everyFrameRuns.Select(r => r.Fps));
+    Console.WriteLine($"{"worker, sampling off",-22}{unsampledFps,10:F2}{1000 / unsampledFps,10:F1}{unsampledRuns[0].Clusters,16:F1}   (default sampling: {workerFps / unsampledFps:F3}x)");
+    Console.WriteLine($"{"worker, every frame",-22}{everyFrameFps,10:F2}{1000 / everyFrameFps,10:F1}{everyFrameRuns[0].Clusters,16:F1}   ({everyFrameFps / unsampledFps:F3}x sampling off)");
 }
 Console.WriteLine($"ratio worker / bare: {workerFps / bareFps:F3}   (targets: worker >= 6 frames/s, ratio >= 0.9)");
 if (writeCard)
@@ -207,3 +240,29 @@ if (writeCard)
     });
 }
 return 0;
+
+/// <summary>One Detection worker of the bench on its own in-memory bus, with what it has published.</summary>
+internal sealed class DetectionBenchWorker(EmbeddedWorkers workers, IMessageBus feeder) : IAsyncDisposable
+{
+    public EmbeddedWorkers Workers { get; } = workers;
+
+    public IMessageBus Feeder { get; } = feeder;
+
+    public ConcurrentQueue<FrameDetections> Done { get; } = new();
+
+    // Signalled per result, so waiting costs the two shared cores nothing (a polling loop would be timed as worker time).
+    public SemaphoreSlim Arrived { get; } = new(0);
+
+    public IAsyncDisposable? Listener { get; set; }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Listener is not null)
+        {
+            await Listener.DisposeAsync();
+        }
+        await Feeder.DisposeAsync();
+        await Workers.DisposeAsync();
+        Arrived.Dispose();
+    }
+}

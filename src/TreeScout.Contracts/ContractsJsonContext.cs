@@ -22,5 +22,6 @@ namespace TreeScout.Contracts;
 [JsonSerializable(typeof(RunFusionProgress))]
 [JsonSerializable(typeof(RunCaptureProgress))]
 [JsonSerializable(typeof(RunInterrupted))]
+[JsonSerializable(typeof(ReviewFrameSampled))]
 [JsonSerializable(typeof(CameraMounting))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

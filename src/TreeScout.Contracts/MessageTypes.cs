@@ -21,6 +21,7 @@ public static class MessageTypes
         new(typeof(RunFusionProgress), "run-fusion-progress", RunFusionProgress.CurrentSchemaVersion),
         new(typeof(RunCaptureProgress), "run-capture-progress", RunCaptureProgress.CurrentSchemaVersion),
         new(typeof(RunInterrupted), "run-interrupted", RunInterrupted.CurrentSchemaVersion),
+        new(typeof(ReviewFrameSampled), "review-frame-sampled", ReviewFrameSampled.CurrentSchemaVersion),
     ];
 
     private static readonly Dictionary<Type, Info> ByType = All.ToDictionary(i => i.Type);

@@ -35,6 +35,9 @@ public sealed class BlossomPipeline : IDisposable
 
     public ModelIdentity StageClassifier => _stageModel.Identity;
 
+    /// <summary>The detector's minimum score: detections near it are the uncertain ones (<see cref="ReviewSampler.Uncertainty"/>).</summary>
+    public float ScoreThreshold => _detector.Settings.ScoreThreshold;
+
     /// <summary>Where the detector runs (the stage classifier runs on the same accelerator or the CPU).</summary>
     public InferenceAccelerator RunsOn => _detectorModel.RunsOn;
 

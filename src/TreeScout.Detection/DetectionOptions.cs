@@ -74,4 +74,23 @@ public sealed class DetectionOptions
     /// <summary>Averaged confidence above which a camera is reported as mounted differently from its configuration.</summary>
     [Range(0.0, 1.0)]
     public double OrientationWarnConfidence { get; set; } = 0.5;
+
+    /// <summary>
+    /// Keep every Nth analysed frame of a camera for review (sequence divisible by N); 0: none. At 4 frames/s, 50 is one
+    /// frame every 12.5 s (docs/labelling.md).
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int ReviewEveryNth { get; set; } = 50;
+
+    /// <summary>Frames per window of which the most uncertain one is kept for review; 0: none.</summary>
+    [Range(0, 1_000_000)]
+    public int ReviewWindowFrames { get; set; } = 50;
+
+    /// <summary>Least uncertainty (0..1, docs/labelling.md) for a window's most uncertain frame to be kept.</summary>
+    [Range(0.0, 1.0)]
+    public double ReviewUncertaintyFloor { get; set; } = 0.8;
+
+    /// <summary>JPEG quality of a kept frame that had to be rotated upright (an upright camera's frame is kept as captured).</summary>
+    [Range(50, 100)]
+    public int ReviewJpegQuality { get; set; } = 90;
 }

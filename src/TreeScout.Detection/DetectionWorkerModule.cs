@@ -22,6 +22,11 @@ public sealed class DetectionWorkerModule : IWorkerModule
         services.AddSingleton<IValidateOptions<DetectionOptions>, OpenCvValidation>();
         services.AddSingleton<IValidateOptions<DetectionOptions>, ModelCardValidation>();
         services.AddSingleton<OrientationMonitor>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<DetectionOptions>>().Value;
+            return new ReviewSampler(o.ReviewEveryNth, o.ReviewWindowFrames, o.ReviewUncertaintyFloor);
+        });
         services.AddSingleton<FrameDetectionHandler>();
         services.PostConfigure<BrokerOptions>(o => o.PrefetchByQueue.TryAdd(Topology.DetectionFramesQueue, FramesPrefetch));
         services.AddSubscription(Topology.DetectionFramesQueue, sp => new MessageDispatcher().On<FrameCaptured>(sp.GetRequiredService<FrameDetectionHandler>()));

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenCvSharp;
 using TreeScout.Contracts;
 using TreeScout.Detection.Inference;
 using TreeScout.Hosting;
@@ -9,12 +10,14 @@ namespace TreeScout.Detection;
 
 /// <summary>
 /// FrameCaptured → FrameDetections: decode, undo the mount rotation, detect + classify, publish (confirmed) before
-/// returning so the ack follows. Idempotent: the detections' id is derived from the frame's id.
+/// returning so the ack follows. A frame the <see cref="ReviewSampler"/> keeps is published for review first, upright,
+/// with its detections (<see cref="ReviewFrameSampled"/>). Idempotent: the ids are derived from the frame's id.
 /// </summary>
 public sealed class FrameDetectionHandler(
     DetectionModels models,
     IOptions<DetectionOptions> options,
     OrientationMonitor orientation,
+    ReviewSampler sampler,
     WorkerCounters counters,
     ILogger<FrameDetectionHandler> logger) : IMessageHandler<FrameCaptured>
 {
@@ -22,6 +25,7 @@ public sealed class FrameDetectionHandler(
     public const string ClustersDetected = "clusters_detected";
     public const string FramesUndecodable = "frames_undecodable";
     public const string FramesDecimated = "frames_decimated";
+    public const string FramesSampledForReview = "frames_sampled_for_review";
 
     public async Task HandleAsync(FrameCaptured frame, MessageContext context, CancellationToken cancellationToken)
     {
@@ -32,6 +36,7 @@ public sealed class FrameDetectionHandler(
             return;
         }
         FrameDetections result;
+        ReviewFrameSampled? sample = null;
         using (var decoded = FrameImage.Decode(frame.Jpeg))
         {
             if (decoded is null)
@@ -60,6 +65,7 @@ public sealed class FrameDetectionHandler(
                     SuspectedRotationDeg = analysis.Orientation.SuspectedRotationDeg,
                     Confidence = analysis.Orientation.Confidence,
                 }) with { InferenceMs = Math.Round(analysis.InferenceMs, 2) };
+                sample = ReviewSample(frame, result, upright, pipeline.ScoreThreshold);
             }
             finally
             {
@@ -69,10 +75,49 @@ public sealed class FrameDetectionHandler(
                 }
             }
         }
+        if (sample is not null)
+        {
+            // Ahead of the detections: the sample then reaches the map writer's queue before the run's RunFused.
+            await context.Publisher.PublishAsync(sample, cancellationToken);
+            sampler.Kept(sample.RunId, sample.CameraId, sample.Sequence, sample.Uncertainty);
+            counters.Add(FramesSampledForReview);
+        }
         await context.Publisher.PublishAsync(result, cancellationToken);
         counters.Add(FramesDetected);
         counters.Add(ClustersDetected, result.Detections.Count);
         logger.LogDebug("Frame {Sequence} of {Camera}: {Clusters} clusters in {Ms:F1} ms", frame.Sequence, frame.CameraId, result.Detections.Count, result.InferenceMs);
+    }
+
+    /// <summary>The frame for review when the sampler keeps it, else null; the image is the upright one the boxes refer to.</summary>
+    private ReviewFrameSampled? ReviewSample(FrameCaptured frame, FrameDetections detections, Mat upright, float scoreThreshold)
+    {
+        var uncertainty = Math.Round(ReviewSampler.Uncertainty(detections.Detections, scoreThreshold), 4);
+        if (sampler.Choose(frame.RunId, frame.CameraId, frame.Sequence, uncertainty) is not { } reason)
+        {
+            return null;
+        }
+        // An upright camera's JPEG is kept byte for byte: no second compression, no encoding time.
+        var jpeg = frame.MountRotationDeg == 0 && frame.Jpeg is [0xFF, 0xD8, ..]
+            ? frame.Jpeg
+            : upright.ImEncode(".jpg", new ImageEncodingParam(ImwriteFlags.JpegQuality, options.Value.ReviewJpegQuality));
+        return new ReviewFrameSampled
+        {
+            MessageId = MessageIds.Derive(frame.MessageId, "review-sample"),
+            RunId = frame.RunId,
+            FrameMessageId = frame.MessageId,
+            Sequence = frame.Sequence,
+            CameraId = frame.CameraId,
+            CapturedAtUtc = frame.CapturedAtUtc,
+            Width = detections.Width,
+            Height = detections.Height,
+            Jpeg = jpeg,
+            Detector = detections.Detector,
+            StageClassifier = detections.StageClassifier,
+            Detections = detections.Detections,
+            Reason = reason,
+            Uncertainty = uncertainty,
+            WindowFrames = sampler.WindowFrames,
+        };
     }
 
     /// <summary>

@@ -85,6 +85,41 @@ public sealed class ReviewFolder
         return true;
     }
 
+    /// <summary>
+    /// Replaces a stored sample's JSON (its image stays), e.g. to fill in <see cref="ReviewSample.TreeIds"/> once the run's
+    /// observations are complete; false when there is no sample by that id.
+    /// </summary>
+    public bool UpdateSample(ReviewSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var json = SampleJsonPath(sample.Id);
+        if (!File.Exists(json))
+        {
+            return false;
+        }
+        WriteDurably(json, JsonSerializer.SerializeToUtf8Bytes(sample, LabellingJsonContext.Default.ReviewSample));
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes a frame kept for review with its labels and history (disk budget pruning). The sample's JSON
+    /// goes first, so a power cut midway leaves no sample, at most an orphan image a later removal or add overwrites.
+    /// False when there was no sample by that id.
+    /// </summary>
+    public bool RemoveSample(string sampleId)
+    {
+        var json = SampleJsonPath(sampleId);
+        var existed = File.Exists(json);
+        foreach (var path in new[] { json, ImagePath(sampleId), LabelsJsonPath(sampleId), HistoryPath(sampleId), System.IO.Path.Combine(LabelsPath, sampleId + ".lock") })
+        {
+            if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
+        }
+        return existed;
+    }
+
     /// <summary>Ids of the stored samples, in camera then frame order.</summary>
     public IReadOnlyList<string> SampleIds()
     {
@@ -191,6 +226,13 @@ public sealed class ReviewFolder
         }
         return new ReviewProgress(ids.Count, labelled, skipped, DiskBytes());
     }
+
+    /// <summary>Bytes one frame takes: its image and JSON, its labels and history.</summary>
+    public long SampleDiskBytes(string sampleId) =>
+        new[] { ImagePath(sampleId), SampleJsonPath(sampleId), LabelsJsonPath(sampleId), HistoryPath(sampleId) }
+            .Select(p => new FileInfo(p))
+            .Where(f => f.Exists)
+            .Sum(f => f.Length);
 
     /// <summary>Bytes the review folder takes on disk (samples, labels and history).</summary>
     public long DiskBytes() =>

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
+using TreeScout.Labelling;
 using TreeScout.MapWriter.Calibration;
 using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Prescription;
@@ -18,7 +19,8 @@ namespace TreeScout.MapWriter;
 /// <summary>
 /// Consumes treescout.mapwriter.observations: RunStarted creates the run's store, TreeObservations are written in one
 /// transaction each (idempotent by observation id) and keep per-tree aggregates live, RunFused refreshes every export,
-/// writes run.json and announces the final map. The bus acknowledges after the handler returns, i.e. after the commit.
+/// writes run.json and announces the final map; ReviewFrameSampled keeps a frame for review in the run folder's review/
+/// (<see cref="ReviewSamples"/>). The bus acknowledges after the handler returns, i.e. after the commit.
 /// A write that fails for lack of disk space is held and retried until space returns (<see cref="StoreDiskSpace"/>).
 /// </summary>
 public sealed class MapWriterHandler(
@@ -31,11 +33,14 @@ public sealed class MapWriterHandler(
     StoreDiskSpace disk,
     TimeProvider clock,
     ILogger<MapWriterHandler> logger)
-    : IMessageHandler<RunStarted>, IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IDisposable
+    : IMessageHandler<RunStarted>, IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<ReviewFrameSampled>, IDisposable
 {
     public const string ObservationsWritten = "observations_written";
     public const string ObservationsDuplicate = "observations_duplicate";
     public const string MapsWritten = "maps_written";
+    public const string ReviewFramesKept = "review_frames_kept";
+    public const string ReviewFramesPruned = "review_frames_pruned";
+    public const string ReviewFramesOverBudget = "review_frames_over_budget";
 
     private readonly Dictionary<string, RunSession> _sessions = new(StringComparer.Ordinal);
 
@@ -50,6 +55,9 @@ public sealed class MapWriterHandler(
 
     public Task HandleAsync(RunFused message, MessageContext context, CancellationToken cancellationToken) =>
         ExclusiveAsync(() => FinishRunAsync(message, context, cancellationToken), cancellationToken);
+
+    public Task HandleAsync(ReviewFrameSampled message, MessageContext context, CancellationToken cancellationToken) =>
+        ExclusiveAsync(() => disk.WriteAsync(folders.FolderOf(message.RunId), () => KeepForReview(message), cancellationToken), cancellationToken);
 
     private async Task ExclusiveAsync(Func<Task> work, CancellationToken cancellationToken)
     {
@@ -191,7 +199,7 @@ public sealed class MapWriterHandler(
         store.UpdateSpacing(InferredSpacing(store.ReadTrees(), RunMetadataKeys.ReadNumber(metadata, RunMetadataKeys.TreeSpacingM) ?? options.Value.DefaultTreeSpacingM), session.Profile);
         store.SetMetadata(new Dictionary<string, string?>
         {
-            [RunMetadataKeys.Status] = "complete",
+            [RunMetadataKeys.Status] = RunMetadataKeys.StatusComplete,
             [RunMetadataKeys.FinishedAt] = clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
             [RunMetadataKeys.Gnss] = JsonSerializer.Serialize(message.Gnss, RunMetadataKeys.Json),
             [RunMetadataKeys.Fused] = JsonSerializer.Serialize(new
@@ -218,7 +226,71 @@ public sealed class MapWriterHandler(
         var elapsed = Stopwatch.GetElapsedTime(started);
         var update = Update(session, message.RunId, MessageIds.Derive(message.MessageId, "map-updated"), final: true, exports, clock.GetUtcNow(), snapshot.Warnings);
         RunSummary.Write(folder, message, update, elapsed, CalibrationReport.From(snapshot));
+        // The run's observations are complete now: the frames kept so far learn their trees.
+        ReviewSamples.FillTreeIds(new ReviewFolder(folder.Path), store.ReadTreeFrames());
+        WriteReviewSummary(folder, store);
         return (session, update, elapsed);
+    }
+
+    /// <summary>
+    /// Keeps a frame for review (idempotent: a redelivered one changes nothing). Its trees are known once the run's
+    /// observations are complete: now when the run is fused already, else when its RunFused comes.
+    /// </summary>
+    private Task KeepForReview(ReviewFrameSampled message)
+    {
+        if (ReviewSamples.Problem(message) is { } problem)
+        {
+            throw new MalformedMessageException($"review-frame-sampled {message.MessageId} of run {message.RunId} (camera {message.CameraId}, frame {message.Sequence}): {problem}");
+        }
+        var wasOpen = _sessions.ContainsKey(message.RunId);
+        var session = Session(message.RunId);
+        var metadata = session.Store.ReadMetadata();
+        var complete = metadata.GetValueOrDefault(RunMetadataKeys.Status) == RunMetadataKeys.StatusComplete;
+        var folder = new RunFolder(folders.FolderOf(message.RunId));
+        var trees = complete ? ReviewSamples.TreesIn(session.Store.ReadTreeFrames(), message.CameraId, message.Sequence) : [];
+        var sample = ReviewSamples.ToSample(message, metadata.GetValueOrDefault(RunMetadataKeys.Block), trees);
+        var result = ReviewSamples.Keep(new ReviewFolder(folder.Path), sample, message.Jpeg, message.WindowFrames, options.Value.MaxReviewMiB * 1024 * 1024);
+        var counts = RunMetadataKeys.ReadReviewCounts(metadata);
+        counts = counts with
+        {
+            Pruned = counts.Pruned + result.Pruned.Count,
+            DroppedOverBudget = counts.DroppedOverBudget + (result.Outcome == ReviewKeep.OverBudget ? 1 : 0),
+            LessUncertain = counts.LessUncertain + (result.Outcome == ReviewKeep.LessUncertain ? 1 : 0),
+        };
+        session.Store.SetMetadata(new Dictionary<string, string?> { [RunMetadataKeys.ReviewCounts] = JsonSerializer.Serialize(counts, RunMetadataKeys.Json) });
+        counters.Add(ReviewFramesKept, result.Outcome == ReviewKeep.Kept ? 1 : 0);
+        counters.Add(ReviewFramesPruned, result.Pruned.Count);
+        counters.Add(ReviewFramesOverBudget, result.Outcome == ReviewKeep.OverBudget ? 1 : 0);
+        if (result.Outcome == ReviewKeep.OverBudget)
+        {
+            logger.LogWarning("Run {RunId}: frame {Sample} not kept for review: the run's {Budget} MiB review budget holds only frames that may not be pruned (labelled and not exported, or unreviewed uncertain ones)",
+                message.RunId, sample.Id, options.Value.MaxReviewMiB);
+        }
+        if (complete)
+        {
+            WriteReviewSummary(folder, session.Store);
+            if (!wasOpen)
+            {
+                session.Dispose();
+                _sessions.Remove(message.RunId);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    private void WriteReviewSummary(RunFolder folder, RunStore store)
+    {
+        var review = new ReviewFolder(folder.Path);
+        var counts = RunMetadataKeys.ReadReviewCounts(store.ReadMetadata());
+        RunSummary.Update(folder, summary => summary["review"] = JsonSerializer.SerializeToNode(new
+        {
+            samples = review.SampleIds().Count,
+            diskMiB = Math.Round(review.DiskBytes() / (1024.0 * 1024.0), 2),
+            budgetMiB = options.Value.MaxReviewMiB,
+            pruned = counts.Pruned,
+            droppedOverBudget = counts.DroppedOverBudget,
+            lessUncertain = counts.LessUncertain,
+        }, RunMetadataKeys.Json));
     }
 
     private static MapUpdated Update(RunSession session, string runId, Guid id, bool final, IReadOnlyList<string> exports, DateTimeOffset now, IReadOnlyList<string>? runWarnings = null)

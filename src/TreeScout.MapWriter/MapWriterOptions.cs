@@ -39,6 +39,14 @@ public sealed class MapWriterOptions
     [Range(0, 1_048_576)]
     public long LowDiskWarningMiB { get; set; } = 4096;
 
+    /// <summary>
+    /// Disk a run's frames kept for review may take, MiB (review/ in the run folder, docs/labelling.md). At the detection
+    /// defaults a 4 frames/s camera keeps 288 every-Nth frames an hour and at most as many uncertain ones, ~110 KiB each
+    /// at 1280×720: 30-60 MiB a camera-hour, so the default holds a two-camera run of two to four hours before pruning.
+    /// </summary>
+    [Range(1, 1_048_576)]
+    public long MaxReviewMiB { get; set; } = 256;
+
     /// <summary>Longest pause between two attempts of a write that waits for disk space (the pause doubles from 0.1 s up to this).</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
     public TimeSpan DiskFullRetryInterval { get; set; } = TimeSpan.FromSeconds(5);

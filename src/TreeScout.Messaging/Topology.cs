@@ -79,6 +79,12 @@ public sealed class Topology
     public const string StatusExchange = "treescout.status";
 
     /// <summary>
+    /// Frames detection keeps for the reviewers (<see cref="ReviewFrameSampled"/>), bound into the map writer's queue, which
+    /// owns the run folder; an exchange of its own so that neither fusion nor the uplink gets the images (docs/adr/0068).
+    /// </summary>
+    public const string ReviewExchange = "treescout.review";
+
+    /// <summary>
     /// Where readers append their <see cref="RunLedgerMark"/>, fusion its <see cref="RunFusionProgress"/> and capture its
     /// <see cref="RunCaptureProgress"/> and <see cref="RunInterrupted"/>.
     /// </summary>
@@ -103,7 +109,7 @@ public sealed class Topology
     public const string RunLedgerStream = "treescout.runs";
 
     public static readonly IReadOnlyList<string> Exchanges =
-        [ControlExchange, FramesExchange, GnssExchange, DetectionsExchange, ObservationsExchange, MapsExchange, StatusExchange, RunLedgerExchange];
+        [ControlExchange, FramesExchange, GnssExchange, DetectionsExchange, ObservationsExchange, MapsExchange, StatusExchange, RunLedgerExchange, ReviewExchange];
 
     /// <summary>What the run ledger records: the lifecycle routes and the readers' markers.</summary>
     public static readonly IReadOnlyList<Binding> RunLedgerBindings =
@@ -141,7 +147,9 @@ public sealed class Topology
             Quorum(DetectionFramesQueue, [new(FramesExchange, "#")], OverflowPolicy.RejectPublish, options.FramesMaxLength, options.FramesMaxLengthBytes),
             Quorum(FusionDetectionsQueue, [new(ControlExchange, "run.started"), new(ControlExchange, "run.stopped"), new(DetectionsExchange, "#")]),
             Quorum(FusionGnssQueue, [new(GnssExchange, "#")]),
-            Quorum(MapWriterObservationsQueue, [new(ControlExchange, "run.started"), new(ObservationsExchange, "#")]),
+            // Samples share the queue with the observations: detection publishes a frame's sample before its detections,
+            // so it is queued ahead of the run's RunFused (fusion publishes that after the last detections).
+            Quorum(MapWriterObservationsQueue, [new(ControlExchange, "run.started"), new(ObservationsExchange, "#"), new(ReviewExchange, "#")]),
             // No broker delivery limit: on RabbitMQ 3.x every return counts as a delivery, so the shovel's unconfirmed
             // window, returned at each drop of a flaky LTE link, would reach any limit and be dead-lettered unsent.
             .. options.Uplink ? [Quorum(UplinkQueue, UplinkBindings) with { BrokerDeliveryLimit = null }] : Array.Empty<QueueSpec>(),
@@ -168,6 +176,7 @@ public sealed class Topology
         nameof(FrameCaptured) => new(FramesExchange, "frame"),
         nameof(GnssFix) => new(GnssExchange, "fix"),
         nameof(FrameDetections) => new(DetectionsExchange, "detections"),
+        nameof(ReviewFrameSampled) => new(ReviewExchange, "sample"),
         nameof(TreeObservations) => new(ObservationsExchange, "observations"),
         nameof(RunFused) => new(ObservationsExchange, "run.fused"),
         nameof(MapUpdated) => new(MapsExchange, "map.updated"),
@@ -182,7 +191,7 @@ public sealed class Topology
     {
         // Capture hears GNSS fixes for the ground speed its frame plan decimates by (docs/adr/0065).
         WorkerRole.Capture => new(role, [CaptureControlQueue], [FramesExchange, ControlExchange, StatusExchange, RunLedgerExchange]) { ListenedExchanges = [GnssExchange] },
-        WorkerRole.Detection => new(role, [DetectionFramesQueue], [DetectionsExchange, StatusExchange, RunLedgerExchange]),
+        WorkerRole.Detection => new(role, [DetectionFramesQueue], [DetectionsExchange, ReviewExchange, StatusExchange, RunLedgerExchange]),
         WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, StatusExchange, RunLedgerExchange]),
         WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange, RunLedgerExchange]),
         // The CLI feeds recordings (frames, fixes, control) and listens to maps and status on exclusive server-named queues.

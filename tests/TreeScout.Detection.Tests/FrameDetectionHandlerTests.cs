@@ -21,6 +21,8 @@ public sealed class FrameDetectionHandlerTests(ITestOutputHelper output) : IAsyn
     private EmbeddedWorkers _workers = null!;
     private IMessageBus _feeder = null!;
     private IAsyncDisposable _listener = null!;
+    private readonly ConcurrentQueue<ReviewFrameSampled> _samples = new();
+    private IAsyncDisposable _reviewListener = null!;
 
     public async Task InitializeAsync()
     {
@@ -39,11 +41,17 @@ public sealed class FrameDetectionHandlerTests(ITestOutputHelper output) : IAsyn
             _detections.Enqueue((FrameDetections)MessageCodec.Decode(envelope));
             return Task.CompletedTask;
         }, CancellationToken.None);
+        _reviewListener = await _feeder.ListenAsync(Topology.ReviewExchange, "#", envelope =>
+        {
+            _samples.Enqueue((ReviewFrameSampled)MessageCodec.Decode(envelope));
+            return Task.CompletedTask;
+        }, CancellationToken.None);
     }
 
     public async Task DisposeAsync()
     {
         await _listener.DisposeAsync();
+        await _reviewListener.DisposeAsync();
         await _feeder.DisposeAsync();
         await _workers.DisposeAsync();
         _logs.Dispose();
@@ -111,6 +119,33 @@ public sealed class FrameDetectionHandlerTests(ITestOutputHelper output) : IAsyn
         var counters = Detection.GetRequiredService<WorkerCounters>();
         Assert.Equal(1, counters[FrameDetectionHandler.FramesDetected]);
         Assert.Equal(result.Detections.Count, counters[FrameDetectionHandler.ClustersDetected]);
+    }
+
+    [Fact]
+    public async Task A_frame_kept_for_review_travels_upright_with_the_detections_its_boxes_are_and_a_decimated_one_never()
+    {
+        // The camera is turned a quarter clockwise: the sensor sees the frame turned a quarter the other way.
+        using var upright = Cv2.ImRead(Path.Combine(RepoPaths.Samples, "detector-heldout", "frames", "0000.jpg"));
+        using var sensor = new Mat();
+        Cv2.Rotate(upright, sensor, RotateFlags.Rotate90Counterclockwise);
+        var frame = Frame(100, sensor.ImEncode(".jpg"), sensor.Cols, sensor.Rows, mountRotation: 90);
+        var decimated = Frame(150, [], sensor.Cols, sensor.Rows, mountRotation: 90) with { Decimated = true };
+        await _feeder.PublishAsync(decimated);
+        await _feeder.PublishAsync(frame);
+        await NextAsync(decimated.MessageId);
+        var result = await NextAsync(frame.MessageId);
+
+        // Sequence 100 is every 50th (the default); the sample was published before the detections.
+        var sample = Assert.Single(_samples);
+        Assert.Equal((MessageIds.Derive(frame.MessageId, "review-sample"), frame.MessageId, 100L, ReviewSampleReason.EveryNth, 50),
+            (sample.MessageId, sample.FrameMessageId, sample.Sequence, sample.Reason, sample.WindowFrames));
+        Assert.Equal((1280, 720), (sample.Width, sample.Height));
+        using var image = Cv2.ImDecode(sample.Jpeg, ImreadModes.Color);
+        Assert.Equal((1280, 720), (image.Cols, image.Rows));
+        Assert.Equal(result.Detections.Count, sample.Detections.Count);
+        Assert.Equal(result.Detections.Select(d => (d.X, d.Y, d.W, d.H, d.Score, d.Stage)), sample.Detections.Select(d => (d.X, d.Y, d.W, d.H, d.Score, d.Stage)));
+        Assert.InRange(sample.Uncertainty, 0, 1);
+        Assert.Equal(1, Detection.GetRequiredService<WorkerCounters>()[FrameDetectionHandler.FramesSampledForReview]);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using TreeScout.Labelling;
 using TreeScout.MapWriter;
 using TreeScout.MapWriter.Exports;
 using TreeScout.MapWriter.Store;
@@ -23,8 +24,15 @@ public static class ScanOutput
         if (!replace)
         {
             throw new CliException(
-                $"{outDirectory} already holds {EarlierRun(folder)}: a second scan would add its clusters to that run's map. Choose another --out, or pass --force to replace that run (its {RunFolder.StoreFileName}, {RunFolder.SummaryFileName}, {ScoreReport.JsonFile} and {RunFolder.ExportsFolderName}/; other files are kept)",
+                $"{outDirectory} already holds {EarlierRun(folder)}: a second scan would add its clusters to that run's map. Choose another --out, or pass --force to replace that run (its {RunFolder.StoreFileName}, {RunFolder.SummaryFileName}, {ScoreReport.JsonFile}, {RunFolder.ExportsFolderName}/ and {ReviewFolder.FolderName}/; other files are kept)",
                 Cli.UsageError);
+        }
+        var review = new ReviewFolder(outDirectory);
+        var reviewed = review.SampleIds().Count(id => review.Labels(id) is not null);
+        if (reviewed > 0)
+        {
+            // Frames kept for review of the earlier run are replaced with it, but never a reviewer's labels.
+            throw new CliException($"{outDirectory} holds reviewers' labels of {reviewed} frames of {EarlierRun(folder)} in {ReviewFolder.FolderName}/: move that folder away before replacing the run", Cli.UsageError);
         }
         RunStore.Delete(folder.StorePath);
         File.Delete(folder.SummaryPath);
@@ -32,6 +40,10 @@ public static class ScanOutput
         if (Directory.Exists(folder.ExportsPath))
         {
             Directory.Delete(folder.ExportsPath, recursive: true);
+        }
+        if (Directory.Exists(review.Path))
+        {
+            Directory.Delete(review.Path, recursive: true);
         }
     }
 

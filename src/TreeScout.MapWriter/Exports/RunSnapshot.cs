@@ -189,6 +189,11 @@ public static class RunMetadataKeys
     public const string Fused = "fusion_summary";
     public const string WarningsJson = "warnings";
 
+    /// <summary>JSON <see cref="MapWriter.ReviewCounts"/>: what became of the frames sent for review.</summary>
+    public const string ReviewCounts = "review_counts";
+
+    public const string StatusComplete = "complete";
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
@@ -206,6 +211,9 @@ public static class RunMetadataKeys
     /// <summary>The detector and stage models the run was fused with (from <c>RunFused</c>); empty before it.</summary>
     public static IReadOnlyList<ModelIdentity> ReadModels(IReadOnlyDictionary<string, string?> metadata) =>
         metadata.GetValueOrDefault(Models) is { Length: > 0 } json ? JsonSerializer.Deserialize<List<ModelIdentity>>(json, Json) ?? [] : [];
+
+    public static ReviewCounts ReadReviewCounts(IReadOnlyDictionary<string, string?> metadata) =>
+        metadata.GetValueOrDefault(ReviewCounts) is { Length: > 0 } json ? JsonSerializer.Deserialize<ReviewCounts>(json, Json) ?? new(0, 0, 0) : new(0, 0, 0);
 
     public static IReadOnlyList<string> ReadWarnings(IReadOnlyDictionary<string, string?> metadata) =>
         metadata.GetValueOrDefault(WarningsJson) is { Length: > 0 } json ? JsonSerializer.Deserialize<List<string>>(json, Json) ?? [] : [];

@@ -28,6 +28,9 @@ public sealed class RunStoreException : Exception
 /// <summary>What one <see cref="RunStore.AddObservations"/> call changed.</summary>
 public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated);
 
+/// <summary>Frames <see cref="FirstFrame"/>..<see cref="LastFrame"/> of a camera saw a cluster of <see cref="TreeId"/>.</summary>
+public sealed record TreeFrames(string CameraId, long FirstFrame, long LastFrame, string TreeId);
+
 /// <summary>
 /// A run's durable store (store.gpkg): a GeoPackage in SQLite WAL mode with synchronous=FULL, so a committed
 /// observation survives a power cut and GDAL can open the file at any time. Observations are keyed by their id
@@ -330,6 +333,19 @@ public sealed partial class RunStore : IDisposable
     }
 
     public long CountObservations() => Scalar<long>(_connection, "SELECT count(*) FROM observations");
+
+    /// <summary>Which frames of which camera saw a cluster of which tree: one row per attributed observation.</summary>
+    public IReadOnlyList<TreeFrames> ReadTreeFrames()
+    {
+        using var select = Command("SELECT camera_id, first_frame, last_frame, tree_id FROM observations WHERE tree_id IS NOT NULL", null);
+        var rows = new List<TreeFrames>();
+        using var r = select.ExecuteReader();
+        while (r.Read())
+        {
+            rows.Add(new TreeFrames(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetString(3)));
+        }
+        return rows;
+    }
 
     /// <summary>The clusters attributed to <paramref name="treeId"/>, in the order they were stored (what its values are computed from).</summary>
     public IReadOnlyList<TreeCluster> ReadClusters(string treeId)
