@@ -22,6 +22,9 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
     private readonly string _target = Target(db.ConnectionString);
     private volatile BrokerOutage? _outage;
 
+    /// <summary>Completes once the schema is migrated: the ingest takes no delivery before.</summary>
+    public Task Migrated => _migrated.Task;
+
     /// <summary>Creates or completes the schema (<see cref="SeasonSchema.MigrateAsync"/>), waiting out PostgreSQL being unreachable.</summary>
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
