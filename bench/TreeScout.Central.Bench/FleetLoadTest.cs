@@ -149,7 +149,7 @@ public static class FleetLoadTest
             foreach (var (message, envelope) in messages)
             {
                 lag.Publishing(clock.Elapsed, message.Observations);
-                await channel.BasicPublishAsync(CentralTopology.Exchange, CentralTopology.RoutingKey(message.Tractor, "uplink"), true, RabbitMqMessageBus.ToProperties(envelope), envelope.Body, deadline);
+                await channel.BasicPublishAsync(CentralTopology.Exchange, CentralTopology.RoutingKey(message.Tractor, CentralTopology.UplinkKey), true, RabbitMqMessageBus.ToProperties(envelope), envelope.Body, deadline);
             }
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
