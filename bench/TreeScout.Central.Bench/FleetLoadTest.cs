@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using TreeScout.Central.Tests;
 using TreeScout.Contracts;
@@ -43,17 +42,14 @@ public static class FleetLoadTest
         await using var vhost = o.Broker is null ? await TestBroker.CreateVhostAsync("central-bench") : null;
         var broker = o.Broker ?? vhost!.Uri;
         using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-        var replicas = Enumerable.Range(0, o.Replicas).Select(_ => new IngestConsumer(
-            new CentralIngest(db.Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
-            new SeasonStoreReadiness(db.DataSource, TimeProvider.System, logs.CreateLogger<SeasonStoreReadiness>()),
-            Options.Create(new CentralOptions { Broker = broker.ToString(), Database = db.ConnectionString }),
-            logs.CreateLogger<IngestConsumer>())).ToList();
-        long Stored() => replicas.Sum(r => r.Stored);
+        var replicas = Enumerable.Range(0, o.Replicas).Select(_ => db.Ingest(broker, logs)).ToList();
+        // Copies included, whether the bus recognised them by id or the store found them already there.
+        long Stored() => replicas.Sum(r => r.Stored + r.Duplicates);
         long DeadLettered() => replicas.Sum(r => r.DeadLettered);
         var factory = new ConnectionFactory { Uri = broker };
         await using var admin = await factory.CreateConnectionAsync();
         await using var channel = await admin.CreateChannelAsync();
-        await IngestConsumer.EnsureTopologyAsync(channel, declare: true, CancellationToken.None);
+        await RabbitMqTopology.Central(new TopologyOptions()).DeclareAsync(channel, CancellationToken.None);
         var backlogBefore = await channel.MessageCountAsync(CentralTopology.IngestQueue);
         if (backlogBefore > 0)
         {
@@ -152,7 +148,7 @@ public static class FleetLoadTest
             foreach (var (message, envelope) in messages)
             {
                 lag.Publishing(clock.Elapsed, message.Observations);
-                await channel.BasicPublishAsync(CentralTopology.Exchange, CentralTopology.RoutingKey(message.Tractor, "uplink"), true, RabbitMqMessageBus.ToProperties(envelope), envelope.Body, deadline);
+                await channel.BasicPublishAsync(CentralTopology.Exchange, CentralTopology.RoutingKey(message.Tractor, CentralTopology.UplinkKey), true, RabbitMqMessageBus.ToProperties(envelope), envelope.Body, deadline);
             }
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)

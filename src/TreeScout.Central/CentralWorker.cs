@@ -4,15 +4,18 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Prometheus;
 using TreeScout.Hosting;
 using TreeScout.MapWriter;
+using TreeScout.Messaging;
 using TreeScout.MapWriter.Prescription;
 
 namespace TreeScout.Central;
 
 /// <summary>
 /// The central ingest worker's services: settings, the season store (migrated at start), the ingest and its consumer,
-/// and the tractor workers' /healthz and /readyz (<see cref="WorkerHealth"/>) on Health:BindAddress:Health:Port.
+/// and the tractor workers' /healthz, /readyz (<see cref="WorkerHealth"/>) and /metrics (prometheus-net: the bus's
+/// <see cref="MessagingMetrics"/> and the ingest's <see cref="IngestMetrics"/>) on Health:BindAddress:Health:Port.
 /// </summary>
 public static class CentralWorker
 {
@@ -33,6 +36,7 @@ public static class CentralWorker
             return WorkerHost.ConfigurationError;
         }
         host.MapWorkerHealthEndpoints();
+        host.MapMetrics("/metrics");
         await host.RunAsync();
         return 0;
     }
@@ -50,6 +54,9 @@ public static class CentralWorker
             VarietyCatalog.Load(VarietyProfilesValidation.Resolve(sp.GetRequiredService<IOptions<CentralOptions>>().Value.Varieties)),
             new MapWriterOptions()));
         services.AddSingleton<CentralIngest>();
+        // Process-wide meters, as the tractor workers' (WorkerHost): prometheus-net exports them.
+        services.AddSingleton(_ => new MessagingMetrics());
+        services.AddSingleton<IngestMetrics>();
         services.AddSingleton<SeasonStoreReadiness>();
         services.AddSingleton<IngestConsumer>();
         services.AddHostedService(sp => sp.GetRequiredService<IngestConsumer>());

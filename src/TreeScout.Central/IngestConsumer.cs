@@ -1,11 +1,8 @@
-using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
@@ -13,207 +10,133 @@ using TreeScout.Messaging;
 namespace TreeScout.Central;
 
 /// <summary>
-/// Consumes <see cref="CentralTopology.IngestQueue"/> on the central broker, one delivery at a time in queue order:
-/// <see cref="CentralIngest"/> writes it, and only after its transaction has committed is it acknowledged. A delivery
-/// that can never be stored is published to the queue's dead-letter exchange with the reason (confirmed), then
-/// acknowledged. While the database is unreachable the delivery is held and retried (its delivery count untouched, so
-/// an outage never dead-letters observations); any other failure is retried <see cref="CentralOptions.DeliveryLimit"/>
-/// times, then dead-lettered. The client's own recovery reconnects and re-registers the consumer after a broker outage;
-/// what was unacknowledged then is redelivered and is a no-op where it was already stored. It consumes once connected
-/// and the season store is migrated (<see cref="SeasonStoreReadiness"/>); as a health check it is ready while
-/// connected with its consumer registered, else says what it waits for, without the password.
+/// Consumes <see cref="CentralTopology.IngestQueue"/> on the central broker through the tractor workers' own
+/// <see cref="RabbitMqMessageBus"/> (its reconnect loop, one delivery at a time, acknowledgement after the handler,
+/// duplicates by message id, retries up to the delivery limit, dead-lettering with the reason and routing key in
+/// headers): <see cref="CentralIngest"/> writes each message, and the bus acknowledges it once the transaction has
+/// committed. While PostgreSQL is unreachable the delivery is held here and tried again (its delivery count untouched,
+/// so an outage never dead-letters observations); any other failure goes back to the bus, which retries it
+/// <see cref="CentralOptions.DeliveryLimit"/> times and then dead-letters it. Nothing is written before the season
+/// store is migrated (<see cref="SeasonStoreReadiness"/>). As a health check it is ready while connected with its
+/// consumer registered, else says what it waits for, without the password.
 /// </summary>
-public sealed class IngestConsumer(CentralIngest ingest, SeasonStoreReadiness store, IOptions<CentralOptions> options, ILogger<IngestConsumer> logger)
-    : BackgroundService, IHealthCheck
+public sealed class IngestConsumer : BackgroundService, IHealthCheck, IMessageHandler<IMessage>, IAsyncDisposable
 {
     public const string DataKey = "broker";
 
+    /// <summary>How often the ingest queue's depth is read for /metrics (two passive declarations).</summary>
+    private static readonly TimeSpan DepthPoll = TimeSpan.FromSeconds(10);
+
+    private readonly CentralIngest _ingest;
+    private readonly SeasonStoreReadiness _store;
+    private readonly IngestMetrics _metrics;
+    private readonly MessagingMetrics _messaging;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<IngestConsumer> _logger;
+    private readonly RabbitMqMessageBus _bus;
+    private readonly string _broker;
+
+    public IngestConsumer(CentralIngest ingest, SeasonStoreReadiness store, IngestMetrics metrics, MessagingMetrics messaging,
+        IOptions<CentralOptions> options, TimeProvider clock, ILoggerFactory logs)
+    {
+        (_ingest, _store, _metrics, _messaging, _clock, _logger) = (ingest, store, metrics, messaging, clock, logs.CreateLogger<IngestConsumer>());
+        var o = options.Value;
+        _broker = BrokerOptions.Redact(o.Broker);
+        Queue = QueueOf(o);
+        _bus = new RabbitMqMessageBus(
+            new BrokerOptions { Uri = o.Broker, Prefetch = o.Prefetch, DeclareTopology = o.DeclareTopology },
+            RabbitMqTopology.Central(Topology(o)), [Queue], CentralWorker.Worker, messaging, logs.CreateLogger<RabbitMqMessageBus>());
+        _bus.Subscribe(Queue.Name, new MessageDispatcher().Otherwise(this));
+    }
+
     /// <summary>The ingest queue with the tractor workers' queue rules: quorum, delivery limit, dead-letter pair (docs/adr/0002).</summary>
-    public static readonly QueueSpec Queue = CentralTopology.IngestQueueSpec(new TopologyOptions());
+    public QueueSpec Queue { get; }
 
-    private readonly string _broker = BrokerOptions.Redact(options.Value.Broker);
-    private long _stored;
-    private long _deadLettered;
-    private volatile bool _consuming;
-    private volatile string _waiting = $"connecting to the central broker at {BrokerOptions.Redact(options.Value.Broker)}";
-    private volatile BrokerOutage? _outage;
+    /// <summary>Deliveries written and acknowledged since start (copies the store found already there included).</summary>
+    public long Stored => _messaging.ConsumedTotal;
 
-    /// <summary>Deliveries written and acknowledged since start.</summary>
-    public long Stored => Interlocked.Read(ref _stored);
+    /// <summary>Copies of deliveries this consumer had already stored, acknowledged by the bus without writing again.</summary>
+    public long Duplicates => _messaging.DuplicateTotal;
 
-    public long DeadLettered => Interlocked.Read(ref _deadLettered);
+    public long DeadLettered => _messaging.DeadLetteredTotal;
+
+    /// <summary>Deliveries done with: stored, acknowledged as copies, or dead-lettered.</summary>
+    public long Settled => Stored + Duplicates + DeadLettered;
+
+    public static QueueSpec QueueOf(CentralOptions options) => CentralTopology.IngestQueueSpec(Topology(options));
+
+    // Only the delivery limit differs from the definitions' queue; the broker's own limit stays above it.
+    private static TopologyOptions Topology(CentralOptions options) => new() { DeliveryLimit = options.DeliveryLimit };
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var outage = _outage;
-        var ready = _consuming && outage is null;
-        var state = outage is not null ? outage.WaitingLine(outage.Lasted(DateTimeOffset.UtcNow), "the central broker")
-            : ready ? "ready" : _waiting;
+        var ready = _bus.IsReady;
+        var state = _bus.Outage is { } outage ? outage.WaitingLine(outage.Lasted(_clock.GetUtcNow()), "the central broker")
+            : ready ? "ready"
+            : _bus.State is "stopping" or "stopped" ? _bus.State
+            : $"connecting to the central broker at {_broker}";
         return Task.FromResult(WorkerHealth.Readiness(context, ready, DataKey, state));
     }
 
-    /// <summary>Declares (or checks) the central exchange, the ingest queue and its dead-letter exchange and queue.</summary>
-    public static async Task EnsureTopologyAsync(IChannel channel, bool declare, CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!declare)
-        {
-            await channel.ExchangeDeclarePassiveAsync(CentralTopology.Exchange, cancellationToken);
-            await channel.QueueDeclarePassiveAsync(Queue.Name, cancellationToken);
-            await channel.QueueDeclarePassiveAsync(Queue.DeadLetterQueue, cancellationToken);
-            return;
-        }
-        await channel.ExchangeDeclareAsync(CentralTopology.Exchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-        await channel.ExchangeDeclareAsync(Queue.DeadLetterExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-        await channel.QueueDeclareAsync(Queue.Name, durable: true, exclusive: false, autoDelete: false, arguments: RabbitMqTopology.QueueArguments(Queue), cancellationToken: cancellationToken);
-        await channel.QueueDeclareAsync(Queue.DeadLetterQueue, durable: true, exclusive: false, autoDelete: false,
-            arguments: new Dictionary<string, object?>(RabbitMqTopology.DeadLetterQueueArguments), cancellationToken: cancellationToken);
-        await channel.QueueBindAsync(Queue.Name, CentralTopology.Exchange, CentralTopology.IngestBinding, cancellationToken: cancellationToken);
-        await channel.QueueBindAsync(Queue.DeadLetterQueue, Queue.DeadLetterExchange, "", cancellationToken: cancellationToken);
+        await _bus.StartAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
     }
 
+    /// <summary>Migrates the season store, then reads the queue's depth for /metrics until stopped.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var factory = new ConnectionFactory
+        try
         {
-            Uri = new Uri(options.Value.Broker),
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = TimeSpan.FromSeconds(2),
-            RequestedHeartbeat = TimeSpan.FromSeconds(10),
-            ClientProvidedName = $"treescout-{CentralWorker.Worker}@{Environment.MachineName}",
-            ConsumerDispatchConcurrency = 1,
-        };
-        // The schema is migrated while the broker is connected; deliveries are taken once both are done.
-        var migrated = store.MigrateAsync(stoppingToken);
-        var connection = await ConnectAsync(factory, stoppingToken);
-        _outage = null;
-        _waiting = $"connected to the central broker at {_broker}; consuming once the season store is migrated";
-        await using (connection)
+            await _store.MigrateAsync(stoppingToken);
+            _logger.LogInformation("Season store migrated; consuming {Queue} on {Broker}", Queue.Name, _broker);
+            while (true)
+            {
+                _metrics.Polled(await _bus.GetQueueDepthAsync(Queue.Name, stoppingToken));
+                await Task.Delay(DepthPoll, _clock, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            connection.ConnectionShutdownAsync += (_, e) =>
-            {
-                if (e.Initiator != ShutdownInitiator.Application)
-                {
-                    _outage = new BrokerOutage(_broker, $"connection lost: {$"{e.ReplyCode} {e.ReplyText}".Trim()}", DateTimeOffset.UtcNow);
-                }
-                return Task.CompletedTask;
-            };
-            connection.ConnectionRecoveryErrorAsync += (_, e) =>
-            {
-                if (_outage is { } outage)
-                {
-                    _outage = outage with { Reason = RabbitMqMessageBus.Classify(e.Exception).Reason };
-                }
-                return Task.CompletedTask;
-            };
-            // Raised after the client's topology recovery has registered the consumer again.
-            connection.RecoverySucceededAsync += (_, _) =>
-            {
-                _outage = null;
-                return Task.CompletedTask;
-            };
-            await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), stoppingToken);
-            await EnsureTopologyAsync(channel, options.Value.DeclareTopology, stoppingToken);
-            await channel.BasicQosAsync(0, options.Value.Prefetch, global: false, stoppingToken);
-            var consumer = new AsyncEventingBasicConsumer(channel);
-            consumer.ReceivedAsync += (_, delivery) => HandleDeliveryAsync(channel, delivery, stoppingToken);
-            await migrated;
-            await channel.BasicConsumeAsync(Queue.Name, autoAck: false, consumer, stoppingToken);
-            _consuming = true;
-            logger.LogInformation("Consuming {Queue} on {Broker}", Queue.Name, _broker);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping: the delivery in flight is not acknowledged and comes back to the next consumer.
-            }
-            _consuming = false;
+            // Stopping.
         }
     }
 
-    private async Task<IConnection> ConnectAsync(ConnectionFactory factory, CancellationToken stoppingToken)
+    /// <summary>Stops taking deliveries and lets the one in flight commit and be acknowledged (else it comes again).</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromSeconds(1);
-        while (true)
-        {
-            var attemptStarted = DateTimeOffset.UtcNow;
-            try
-            {
-                return await factory.CreateConnectionAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or IOException)
-            {
-                var reason = RabbitMqMessageBus.Classify(ex).Reason;
-                // The outage began with the first failed attempt; later attempts only say why.
-                _outage = _outage is { } outage ? outage with { Reason = reason } : new BrokerOutage(_broker, reason, attemptStarted);
-                logger.LogWarning("Waiting for the central broker at {Broker}: {Reason}", _broker, ex.GetBaseException().Message);
-                await Task.Delay(delay, stoppingToken);
-                delay = TimeSpan.FromSeconds(Math.Min(10, delay.TotalSeconds * 2));
-            }
-        }
+        await _bus.StopAsync(cancellationToken);
+        await base.StopAsync(cancellationToken);
     }
 
-    private async Task HandleDeliveryAsync(IChannel channel, BasicDeliverEventArgs delivery, CancellationToken stoppingToken)
+    public async ValueTask DisposeAsync()
     {
-        var envelope = RabbitMqMessageBus.ToEnvelope(delivery);
+        await _bus.DisposeAsync();
+        Dispose();
+    }
+
+    /// <summary>One delivery into the store; the bus acknowledges it when this returns.</summary>
+    public async Task HandleAsync(IMessage message, MessageContext context, CancellationToken cancellationToken)
+    {
+        await _store.Migrated.WaitAsync(cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await ingest.HandleAsync(delivery.RoutingKey, envelope, stoppingToken);
-                await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, stoppingToken);
-                Interlocked.Increment(ref _stored);
+                var outcome = await _ingest.HandleAsync(context.RoutingKey, message, cancellationToken);
+                _metrics.Committed(outcome, context.PublishedAt, _clock.GetUtcNow());
                 return;
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (IsDatabaseUnavailable(ex) && !cancellationToken.IsCancellationRequested)
             {
-                return;
-            }
-            catch (MalformedMessageException ex)
-            {
-                await DeadLetterAsync(channel, delivery, envelope, ex.Message, "malformed", stoppingToken);
-                return;
-            }
-            catch (Exception ex) when (IsDatabaseUnavailable(ex))
-            {
-                // Held, not returned: the delivery count stays, and later deliveries wait behind it (their order matters).
-                logger.LogWarning("Season store unavailable ({Reason}); holding {Type} {MessageId} and retrying (attempt {Attempt})",
-                    ex.GetBaseException().Message, envelope.Type, envelope.MessageId, attempt);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Min(10, attempt)), stoppingToken);
-            }
-            catch (Exception ex)
-            {
-                var reason = $"{ex.GetType().Name}: {ex.Message}";
-                if (attempt >= options.Value.DeliveryLimit)
-                {
-                    logger.LogError(ex, "Dead-lettering {Type} {MessageId} after {Attempts} failed attempts: {Reason}", envelope.Type, envelope.MessageId, attempt, reason);
-                    await DeadLetterAsync(channel, delivery, envelope, reason, ex.GetType().FullName ?? "error", stoppingToken);
-                    return;
-                }
-                logger.LogWarning("Storing {Type} {MessageId} failed (attempt {Attempt} of {Limit}), will retry: {Reason}", envelope.Type, envelope.MessageId, attempt, options.Value.DeliveryLimit, reason);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << attempt)), stoppingToken);
+                // Held, not returned: the delivery count stays, and the deliveries behind it wait (one handler at a time).
+                _metrics.DatabaseUnavailable();
+                _logger.LogWarning("Season store unavailable ({Reason}); holding {Type} {MessageId} and retrying (attempt {Attempt})",
+                    ex.GetBaseException().Message, message.GetType().Name, message.MessageId, attempt);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(10, attempt)), _clock, cancellationToken);
             }
         }
-    }
-
-    /// <summary>Publishes the delivery, with the reason in its headers, to the dead-letter exchange; acknowledges once confirmed.</summary>
-    private async Task DeadLetterAsync(IChannel channel, BasicDeliverEventArgs delivery, MessageEnvelope envelope, string reason, string errorType, CancellationToken stoppingToken)
-    {
-        logger.LogWarning("Dead-lettering {Type} {MessageId} from {RoutingKey}: {Reason}", envelope.Type, envelope.MessageId, delivery.RoutingKey, reason);
-        var headers = new Dictionary<string, string>(envelope.Headers, StringComparer.Ordinal)
-        {
-            [WireHeaders.Error] = Reasons.OneLine(reason),
-            [WireHeaders.ErrorType] = errorType,
-            [WireHeaders.FailedQueue] = Queue.Name,
-            [WireHeaders.FailedWorker] = CentralWorker.Worker,
-            [WireHeaders.FailedAt] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-            ["x-treescout-routing-key"] = delivery.RoutingKey,
-        };
-        await channel.BasicPublishAsync(Queue.DeadLetterExchange, Queue.Name, mandatory: true, RabbitMqMessageBus.ToProperties(envelope with { Headers = headers }), envelope.Body, stoppingToken);
-        await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, stoppingToken);
-        Interlocked.Increment(ref _deadLettered);
     }
 
     // Npgsql's own judgement: connection failures, server shutting down or out of resources, deadlocks.

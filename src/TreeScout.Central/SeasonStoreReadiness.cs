@@ -24,6 +24,9 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
 
     private volatile string _pending = $"migrating the season store at {Target(db.ConnectionString)}";
 
+    /// <summary>Completes once the schema is migrated: the ingest takes no delivery before.</summary>
+    public Task Migrated => _migrated.Task;
+
     /// <summary>Creates or completes the schema (<see cref="SeasonSchema.MigrateAsync"/>), waiting out PostgreSQL being unreachable.</summary>
     public Task MigrateAsync(CancellationToken cancellationToken) => UntilAsync(() => SeasonSchema.MigrateAsync(db, cancellationToken), IngestConsumer.IsDatabaseUnavailable, cancellationToken);
 

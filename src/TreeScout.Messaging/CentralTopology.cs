@@ -26,14 +26,23 @@ public static partial class CentralTopology
     public const string UplinkKey = "uplink";
 
     /// <summary>The central broker user a tractor's uplink connects as; it may publish only its own tractor's keys.</summary>
-    public static string TractorUser(string tractorId) => $"tractor-{CheckTractorId(tractorId)}";
+    public static string TractorUser(string tractorId) => User(CheckTractorId(tractorId));
 
     /// <summary>The ingest queue: a quorum work queue with a dead-letter pair, like a tractor's work queues.</summary>
     public static QueueSpec IngestQueueSpec(TopologyOptions options) => Topology.WorkQueue(IngestQueue, [new(Exchange, IngestBinding)], options);
 
     /// <summary>The central routing key for a message a tractor published under <paramref name="tractorRoutingKey"/>.</summary>
-    public static string RoutingKey(string tractorId, string tractorRoutingKey) =>
-        $"tractor.{CheckTractorId(tractorId)}.{tractorRoutingKey}";
+    public static string RoutingKey(string tractorId, string tractorRoutingKey) => Key(CheckTractorId(tractorId), tractorRoutingKey);
+
+    /// <summary>
+    /// The uplink's routing key and central user for a tractor id filled in later: a tractor's broker definitions hold
+    /// <paramref name="placeholder"/>, which its init script replaces with the id from the broker Secret (and checks there).
+    /// </summary>
+    public static (string RoutingKey, string User) UplinkTemplate(string placeholder) => (Key(placeholder, UplinkKey), User(placeholder));
+
+    private static string Key(string tractor, string tractorRoutingKey) => $"tractor.{tractor}.{tractorRoutingKey}";
+
+    private static string User(string tractor) => $"tractor-{tractor}";
 
     /// <summary>The tractor a central routing key came from; null when the key is not a tractor's.</summary>
     public static string? TractorOf(string routingKey)

@@ -16,7 +16,17 @@ internal enum DeliveryAction
     Release,
 }
 
-internal readonly record struct DeliveryOutcome(DeliveryAction Action, string? Reason = null, string? ErrorType = null, Guid? MessageId = null);
+/// <summary>
+/// One delivery as the transport hands it over: the envelope, the routing key it was published with, its delivery
+/// count (1 on the first) and when it was published (null when the transport does not say).
+/// </summary>
+internal readonly record struct Delivery(MessageEnvelope Envelope, string RoutingKey, int Count, DateTimeOffset? PublishedAt);
+
+internal readonly record struct DeliveryOutcome(DeliveryAction Action, string? Reason = null, string? ErrorType = null, Guid? MessageId = null)
+{
+    /// <summary>The dead-letter count's reason label.</summary>
+    public string ReasonClass => ErrorType == DeadLetterReasons.Malformed ? DeadLetterReasons.Malformed : DeadLetterReasons.Failed;
+}
 
 /// <summary>
 /// The consume path both buses share, so the embedded mode behaves like RabbitMQ: decode, drop duplicates,
@@ -35,12 +45,12 @@ internal sealed class DeliveryProcessor(
     public IdempotencyFilter Seen => seen;
 
     public async Task<DeliveryOutcome> ProcessAsync(
-        MessageEnvelope envelope,
-        int deliveryCount,
+        Delivery delivery,
         IMessagePublisher publisher,
         Func<IDeferredAcknowledgement> defer,
         CancellationToken cancellationToken)
     {
+        var (envelope, deliveryCount) = (delivery.Envelope, delivery.Count);
         IMessage message;
         try
         {
@@ -49,7 +59,7 @@ internal sealed class DeliveryProcessor(
         catch (MalformedMessageException ex)
         {
             logger.LogWarning("Dead-lettering malformed message {MessageId} ({Type}) from {Queue}: {Reason}", envelope.MessageId, envelope.Type, queue.Name, ex.Message);
-            return new(DeliveryAction.DeadLetter, ex.Message, "malformed");
+            return new(DeliveryAction.DeadLetter, ex.Message, DeadLetterReasons.Malformed);
         }
 
         if (seen.Contains(message.MessageId))
@@ -59,7 +69,7 @@ internal sealed class DeliveryProcessor(
             return new(DeliveryAction.Ack, MessageId: message.MessageId);
         }
 
-        var context = new MessageContext(queue.Name, deliveryCount, publisher, defer);
+        var context = new MessageContext(queue.Name, deliveryCount, publisher, defer) { RoutingKey = delivery.RoutingKey, PublishedAt = delivery.PublishedAt };
         var started = Stopwatch.GetTimestamp();
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = message.RunId, ["MessageId"] = message.MessageId });
         try
@@ -73,7 +83,7 @@ internal sealed class DeliveryProcessor(
         catch (MalformedMessageException ex)
         {
             logger.LogWarning("Dead-lettering {Type} {MessageId} from {Queue}: {Reason}", envelope.Type, message.MessageId, queue.Name, ex.Message);
-            return new(DeliveryAction.DeadLetter, ex.Message, "malformed", message.MessageId);
+            return new(DeliveryAction.DeadLetter, ex.Message, DeadLetterReasons.Malformed, message.MessageId);
         }
         catch (Exception ex)
         {
@@ -95,15 +105,16 @@ internal sealed class DeliveryProcessor(
     }
 
     /// <summary>Headers a dead-lettered message carries besides its original ones.</summary>
-    public Dictionary<string, string> DeadLetterHeaders(MessageEnvelope envelope, DeliveryOutcome outcome, int deliveryCount)
+    public Dictionary<string, string> DeadLetterHeaders(Delivery delivery, DeliveryOutcome outcome)
     {
-        var headers = new Dictionary<string, string>(envelope.Headers, StringComparer.Ordinal)
+        var headers = new Dictionary<string, string>(delivery.Envelope.Headers, StringComparer.Ordinal)
         {
-            [WireHeaders.Error] = outcome.Reason ?? "unknown",
+            [WireHeaders.Error] = Reasons.OneLine(outcome.Reason ?? "unknown"),
             [WireHeaders.ErrorType] = outcome.ErrorType ?? "unknown",
             [WireHeaders.FailedQueue] = queue.Name,
             [WireHeaders.FailedWorker] = worker,
-            [WireHeaders.DeliveryCount] = deliveryCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [WireHeaders.DeliveryCount] = delivery.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [WireHeaders.RoutingKey] = delivery.RoutingKey,
             [WireHeaders.FailedAt] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
         };
         return headers;

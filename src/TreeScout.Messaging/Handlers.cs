@@ -60,6 +60,12 @@ public sealed class MessageContext
 
     public string Queue { get; }
 
+    /// <summary>The routing key the message was published with, e.g. tractor.&lt;id&gt;.uplink on the central broker; empty for a direct call.</summary>
+    public string RoutingKey { get; init; } = "";
+
+    /// <summary>When the publisher sent it (RabbitMQ: the AMQP timestamp, whole seconds of the publisher's clock); null when unknown.</summary>
+    public DateTimeOffset? PublishedAt { get; init; }
+
     /// <summary>1 on first delivery.</summary>
     public int DeliveryCount { get; }
 
@@ -156,6 +162,7 @@ public sealed class PublishedMessages : IMessagePublisher, IReadOnlyList<IMessag
 public sealed class MessageDispatcher
 {
     private readonly Dictionary<Type, Func<IMessage, MessageContext, CancellationToken, Task>> _routes = [];
+    private IMessageHandler<IMessage>? _otherwise;
 
     public MessageDispatcher On<TMessage>(IMessageHandler<TMessage> handler)
         where TMessage : class, IMessage
@@ -164,10 +171,17 @@ public sealed class MessageDispatcher
         return this;
     }
 
+    /// <summary>Every message type without a handler of its own goes to <paramref name="handler"/> (the central ingest takes all types and judges them itself).</summary>
+    public MessageDispatcher Otherwise(IMessageHandler<IMessage> handler)
+    {
+        _otherwise = handler;
+        return this;
+    }
+
     public IReadOnlyCollection<Type> MessageTypes => _routes.Keys;
 
     public Task DispatchAsync(IMessage message, MessageContext context, CancellationToken cancellationToken) =>
-        _routes.TryGetValue(message.GetType(), out var route)
-            ? route(message, context, cancellationToken)
-            : throw new MalformedMessageException($"queue {context.Queue} has no handler for {message.GetType().Name}");
+        _routes.TryGetValue(message.GetType(), out var route) ? route(message, context, cancellationToken)
+        : _otherwise is { } otherwise ? otherwise.HandleAsync(message, context, cancellationToken)
+        : throw new MalformedMessageException($"queue {context.Queue} has no handler for {message.GetType().Name}");
 }

@@ -45,7 +45,7 @@ public sealed class InMemoryBroker
             }
             foreach (var q in targets)
             {
-                q.Enqueue(envelope, 1);
+                q.Enqueue(new Delivery(envelope, routingKey, 1, DateTimeOffset.UtcNow));
             }
             if (Topology.RunLedgerBindings.Any(b => b.Exchange == exchange && Topology.TopicMatches(b.RoutingKey, routingKey)))
             {
@@ -146,7 +146,7 @@ public sealed class InMemoryBroker
 internal sealed class InMemoryQueue(QueueSpec spec, InMemoryBroker broker)
 {
     private readonly Lock _gate = new();
-    private readonly LinkedList<(MessageEnvelope Envelope, int DeliveryCount)> _ready = new();
+    private readonly LinkedList<Delivery> _ready = new();
     private readonly List<MessageEnvelope> _deadLetters = [];
     private readonly SemaphoreSlim _available = new(0);
     private long _readyBytes;
@@ -179,28 +179,28 @@ internal sealed class InMemoryQueue(QueueSpec spec, InMemoryBroker broker)
         }
     }
 
-    public void Enqueue(MessageEnvelope envelope, int deliveryCount, bool atHead = false)
+    public void Enqueue(Delivery delivery, bool atHead = false)
     {
         lock (_gate)
         {
             if (atHead)
             {
-                _ready.AddFirst((envelope, deliveryCount));
+                _ready.AddFirst(delivery);
             }
             else
             {
-                _ready.AddLast((envelope, deliveryCount));
+                _ready.AddLast(delivery);
             }
-            _readyBytes += envelope.Body.Length;
+            _readyBytes += delivery.Envelope.Body.Length;
         }
         _available.Release();
     }
 
     /// <summary>Waits for the next ready message and counts it as unacknowledged.</summary>
-    public async Task<(MessageEnvelope Envelope, int DeliveryCount)> TakeAsync(CancellationToken cancellationToken)
+    public async Task<Delivery> TakeAsync(CancellationToken cancellationToken)
     {
         await _available.WaitAsync(cancellationToken);
-        (MessageEnvelope Envelope, int DeliveryCount) first;
+        Delivery first;
         lock (_gate)
         {
             first = _ready.First!.Value;

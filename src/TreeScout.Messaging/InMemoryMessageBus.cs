@@ -84,7 +84,7 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
             {
                 return;
             }
-            (MessageEnvelope Envelope, int DeliveryCount) delivery;
+            Delivery delivery;
             try
             {
                 delivery = await queue.TakeAsync(stopping);
@@ -96,7 +96,7 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
             await _handlerGate.WaitAsync(CancellationToken.None);
             try
             {
-                await HandleOneAsync(queue, processor, delivery.Envelope, delivery.DeliveryCount, credits, _abortHandlers.Token);
+                await HandleOneAsync(queue, processor, delivery, credits, _abortHandlers.Token);
             }
             finally
             {
@@ -105,8 +105,9 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
         }
     }
 
-    private async Task HandleOneAsync(InMemoryQueue queue, DeliveryProcessor processor, MessageEnvelope envelope, int deliveryCount, SemaphoreSlim credits, CancellationToken abort)
+    private async Task HandleOneAsync(InMemoryQueue queue, DeliveryProcessor processor, Delivery delivery, SemaphoreSlim credits, CancellationToken abort)
     {
+        var envelope = delivery.Envelope;
         var settled = 0;
         void Settle()
         {
@@ -117,7 +118,7 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
             }
         }
 
-        var outcome = await processor.ProcessAsync(envelope, deliveryCount, this, () => new DeferredAck(() =>
+        var outcome = await processor.ProcessAsync(delivery, this, () => new DeferredAck(() =>
         {
             processor.Seen.Add(envelope.MessageId);
             Settle();
@@ -132,18 +133,18 @@ public sealed class InMemoryMessageBus(InMemoryBroker broker, string worker, Bro
             case DeliveryAction.Defer:
                 break;
             case DeliveryAction.Retry:
-                await Task.Delay(DeliveryProcessor.RetryDelay(deliveryCount), CancellationToken.None);
-                queue.Enqueue(envelope, deliveryCount + 1, atHead: true);
+                await Task.Delay(DeliveryProcessor.RetryDelay(delivery.Count), CancellationToken.None);
+                queue.Enqueue(delivery with { Count = delivery.Count + 1 }, atHead: true);
                 Settle();
                 break;
             case DeliveryAction.Release:
                 // RabbitMQ 3.10 quorum queues count every return, not only failures.
-                queue.Enqueue(envelope, deliveryCount + 1, atHead: true);
+                queue.Enqueue(delivery with { Count = delivery.Count + 1 }, atHead: true);
                 Settle();
                 break;
             case DeliveryAction.DeadLetter:
-                queue.DeadLetter(envelope with { Headers = processor.DeadLetterHeaders(envelope, outcome, deliveryCount) });
-                metrics.DeadLettered(queue.Spec.Name);
+                queue.DeadLetter(envelope with { Headers = processor.DeadLetterHeaders(delivery, outcome) });
+                metrics.DeadLettered(queue.Spec.Name, outcome.ReasonClass);
                 Settle();
                 break;
         }

@@ -37,4 +37,7 @@ public static class WireHeaders
     public const string FailedWorker = "x-treescout-worker";
     public const string DeliveryCount = "x-treescout-delivery-count";
     public const string FailedAt = "x-treescout-failed-at";
+
+    /// <summary>The routing key the message was published with (on the central broker it names the tractor).</summary>
+    public const string RoutingKey = "x-treescout-routing-key";
 }

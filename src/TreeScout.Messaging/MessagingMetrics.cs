@@ -13,7 +13,8 @@ public sealed class MessagingMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly Histogram<double> _handlerSeconds;
-    private readonly ConcurrentDictionary<(string Counter, string Label, string Value), Count> _counts = new();
+    // Reason: the second label of a dead-lettered count (malformed or failed); null for every other counter.
+    private readonly ConcurrentDictionary<(string Counter, string Label, string Value, string? Reason), Count> _counts = new();
 
     public MessagingMetrics(IMeterFactory? meterFactory = null)
     {
@@ -21,7 +22,7 @@ public sealed class MessagingMetrics : IDisposable
         Observe("messages_consumed", "queue", "Messages handled and acknowledged");
         Observe("messages_duplicate", "queue", "Redeliveries of already handled messages, acknowledged without handling");
         Observe("messages_retried", "queue", "Handler failures returned to the queue for another attempt");
-        Observe("messages_dead_lettered", "queue", "Messages moved to a dead-letter queue");
+        Observe("messages_dead_lettered", "queue", "Messages moved to a dead-letter queue, by reason: malformed (never handleable) or failed (the handler failed every attempt)");
         Observe("messages_published", "exchange", "Messages published and confirmed");
         Observe("messages_publish_rejected", "exchange", "Publishes refused by the broker (queue full)");
         _handlerSeconds = _meter.CreateHistogram<double>("handler_duration", unit: "s", description: "Handler run time");
@@ -44,7 +45,8 @@ public sealed class MessagingMetrics : IDisposable
 
     public void Retried(string queue) => Add("messages_retried", "queue", queue);
 
-    public void DeadLettered(string queue) => Add("messages_dead_lettered", "queue", queue);
+    /// <param name="reason"><see cref="DeadLetterReasons.Malformed"/> or <see cref="DeadLetterReasons.Failed"/>.</param>
+    public void DeadLettered(string queue, string reason) => Add("messages_dead_lettered", "queue", queue, reason);
 
     public void Published(string exchange) => Add("messages_published", "exchange", exchange);
 
@@ -52,14 +54,16 @@ public sealed class MessagingMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 
-    private void Add(string counter, string label, string value) => _counts.GetOrAdd((counter, label, value), _ => new Count()).Increment();
+    private void Add(string counter, string label, string value, string? reason = null) => _counts.GetOrAdd((counter, label, value, reason), _ => new Count()).Increment();
 
     private long Total(string counter) => _counts.Where(kv => kv.Key.Counter == counter).Sum(kv => kv.Value.Value);
 
     private void Observe(string counter, string label, string description) =>
         _meter.CreateObservableCounter(counter, () => _counts
             .Where(kv => kv.Key.Counter == counter)
-            .Select(kv => new Measurement<long>(kv.Value.Value, new KeyValuePair<string, object?>(label, kv.Key.Value))), description: description);
+            .Select(kv => kv.Key.Reason is { } reason
+                ? new Measurement<long>(kv.Value.Value, new KeyValuePair<string, object?>(label, kv.Key.Value), new KeyValuePair<string, object?>("reason", reason))
+                : new Measurement<long>(kv.Value.Value, new KeyValuePair<string, object?>(label, kv.Key.Value))), description: description);
 
     private sealed class Count
     {
@@ -69,4 +73,14 @@ public sealed class MessagingMetrics : IDisposable
 
         public void Increment() => Interlocked.Increment(ref _value);
     }
+}
+
+/// <summary>Why a message was dead-lettered, as the reason label of treescout_messaging_messages_dead_lettered counts it.</summary>
+public static class DeadLetterReasons
+{
+    /// <summary>It can never be handled: undecodable, an unknown type or version, or refused by the handler as invalid.</summary>
+    public const string Malformed = "malformed";
+
+    /// <summary>The handler failed on it as many times as the queue's delivery limit allows.</summary>
+    public const string Failed = "failed";
 }

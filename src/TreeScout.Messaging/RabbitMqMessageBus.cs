@@ -25,8 +25,38 @@ namespace TreeScout.Messaging;
 /// keep their queues across it. Only the caller's cancellation ends a wait.
 /// </para>
 /// </summary>
-public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology, string worker, MessagingMetrics metrics, ILogger<RabbitMqMessageBus> logger) : IMessageBus
+public sealed class RabbitMqMessageBus : IMessageBus
 {
+    private readonly BrokerOptions options;
+    private readonly string worker;
+    private readonly MessagingMetrics metrics;
+    private readonly ILogger<RabbitMqMessageBus> logger;
+
+    // The queues this bus may consume and report on; their declarations are _declarations.
+    private readonly IReadOnlyList<QueueSpec> _queues;
+
+    /// <summary>A tractor worker's bus: it declares (or checks) the tractor <paramref name="topology"/> and consumes its queues.</summary>
+    public RabbitMqMessageBus(BrokerOptions options, Topology topology, string worker, MessagingMetrics metrics, ILogger<RabbitMqMessageBus> logger)
+        : this(options, new RabbitMqTopology(topology), topology.Queues, worker, metrics, logger)
+    {
+    }
+
+    /// <summary>
+    /// A bus on another broker (the central site's): it declares (or checks) <paramref name="declarations"/> and may
+    /// consume <paramref name="queues"/>, e.g. <see cref="CentralTopology.IngestQueueSpec"/> with <see cref="RabbitMqTopology.Central"/>.
+    /// </summary>
+    public RabbitMqMessageBus(BrokerOptions options, RabbitMqTopology declarations, IReadOnlyList<QueueSpec> queues, string worker, MessagingMetrics metrics, ILogger<RabbitMqMessageBus> logger)
+    {
+        this.options = options;
+        this.worker = worker;
+        this.metrics = metrics;
+        this.logger = logger;
+        _queues = queues;
+        _declarations = declarations;
+        _broker = BrokerOptions.Redact(options.Uri);
+        _boundedExchanges = [.. queues.Where(q => q.Overflow == OverflowPolicy.RejectPublish).SelectMany(q => q.Bindings).Select(b => b.Exchange)];
+    }
+
     private static readonly HashSet<string> MandatoryExchanges =
         [Topology.ControlExchange, Topology.FramesExchange, Topology.GnssExchange, Topology.DetectionsExchange, Topology.ObservationsExchange];
 
@@ -49,12 +79,12 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
     private volatile bool _stopRequested;
     private volatile string _state = "not started";
     private volatile BrokerOutage? _outage;
-    private readonly string _broker = BrokerOptions.Redact(options.Uri);
+    private readonly string _broker;
 
     // Exchanges that feed a queue with a length limit (frames): there a refused publish can mean "full", and is shed.
-    private readonly HashSet<string> _boundedExchanges = [.. topology.Queues.Where(q => q.Overflow == OverflowPolicy.RejectPublish).SelectMany(q => q.Bindings).Select(b => b.Exchange)];
+    private readonly HashSet<string> _boundedExchanges;
 
-    private readonly RabbitMqTopology _declarations = new(topology);
+    private readonly RabbitMqTopology _declarations;
 
     public bool IsReady => _ready && _session is { Connection.IsOpen: true };
 
@@ -68,8 +98,11 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         {
             throw new InvalidOperationException("Subscribe before StartAsync.");
         }
-        _subscriptions.Add(new DeliveryProcessor(topology.Queue(queue), worker, dispatcher, new IdempotencyFilter(), metrics, logger));
+        _subscriptions.Add(new DeliveryProcessor(Queue(queue), worker, dispatcher, new IdempotencyFilter(), metrics, logger));
     }
+
+    private QueueSpec Queue(string name) =>
+        _queues.FirstOrDefault(q => q.Name == name) ?? throw new ArgumentException($"'{name}' is not a queue of this bus.", nameof(name));
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -279,6 +312,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
             // The body buffer belongs to the client library and is reused once this callback returns: ToEnvelope copies it.
             var envelope = ToEnvelope(delivery);
             var deliveryCount = DeliveryCount(delivery);
+            var received = new Delivery(envelope, delivery.RoutingKey, deliveryCount, PublishedAt(delivery.BasicProperties));
             var tag = delivery.DeliveryTag;
             await _handlerGate.WaitAsync(CancellationToken.None);
             DeliveryOutcome outcome;
@@ -291,7 +325,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                     logger.LogDebug("Delivery {MessageId} on {Queue} skipped: its channel closed, it will be redelivered", envelope.MessageId, processor.Queue.Name);
                     return;
                 }
-                outcome = await processor.ProcessAsync(envelope, deliveryCount, this,
+                outcome = await processor.ProcessAsync(received, this,
                     () => new DeferredAck(logger, channel, tag, processor, envelope.MessageId), _abortHandlers.Token);
             }
             finally
@@ -322,9 +356,9 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
                 case DeliveryAction.DeadLetter:
                     // Published by us (not a broker nack) so the reason travels in headers; confirmed before the ack.
                     await PublishEnvelopeAsync(processor.Queue.DeadLetterExchange, processor.Queue.Name,
-                        envelope with { Headers = processor.DeadLetterHeaders(envelope, outcome, deliveryCount) }, mandatory: true, _abortHandlers.Token);
+                        envelope with { Headers = processor.DeadLetterHeaders(received, outcome) }, mandatory: true, _abortHandlers.Token);
                     await channel.BasicAckAsync(tag, multiple: false);
-                    metrics.DeadLettered(processor.Queue.Name);
+                    metrics.DeadLettered(processor.Queue.Name, outcome.ReasonClass);
                     break;
             }
         }
@@ -375,6 +409,10 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => null,
     };
+
+    /// <summary>The AMQP timestamp every TreeScout publisher sets (<see cref="ToProperties"/>); null when absent.</summary>
+    private static DateTimeOffset? PublishedAt(IReadOnlyBasicProperties props) =>
+        props.IsTimestampPresent() ? DateTimeOffset.FromUnixTimeSeconds(props.Timestamp.UnixTime) : null;
 
     /// <summary>
     /// Quorum queues put the number of earlier returns of a message in x-delivery-count (absent on the first delivery).
@@ -462,7 +500,7 @@ public sealed class RabbitMqMessageBus(BrokerOptions options, Topology topology,
         {
             return null;
         }
-        var spec = topology.Queue(queue);
+        var spec = Queue(queue);
         try
         {
             await using var channel = await session.Connection.CreateChannelAsync(cancellationToken: cancellationToken);

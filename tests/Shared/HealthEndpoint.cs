@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 
 namespace TreeScout.Tests;
@@ -32,5 +33,19 @@ public static class HealthEndpoint
             }
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>
+    /// The value of the Prometheus text-format sample named <paramref name="name"/> whose labels contain every one of
+    /// <paramref name="labels"/> (e.g. <c>queue="treescout.central.ingest"</c>); throws with the exposition when there is none.
+    /// </summary>
+    public static double MetricValue(string exposition, string name, params string[] labels)
+    {
+        var sample = exposition.Split('\n').FirstOrDefault(l =>
+            (l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal))
+            && labels.All(label => l.Contains(label, StringComparison.Ordinal)));
+        return sample is null
+            ? throw new InvalidOperationException($"{name}{(labels.Length == 0 ? "" : "{" + string.Join(",", labels) + "}")} not in /metrics:\n{exposition}")
+            : double.Parse(sample[(sample.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
     }
 }

@@ -60,8 +60,11 @@ public sealed class TestSeasonStore : IAsyncDisposable
     public IngestConsumer Ingest(Uri broker, ILoggerFactory logs, bool declareTopology = true) => new(
         new CentralIngest(Store, TimeProvider.System, logs.CreateLogger<CentralIngest>()),
         new SeasonStoreReadiness(DataSource, TimeProvider.System, logs.CreateLogger<SeasonStoreReadiness>()),
+        new IngestMetrics(),
+        new Messaging.MessagingMetrics(),
         Options.Create(new CentralOptions { Broker = broker.ToString(), Database = ConnectionString, DeclareTopology = declareTopology }),
-        logs.CreateLogger<IngestConsumer>());
+        TimeProvider.System,
+        logs);
 
     public async Task<T> ScalarAsync<T>(string sql)
     {

@@ -82,7 +82,7 @@ public sealed class CentralIngestRefusalTests
     public async Task A_routing_key_that_names_no_tractor_is_refused_with_the_key()
     {
         var ex = await Assert.ThrowsAsync<MalformedMessageException>(() =>
-            Ingest.HandleAsync("observations", MessageCodec.Encode(Synthetic.Batches[0]), CancellationToken.None));
+            Ingest.HandleAsync("observations", Synthetic.Batches[0], CancellationToken.None));
         Assert.Equal("routing key 'observations' is not a tractor's (tractor.<tractor id>.<key>)", ex.Message);
     }
 
@@ -101,7 +101,7 @@ public sealed class CentralIngestRefusalTests
             Counters = new Dictionary<string, long>(),
         };
         var ex = await Assert.ThrowsAsync<MalformedMessageException>(() =>
-            Ingest.HandleAsync("tractor.t-01.status", MessageCodec.Encode(status), CancellationToken.None));
+            Ingest.HandleAsync("tractor.t-01.status", status, CancellationToken.None));
         Assert.StartsWith("worker-status of run 20260421-090000-unit-0001 from tractor t-01: the season store keeps", ex.Message);
     }
 
@@ -116,7 +116,7 @@ public sealed class CentralIngestRefusalTests
             ConfirmedAtUtc = DateTimeOffset.UnixEpoch,
             FramesPublished = 120,
         };
-        var outcome = await Ingest.HandleAsync("tractor.t-01.uplink", MessageCodec.Encode(progress), CancellationToken.None);
+        var outcome = await Ingest.HandleAsync(CentralTopology.RoutingKey("t-01", CentralTopology.UplinkKey), progress, CancellationToken.None);
         Assert.Same(IngestOutcome.NothingKept, outcome);
     }
 
@@ -126,16 +126,7 @@ public sealed class CentralIngestRefusalTests
         var batch = Synthetic.Batches[0];
         var bad = batch with { Observations = [batch.Observations[0] with { Latitude = 91 }] };
         var ex = await Assert.ThrowsAsync<MalformedMessageException>(() =>
-            Ingest.HandleAsync("tractor.t-01.observations", MessageCodec.Encode(bad), CancellationToken.None));
+            Ingest.HandleAsync("tractor.t-01.observations", bad, CancellationToken.None));
         Assert.Contains($"observation {batch.Observations[0].ObservationId}: latitude 91 out of range", ex.Message);
-    }
-
-    [Fact]
-    public async Task An_envelope_without_schema_header_is_refused()
-    {
-        var envelope = MessageCodec.Encode(Synthetic.Batches[0]);
-        var ex = await Assert.ThrowsAsync<MalformedMessageException>(() =>
-            Ingest.HandleAsync("tractor.t-01.observations", envelope with { Headers = new Dictionary<string, string>() }, CancellationToken.None));
-        Assert.StartsWith("tree-observations: missing or invalid ts-schema header", ex.Message);
     }
 }

@@ -53,7 +53,7 @@ public sealed class CentralSeason : IAsyncLifetime
     /// <summary>RunStarted, every observation batch and, when <paramref name="fused"/>, RunStopped and RunFused, in uplink order.</summary>
     private static async Task DeliverAsync(CentralIngest ingest, string tractor, SyntheticRun run, string block, DateTimeOffset startedAt, bool fused)
     {
-        var key = CentralTopology.RoutingKey(tractor, "uplink");
+        var key = CentralTopology.RoutingKey(tractor, CentralTopology.UplinkKey);
         IEnumerable<IMessage> messages = [run.Started with { Block = block, StartedAtUtc = startedAt }, .. run.Batches];
         if (fused)
         {
@@ -61,7 +61,7 @@ public sealed class CentralSeason : IAsyncLifetime
         }
         foreach (var message in messages)
         {
-            await ingest.HandleAsync(key, MessageCodec.Encode(message), CancellationToken.None);
+            await ingest.HandleAsync(key, message, CancellationToken.None);
         }
     }
 

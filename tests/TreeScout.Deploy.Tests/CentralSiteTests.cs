@@ -63,6 +63,12 @@ public sealed partial class CentralSiteTests
         Assert.Equal(PostgisEnv(site)["POSTGRES_USER"].Value, store["Username"]);
         Assert.Equal(PostgisEnv(site)["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Key, env[PasswordVariable(store)].ValueFrom.SecretKeyRef.Key);
         Assert.True(ingest.Spec.Template.Spec.TerminationGracePeriodSeconds >= 30, "the batch in flight needs the host's 25 s shutdown timeout and its ack");
+
+        // Scraped where the worker serves /metrics: its health port (CentralMetricsTests reads the values there).
+        var scrape = ingest.Spec.Template.Metadata.Annotations;
+        Assert.Equal(("true", "/metrics"), (scrape["prometheus.io/scrape"], scrape["prometheus.io/path"]));
+        Assert.Equal(env["TREESCOUT__Health__Port"].Value, scrape["prometheus.io/port"]);
+        Assert.Equal(int.Parse(scrape["prometheus.io/port"], System.Globalization.CultureInfo.InvariantCulture), worker.Ports.Single(p => p.Name == "http").ContainerPort);
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class UplinkIntegrationTests(ITestOutputHelper output) : IAsyncLif
             Assert.Equal(sent.Headers.OrderBy(h => h.Key), pair.Second.Envelope.Headers.Where(h => !h.Key.StartsWith("x-", StringComparison.Ordinal)).OrderBy(h => h.Key));
             Assert.Equal(pair.First.GetType(), pair.Second.Decode().GetType());
         });
-        Assert.All(arrived, m => Assert.Equal(($"tractor.{_tractorId}.uplink", $"tractor-{_tractorId}"), (m.RoutingKey, m.UserId)));
+        Assert.All(arrived, m => Assert.Equal((CentralTopology.RoutingKey(_tractorId, CentralTopology.UplinkKey), CentralTopology.TractorUser(_tractorId)), (m.RoutingKey, m.UserId)));
         Assert.Equal(0, await _tractor.SettledBacklogAsync());
         Assert.Equal("running", await _tractor.ShovelStateAsync());
         // The import loads parameters before queues: the shovel must not have declared its source queue first (classic).
@@ -80,12 +80,12 @@ public sealed class UplinkIntegrationTests(ITestOutputHelper output) : IAsyncLif
     {
         await using var connection = await new ConnectionFactory { Uri = _central.TractorUri, AutomaticRecoveryEnabled = false }.CreateConnectionAsync();
 
-        var own = await PublishAsync(connection, CentralTopology.RoutingKey(_tractorId, "uplink"));
-        var other = await PublishAsync(connection, CentralTopology.RoutingKey("t-neighbour", "uplink"));
-        var bare = await PublishAsync(connection, "uplink");
+        var own = await PublishAsync(connection, CentralTopology.RoutingKey(_tractorId, CentralTopology.UplinkKey));
+        var other = await PublishAsync(connection, CentralTopology.RoutingKey("t-neighbour", CentralTopology.UplinkKey));
+        var bare = await PublishAsync(connection, CentralTopology.UplinkKey);
 
         Assert.Equal((null, 403, 403), (own, other, bare));
-        Assert.Equal([CentralTopology.RoutingKey(_tractorId, "uplink")], (await _central.DrainIngestAsync()).Select(m => m.RoutingKey));
+        Assert.Equal([CentralTopology.RoutingKey(_tractorId, CentralTopology.UplinkKey)], (await _central.DrainIngestAsync()).Select(m => m.RoutingKey));
     }
 
     /// <summary>Publishes one message on a confirming channel; null when confirmed, else the broker's reply code.</summary>

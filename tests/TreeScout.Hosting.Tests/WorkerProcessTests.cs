@@ -46,9 +46,9 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
         {
             await Task.Delay(100);
         }
-        Assert.Equal(1, MetricValue(metrics, "treescout_worker_frames_relayed"));
-        Assert.Equal(1, MetricValue(metrics, "treescout_messaging_messages_consumed", "queue=\"treescout.detection.frames\""));
-        Assert.True(MetricValue(metrics, "treescout_messaging_messages_published", "exchange=\"treescout.detections\"") >= 1);
+        Assert.Equal(1, HealthEndpoint.MetricValue(metrics, "treescout_worker_frames_relayed"));
+        Assert.Equal(1, HealthEndpoint.MetricValue(metrics, "treescout_messaging_messages_consumed", "queue=\"treescout.detection.frames\""));
+        Assert.True(HealthEndpoint.MetricValue(metrics, "treescout_messaging_messages_published", "exchange=\"treescout.detections\"") >= 1);
 
         Assert.Equal(0, await worker.TerminateAsync(TimeSpan.FromSeconds(30)));
         var events = worker.Lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -176,14 +176,4 @@ public sealed class WorkerProcessTests(ITestOutputHelper output)
     private static Uri Url(int port, string path) => HealthEndpoint.Url(port, path);
 
     private static Task WaitForStatusAsync(int port, string path, HttpStatusCode status) => HealthEndpoint.WaitForStatusAsync(port, path, status, Patience);
-
-    /// <summary>Value of a Prometheus text-format sample whose name is <paramref name="name"/> and whose labels contain <paramref name="label"/>.</summary>
-    private static double MetricValue(string exposition, string name, string? label = null)
-    {
-        var sample = exposition.Split('\n').FirstOrDefault(l =>
-            (l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal))
-            && (label is null || l.Contains(label, StringComparison.Ordinal)));
-        Assert.True(sample is not null, $"{name}{(label is null ? "" : "{" + label + "}")} not in /metrics:\n{exposition}");
-        return double.Parse(sample![(sample.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-    }
 }

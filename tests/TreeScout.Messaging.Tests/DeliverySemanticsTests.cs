@@ -78,6 +78,31 @@ public abstract class DeliverySemanticsTests(string transport, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Handlers_see_each_deliverys_routing_key_and_publish_time_and_a_dead_letter_keeps_the_key()
+    {
+        await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory(), new TopologyOptions { DeliveryLimit = 1 });
+        var seen = new ConcurrentQueue<(long Sequence, string RoutingKey, DateTimeOffset? PublishedAt)>();
+        var handler = new RecordingHandler<GnssFix>((fix, context) =>
+        {
+            seen.Enqueue((fix.Sequence, context.RoutingKey, context.PublishedAt));
+            return fix.Sequence == 1 ? throw new InvalidOperationException($"no position in fix {fix.Sequence}") : Task.CompletedTask;
+        });
+        var publisher = await bus.StartBusAsync("capture");
+        await bus.StartBusAsync("fusion", b => b.Subscribe(Topology.FusionGnssQueue, new MessageDispatcher().On(handler)));
+        // The AMQP timestamp has whole seconds.
+        var before = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        await publisher.PublishAsync(TestMessages.Fix(0));
+        await publisher.PublishAsync(TestMessages.Fix(1));
+
+        await Wait.UntilAsync(async () => (await bus.DeadLettersAsync(Topology.FusionGnssQueue)).Count == 1, Patience, "the failing fix is dead-lettered");
+        await Wait.UntilAsync(() => seen.Count == 2, Patience, "both fixes handled once");
+        var key = Topology.RouteOf(typeof(GnssFix)).RoutingKey;
+        Assert.Equal([(0L, key), (1L, key)], seen.Select(s => (s.Sequence, s.RoutingKey)).Order());
+        Assert.All(seen, s => Assert.InRange(s.PublishedAt!.Value, before, DateTimeOffset.UtcNow));
+        Assert.Equal(key, Assert.Single(await bus.DeadLettersAsync(Topology.FusionGnssQueue)).Header(WireHeaders.RoutingKey));
+    }
+
+    [Fact]
     public async Task Malformed_bodies_and_unknown_schema_versions_are_dead_lettered_at_once_with_a_reason_logged_once()
     {
         await using var bus = await BusTransport.CreateAsync(transport, _logs.CreateFactory());

@@ -61,8 +61,8 @@ public static class RabbitMqDefinitions
         SourceQueueArguments: declarations.Queues.Single(q => q.Name == Topology.UplinkQueue).Arguments,
         DestinationUri: UplinkUriPlaceholder,
         DestinationExchange: CentralTopology.Exchange,
-        DestinationKey: $"tractor.{UplinkTractorPlaceholder}.{CentralTopology.UplinkKey}",
-        DestinationUser: $"tractor-{UplinkTractorPlaceholder}");
+        DestinationKey: CentralTopology.UplinkTemplate(UplinkTractorPlaceholder).RoutingKey,
+        DestinationUser: CentralTopology.UplinkTemplate(UplinkTractorPlaceholder).User);
 
     /// <summary>Definitions JSON: vhost, permissions, topic permissions, shovels, then the topology's declarations.</summary>
     internal static string Write(string vhost, IReadOnlyList<UserPermission> permissions, IReadOnlyList<TopicPermission> topicPermissions,
