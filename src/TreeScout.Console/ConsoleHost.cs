@@ -43,6 +43,8 @@ public static class ConsoleHost
         services.AddSingleton<PrescriptionPreview>();
         services.AddSingleton<RunMaps>();
         services.AddSingleton<BlockPlans>();
+        services.AddSingleton<RunReview>();
+        services.AddSingleton<StageReferences>();
         services.AddSingleton<PipelineLink>();
         services.AddHostedService(sp => sp.GetRequiredService<PipelineLink>());
         services.AddSingleton<LiveStatusService>();
