@@ -72,11 +72,9 @@
 
   function boxesToSave() {
     return items.filter(function (it) { return it.decision !== 'rejected'; }).map(function (it) {
-      return { x: round(it.x), y: round(it.y), w: round(it.w), h: round(it.h), stage: it.stage, origin: it.origin, proposalIndex: it.proposalIndex };
+      return { x: it.x, y: it.y, w: it.w, h: it.h, stage: it.stage, origin: it.origin, proposalIndex: it.proposalIndex };
     });
   }
-
-  function round(v) { return Math.round(v * 10) / 10; }
 
   function change(mutate) {
     undoStack.push(JSON.stringify(items));
@@ -525,6 +523,11 @@
   });
 
   window.addEventListener('resize', render);
+  // A button tapped or clicked gives the focus back, so Enter and Space save instead of pressing it again.
+  root.addEventListener('pointerup', function (e) {
+    var b = e.target.closest && e.target.closest('button');
+    if (b) { b.blur(); }
+  });
 
   function renderStages() {
     var picker = document.getElementById('stage-picker');
