@@ -176,7 +176,12 @@ public sealed class ReviewBrowserTests(SampleRuns sampleRuns, ITestOutputHelper 
 
         await Assertions.Expect(ben.Locator("#conflict")).ToBeVisibleAsync();
         await Assertions.Expect(ben.Locator("#conflict-text")).ToContainTextAsync("anna saved this frame (revision 1");
-        await Assertions.Expect(ben.Locator("#conflict-theirs li")).ToHaveCountAsync(sample.Proposals.Count - 1);
+        await Assertions.Expect(ben.Locator("#conflict-theirs")).ToHaveTextAsync($"anna's (dotted, magenta): {sample.Proposals.Count - 1} boxes: 1 of {sample.Proposals.Count} proposals rejected, 0 redrawn, 0 added.");
+        await Assertions.Expect(ben.Locator("#conflict-differences li")).ToHaveTextAsync(
+        [
+            $"proposal {annaRejects + 1}: yours {Described(sample.Proposals[annaRejects])} · theirs rejected",
+            $"proposal {benRejects + 1}: yours rejected · theirs {Described(sample.Proposals[benRejects])}",
+        ]);
         await Assertions.Expect(ben.Locator("#frame-boxes rect.box.theirs")).ToHaveCountAsync(sample.Proposals.Count - 1);
         Assert.Equal("anna", ReviewRuns.Folder(runs, _review.RunId).Labels(sample.Id)!.Reviewer);
         output.WriteLine(await BrowserSession.ScreenshotAsync(ben, "review-conflict-1280x800"));
@@ -261,6 +266,13 @@ public sealed class ReviewBrowserTests(SampleRuns sampleRuns, ITestOutputHelper 
             }
         }
         throw new InvalidOperationException($"{sample.Id}: no empty spot of {w}x{h}");
+    }
+
+    /// <summary>A box as the conflict's list says it (whole pixels, rounded as JavaScript rounds).</summary>
+    private static string Described(ProposedBox b)
+    {
+        static double R(float v) => Math.Round(v, MidpointRounding.AwayFromZero);
+        return $"BBCH {(int)b.Stage} at {R(b.X)},{R(b.Y)} {R(b.W)}×{R(b.H)}";
     }
 
     private static void Near(double expected, double actual, double tolerance) =>

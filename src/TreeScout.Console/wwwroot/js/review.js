@@ -447,25 +447,58 @@
     });
   }
 
-  function describe(boxes) {
-    return boxes.map(function (b) {
-      return (b.origin === 'Added' ? 'added' : 'proposal ' + (b.proposalIndex + 1) + (b.origin === 'Redrawn' ? ' redrawn' : '')) +
-        ', BBCH ' + stageShort(b.stage) + ' at ' + Math.round(b.x) + ',' + Math.round(b.y) + ' ' + Math.round(b.w) + '×' + Math.round(b.h);
-    });
+  function describe(b) {
+    return 'BBCH ' + stageShort(b.stage) + ' at ' + Math.round(b.x) + ',' + Math.round(b.y) + ' ' + Math.round(b.w) + '×' + Math.round(b.h) +
+      (b.origin === 'Redrawn' ? ' (redrawn)' : '');
   }
 
-  function fill(list, lines, empty) {
-    list.innerHTML = '';
-    (lines.length ? lines : [empty]).forEach(function (t) { var li = document.createElement('li'); li.textContent = t; list.appendChild(li); });
+  function summary(labels) {
+    if (labels.status === 'Skipped') { return 'skipped the frame'; }
+    var added = labels.boxes.filter(function (b) { return b.origin === 'Added'; }).length;
+    var redrawnCount = labels.boxes.filter(function (b) { return b.origin === 'Redrawn'; }).length;
+    var proposals = current.sample.proposals.length;
+    return labels.boxes.length + ' boxes: ' + (proposals - labels.boxes.length + added) + ' of ' + proposals + ' proposals rejected, ' +
+      redrawnCount + ' redrawn, ' + added + ' added';
+  }
+
+  // Only where the two versions differ: a frame has dozens of boxes and most are the same in both.
+  function differences(mine, theirs) {
+    var lines = [];
+    var byProposal = function (labels) {
+      var m = {};
+      labels.boxes.forEach(function (b) { if (b.proposalIndex !== null && b.proposalIndex !== undefined) { m[b.proposalIndex] = b; } });
+      return m;
+    };
+    var a = byProposal(mine);
+    var b = byProposal(theirs);
+    current.sample.proposals.forEach(function (_, i) {
+      var x = a[i] ? describe(a[i]) : 'rejected';
+      var y = b[i] ? describe(b[i]) : 'rejected';
+      if (x !== y) { lines.push('proposal ' + (i + 1) + ': yours ' + x + ' · theirs ' + y); }
+    });
+    mine.boxes.filter(function (m) { return m.origin === 'Added'; }).forEach(function (m) { lines.push('yours added ' + describe(m)); });
+    theirs.boxes.filter(function (m) { return m.origin === 'Added'; }).forEach(function (m) { lines.push('theirs added ' + describe(m)); });
+    return lines;
   }
 
   function showConflict(body) {
     conflict = body.current;
+    var mine = { status: conflictStatus, boxes: conflictStatus === 'Skipped' ? [] : boxesToSave() };
     document.getElementById('conflict-text').textContent = body.error;
-    fill(document.getElementById('conflict-mine'), describe(boxesToSave()), 'no boxes');
-    document.getElementById('conflict-theirs-title').textContent = conflict.reviewer + "'s (dotted, magenta)";
-    fill(document.getElementById('conflict-theirs'), conflict.status === 'Skipped' ? ['skipped the frame'] : describe(conflict.boxes), 'no boxes');
-    document.getElementById('conflict').hidden = false;
+    document.getElementById('conflict-mine').textContent = 'Yours (solid): ' + summary(mine) + '.';
+    document.getElementById('conflict-theirs').textContent = conflict.reviewer + "'s (dotted, magenta): " + summary(conflict) + '.';
+    var list = document.getElementById('conflict-differences');
+    list.innerHTML = '';
+    var lines = mine.status === conflict.status ? differences(mine, conflict) : [];
+    (lines.length || mine.status !== conflict.status ? lines : ['no box differs: only the revision']).forEach(function (t) {
+      var li = document.createElement('li');
+      li.textContent = t;
+      list.appendChild(li);
+    });
+    document.getElementById('frame-status').textContent = 'saved meanwhile by ' + conflict.reviewer + ' (revision ' + conflict.revision + ')';
+    var panel = document.getElementById('conflict');
+    panel.hidden = false;
+    panel.scrollIntoView({ block: 'nearest' });
     say('');
     render();
   }
