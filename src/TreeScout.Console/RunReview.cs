@@ -40,6 +40,8 @@ public sealed class ReviewForbiddenException(string message) : Exception(message
 /// </summary>
 public sealed class RunReview(RunCatalog catalog, TimeProvider time)
 {
+    private readonly Lock _saving = new();
+
     public ReviewFolder Folder(string runId) => new(catalog.Find(runId).Folder);
 
     /// <summary>
@@ -108,7 +110,21 @@ public sealed class RunReview(RunCatalog catalog, TimeProvider time)
         {
             throw new BadRequestException($"labels for {sampleId}: {problem}");
         }
-        return folder.SaveLabels(sampleId, status, boxes, reviewer, request.BaseRevision, request.Overwrite, time.GetUtcNow()) switch
+        LabelSave outcome;
+        try
+        {
+            // One save at a time in this console: the folder's lock file refuses a second saver instead of waiting, and
+            // two reviewers pressing Save together must get a conflict, not an error.
+            lock (_saving)
+            {
+                outcome = folder.SaveLabels(sampleId, status, boxes, reviewer, request.BaseRevision, request.Overwrite, time.GetUtcNow());
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ReviewFileException($"labels for {sampleId} cannot be written to {folder.LabelsPath}: {ex.Message}", ex);
+        }
+        return outcome switch
         {
             LabelSave.Saved saved => saved.Labels,
             LabelSave.Conflict conflict => throw new LabelConflictException(conflict.Current),

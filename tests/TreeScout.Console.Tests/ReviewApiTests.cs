@@ -72,7 +72,8 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
         Assert.Equal(sample.Proposals[0].Stage.ToString(), proposals[0].GetProperty("stage").GetString());
         Assert.Equal("image/jpeg", image.Content.Headers.ContentType?.MediaType);
         Assert.Equal(await File.ReadAllBytesAsync(ReviewRuns.Folder(runs, _review.RunId).ImagePath(sample.Id)), await image.Content.ReadAsByteArrayAsync());
-        Assert.Equal("private, max-age=86400, immutable", string.Join(", ", image.Headers.GetValues("Cache-Control")));
+        var caching = image.Headers.CacheControl!;
+        Assert.Equal((true, TimeSpan.FromDays(1), "immutable"), (caching.Private, caching.MaxAge, caching.Extensions.Single().Name));
         using var again = new HttpRequestMessage(HttpMethod.Get, $"/api/runs/{_review.RunId}/review/{sample.Id}/image");
         again.Headers.IfNoneMatch.Add(image.Headers.ETag!);
         Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(again)).StatusCode);
@@ -85,11 +86,8 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
     [Fact]
     public async Task Two_agronomists_saving_one_frame_the_second_gets_409_with_the_first_ones_labels_and_an_overwrite_keeps_both_in_the_history()
     {
-        var runs = _review.NewRunsFolder();
-        await using var console = new ConsoleFactory(runs, withAccounts: true);
-        using var anna = await SignedInAsync(console, ConsoleFactory.Agronomist, ConsoleFactory.AgronomistPassword);
-        AddAccount(console, Second, ConsoleRoles.Agronomist, SecondPassword);
-        using var ben = await SignedInAsync(console, Second, SecondPassword);
+        await using var two = await TwoSignedInAsync(Second, ConsoleRoles.Agronomist, SecondPassword);
+        var (runs, anna, ben) = (two.Runs, two.Anna, two.Other);
         var sample = _review.Samples.MaxBy(s => s.Proposals.Count)!;
         var p = sample.Proposals;
         var annas = new object[]
@@ -152,13 +150,27 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
     }
 
     [Fact]
-    public async Task Ops_may_look_but_not_save_a_browser_needs_the_token_a_script_with_an_agronomist_account_does_not()
+    public async Task A_labels_folder_that_cannot_be_written_is_one_line_with_409_not_a_server_error()
     {
         var runs = _review.NewRunsFolder();
-        await using var console = new ConsoleFactory(runs, withAccounts: true);
-        using var anna = await SignedInAsync(console, ConsoleFactory.Agronomist, ConsoleFactory.AgronomistPassword);
-        AddAccount(console, OpsAccount, ConsoleRoles.Ops, OpsPassword);
-        using var ops = await SignedInAsync(console, OpsAccount, OpsPassword);
+        var folder = ReviewRuns.Folder(runs, _review.RunId);
+        // A file where the labels folder should be (as a read-only mount would refuse it: root ignores permissions).
+        await File.WriteAllTextAsync(folder.LabelsPath, "not a folder");
+        await using var console = new ConsoleFactory(runs);
+        using var client = console.Browser();
+        var sample = _review.Samples[0];
+
+        using var response = await SaveAsync(client, await TokenAsync(client), sample.Id, new { status = "Skipped", baseRevision = 0 });
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.StartsWith($"labels for {sample.Id} cannot be written to {folder.LabelsPath}: ", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ops_may_look_but_not_save_a_browser_needs_the_token_a_script_with_an_agronomist_account_does_not()
+    {
+        await using var two = await TwoSignedInAsync(OpsAccount, ConsoleRoles.Ops, OpsPassword);
+        var (runs, console, anna, ops) = (two.Runs, two.Console, two.Anna, two.Other);
         var sample = _review.Samples[1];
         var skip = new { status = "Skipped", baseRevision = 0 };
 
@@ -235,8 +247,34 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
         var client = console.Browser();
         using var signIn = await ConsoleFactory.SignInAsync(client, name, password);
         Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
+        return new Session(client, await TokenAsync(client));
+    }
+
+    /// <summary>The antiforgery token the review page carries for its saves (the client keeps the matching cookie).</summary>
+    private async Task<string> TokenAsync(HttpClient client)
+    {
         var page = await client.GetStringAsync($"/runs/{_review.RunId}/review");
-        return new Session(client, System.Text.RegularExpressions.Regex.Match(page, "data-token=\"([^\"]+)\"").Groups[1].Value);
+        return System.Text.RegularExpressions.Regex.Match(page, "data-token=\"([^\"]+)\"").Groups[1].Value;
+    }
+
+    /// <summary>A console with accounts on a fresh copy of the run: anna and another account, both signed in.</summary>
+    private sealed record TwoReviewers(string Runs, ConsoleFactory Console, Session Anna, Session Other) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Anna.Dispose();
+            Other.Dispose();
+            await Console.DisposeAsync();
+        }
+    }
+
+    private async Task<TwoReviewers> TwoSignedInAsync(string name, string role, string password)
+    {
+        var runs = _review.NewRunsFolder();
+        var console = new ConsoleFactory(runs, withAccounts: true);
+        var anna = await SignedInAsync(console, ConsoleFactory.Agronomist, ConsoleFactory.AgronomistPassword);
+        AddAccount(console, name, role, password);
+        return new TwoReviewers(runs, console, anna, await SignedInAsync(console, name, password));
     }
 
     /// <summary>Adds an account to the console's accounts file, as ops do (the console reads it again when it changes).</summary>

@@ -99,13 +99,7 @@ public sealed class ReviewRuns
     public string NewRunsFolder()
     {
         var runs = Directory.CreateDirectory(Path.Combine(_root, Guid.NewGuid().ToString("N"))).FullName;
-        var run = Path.Combine(runs, RunId);
-        foreach (var file in Directory.EnumerateFiles(_template, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(run, Path.GetRelativePath(_template, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        FolderCopy.Into(_template, Path.Combine(runs, RunId));
         return runs;
     }
 
