@@ -57,6 +57,15 @@ public sealed class ReviewBrowserTests(SampleRuns sampleRuns, ITestOutputHelper 
         await page.Keyboard.PressAsync("Control+Shift+z");
         await Assertions.Expect(page.Locator("#box-hint")).ToHaveTextAsync("Added box: accepted, stage BBCH 65.");
 
+        // Zoom ×2 doubles the drawn frame (the selected box scrolled into view), ×3 then ×1 again.
+        var unzoomed = (await page.Locator("#frame").BoundingBoxAsync())!.Width;
+        await page.Keyboard.PressAsync("z");
+        Near(2 * unzoomed, (await page.Locator("#frame").BoundingBoxAsync())!.Width, 20); // less a scrollbar
+        output.WriteLine(await BrowserSession.ScreenshotAsync(page, "review-zoom2-1280x800"));
+        await page.Keyboard.PressAsync("z");
+        await page.Keyboard.PressAsync("z");
+        Near(unzoomed, (await page.Locator("#frame").BoundingBoxAsync())!.Width, 1);
+
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForSelectorAsync($"body[data-reviewed='1']:not([data-review-frame='{sample.Id}'])");
 

@@ -23,6 +23,7 @@
   var items = [];           // the boxes being edited
   var selected = -1;
   var drawing = false;
+  var zoom = 1;
   var undoStack = [];
   var redoStack = [];
   var conflict = null;      // the other reviewer's labels when a save was refused
@@ -544,6 +545,7 @@
     } else if (key === 'a' || key === 'A') { setDecision('accepted'); }
     else if (key === 'r' || key === 'R' || key === 'Delete' || key === 'Backspace') { setDecision('rejected'); }
     else if (key === 'n' || key === 'N') { drawing = !drawing; render(); }
+    else if (key === 'z' || key === 'Z') { setZoom(zoom % 3 + 1); }
     else if (key === 's' || key === 'S') { save('Skipped'); }
     else if (key === 'Enter' || key === ' ') { save('Labelled'); }
     else if (key === 'ArrowLeft') { step(-1); }
@@ -554,6 +556,18 @@
     else { return; }
     e.preventDefault();
   });
+
+  // Busy frames have dozens of small boxes: ×2 and ×3 make them finger-sized; the selected box is scrolled into view.
+  function setZoom(z) {
+    zoom = z;
+    frameBox.style.setProperty('--zoom', String(z));
+    document.getElementById('zoom').firstChild.textContent = 'Zoom ×' + z + ' ';
+    render();
+    var picked = svg.querySelector('rect.box.selected');
+    if (picked) { picked.scrollIntoView({ block: 'center', inline: 'center' }); }
+  }
+
+  document.getElementById('zoom').addEventListener('click', function () { setZoom(zoom % 3 + 1); });
 
   window.addEventListener('resize', render);
   // A button tapped or clicked gives the focus back, so Enter and Space save instead of pressing it again.
