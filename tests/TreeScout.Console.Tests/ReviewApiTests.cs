@@ -222,6 +222,16 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
     }
 
     [Fact]
+    public void A_stage_references_folder_that_is_not_there_is_refused_at_start_with_the_setting_named()
+    {
+        var settings = new Dictionary<string, string?> { ["Console:Runs"] = sampleRuns.Runs, ["Console:StageReferences"] = "/nonexistent/bbch" };
+
+        var refused = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => ConsoleHost.Build(ConsoleHost.CreateBuilder([], settings)));
+
+        Assert.Contains("Console:StageReferences /nonexistent/bbch: no such folder (a folder of bbch53 … bbch71 sub-folders of cluster crops)", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_run_page_links_to_the_review_with_its_progress()
     {
         await using var console = new ConsoleFactory(_review.NewRunsFolder());
