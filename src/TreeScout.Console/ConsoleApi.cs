@@ -56,6 +56,7 @@ public static class ConsoleApi
             return Results.Json(live.Latest, ConsoleHost.Json);
         });
         api.MapGet("/status/stream", StreamAsync);
+        ReviewApi.Map(api);
 
         api.MapPost("/runs", async (HttpContext context, ConsoleRunControl control, CancellationToken ct) =>
         {
@@ -145,7 +146,9 @@ public static class ConsoleApi
         {
             context.Response.Clear();
             var result = context.Request.Path.StartsWithSegments("/api")
-                ? Results.Json(new { error = ex.Message }, ConsoleHost.Json, statusCode: status)
+                ? ex is LabelConflictException conflict
+                    ? Results.Json(new { error = ex.Message, current = conflict.Current }, ConsoleHost.Json, statusCode: status)
+                    : Results.Json(new { error = ex.Message }, ConsoleHost.Json, statusCode: status)
                 : Results.Text(ex is AntiforgeryValidationException ? "The form has expired or did not come from this console: go back, reload the page and try again." : ex.Message, "text/plain", statusCode: status);
             await result.ExecuteAsync(context);
         }
@@ -166,6 +169,9 @@ public static class ConsoleApi
         RunStoreException => StatusCodes.Status409Conflict,
         ExportException => StatusCodes.Status400BadRequest,
         AntiforgeryValidationException => StatusCodes.Status400BadRequest,
+        LabelConflictException => StatusCodes.Status409Conflict,
+        ReviewForbiddenException => StatusCodes.Status403Forbidden,
+        Labelling.ReviewFileException => StatusCodes.Status409Conflict,
         _ => null,
     };
 }

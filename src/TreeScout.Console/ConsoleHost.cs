@@ -50,6 +50,8 @@ public static class ConsoleHost
         services.AddHostedService<SeasonStoreWatch>();
         services.AddSingleton<IRunSource>(sp => sp.GetRequiredService<IOptions<ConsoleOptions>>().Value.Central ? sp.GetRequiredService<SeasonRuns>() : sp.GetRequiredService<RunMaps>());
         services.AddSingleton<BlockPlans>();
+        services.AddSingleton<RunReview>();
+        services.AddSingleton<StageReferences>();
         services.AddSingleton<PipelineLink>();
         services.AddHostedService(sp => sp.GetRequiredService<PipelineLink>());
         services.AddSingleton<LiveStatusService>();

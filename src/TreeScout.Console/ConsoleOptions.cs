@@ -44,6 +44,13 @@ public sealed class ConsoleOptions : IValidatableObject
     /// <summary>The operator PIN's hash, one line (`treescout console hash-password --pin`); mounted from a Secret.</summary>
     public string? Pin { get; set; }
 
+    /// <summary>
+    /// Reference crops for the review page's stage picker: a folder with one sub-folder per stage (bbch53 … bbch71) of
+    /// cluster crops, e.g. the stage classifier's training crops. Optional: without it the picker shows each stage's name
+    /// and description only. Never part of the console itself (the crops are data, not code).
+    /// </summary>
+    public string? StageReferences { get; set; }
+
     /// <summary>127.0.0.1 by default; the tractor overlay binds the pod's address, reached over the tractor's Wi-Fi.</summary>
     [Required]
     public string BindAddress { get; set; } = "127.0.0.1";
@@ -113,6 +120,10 @@ public sealed class ConsoleOptions : IValidatableObject
         else if (!Directory.Exists(Runs))
         {
             yield return new ValidationResult($"Console:Runs {Runs}: no such folder", [nameof(Runs)]);
+        }
+        if (!string.IsNullOrWhiteSpace(StageReferences) && !Directory.Exists(StageReferences))
+        {
+            yield return new ValidationResult($"Console:StageReferences {StageReferences}: no such folder (a folder of bbch53 … bbch71 sub-folders of cluster crops)", [nameof(StageReferences)]);
         }
         if (BackgroundTiles is { Length: > 0 } tiles && !(tiles.Contains("{z}", StringComparison.Ordinal) && tiles.Contains("{x}", StringComparison.Ordinal) && tiles.Contains("{y}", StringComparison.Ordinal)))
         {

@@ -45,17 +45,7 @@ public sealed class ScanFixture : IDisposable
     public ScanResult Embedded { get; }
 
     /// <summary>A copy of one of the fixture's folders (the recording, the scan's output) for a test that changes it: ROOT/NAME.</summary>
-    public string CopyOf(string folder, string name)
-    {
-        var copy = Path.Combine(Root, name);
-        foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(copy, Path.GetRelativePath(folder, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-        return copy;
-    }
+    public string CopyOf(string folder, string name) => FolderCopy.Into(folder, Path.Combine(Root, name));
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
