@@ -89,6 +89,9 @@ public static class SeasonSchema
           geom geometry(Point, 4326),
           PRIMARY KEY (run_id, tree_id));
         CREATE INDEX IF NOT EXISTS trees_geom ON trees USING gist (geom);
+        -- Both sides of a row (docs/adr/0035): clusters_total is the whole-tree count, these the confident clusters per side.
+        ALTER TABLE trees ADD COLUMN IF NOT EXISTS clusters_seen_left int NOT NULL DEFAULT 0;
+        ALTER TABLE trees ADD COLUMN IF NOT EXISTS clusters_seen_right int NOT NULL DEFAULT 0;
         INSERT INTO schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
         """;
 

@@ -311,7 +311,7 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
         }
         var clusters = trees.Keys.ToDictionary(id => id, _ => new List<TreeCluster>(), StringComparer.Ordinal);
         await using (var select = new NpgsqlCommand("""
-            SELECT tree_id, stage, low_confidence, score, camera_id, first_frame, last_frame, ST_Y(geom), ST_X(geom)
+            SELECT tree_id, stage, low_confidence, score, camera_id, first_frame, last_frame, ST_Y(geom), ST_X(geom), observation->>'rowSide'
             FROM observations WHERE run_id = @r AND tree_id = ANY(@ids) ORDER BY seq
             """, connection, tx))
         {
@@ -322,7 +322,8 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
             {
                 clusters[r.GetString(0)].Add(new TreeCluster(
                     BbchStages.TryParse(r.GetString(1), out var stage) ? stage : null,
-                    r.GetBoolean(2), r.GetDouble(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetDouble(7), r.GetDouble(8)));
+                    r.GetBoolean(2), r.GetDouble(3), r.GetString(4), r.GetInt64(5), r.GetInt64(6), r.GetDouble(7), r.GetDouble(8),
+                    r.IsDBNull(9) ? null : r.GetString(9)));
             }
         }
         var batch = new NpgsqlBatch(connection, tx);
@@ -334,13 +335,13 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
                 var cmd = new NpgsqlBatchCommand("""
                     UPDATE trees SET clusters_total = $3, clusters_per_stage = $4, clusters_low_confidence = $5, frames_seen = $6,
                       density_per_m = $7, confidence = $8, mean_score = $9, excess = $10, dose_pct = $11, rate_l_ha = $12, zone_class = $13,
-                      geom = coalesce($14, geom)
+                      clusters_seen_left = $14, clusters_seen_right = $15, geom = coalesce($16, geom)
                     WHERE run_id = $1 AND tree_id = $2
                     """);
                 object?[] values =
                 [
                     runId, id, v.ClustersTotal, v.ClustersPerStage.ToArray(), v.ClustersLowConfidence, v.FramesSeen, v.DensityPerM,
-                    v.Confidence, v.MeanScore, v.Excess, v.DosePercent, v.RateLPerHa, v.ZoneClass,
+                    v.Confidence, v.MeanScore, v.Excess, v.DosePercent, v.RateLPerHa, v.ZoneClass, v.ClustersSeenLeft, v.ClustersSeenRight,
                 ];
                 foreach (var value in values)
                 {
@@ -367,7 +368,8 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
     {
         await using var cmd = new NpgsqlCommand("""
             SELECT tree_id, row_id, tree_index, in_plan, spacing_m, clusters_total, clusters_per_stage, clusters_low_confidence, frames_seen,
-                   density_per_m, confidence, mean_score, excess, dose_pct, rate_l_ha, zone_class, ST_Y(geom), ST_X(geom)
+                   density_per_m, confidence, mean_score, excess, dose_pct, rate_l_ha, zone_class, ST_Y(geom), ST_X(geom),
+                   clusters_seen_left, clusters_seen_right
             FROM trees WHERE run_id = @r ORDER BY row_id, tree_index, tree_id
             """, connection, tx);
         cmd.Parameters.AddWithValue("r", runId);
@@ -395,6 +397,8 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
                 ZoneClass = r.IsDBNull(15) ? null : r.GetString(15),
                 Latitude = NullableDouble(r, 16),
                 Longitude = NullableDouble(r, 17),
+                ClustersSeenLeft = r.GetInt32(18),
+                ClustersSeenRight = r.GetInt32(19),
             });
         }
         return trees;

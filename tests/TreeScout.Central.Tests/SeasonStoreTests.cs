@@ -1,3 +1,4 @@
+using TreeScout.MapWriter;
 using TreeScout.MapWriter.Tests;
 using TreeScout.Messaging;
 
@@ -37,6 +38,32 @@ public sealed class SeasonStoreTests
         Assert.Equal(run.Observations.Count, await db.ScalarAsync<long>("SELECT count(DISTINCT observation_id) FROM observations_2026"));
         TractorReference.AssertSameTrees(TractorReference.Trees(run), await store.ReadTreesAsync(run.RunId, None));
         Assert.Equal(run.ExpectedClusters.Values.Sum(), (await store.ReadTreesAsync(run.RunId, None)).Sum(t => t.ClustersTotal));
+    }
+
+    [Fact]
+    public async Task A_row_scanned_from_both_sides_gets_the_map_writers_whole_tree_counts_and_per_side_counts()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var run = new SyntheticRun("20260421-090000-noord-3-both", rows: 2, treesPerRow: 6, clustersPerTree: (10, 30));
+        // Every third cluster seen from the left alley, the rest from the right: both sides' sightings of one tree.
+        var batches = run.Batches.Select(b => b with
+        {
+            Observations = [.. b.Observations.Select((o, i) => o with { RowSide = i % 3 == 0 ? TreeScout.Contracts.RowSides.Left : TreeScout.Contracts.RowSides.Right })],
+        }).ToList();
+        await db.Store.StartRunAsync("t-01", run.Started, None);
+        foreach (var batch in batches)
+        {
+            await db.Store.AddObservationsAsync("t-01", batch, None);
+        }
+
+        var expected = TractorReference.Trees(run, batches);
+        var stored = await db.Store.ReadTreesAsync(run.RunId, None);
+        TractorReference.AssertSameTrees(expected, stored);
+        // Counted once where both sides saw it: less than the two sides' sum on every tree seen from both.
+        var both = stored.Where(t => t.ClustersSeenLeft > 0 && t.ClustersSeenRight > 0).ToList();
+        Assert.NotEmpty(both);
+        Assert.All(both, t => Assert.Equal(WholeTreeCount.Of(t.ClustersSeenLeft, t.ClustersSeenRight, 0), t.ClustersTotal));
+        Assert.All(both, t => Assert.True(t.ClustersTotal < t.ClustersSeenLeft + t.ClustersSeenRight));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace TreeScout.Central.Tests;
 /// <summary>What the tractor's map writer computes for a run: its own store fed the run's messages in order.</summary>
 internal static class TractorReference
 {
-    public static IReadOnlyList<TreeRecord> Trees(SyntheticRun run)
+    public static IReadOnlyList<TreeRecord> Trees(SyntheticRun run, IReadOnlyList<TreeScout.Contracts.TreeObservations>? batches = null)
     {
         var folder = Path.Combine(Path.GetTempPath(), $"ts-central-ref-{Guid.NewGuid():N}");
         try
@@ -15,7 +15,7 @@ internal static class TractorReference
             using var store = RunStore.OpenOrCreate(Path.Combine(folder, RunFolder.StoreFileName));
             var profile = TestSeasonStore.Varieties.Find(run.Started.Variety);
             store.AddPlannedTrees(run.Plan.Trees, MapWriterHandler.PlannedSpacing(run.Plan, new MapWriterOptions().DefaultTreeSpacingM));
-            foreach (var batch in run.Batches)
+            foreach (var batch in batches ?? run.Batches)
             {
                 store.AddObservations(batch.MessageId, batch.Observations, profile);
             }
@@ -34,6 +34,7 @@ internal static class TractorReference
         foreach (var (e, a) in expected.Zip(actual))
         {
             Assert.Equal(e.ClustersTotal, a.ClustersTotal);
+            Assert.Equal((e.ClustersSeenLeft, e.ClustersSeenRight), (a.ClustersSeenLeft, a.ClustersSeenRight));
             Assert.Equal(e.ClustersPerStage, a.ClustersPerStage);
             Assert.Equal(e.ClustersLowConfidence, a.ClustersLowConfidence);
             Assert.Equal(e.FramesSeen, a.FramesSeen);
