@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -13,6 +14,7 @@ using TreeScout.Fusion;
 using TreeScout.Fusion.Gnss;
 using TreeScout.Hosting;
 using TreeScout.MapWriter;
+using TreeScout.MapWriter.Store;
 using TreeScout.Messaging;
 using TreeScout.Orchard;
 
@@ -227,14 +229,36 @@ public sealed class ScanPipeline(IConfiguration configuration, ILoggerFactory lo
         return request.RunId is { } runId ? started with { RunId = runId, MessageId = MessageIds.For(runId, "run-started", 0) } : started;
     }
 
+    /// <summary>
+    /// Copies the map writer's run folder while its writer may still be running: the store through SQLite's online
+    /// backup (its -wal may be checkpointed away mid-copy, and a copied file without it could miss committed pages), the
+    /// other files as they are; a file that goes while copying (a review frame pruned, a temporary file renamed) is skipped.
+    /// </summary>
     private static void CopyRunFolder(string from, string to)
     {
+        var store = new RunFolder(from).StorePath;
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
+            if (file.StartsWith(store, StringComparison.Ordinal) || file.EndsWith(".tmp", StringComparison.Ordinal))
+            {
+                continue;
+            }
             var target = Path.Combine(to, Path.GetRelativePath(from, file));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target, overwrite: true);
+            try
+            {
+                File.Copy(file, target, overwrite: true);
+            }
+            catch (FileNotFoundException)
+            {
+            }
         }
+        var storeCopy = new RunFolder(to).StorePath;
+        RunStore.Delete(storeCopy);
+        using var source = RunStore.OpenReadOnly(store);
+        using var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = storeCopy, Pooling = false }.ToString());
+        destination.Open();
+        source.BackupTo(destination);
     }
 
     /// <summary>Adds what the feed did (frames, GNSS, pace, elapsed) to the writer's run.json, atomically.</summary>
