@@ -23,5 +23,6 @@ namespace TreeScout.Contracts;
 [JsonSerializable(typeof(RunCaptureProgress))]
 [JsonSerializable(typeof(RunInterrupted))]
 [JsonSerializable(typeof(ReviewFrameSampled))]
+[JsonSerializable(typeof(ReviewFramePose))]
 [JsonSerializable(typeof(CameraMounting))]
 public sealed partial class ContractsJsonContext : JsonSerializerContext;

@@ -79,4 +79,7 @@ public sealed record FrameDetections : IMessage
     /// without feeding it to the tracker (docs/adr/0065). <see cref="Detections"/> is empty.
     /// </summary>
     public bool Decimated { get; init; }
+
+    /// <summary>Detection kept this frame for review (<see cref="ReviewFrameSampled"/>): fusion sends its pose (<see cref="ReviewFramePose"/>).</summary>
+    public bool KeptForReview { get; init; }
 }

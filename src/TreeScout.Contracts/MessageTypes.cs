@@ -22,6 +22,7 @@ public static class MessageTypes
         new(typeof(RunCaptureProgress), "run-capture-progress", RunCaptureProgress.CurrentSchemaVersion),
         new(typeof(RunInterrupted), "run-interrupted", RunInterrupted.CurrentSchemaVersion),
         new(typeof(ReviewFrameSampled), "review-frame-sampled", ReviewFrameSampled.CurrentSchemaVersion),
+        new(typeof(ReviewFramePose), "review-frame-pose", ReviewFramePose.CurrentSchemaVersion),
     ];
 
     private static readonly Dictionary<Type, Info> ByType = All.ToDictionary(i => i.Type);

@@ -58,3 +58,39 @@ public sealed record ReviewFrameSampled : IMessage
     /// </summary>
     public required int WindowFrames { get; init; }
 }
+
+/// <summary>
+/// Where the tractor was when a frame kept for review was taken: fusion's pose at the frame's GNSS time (camera clock
+/// corrected by fusion's offset estimate), for a frame whose <see cref="FrameDetections.KeptForReview"/> is set. Sent to
+/// the map writer, which adds it to the frame's review sample (docs/labelling.md).
+/// </summary>
+public sealed record ReviewFramePose : IMessage
+{
+    public const int CurrentSchemaVersion = 1;
+
+    public required Guid MessageId { get; init; }
+
+    public required string RunId { get; init; }
+
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+
+    public required string CameraId { get; init; }
+
+    public required long Sequence { get; init; }
+
+    /// <summary>GNSS antenna position, WGS84 degrees.</summary>
+    public required double Latitude { get; init; }
+
+    public required double Longitude { get; init; }
+
+    /// <summary>Direction of travel, degrees clockwise from grid north.</summary>
+    public required double HeadingDeg { get; init; }
+
+    /// <summary>1-sigma horizontal position uncertainty, metres.</summary>
+    public required double PositionSigmaM { get; init; }
+
+    public required GnssQuality Quality { get; init; }
+
+    /// <summary>Why the pose is doubtful (stretched over a GNSS gap, ...), or null.</summary>
+    public string? Flag { get; init; }
+}

@@ -82,6 +82,7 @@ public sealed class FrameDetectionHandler(
             sampler.Kept(sample.RunId, sample.CameraId, sample.Sequence, sample.Uncertainty);
             counters.Add(FramesSampledForReview);
         }
+        result = result with { KeptForReview = sample is not null };
         await context.Publisher.PublishAsync(result, cancellationToken);
         counters.Add(FramesDetected);
         counters.Add(ClustersDetected, result.Detections.Count);

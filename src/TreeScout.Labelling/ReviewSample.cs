@@ -15,8 +15,12 @@ public enum SampleReason
 /// <summary>A box the detector proposed, in pixels of the upright frame (left, top, width, height).</summary>
 public sealed record ProposedBox(float X, float Y, float W, float H, float Score, BbchStage Stage);
 
-/// <summary>Where the tractor was when the frame was taken (fusion's pose for the frame's time), when known.</summary>
-public sealed record FramePose(double Latitude, double Longitude, double? HeadingDeg, GnssQuality Quality);
+/// <summary>
+/// Where the tractor was when the frame was taken: fusion's pose of the GNSS antenna at the frame's time (WGS84 degrees,
+/// heading clockwise from grid north), its 1-sigma position uncertainty in metres, and why it is doubtful (a pose stretched
+/// over a GNSS gap), if it is.
+/// </summary>
+public sealed record FramePose(double Latitude, double Longitude, double? HeadingDeg, GnssQuality Quality, double? PositionSigmaM = null, string? Flag = null);
 
 /// <summary>
 /// One frame kept for review: the frame's identity, what the models proposed on it, and where it was taken.

@@ -33,7 +33,8 @@ public sealed class MapWriterHandler(
     StoreDiskSpace disk,
     TimeProvider clock,
     ILogger<MapWriterHandler> logger)
-    : IMessageHandler<RunStarted>, IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<ReviewFrameSampled>, IDisposable
+    : IMessageHandler<RunStarted>, IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<ReviewFrameSampled>,
+      IMessageHandler<ReviewFramePose>, IDisposable
 {
     public const string ObservationsWritten = "observations_written";
     public const string ObservationsDuplicate = "observations_duplicate";
@@ -58,6 +59,13 @@ public sealed class MapWriterHandler(
 
     public Task HandleAsync(ReviewFrameSampled message, MessageContext context, CancellationToken cancellationToken) =>
         ExclusiveAsync(() => disk.WriteAsync(folders.FolderOf(message.RunId), () => KeepForReview(message), cancellationToken), cancellationToken);
+
+    public Task HandleAsync(ReviewFramePose message, MessageContext context, CancellationToken cancellationToken) =>
+        ExclusiveAsync(() => disk.WriteAsync(folders.FolderOf(message.RunId), () =>
+        {
+            ReviewSamples.SetPose(new ReviewFolder(folders.FolderOf(message.RunId)), message);
+            return Task.CompletedTask;
+        }, cancellationToken), cancellationToken);
 
     private async Task ExclusiveAsync(Func<Task> work, CancellationToken cancellationToken)
     {

@@ -35,7 +35,7 @@ public sealed class MapWriterWorkerModule(string? runFolder = null) : IWorkerMod
         services.AddSubscription(Topology.MapWriterObservationsQueue, sp =>
         {
             var handler = sp.GetRequiredService<MapWriterHandler>();
-            return new MessageDispatcher().On<RunStarted>(handler).On<TreeObservations>(handler).On<RunFused>(handler).On<ReviewFrameSampled>(handler);
+            return new MessageDispatcher().On<RunStarted>(handler).On<TreeObservations>(handler).On<RunFused>(handler).On<ReviewFrameSampled>(handler).On<ReviewFramePose>(handler);
         });
     }
 }

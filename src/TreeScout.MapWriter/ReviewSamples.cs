@@ -3,6 +3,7 @@ using OpenCvSharp;
 using TreeScout.Contracts;
 using TreeScout.Labelling;
 using TreeScout.MapWriter.Store;
+using TreeScout.Messaging;
 
 namespace TreeScout.MapWriter;
 
@@ -123,8 +124,7 @@ public static class ReviewSamples
         Uncertainty = message.Uncertainty,
         Proposals = message.Detections.Select(d => new ProposedBox(d.X, d.Y, d.W, d.H, d.Score, d.Stage)).ToList(),
         BlockId = blockId,
-        // Fusion's tractor pose at the frame's time never reaches the map writer (docs/adr/0068): none rather than a guess.
-        Pose = null,
+        // Fusion sends the tractor's pose for the frame after the frame itself (ReviewFramePose, SetPose).
         TreeIds = treeIds,
     };
 
@@ -185,6 +185,37 @@ public static class ReviewSamples
             .ToList();
 
     /// <summary>Fills in the tree ids of every kept frame from the run's observations; returns how many samples changed.</summary>
+    /// <summary>
+    /// Adds fusion's pose to the frame's sample; false (nothing to do) when the frame is not kept: not sampled, replaced by
+    /// a more uncertain frame of its window, dropped over budget or pruned. Idempotent.
+    /// </summary>
+    public static bool SetPose(ReviewFolder folder, ReviewFramePose pose)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(pose);
+        var what = $"review-frame-pose {pose.MessageId} of run {pose.RunId} (camera '{Reasons.OneLine(pose.CameraId ?? "")}', frame {pose.Sequence})";
+        if (!double.IsFinite(pose.Latitude) || Math.Abs(pose.Latitude) > 90 || !double.IsFinite(pose.Longitude) || Math.Abs(pose.Longitude) > 180
+            || !double.IsFinite(pose.HeadingDeg) || !double.IsFinite(pose.PositionSigmaM) || pose.PositionSigmaM < 0 || !Enum.IsDefined(pose.Quality))
+        {
+            throw new MalformedMessageException($"{what}: position {pose.Latitude}, {pose.Longitude}, heading {pose.HeadingDeg}, sigma {pose.PositionSigmaM}, quality {pose.Quality} is not a pose");
+        }
+        string id;
+        try
+        {
+            id = SampleId.Of(pose.CameraId!, pose.Sequence);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new MalformedMessageException($"{what}: makes no sample id: {Reasons.OneLine(ex.Message)}");
+        }
+        if (folder.Sample(id) is not { } sample)
+        {
+            return false;
+        }
+        var framePose = new FramePose(pose.Latitude, pose.Longitude, pose.HeadingDeg, pose.Quality, pose.PositionSigmaM, pose.Flag);
+        return sample.Pose != framePose && folder.UpdateSample(sample with { Pose = framePose });
+    }
+
     public static int FillTreeIds(ReviewFolder folder, IReadOnlyList<TreeFrames> frames)
     {
         var changed = 0;

@@ -177,6 +177,7 @@ public sealed class Topology
         nameof(GnssFix) => new(GnssExchange, "fix"),
         nameof(FrameDetections) => new(DetectionsExchange, "detections"),
         nameof(ReviewFrameSampled) => new(ReviewExchange, "sample"),
+        nameof(ReviewFramePose) => new(ReviewExchange, "pose"),
         nameof(TreeObservations) => new(ObservationsExchange, "observations"),
         nameof(RunFused) => new(ObservationsExchange, "run.fused"),
         nameof(MapUpdated) => new(MapsExchange, "map.updated"),
@@ -192,7 +193,7 @@ public sealed class Topology
         // Capture hears GNSS fixes for the ground speed its frame plan decimates by (docs/adr/0065).
         WorkerRole.Capture => new(role, [CaptureControlQueue], [FramesExchange, ControlExchange, StatusExchange, RunLedgerExchange]) { ListenedExchanges = [GnssExchange] },
         WorkerRole.Detection => new(role, [DetectionFramesQueue], [DetectionsExchange, ReviewExchange, StatusExchange, RunLedgerExchange]),
-        WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, StatusExchange, RunLedgerExchange]),
+        WorkerRole.Fusion => new(role, [FusionDetectionsQueue, FusionGnssQueue], [GnssExchange, ObservationsExchange, ReviewExchange, StatusExchange, RunLedgerExchange]),
         WorkerRole.MapWriter => new(role, [MapWriterObservationsQueue], [MapsExchange, StatusExchange, RunLedgerExchange]),
         // The CLI feeds recordings (frames, fixes, control) and listens to maps and status on exclusive server-named queues.
         WorkerRole.Cli => new(role, [], [ControlExchange, FramesExchange, GnssExchange, RunLedgerExchange]) { ListenedExchanges = [MapsExchange, StatusExchange] },

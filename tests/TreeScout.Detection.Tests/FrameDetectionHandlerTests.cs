@@ -132,8 +132,10 @@ public sealed class FrameDetectionHandlerTests(ITestOutputHelper output) : IAsyn
         var decimated = Frame(150, [], sensor.Cols, sensor.Rows, mountRotation: 90) with { Decimated = true };
         await _feeder.PublishAsync(decimated);
         await _feeder.PublishAsync(frame);
-        await NextAsync(decimated.MessageId);
+        var decimatedResult = await NextAsync(decimated.MessageId);
         var result = await NextAsync(frame.MessageId);
+        // Fusion sends the pose of a kept frame only.
+        Assert.Equal((true, false), (result.KeptForReview, decimatedResult.KeptForReview));
 
         // Sequence 100 is every 50th (the default); the sample was published before the detections.
         var sample = Assert.Single(_samples);

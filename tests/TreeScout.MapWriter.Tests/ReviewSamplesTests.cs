@@ -2,6 +2,7 @@ using OpenCvSharp;
 using TreeScout.Contracts;
 using TreeScout.Labelling;
 using TreeScout.MapWriter.Store;
+using TreeScout.Messaging;
 
 namespace TreeScout.MapWriter.Tests;
 
@@ -131,6 +132,38 @@ public sealed class ReviewSamplesTests : IDisposable
         Assert.Equal(0, ReviewSamples.FillTreeIds(folder, frames));
         Assert.Equal(["R01-T001", "R01-T002"], folder.Sample(Id(6))!.TreeIds);
         Assert.Empty(folder.Sample(Id(13))!.TreeIds);
+    }
+
+    private static ReviewFramePose Pose(long sequence, double latitude = 51.9, string camera = "cam-right") => new()
+    {
+        MessageId = Guid.NewGuid(),
+        RunId = "20260421-091200-noord-3-a1b2",
+        CameraId = camera,
+        Sequence = sequence,
+        Latitude = latitude,
+        Longitude = 5.6,
+        HeadingDeg = 92.5,
+        PositionSigmaM = 0.02,
+        Quality = GnssQuality.RtkFixed,
+    };
+
+    [Fact]
+    public void A_kept_frame_gets_fusions_pose_and_keeps_its_trees_while_a_frame_not_kept_is_left_alone()
+    {
+        var folder = new ReviewFolder(_run);
+        Keep(folder, Message(6, ReviewSampleReason.Uncertain, 0.5));
+        ReviewSamples.FillTreeIds(folder, [new("cam-right", 3, 8, "R01-T002")]);
+
+        Assert.True(ReviewSamples.SetPose(folder, Pose(6)));
+        Assert.False(ReviewSamples.SetPose(folder, Pose(6)));  // a redelivery changes nothing
+        Assert.False(ReviewSamples.SetPose(folder, Pose(7)));  // not kept (not sampled, replaced, dropped or pruned)
+
+        var sample = folder.Sample(Id(6))!;
+        Assert.Equal(new FramePose(51.9, 5.6, 92.5, GnssQuality.RtkFixed, 0.02, null), sample.Pose);
+        Assert.Equal(["R01-T002"], sample.TreeIds);
+        Assert.Null(folder.Sample(Id(7)));
+        Assert.Contains("is not a pose", Assert.Throws<MalformedMessageException>(() => ReviewSamples.SetPose(folder, Pose(6, latitude: 95))).Message);
+        Assert.Contains("makes no sample id", Assert.Throws<MalformedMessageException>(() => ReviewSamples.SetPose(folder, Pose(6, camera: "../x"))).Message);
     }
 
     public static TheoryData<string, string> Malformed => new()

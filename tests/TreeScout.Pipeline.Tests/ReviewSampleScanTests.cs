@@ -5,6 +5,8 @@ using OpenCvSharp;
 using TreeScout.Capture;
 using TreeScout.Cli.Scanning;
 using TreeScout.Detection;
+using TreeScout.Simulation;
+using TreeScout.Detection.Models;
 using TreeScout.Labelling;
 using TreeScout.MapWriter;
 using TreeScout.MapWriter.Exports;
@@ -51,11 +53,14 @@ public sealed class ReviewSampleScanTests(ScanFixture scan)
             Assert.All(samples.Where(s => s.Sequence / Window == window.Key && s.Reason == SampleReason.EveryNth), s => Assert.True(s.Uncertainty < uncertain.Uncertainty));
         }
 
+        // The models the scan ran: the shipped ones at the default precision.
+        var precision = new DetectionOptions().Precision;
         using var pipeline = BlossomPipeline.Open(new DetectionOptions
         {
-            DetectorCard = Path.Combine(RepoPaths.Models, "blossom-detector.json"),
-            StageCard = Path.Combine(RepoPaths.Models, "bbch-stage.json"),
+            DetectorCard = Path.Combine(RepoPaths.Models, Path.GetFileName(ModelPrecision.ShippedCard("blossom-detector", precision))),
+            StageCard = Path.Combine(RepoPaths.Models, Path.GetFileName(ModelPrecision.ShippedCard("bbch-stage", precision))),
         });
+        var truth = GroundTruth.Load(Path.Combine(scan.Recording, "truth.json"));
         using var store = RunStore.OpenReadOnly(Path.Combine(outDirectory, RunFolder.StoreFileName));
         var treeFrames = store.ReadTreeFrames();
         var block = store.ReadMetadata()[RunMetadataKeys.Block];
@@ -75,7 +80,15 @@ public sealed class ReviewSampleScanTests(ScanFixture scan)
                 Assert.Equal(d.Stage, p.Stage);
             }
             Assert.Equal(ReviewSamples.TreesIn(treeFrames, sample.CameraId, sample.Sequence), sample.TreeIds);
-            Assert.Null(sample.Pose);
+            // Fusion's pose of the antenna at the frame's time: within RTK's error of the true one, heading along the row.
+            var pose = Assert.IsType<FramePose>(sample.Pose);
+            var truePose = truth.Frames.Single(f => f.CameraId == sample.CameraId && f.Sequence == sample.Sequence).Camera;
+            var northM = (pose.Latitude - truePose.AntennaLatitude) * 111_320;
+            var eastM = (pose.Longitude - truePose.AntennaLongitude) * 111_320 * Math.Cos(truePose.AntennaLatitude * Math.PI / 180);
+            Assert.InRange(Math.Sqrt(northM * northM + eastM * eastM), 0, 0.25);
+            Assert.InRange(Math.Abs((pose.HeadingDeg!.Value - truePose.VehicleHeadingDeg + 540) % 360 - 180), 0, 5);
+            Assert.Equal(TreeScout.Contracts.GnssQuality.RtkFixed, pose.Quality);
+            Assert.InRange(pose.PositionSigmaM!.Value, 0.001, 0.25);
         }
         Assert.Contains(samples, s => s.TreeIds.Count > 0);
 

@@ -221,6 +221,10 @@ public sealed class RunFusion
                     Progress.FramesFused++;
                     count("frames_fused", 1);
                 }
+                if (entry.Frame.KeptForReview)
+                {
+                    await publisher.PublishAsync(ReviewPose(entry.Frame, pose), cancellationToken);
+                }
                 var far = lane.Tracker.FarDetections;
                 var detections = Upright(entry.Frame, lane.Tracker.Camera.Mounting);
                 CheckPlanFits(pose, detections.Count, count);
@@ -470,6 +474,25 @@ public sealed class RunFusion
     }
 
     /// <summary>Counts a frame that sees canopy far from every row of the plan (the plan does not fit this block).</summary>
+    /// <summary>The pose of a frame detection kept for review, for its review sample; the id derived from the frame's, so a replay re-sends the same one.</summary>
+    private ReviewFramePose ReviewPose(FrameDetections frame, in Pose pose)
+    {
+        var (latitude, longitude) = _trajectory.Projection!.ToWgs84(pose.Easting, pose.Northing);
+        return new ReviewFramePose
+        {
+            MessageId = MessageIds.Derive(frame.FrameMessageId, "review-pose"),
+            RunId = frame.RunId,
+            CameraId = frame.CameraId,
+            Sequence = frame.Sequence,
+            Latitude = latitude,
+            Longitude = longitude,
+            HeadingDeg = (pose.HeadingRad * 180 / Math.PI % 360 + 360) % 360,
+            PositionSigmaM = pose.PositionSigmaM,
+            Quality = pose.Quality,
+            Flag = pose.Flag,
+        };
+    }
+
     private void CheckPlanFits(in Pose pose, int detections, Action<string, long> count)
     {
         if (Rows is not PlanRowMap plan || detections < InferredRowMap.MinCanopyDetections)
