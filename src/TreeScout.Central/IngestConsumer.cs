@@ -2,7 +2,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using TreeScout.Contracts;
 using TreeScout.Hosting;
 using TreeScout.Messaging;
@@ -128,7 +127,7 @@ public sealed class IngestConsumer : BackgroundService, IHealthCheck, IMessageHa
                 _metrics.Committed(outcome, context.PublishedAt, _clock.GetUtcNow());
                 return;
             }
-            catch (Exception ex) when (IsDatabaseUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (SeasonStoreReadiness.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
             {
                 // Held, not returned: the delivery count stays, and the deliveries behind it wait (one handler at a time).
                 _metrics.DatabaseUnavailable();
@@ -138,7 +137,4 @@ public sealed class IngestConsumer : BackgroundService, IHealthCheck, IMessageHa
             }
         }
     }
-
-    // Npgsql's own judgement: connection failures, server shutting down or out of resources, deadlocks.
-    internal static bool IsDatabaseUnavailable(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
 }

@@ -28,7 +28,7 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
     public Task Migrated => _migrated.Task;
 
     /// <summary>Creates or completes the schema (<see cref="SeasonSchema.MigrateAsync"/>), waiting out PostgreSQL being unreachable.</summary>
-    public Task MigrateAsync(CancellationToken cancellationToken) => UntilAsync(() => SeasonSchema.MigrateAsync(db, cancellationToken), IngestConsumer.IsDatabaseUnavailable, cancellationToken);
+    public Task MigrateAsync(CancellationToken cancellationToken) => UntilAsync(() => SeasonSchema.MigrateAsync(db, cancellationToken), IsUnavailable, cancellationToken);
 
     /// <summary>
     /// For a reader that may not write (the central console): waits, writing nothing, until the schema the ingest worker
@@ -39,11 +39,11 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
     {
         _pending = $"waiting for the season store's schema at {_target} (the central ingest worker creates it)";
         return UntilAsync(() => SeasonSchema.CheckAsync(db, cancellationToken),
-            ex => IngestConsumer.IsDatabaseUnavailable(ex) || ex is SeasonSchemaMissingException or PostgresException, cancellationToken);
+            ex => IsUnavailable(ex) || ex is SeasonSchemaMissingException or PostgresException, cancellationToken);
     }
 
     /// <summary>PostgreSQL unreachable, or no answer in time: waited out, never a crash.</summary>
-    public static bool IsUnavailable(Exception ex) => IngestConsumer.IsDatabaseUnavailable(ex);
+    public static bool IsUnavailable(Exception ex) => IsUnavailable(ex);
 
     private async Task UntilAsync(Func<Task> attempt, Func<Exception, bool> waitOut, CancellationToken cancellationToken)
     {
@@ -83,7 +83,7 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
             {
                 Unreachable($"no answer within {ProbeTimeout.TotalSeconds:0} s");
             }
-            catch (Exception ex) when (IngestConsumer.IsDatabaseUnavailable(ex))
+            catch (Exception ex) when (IsUnavailable(ex))
             {
                 Unreachable(ex.GetBaseException().Message);
             }

@@ -40,8 +40,6 @@ public sealed class ReviewForbiddenException(string message) : Exception(message
 /// </summary>
 public sealed class RunReview(RunCatalog catalog, TimeProvider time, ConsoleRunControl runControl)
 {
-    private readonly Lock _saving = new();
-
     /// <summary>The run's review folder; refused in central mode, where runs have no folder: frames never leave the tractor unless exported.</summary>
     public ReviewFolder Folder(string runId)
     {
@@ -118,12 +116,8 @@ public sealed class RunReview(RunCatalog catalog, TimeProvider time, ConsoleRunC
         LabelSave outcome;
         try
         {
-            // One save at a time in this console: the folder's lock file refuses a second saver instead of waiting, and
-            // two reviewers pressing Save together must get a conflict, not an error.
-            lock (_saving)
-            {
-                outcome = folder.SaveLabels(sampleId, status, boxes, reviewer, request.BaseRevision, request.Overwrite, time.GetUtcNow());
-            }
+            // Two reviewers pressing Save together: the folder's lock makes the second wait and get a conflict.
+            outcome = folder.SaveLabels(sampleId, status, boxes, reviewer, request.BaseRevision, request.Overwrite, time.GetUtcNow());
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -180,7 +180,7 @@ public sealed class ReviewFolder
     /// Saves a reviewer's labels for a frame, checked against the frame, unless someone saved since
     /// <paramref name="baseRevision"/> (0: the saver saw the frame unreviewed): then nothing is stored and the other
     /// labels come back, unless <paramref name="overwrite"/>, which stores these and records the revision overwritten.
-    /// Saves of one frame are serialised across processes by a lock file.
+    /// Saves of one frame are serialised, across threads and processes, by a lock file.
     /// </summary>
     public LabelSave SaveLabels(string sampleId, ReviewStatus status, IReadOnlyList<LabelledBox> boxes, string reviewer,
         int baseRevision, bool overwrite, DateTimeOffset savedAtUtc)
@@ -190,8 +190,7 @@ public sealed class ReviewFolder
         var sample = Sample(sampleId) ?? throw new ReviewFileException($"no sample '{sampleId}' in {SamplesPath}");
         Validate(sample, status, boxes);
         Directory.CreateDirectory(LabelsPath);
-        using var saveLock = new FileStream(System.IO.Path.Combine(LabelsPath, sampleId + ".lock"), FileMode.OpenOrCreate,
-            FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        using var saveLock = SaveLock(sampleId);
         var current = Labels(sampleId);
         var currentRevision = current?.Revision ?? 0;
         if (current is not null && baseRevision != currentRevision && !overwrite)
@@ -210,6 +209,26 @@ public sealed class ReviewFolder
         AppendDurably(HistoryPath(sampleId), JsonSerializer.SerializeToUtf8Bytes(labels, LabellingJson.Compact.FrameLabels));
         WriteDurably(LabelsJsonPath(sampleId), JsonSerializer.SerializeToUtf8Bytes(labels, LabellingJsonContext.Default.FrameLabels));
         return new LabelSave.Saved(labels);
+    }
+
+    /// <summary>
+    /// The frame's lock file, held exclusively (an advisory lock on Linux, so across processes too): a second saver waits
+    /// for the first, then sees its revision and gets a conflict. Gives up after ~5 s (a stuck holder) with the IOException.
+    /// </summary>
+    private FileStream SaveLock(string sampleId)
+    {
+        var path = System.IO.Path.Combine(LabelsPath, sampleId + ".lock");
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            }
+            catch (IOException) when (attempt < 200 && Directory.Exists(LabelsPath))
+            {
+                Thread.Sleep(25);
+            }
+        }
     }
 
     public ReviewProgress Progress()

@@ -61,11 +61,15 @@ public sealed class MapWriterHandler(
         ExclusiveAsync(() => disk.WriteAsync(folders.FolderOf(message.RunId), () => KeepForReview(message), cancellationToken), cancellationToken);
 
     public Task HandleAsync(ReviewFramePose message, MessageContext context, CancellationToken cancellationToken) =>
-        ExclusiveAsync(() => disk.WriteAsync(folders.FolderOf(message.RunId), () =>
+        ExclusiveAsync(() =>
         {
-            ReviewSamples.SetPose(new ReviewFolder(folders.FolderOf(message.RunId)), message);
-            return Task.CompletedTask;
-        }, cancellationToken), cancellationToken);
+            var folder = folders.FolderOf(message.RunId);
+            return disk.WriteAsync(folder, () =>
+            {
+                ReviewSamples.SetPose(new ReviewFolder(folder), message);
+                return Task.CompletedTask;
+            }, cancellationToken);
+        }, cancellationToken);
 
     private async Task ExclusiveAsync(Func<Task> work, CancellationToken cancellationToken)
     {

@@ -184,7 +184,6 @@ public static class ReviewSamples
             .Order(StringComparer.Ordinal)
             .ToList();
 
-    /// <summary>Fills in the tree ids of every kept frame from the run's observations; returns how many samples changed.</summary>
     /// <summary>
     /// Adds fusion's pose to the frame's sample; false (nothing to do) when the frame is not kept: not sampled, replaced by
     /// a more uncertain frame of its window, dropped over budget or pruned. Idempotent.
@@ -216,6 +215,7 @@ public static class ReviewSamples
         return sample.Pose != framePose && folder.UpdateSample(sample with { Pose = framePose });
     }
 
+    /// <summary>Fills in the tree ids of every kept frame from the run's observations; returns how many samples changed.</summary>
     public static int FillTreeIds(ReviewFolder folder, IReadOnlyList<TreeFrames> frames)
     {
         var changed = 0;

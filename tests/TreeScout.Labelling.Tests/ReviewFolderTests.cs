@@ -79,6 +79,30 @@ public sealed class ReviewFolderTests : IDisposable
         Assert.Equal(new ReviewProgress(1, 0, 1, folder.DiskBytes()), folder.Progress());
     }
 
+    [Fact]
+    public async Task A_save_waits_for_another_saver_of_the_frame_and_then_sees_its_labels()
+    {
+        var folder = new ReviewFolder(_run);
+        folder.AddSample(Sample(6), Jpeg);
+        var box = new[] { new LabelledBox(10, 20, 40, 30, BbchStage.Bbch65, BoxOrigin.Accepted, 0) };
+        Task<LabelSave> ben;
+        Directory.CreateDirectory(folder.LabelsPath);
+        // Another saver (a second console request, another process) holds the frame's lock and saves meanwhile.
+        using (new FileStream(Path.Combine(folder.LabelsPath, "left-00000006.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            ben = Task.Run(() => new ReviewFolder(_run).SaveLabels("left-00000006", ReviewStatus.Labelled, box, "ben", 0, false, T0));
+            await Task.Delay(300);
+            Assert.False(ben.IsCompleted);
+        }
+        var anna = folder.SaveLabels("left-00000006", ReviewStatus.Skipped, [], "anna", 0, false, T0);
+
+        // Whoever got the lock first saved; the other was based on revision 0 and gets a conflict, not an error.
+        var outcomes = new[] { await ben, anna };
+        var saved = Assert.Single(outcomes.OfType<LabelSave.Saved>());
+        Assert.Equal(saved.Labels.Reviewer, Assert.Single(outcomes.OfType<LabelSave.Conflict>()).Current.Reviewer);
+        Assert.Single(folder.History("left-00000006"));
+    }
+
     [Theory]
     [InlineData(600, 20, 60, 30, BoxOrigin.Added, null, "outside the 640x480 frame")]
     [InlineData(10, 20, 0, 30, BoxOrigin.Added, null, "at least 1 pixel")]
