@@ -221,13 +221,13 @@ public static class DatasetExport
         {
             return (null, $"image missing ({image})");
         }
-        if (JpegHeader.Size(File.ReadAllBytes(image)) is not { } size)
+        if (JpegSize.HeaderProblem(File.ReadAllBytes(image), out var width, out var height) is { } header)
         {
-            return (null, $"image is not a readable JPEG ({image})");
+            return (null, $"image is not a readable JPEG: {header} ({image})");
         }
-        if (size != (sample.Width, sample.Height))
+        if ((width, height) != (sample.Width, sample.Height))
         {
-            return (null, $"image is {size.Width}x{size.Height} but the sample says {sample.Width}x{sample.Height}");
+            return (null, $"image is {width}x{height} but the sample says {sample.Width}x{sample.Height}");
         }
         var boxes = labels.Boxes.Select(b =>
         {

@@ -71,7 +71,7 @@ public sealed class DatasetExportTests : IDisposable
                 ("left-00000006", "image is 320x240 but the sample says 640x480"),
                 ("left-00000007", "box 1: (600,20 60x30) is outside the 640x480 frame"),
                 ("left-00000008", "box 1: unknown BBCH stage 60"),
-                ("left-00000009", "image is not a readable JPEG"),
+                ("left-00000009", "image is not a readable JPEG: not a JPEG image (no start-of-image marker)"),
             ],
             report.Problems.Select(p => (p.SampleId!, p.Reason.Split(" (/")[0])));
 
