@@ -42,8 +42,11 @@ public sealed class SeasonStoreReadiness(NpgsqlDataSource db, TimeProvider clock
             ex => IsUnavailable(ex) || ex is SeasonSchemaMissingException or PostgresException, cancellationToken);
     }
 
-    /// <summary>PostgreSQL unreachable, or no answer in time: waited out, never a crash.</summary>
-    public static bool IsUnavailable(Exception ex) => IsUnavailable(ex);
+    /// <summary>
+    /// PostgreSQL unreachable, or no answer in time: waited out, never a crash. Npgsql's own judgement: connection
+    /// failures, server shutting down or out of resources, deadlocks.
+    /// </summary>
+    public static bool IsUnavailable(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
 
     private async Task UntilAsync(Func<Task> attempt, Func<Exception, bool> waitOut, CancellationToken cancellationToken)
     {
