@@ -205,11 +205,12 @@ public sealed class TractorSite : IAsyncDisposable
     /// <summary>The uplink shovel's state as `rabbitmqctl shovel_status` reports it (running, starting, terminated).</summary>
     public async Task<string> ShovelStateAsync()
     {
-        // Columns by their header: their order differs between RabbitMQ versions.
-        var rows = (await Node.Ctl(["shovel_status"])).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
-        var header = rows[0].ToList();
-        var (name, vhost, state) = (header.IndexOf("name"), header.IndexOf("vhost"), header.IndexOf("state"));
-        return rows.Skip(1).FirstOrDefault(c => c[name] == RabbitMqDefinitions.UplinkShovelName && c[vhost] == Vhost)?[state] ?? "absent";
+        // JSON, not the table: the table's header follows the first shovel's fields, and another test's shovel that is
+        // starting or terminated (a termination reason spans lines) shifts the columns of every row after it.
+        var shovels = System.Text.Json.JsonDocument.Parse(await Node.Ctl(["shovel_status", "--formatter", "json"])).RootElement;
+        return shovels.EnumerateArray()
+            .Where(s => s.GetProperty("name").GetString() == RabbitMqDefinitions.UplinkShovelName && s.GetProperty("vhost").GetString() == Vhost)
+            .Select(s => s.GetProperty("state").GetString()!).FirstOrDefault() ?? "absent";
     }
 
     public async ValueTask DisposeAsync()
