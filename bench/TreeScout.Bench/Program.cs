@@ -15,7 +15,7 @@ using TreeScout.Messaging;
 
 // dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM] [--review]|evaluate [--score T]|sweep TRUTH.json] [--detector CARD] [--stage CARD] [--threads N] [--rounds N] [--write-card]
 // dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--row-spacing 3.5] [--speed-kmh 10] [--fps 10] [--seed 23001]
-//     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6] [--precision fp32|int8]
+//     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6] [--precision fp32|int8] [--transport embedded,rabbitmq]
 // dotnet run -c Release --project bench/TreeScout.Bench -- precision [--detectors A.json,B.json] [--stages A.json,B.json] [--rounds N] [--stage-batch 32] [--write-card]
 // dotnet run -c Release --project bench/TreeScout.Bench -- calibrate-int8 --card CARD.json --graph AUGMENTED.onnx --images LIST.txt --out STATS.json
 // Run from the repository root (models/, samples/, ../shared).

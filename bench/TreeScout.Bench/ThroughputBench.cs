@@ -7,6 +7,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using TreeScout.Capture;
+using TreeScout.Cli.RunControl;
 using TreeScout.Cli.Scanning;
 using TreeScout.Contracts;
 using TreeScout.Detection;
@@ -17,16 +18,19 @@ using TreeScout.Orchard;
 using TreeScout.Messaging;
 using TreeScout.Simulation;
 using TreeScout.Simulation.Scoring;
+using TreeScout.Tests;
 
 namespace TreeScout.Bench;
 
 /// <summary>
-/// `throughput`: a simulated two-camera drive (both sides of the row, 1 m tree spacing) through the embedded pipeline,
-/// once per frame-plan variant (full-rate, decimated, canopy-band, both; docs/adr/0065), each twice side by side: at its
-/// recorded timing — what a tractor does, frames shed when the pipeline falls behind — and at max rate (as fast as the
-/// pipeline goes), each scored against the truth. Prints a table and, last, one JSON line: the reported variant's
-/// numbers (`--report`, default the last one), and every variant's. A variant's capacity in trees per hour is its
-/// max-rate run's; real time means that capacity covers the drive and the recorded-timing run shed nothing.
+/// `throughput`: a simulated two-camera drive (both sides of the row, 1 m tree spacing) through the pipeline, once per
+/// frame-plan variant (full-rate, decimated, canopy-band, both; docs/adr/0065) and transport — embedded (the workers'
+/// modules in this process on the in-memory broker) and rabbitmq (each worker its own process on a fresh virtual host
+/// of the local broker, as on the tractor) — each twice side by side: at its recorded timing — what a tractor does,
+/// frames shed when the pipeline falls behind — and at max rate (as fast as the pipeline goes), each scored against the
+/// truth. Prints a table and, last, one JSON line: the reported variant's numbers (`--report`, default the last one; over
+/// RabbitMQ when that ran), and every run's. A run's capacity in trees per hour is its max-rate run's; real time means
+/// that capacity covers the drive and the recorded-timing run shed nothing.
 /// </summary>
 internal static class ThroughputBench
 {
@@ -39,6 +43,11 @@ internal static class ThroughputBench
         ["both"] = (true, true),
     };
 
+    private static readonly string[] Transports = ["embedded", "rabbitmq"];
+
+    /// <summary>The worker processes of a run over RabbitMQ, as the tractor runs them (capture is this process: it feeds the recording).</summary>
+    private static readonly string[] WorkerProjects = ["TreeScout.Detection", "TreeScout.Fusion", "TreeScout.MapWriter"];
+
     public static async Task<int> RunAsync(string[] args)
     {
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -48,6 +57,24 @@ internal static class ThroughputBench
         {
             Console.Error.WriteLine($"--variants: unknown variant '{unknown}' (known: {string.Join(", ", Variants.Keys)})");
             return 2;
+        }
+        var transports = (Value("--transport") ?? string.Join(',', Transports)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (transports.Length == 0 || transports.FirstOrDefault(t => !Transports.Contains(t)) is not null)
+        {
+            Console.Error.WriteLine($"--transport: expected {string.Join(", ", Transports)} or both, comma-separated");
+            return 2;
+        }
+        if (transports.Contains("rabbitmq"))
+        {
+            try
+            {
+                TestBroker.EnsureReachable();
+            }
+            catch (InvalidOperationException ex)
+            {
+                Console.Error.WriteLine($"--transport rabbitmq: {ex.Message} Or measure embedded only: --transport embedded");
+                return 2;
+            }
         }
         // --precision fp32|int8: the shipped models the detection worker runs (docs/adr/0067); default its default.
         var precision = Value("--precision") ?? new DetectionOptions().Precision;
@@ -92,51 +119,77 @@ internal static class ThroughputBench
         foreach (var variant in variants)
         {
             var (decimate, band) = Variants[variant];
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            var settings = new Dictionary<string, string?>
             {
                 [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.Decimate)}"] = decimate.ToString(),
                 [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.CanopyBand)}"] = band.ToString(),
                 [$"{FramePlanOptions.Section}:{nameof(FramePlanOptions.SightingsPerCluster)}"] = sightings,
                 [$"{DetectionOptions.Section}:{nameof(DetectionOptions.Precision)}"] = precision,
-            }).Build();
-            Console.Error.WriteLine($"{variant}: recorded timing, {frameCount} frames over {driveS:F0} s");
-            var recorded = await ScanAsync(recording, Path.Combine(root, variant, "recorded"), ReplayPace.Recorded, configuration, loggerFactory);
-            Console.Error.WriteLine($"{variant}: max rate");
-            var maxRate = await ScanAsync(recording, Path.Combine(root, variant, "max-rate"), ReplayPace.AsFastAsAccepted, configuration, loggerFactory);
-            results.Add(new VariantResult(
-                variant, recorded, maxRate,
-                Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(root, variant, "recorded", RunResult.StoreFile))),
-                Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(root, variant, "max-rate", RunResult.StoreFile))),
-                trees / maxRate.Elapsed.TotalHours));
+            };
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+            foreach (var transport in transports)
+            {
+                Func<string, ReplayPace, Task<Timed>> scan = transport == "embedded"
+                    ? (outDirectory, pace) => ScanEmbeddedAsync(recording, outDirectory, pace, configuration, loggerFactory)
+                    : (outDirectory, pace) => ScanOnRabbitMqAsync(recording, outDirectory, pace, configuration, settings, loggerFactory);
+                var folder = Path.Combine(root, variant, transport);
+                Console.Error.WriteLine($"{variant}, {transport}: recorded timing, {frameCount} frames over {driveS:F0} s");
+                var recorded = await scan(Path.Combine(folder, "recorded"), ReplayPace.Recorded);
+                Console.Error.WriteLine($"{variant}, {transport}: max rate");
+                var maxRate = await scan(Path.Combine(folder, "max-rate"), ReplayPace.AsFastAsAccepted);
+                results.Add(new VariantResult(
+                    variant, transport, trees, recorded, maxRate,
+                    Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(folder, "recorded", RunResult.StoreFile))),
+                    Scorer.Compute(truth, RunResult.ReadStore(Path.Combine(folder, "max-rate", RunResult.StoreFile))),
+                    trees / maxRate.Elapsed.TotalHours));
+            }
         }
-        var rssMiB = PeakRssMiB();
+        // The embedded runs' workers share this process: its peak is theirs together (the simulation and scoring included).
+        var embeddedRss = new Dictionary<string, long> { ["embedded"] = PeakRssMiB("self") };
 
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
         Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, {precision} models, load average {load}");
-        Console.WriteLine($"{"",-28}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"attribution",12}{"recall",8}{"count MAPE",11}");
+        Console.WriteLine($"{"",-38}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"CPU s",7}{"CPU-bound trees/h",18}{"attribution",12}{"recall",8}{"count MAPE",11}{"stage",7}");
         foreach (var r in results)
         {
             foreach (var (pace, run, score) in new[] { ("recorded timing", r.Recorded, r.RecordedScore), ("max rate", r.MaxRate, r.MaxRateScore) })
             {
                 var f = run.Result.Frames;
-                Console.WriteLine($"{r.Variant + ", " + pace,-28}{f.FramesPublished,7}{f.FramesPublished - f.FramesDecimated,9}{f.FramesDecimated,10}{f.FramesShed,6}{run.Elapsed.TotalSeconds,10:F1}{trees / run.Elapsed.TotalHours,9:F0}" +
+                Console.WriteLine($"{r.Variant + ", " + r.Transport + ", " + pace,-38}{f.FramesPublished,7}{f.FramesPublished - f.FramesDecimated,9}{f.FramesDecimated,10}{f.FramesShed,6}{run.Elapsed.TotalSeconds,10:F1}{trees / run.Elapsed.TotalHours,9:F0}" +
                     (pace == "max rate" ? $"{"—",8}{"—",8}" : $"{run.Latency.P50,8:F2}{run.Latency.P99,8:F2}") +
-                    $"{score.Clusters.AttributionShare,12:P1}{score.Clusters.Recall,8:P1}{score.Trees.CountMapePercent,10:F1}%");
+                    $"{run.CpuS,7:F1}{trees / (run.CpuS / Environment.ProcessorCount / 3600),18:F0}" +
+                    $"{score.Clusters.AttributionShare,12:P1}{score.Clusters.Recall,8:P1}{score.Trees.CountMapePercent,10:F1}%{score.Stages.Accuracy,7:P0}");
             }
         }
-        Console.WriteLine("inferred = frames the detector ran on; frame->map latency: from a cluster's last frame being captured to the map update that has it (the map writer announces updates every MapWriter:LiveUpdateInterval); trees/h = trees / elapsed");
-        var reported = results.Single(r => r.Variant == report);
-        var json = Json(reported, driven, rssMiB);
+        foreach (var r in results.Where(r => r.Transport == "rabbitmq"))
+        {
+            Console.WriteLine($"{r.Variant}, rabbitmq: peak RSS by worker process (MiB) {string.Join(", ", r.RssMiBByWorker.Select(w => $"{w.Key} {w.Value}"))}; " +
+                $"CPU s at recorded timing {string.Join(", ", r.Recorded.CpuSByWorker.Select(w => $"{w.Key} {w.Value}"))}, at max rate {string.Join(", ", r.MaxRate.CpuSByWorker.Select(w => $"{w.Key} {w.Value}"))}");
+        }
+        if (transports.Contains("embedded"))
+        {
+            Console.WriteLine($"embedded: peak RSS of this process (every embedded run, the simulation and the scoring) {embeddedRss["embedded"]} MiB");
+        }
+        Console.WriteLine($"inferred = frames the detector ran on; frame->map latency: from a cluster's last frame being captured to the map update that has it (the map writer announces updates every MapWriter:LiveUpdateInterval); trees/h = trees / elapsed; CPU s = the pipeline's CPU time (workers and feeder, not the broker); CPU-bound trees/h = what that CPU time allows on this machine's {Environment.ProcessorCount} cores with nothing else running (an upper bound); stage = matched clusters whose BBCH stage is right");
+        var reported = results.Where(r => r.Variant == report).OrderBy(r => r.Transport == "rabbitmq" ? 0 : 1).First();
+        var json = Json(reported, driven, reported.Transport == "rabbitmq" ? reported.RssMiBByWorker : embeddedRss);
         json["variant"] = reported.Variant;
-        json["variants"] = new JsonObject(results.Select(r => KeyValuePair.Create(r.Variant, (JsonNode?)Json(r, driven, rssMiB: null))));
+        json["transport"] = reported.Transport;
+        json["variants"] = new JsonObject(results.GroupBy(r => r.Variant).Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonObject(
+            g.Select(r => KeyValuePair.Create(r.Transport, (JsonNode?)Json(r, driven, r.Transport == "rabbitmq" ? r.RssMiBByWorker : null)))))));
         Console.WriteLine(json.ToJsonString());
         return 0;
     }
 
-    private sealed record VariantResult(string Variant, Timed Recorded, Timed MaxRate, Score RecordedScore, Score MaxRateScore, double TreesPerHour);
+    private sealed record VariantResult(string Variant, string Transport, int Trees, Timed Recorded, Timed MaxRate, Score RecordedScore, Score MaxRateScore, double TreesPerHour)
+    {
+        /// <summary>Each worker process's peak RSS over both runs (rabbitmq only).</summary>
+        public IReadOnlyDictionary<string, long> RssMiBByWorker { get; } = Recorded.RssMiBByWorker.Keys
+            .ToDictionary(k => k, k => Math.Max(Recorded.RssMiBByWorker[k], MaxRate.RssMiBByWorker.GetValueOrDefault(k)));
+    }
 
     /// <summary>The issue's JSON shape for one variant: recorded-timing numbers, the max-rate run's capacity and accuracy.</summary>
-    private static JsonObject Json(VariantResult r, double driven, long? rssMiB)
+    private static JsonObject Json(VariantResult r, double driven, IReadOnlyDictionary<string, long>? rssMiB)
     {
         var frames = r.Recorded.Result.Frames;
         var json = new JsonObject
@@ -151,36 +204,122 @@ internal static class ThroughputBench
             ["attribution"] = Math.Round(r.RecordedScore.Clusters.AttributionShare, 4),
             ["recall"] = Math.Round(r.RecordedScore.Clusters.Recall, 4),
             ["countMape"] = r.RecordedScore.Trees.CountMapePercent is { } mape ? Math.Round(mape, 1) : null,
+            ["stageAccuracy"] = r.RecordedScore.Stages.Accuracy is { } stage ? Math.Round(stage, 4) : null,
             ["maxRate"] = new JsonObject
             {
                 ["elapsedS"] = Math.Round(r.MaxRate.Elapsed.TotalSeconds, 1),
                 ["framesDecimated"] = r.MaxRate.Result.Frames.FramesDecimated,
                 ["attribution"] = Math.Round(r.MaxRateScore.Clusters.AttributionShare, 4),
                 ["countMape"] = r.MaxRateScore.Trees.CountMapePercent is { } m ? Math.Round(m, 1) : null,
+                ["cpuS"] = Math.Round(r.MaxRate.CpuS, 1),
+                ["cpuBoundTreesPerHour"] = Math.Round(r.Trees / (r.MaxRate.CpuS / Environment.ProcessorCount / 3600)),
             },
         };
-        if (rssMiB is { } rss)
+        if (r.MaxRate.CpuSByWorker.Count > 0)
         {
-            json["rssMiBByWorker"] = new JsonObject { ["embedded"] = rss };
+            json["maxRate"]!["cpuSByWorker"] = new JsonObject(r.MaxRate.CpuSByWorker.Select(w => KeyValuePair.Create(w.Key, (JsonNode?)w.Value)));
+        }
+        if (rssMiB is not null)
+        {
+            json["rssMiBByWorker"] = new JsonObject(rssMiB.Select(w => KeyValuePair.Create(w.Key, (JsonNode?)w.Value)));
         }
         return json;
     }
 
-    private sealed record Timed(ScanResult Result, TimeSpan Elapsed, (double P50, double P99) Latency);
-
-    /// <summary>The embedded workers (detection, fusion, map writer) fed through a bus that notes when each frame went out and each map update came.</summary>
-    private static async Task<Timed> ScanAsync(string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, ILoggerFactory loggerFactory)
+    /// <param name="CpuSByWorker">Each worker process's CPU time (user + system) over the run: with the elapsed time it says whether a worker was busy or waiting.</param>
+    private sealed record Timed(ScanResult Result, TimeSpan Elapsed, (double P50, double P99) Latency, IReadOnlyDictionary<string, long> RssMiBByWorker, IReadOnlyDictionary<string, double> CpuSByWorker)
     {
-        if (Directory.Exists(outDirectory))
-        {
-            SqliteConnection.ClearAllPools();
-            Directory.Delete(outDirectory, recursive: true);
-        }
-        Directory.CreateDirectory(outDirectory);
+        /// <summary>CPU time of the whole pipeline (the broker's excluded): what the run costs whatever else loads the machine.</summary>
+        public double CpuS => CpuSByWorker.Values.Sum();
+    }
+
+    /// <summary>The embedded workers (detection, fusion, map writer) in this process.</summary>
+    private static async Task<Timed> ScanEmbeddedAsync(string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, ILoggerFactory loggerFactory)
+    {
+        Clear(outDirectory);
         await using var workers = await EmbeddedWorkers.StartAsync(
             [new DetectionWorkerModule(), new FusionWorkerModule(), new MapWriterWorkerModule(outDirectory)], configuration, loggerFactory, CancellationToken.None);
         await using var feeder = workers.Connect("throughput", loggerFactory);
         await feeder.StartAsync(CancellationToken.None);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var (result, elapsed, latency) = await FeedAsync(feeder, recording, outDirectory, pace, configuration, loggerFactory);
+        return new Timed(result, elapsed, latency, new Dictionary<string, long>(), new Dictionary<string, double> { ["embedded"] = CpuSecondsSince(cpu) });
+    }
+
+    /// <summary>
+    /// Detection, fusion and the map writer each as its own process (their Release builds under src/, which `dotnet run
+    /// -c Release` of this project builds) on a fresh virtual host of the local broker, the run fed from this process
+    /// over RabbitMQ; the writer's run folder is copied to <paramref name="outDirectory"/>. Each worker's peak RSS is read
+    /// from /proc before it is stopped.
+    /// </summary>
+    private static async Task<Timed> ScanOnRabbitMqAsync(string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, IReadOnlyDictionary<string, string?> settings, ILoggerFactory loggerFactory)
+    {
+        Clear(outDirectory);
+        var storeRoot = outDirectory + "-writer";
+        Clear(storeRoot);
+        await using var vhost = await TestBroker.CreateVhostAsync("throughput");
+        var workers = new List<(string Name, WorkerProcess Process)>();
+        try
+        {
+            foreach (var project in WorkerProjects)
+            {
+                var port = WorkerProcess.FreePort();
+                var environment = settings.Where(s => s.Value is not null).ToDictionary(s => "TREESCOUT__" + s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
+                environment["TREESCOUT__Broker__Uri"] = vhost.Uri.ToString();
+                environment["TREESCOUT__Health__BindAddress"] = "127.0.0.1";
+                environment["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture);
+                environment["TREESCOUT__Logging__Format"] = "text";
+                environment["TREESCOUT__MapWriter__StoreRoot"] = storeRoot;
+                var name = project["TreeScout.".Length..];
+                workers.Add((char.ToLowerInvariant(name[0]) + name[1..], await WorkerProcess.StartReadyAsync(
+                    WorkerProcess.ProjectDll("src", project), environment, port, TimeSpan.FromSeconds(90))));
+            }
+            await using var session = await BrokerSession.ConnectAsync(vhost.Uri.ToString(), TimeSpan.FromSeconds(30), TextWriter.Null, CancellationToken.None);
+            // CPU from here on: a worker's start (JIT, loading the models) is not the run's.
+            var started = workers.ToDictionary(w => w.Name, w => CpuTime(w.Process.Id));
+            var feederCpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var (result, elapsed, latency) = await FeedAsync(session.Bus, recording, outDirectory, pace, configuration, loggerFactory);
+            var rss = workers.ToDictionary(w => w.Name, w => PeakRssMiB(w.Process.Id.ToString(CultureInfo.InvariantCulture)));
+            var cpu = workers.ToDictionary(w => w.Name, w => Math.Round((CpuTime(w.Process.Id) - started[w.Name]).TotalSeconds, 1));
+            // The feeder stands in for the capture worker: it reads the recording's JPEGs and publishes them.
+            cpu["feeder"] = CpuSecondsSince(feederCpu);
+            return new Timed(result, elapsed, latency, rss, cpu);
+        }
+        catch (Exception ex) when (workers.FirstOrDefault(w => w.Process.HasExited) is { Process: { } exited } failed)
+        {
+            throw new InvalidOperationException($"the {failed.Name} worker exited during the run; its last output:\n{string.Join('\n', exited.Lines.TakeLast(30))}", ex);
+        }
+        finally
+        {
+            foreach (var (_, process) in workers)
+            {
+                await process.DisposeAsync();
+            }
+        }
+    }
+
+    private static TimeSpan CpuTime(int pid)
+    {
+        using var process = Process.GetProcessById(pid);
+        return process.TotalProcessorTime;
+    }
+
+    private static double CpuSecondsSince(TimeSpan start) => Math.Round((Process.GetCurrentProcess().TotalProcessorTime - start).TotalSeconds, 1);
+
+    private static void Clear(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+        Directory.CreateDirectory(directory);
+    }
+
+    /// <summary>Feeds the run through a bus that notes when each frame went out and each map update came.</summary>
+    private static async Task<(ScanResult Result, TimeSpan Elapsed, (double P50, double P99) Latency)> FeedAsync(
+        IMessageBus feeder, string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, ILoggerFactory loggerFactory)
+    {
         var timing = new TimingBus(feeder);
         var updates = new ConcurrentQueue<(long At, long Observations)>();
         await using var maps = await feeder.ListenAsync(Topology.MapsExchange, "#", e =>
@@ -195,7 +334,7 @@ internal static class ThroughputBench
         var result = await new ScanPipeline(configuration, loggerFactory, TextWriter.Null)
             .RunOnBrokerAsync(timing, new ScanRequest(recording, outDirectory, pace), CancellationToken.None);
         var elapsed = clock.Elapsed;
-        return new Timed(result, elapsed, Latency(Path.Combine(outDirectory, RunResult.StoreFile), timing.Published, [.. updates]));
+        return (result, elapsed, Latency(Path.Combine(outDirectory, RunResult.StoreFile), timing.Published, [.. updates]));
     }
 
     /// <summary>Per stored cluster: the first map update whose count includes it (rows are numbered in insertion order), minus when its last frame went out.</summary>
@@ -225,8 +364,9 @@ internal static class ThroughputBench
         return seconds.Count == 0 ? (double.NaN, double.NaN) : (Scorer.Percentile([.. seconds], 0.5), Scorer.Percentile([.. seconds], 0.99));
     }
 
-    private static long PeakRssMiB() =>
-        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    /// <summary>Peak resident set (VmHWM) of a process: "self" or a pid.</summary>
+    private static long PeakRssMiB(string process) =>
+        long.Parse(File.ReadLines($"/proc/{process}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
 
     /// <summary>The feeder's bus, noting when each frame was confirmed by the broker (Stopwatch ticks by camera and sequence).</summary>
     private sealed class TimingBus(IMessageBus bus) : DelegatingMessageBus(bus)
