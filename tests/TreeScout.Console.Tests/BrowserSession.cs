@@ -76,6 +76,9 @@ public sealed class BrowserSession : IAsyncDisposable
 
     public List<string> Errors { get; } = [];
 
+    /// <summary>Responses with a status of 400 or more (status, method, URL), in arrival order.</summary>
+    public List<string> FailedResponses { get; } = [];
+
     public static string Screenshots { get; } = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName;
 
     public static async Task<BrowserSession> StartAsync()
@@ -113,6 +116,14 @@ public sealed class BrowserSession : IAsyncDisposable
             }
         };
         page.PageError += (_, error) => Errors.Add($"{page.Url}: page error: {error}");
+        // A console error for a failed load does not name the resource: the response does.
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                FailedResponses.Add($"{response.Status} {response.Request.Method} {response.Url}");
+            }
+        };
         return page;
     }
 

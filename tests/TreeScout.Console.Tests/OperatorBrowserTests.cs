@@ -95,7 +95,7 @@ public sealed class OperatorBrowserTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(24, run.GetProperty("trees").GetInt32());
             // The final map has at least the trees counted live.
             Assert.InRange(run.GetProperty("treesWithClusters").GetInt32(), counted, 24);
-            output.WriteLine(string.Join(Environment.NewLine, browser.Errors));
+            output.WriteLine(string.Join(Environment.NewLine, browser.Errors.Concat(browser.FailedResponses)));
             // The one refusal the browser reports is the wrong PIN's 403; no script error.
             Assert.Equal([$"{console.Url}/: console error: Failed to load resource: the server responded with a status of 403 (Forbidden)"], browser.Errors);
         }
