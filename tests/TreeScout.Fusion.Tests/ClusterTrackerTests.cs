@@ -44,17 +44,23 @@ public sealed class ClusterTrackerTests
 
     /// <summary>
     /// Runs the drive; <paramref name="shown"/> picks, per frame, which clusters are detected, <paramref name="boxScale"/>
-    /// how much bigger than a typical cluster each one's box is. Returns the reported tracks as the clusters their boxes
-    /// came from, and the tracks themselves.
+    /// how much bigger than a typical cluster each one's box is, <paramref name="kept"/> which frames capture's plan keeps
+    /// (the tracker never sees a decimated one; default every frame). Returns the reported tracks as the clusters their
+    /// boxes came from, and the tracks themselves.
     /// </summary>
     private static (List<List<int>> Tracks, long Splits, List<ClusterTrack> Reported, ClusterTracker Tracker) Drive(
-        int frames, Vec3[] clusters, Func<int, int, bool> shown, Func<int, double> headingErrorDeg, TrackerOptions? options = null, Func<int, double>? boxScale = null)
+        int frames, Vec3[] clusters, Func<int, int, bool> shown, Func<int, double> headingErrorDeg, TrackerOptions? options = null, Func<int, double>? boxScale = null,
+        Func<int, bool>? kept = null)
     {
         var tracker = new ClusterTracker(Camera, new InferredRowMap(1.0, 4.0), options ?? new TrackerOptions());
         var ended = new List<ClusterTrack>();
         var origin = new Dictionary<(long Frame, int Index), int>();
         for (var f = 0; f < frames; f++)
         {
+            if (kept?.Invoke(f) == false)
+            {
+                continue;
+            }
             var pose = PoseAt(f, headingErrorDeg(f));
             // Boxes are drawn from the true pose; the tracker gets the pose with its heading error.
             var truePose = PoseAt(f, 0);
@@ -70,7 +76,7 @@ public sealed class ClusterTrackerTests
             tracker.Step(new FrameTicket(f, Guid.NewGuid(), pose.TimeUtc), pose, boxes, ended);
         }
         tracker.EndAll(ended);
-        var reported = ended.Where(t => t.Sightings.Count >= new TrackerOptions().MinSightings).ToList();
+        var reported = ended.Where(tracker.IsConfirmed).ToList();
         return ([.. reported.Select(t => t.Sightings.Select(s => origin[(s.Frame.Sequence, s.DetectionIndex)]).ToList())], tracker.SplitTracks, reported, tracker);
     }
 
@@ -163,5 +169,23 @@ public sealed class ClusterTrackerTests
         // With the after-miss gate as wide as the normal one, the hidden cluster's track takes the neighbour's boxes.
         var (merged, _, _, _) = Drive(60, clusters, Shown, _ => 0, new TrackerOptions { AfterMissGate = 3 });
         Assert.Contains(merged, t => t.Distinct().Count() == 2);
+    }
+
+    [Fact]
+    public void A_cluster_seen_in_two_successive_kept_frames_of_a_decimated_drive_is_reported()
+    {
+        // In view throughout, detected only in frames 18 and 21 (behind leaves in the others). Capture's plan keeps every
+        // third frame, so 18 and 21 are successive kept frames: the cluster was in view over frames 18-21, four frames,
+        // as long as a cluster full rate confirms from three boxes (MinSightings 3).
+        Vec3[] clusters = [new(RowEastingM, 3.0, 1.2)];
+        bool Shown(int f, int c) => f is 18 or 21;
+
+        var (decimated, _, reported, _) = Drive(40, clusters, Shown, _ => 0, kept: f => f % 3 == 0);
+        Assert.Equal([[0, 0]], decimated);
+        Assert.Equal(4, reported.Single().FramesCovered);
+
+        // At full rate frames 19 and 20 reach the tracker and it misses the cluster in them: two boxes, not reported.
+        var (fullRate, _, _, _) = Drive(40, clusters, Shown, _ => 0);
+        Assert.Empty(fullRate);
     }
 }

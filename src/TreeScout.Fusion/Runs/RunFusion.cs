@@ -244,7 +244,7 @@ public sealed class RunFusion
             count("tracks_split", lane.Tracker.SplitTracks - split);
             foreach (var track in _ended)
             {
-                if (track.Sightings.Count < _options.Tracker.MinSightings)
+                if (!lane.Tracker.IsConfirmed(track))
                 {
                     Progress.TracksUnconfirmed++;
                     count("tracks_unconfirmed", 1);

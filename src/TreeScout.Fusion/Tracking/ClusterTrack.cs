@@ -21,6 +21,26 @@ public sealed class ClusterTrack
 
     public int Misses { get; set; }
 
+    /// <summary>
+    /// Frames of its camera the track was seen over: each sighting stands for its frame and, when the track was also seen
+    /// in the frame the tracker was given just before, for the frames between the two that the tracker never got
+    /// (decimated by capture's frame plan, docs/adr/0065, or shed by capture): the cluster was in view through them.
+    /// When every frame reaches the tracker this is the number of sightings.
+    /// </summary>
+    public int FramesCovered
+    {
+        get
+        {
+            var frames = 0;
+            for (var i = 0; i < Sightings.Count; i++)
+            {
+                var s = Sightings[i];
+                frames += i > 0 && s.AfterSequence == Sightings[i - 1].Frame.Sequence ? (int)(s.Frame.Sequence - Sightings[i - 1].Frame.Sequence) : 1;
+            }
+            return frames;
+        }
+    }
+
     /// <summary>Deterministic id: from the first frame that saw it and the detection's index there.</summary>
     public Guid Id => IdFor(Sightings[0].Frame.MessageId, Sightings[0].DetectionIndex);
 

@@ -62,6 +62,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     private readonly List<double> _frameOffsetsU = [];
     private readonly List<double> _frameOffsetsV = [];
     private readonly double _angleSigma = options.PixelSigma / Math.Max(camera.Mounting.Fx, camera.Mounting.Fy);
+    private long? _previousSequence;
 
     public IReadOnlyList<ClusterTrack> Active => _active;
 
@@ -73,6 +74,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var detections = NearRow(pose, all);
         var predictions = PredictAll(pose);
         var boxes = Observe(frame, pose, detections, predictions);
+        _previousSequence = frame.Sequence;
         var visible = Gate(predictions, boxes);
         var (matchedTrack, matchedDetection) = Match(boxes);
         var survivors = AgeTracks(frame.Sequence, matchedTrack, visible, boxes.Detections.Count, ended);
@@ -94,10 +96,11 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         (double U, double V)[] Centres,
         (Vec3 Origin, Vec3 Direction, Vec3 MatchDirection)[] Rays,
         (double U, double V) Shift,
-        (double U, double V) Correction)
+        (double U, double V) Correction,
+        long? AfterSequence)
     {
         public Sighting SightingOf(int i) =>
-            new(Frame, Detections[i].Index, Detections[i].Detection, Pose, Rays[i].Origin, Rays[i].Direction, Correction, Rays[i].MatchDirection);
+            new(Frame, Detections[i].Index, Detections[i].Detection, Pose, Rays[i].Origin, Rays[i].Direction, Correction, Rays[i].MatchDirection, AfterSequence);
     }
 
     private Prediction[] PredictAll(in Pose pose)
@@ -132,7 +135,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             var (origin, direction) = camera.Ray(pose, centres[i].U, centres[i].V);
             rays[i] = (origin, direction, camera.Ray(pose, centres[i].U - corrU, centres[i].V - corrV).Direction);
         }
-        return new FrameBoxes(frame, pose, detections, centres, rays, (shiftU, shiftV), (corrU, corrV));
+        return new FrameBoxes(frame, pose, detections, centres, rays, (shiftU, shiftV), (corrU, corrV), _previousSequence);
     }
 
     /// <summary>Collects the track–box pairs inside each track's gate in <see cref="_pairs"/>; returns which tracks are predicted in view.</summary>
@@ -345,6 +348,8 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// <summary>A frame that cannot be placed (no pose): visible tracks count it as a miss.</summary>
     public void Skip(List<ClusterTrack> ended)
     {
+        // Every track missed this frame, so none was seen through it (see ClusterTrack.FramesCovered).
+        _previousSequence = null;
         _dormant.ForEach(d => End(d.Track, ended));
         _dormant.Clear();
         for (var t = _active.Count - 1; t >= 0; t--)
@@ -405,6 +410,13 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var (eu, ev) = length > 1e-6 ? (su / length, sv / length) : (1.0, 0.0);
         return new Prediction(pu, pv, depth, eu, ev, length, expectedSize, IsSettled(track));
     }
+
+    /// <summary>
+    /// Seen over enough frames to be reported (<see cref="TrackerOptions.MinSightings"/>), counting the frames capture's
+    /// plan decimated between two of its sightings in successive kept frames: a cluster seen in two kept frames 0.5 m
+    /// apart was in view as long as one seen in every frame over that travel, which full rate would have confirmed.
+    /// </summary>
+    public bool IsConfirmed(ClusterTrack track) => track.FramesCovered >= options.MinSightings;
 
     /// <summary>Seen often enough and well enough triangulated that its position predicts where it appears.</summary>
     private bool IsSettled(ClusterTrack track) => track.Sightings.Count >= SettledSightings && track.TriangulationSigmaM <= options.SettledSigmaM;

@@ -7,6 +7,8 @@ public sealed record TrackerOptions
     /// A track seen in fewer frames is not reported (a box seen once or twice is most likely a false detection). 3, not 2:
     /// with the committed detector it halves the false clusters of the bundled sample (1,122 → 530; per-tree count MAPE
     /// 234 % → 113 %) for 8 points of recall; on the simulator's truth boxes it costs under 1 point (docs/fusion.md).
+    /// Frames are counted as <see cref="ClusterTrack.FramesCovered"/>: with capture's frame plan decimating, a sighting in
+    /// the kept frame after the track's previous one also counts the decimated frames between them.
     /// </summary>
     public int MinSightings { get; init; } = 3;
 
