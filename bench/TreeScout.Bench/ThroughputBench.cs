@@ -151,14 +151,14 @@ internal static class ThroughputBench
 
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
         Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, {precision} models, load average {load}");
-        Console.WriteLine($"{"",-38}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"CPU s",7}{"CPU-bound trees/h",18}{"attribution",12}{"recall",8}{"count MAPE",11}{"stage",7}");
+        Console.WriteLine($"{"",-38}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"fusion p50/99",14}{"CPU s",7}{"CPU-bound trees/h",18}{"attribution",12}{"recall",8}{"count MAPE",11}{"stage",7}");
         foreach (var r in results)
         {
             foreach (var (pace, run, score) in new[] { ("recorded timing", r.Recorded, r.RecordedScore), ("max rate", r.MaxRate, r.MaxRateScore) })
             {
                 var f = run.Result.Frames;
                 Console.WriteLine($"{r.Variant + ", " + r.Transport + ", " + pace,-38}{f.FramesPublished,7}{f.FramesPublished - f.FramesDecimated,9}{f.FramesDecimated,10}{f.FramesShed,6}{run.Elapsed.TotalSeconds,10:F1}{trees / run.Elapsed.TotalHours,9:F0}" +
-                    (pace == "max rate" ? $"{"—",8}{"—",8}" : $"{run.Latency.P50,8:F2}{run.Latency.P99,8:F2}") +
+                    (pace == "max rate" ? $"{"—",8}{"—",8}{"—",12}" : $"{run.Latency.ToMap.P50,8:F2}{run.Latency.ToMap.P99,8:F2}{$"{run.Latency.ToFusion.P50:F1}/{run.Latency.ToFusion.P99:F1}",12}") +
                     $"{run.CpuS,7:F1}{trees / (run.CpuS / Environment.ProcessorCount / 3600),18:F0}" +
                     $"{score.Clusters.AttributionShare,12:P1}{score.Clusters.Recall,8:P1}{score.Trees.CountMapePercent,10:F1}%{score.Stages.Accuracy,7:P0}");
             }
@@ -204,8 +204,10 @@ internal static class ThroughputBench
             ["framesProcessed"] = frames.FramesPublished - frames.FramesDecimated,
             ["framesDecimated"] = frames.FramesDecimated,
             ["framesShed"] = frames.FramesShed,
-            ["frameToMapP50S"] = Math.Round(r.Recorded.Latency.P50, 2),
-            ["frameToMapP99S"] = Math.Round(r.Recorded.Latency.P99, 2),
+            ["frameToMapP50S"] = Math.Round(r.Recorded.Latency.ToMap.P50, 2),
+            ["frameToMapP99S"] = Math.Round(r.Recorded.Latency.ToMap.P99, 2),
+            ["frameToFusionP50S"] = Math.Round(r.Recorded.Latency.ToFusion.P50, 2),
+            ["frameToFusionP99S"] = Math.Round(r.Recorded.Latency.ToFusion.P99, 2),
             ["attribution"] = Math.Round(r.RecordedScore.Clusters.AttributionShare, 4),
             ["recall"] = Math.Round(r.RecordedScore.Clusters.Recall, 4),
             ["countMape"] = r.RecordedScore.Trees.CountMapePercent is { } mape ? Math.Round(mape, 1) : null,
@@ -232,7 +234,7 @@ internal static class ThroughputBench
     }
 
     /// <param name="CpuSByWorker">Each worker process's CPU time (user + system) over the run: with the elapsed time it says whether a worker was busy or waiting.</param>
-    private sealed record Timed(ScanResult Result, TimeSpan Elapsed, (double P50, double P99) Latency, IReadOnlyDictionary<string, long> RssMiBByWorker, IReadOnlyDictionary<string, double> CpuSByWorker)
+    private sealed record Timed(ScanResult Result, TimeSpan Elapsed, Latencies Latency, IReadOnlyDictionary<string, long> RssMiBByWorker, IReadOnlyDictionary<string, double> CpuSByWorker)
     {
         /// <summary>CPU time of the whole pipeline (the broker's excluded): what the run costs whatever else loads the machine.</summary>
         public double CpuS => CpuSByWorker.Values.Sum();
@@ -346,7 +348,10 @@ internal static class ThroughputBench
     }
 
     /// <summary>Feeds the run through a bus that notes when each frame went out and each map update came.</summary>
-    private static async Task<(ScanResult Result, TimeSpan Elapsed, (double P50, double P99) Latency)> FeedAsync(
+    /// <summary>Seconds from a cluster's last frame going out to the map update that has it (<see cref="ToMap"/>), and to fusion publishing it (<see cref="ToFusion"/>).</summary>
+    private sealed record Latencies((double P50, double P99) ToMap, (double P50, double P99) ToFusion);
+
+    private static async Task<(ScanResult Result, TimeSpan Elapsed, Latencies Latency)> FeedAsync(
         IMessageBus feeder, string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, ILoggerFactory loggerFactory)
     {
         var timing = new TimingBus(feeder);
@@ -359,15 +364,31 @@ internal static class ThroughputBench
             }
             return Task.CompletedTask;
         }, CancellationToken.None);
+        // When fusion published each cluster (by its camera and last frame): splits the frame->map latency into fusion's part and the map writer's.
+        var fused = new ConcurrentQueue<(long At, string Camera, long LastFrame)>();
+        await using var observations = await feeder.ListenAsync(Topology.ObservationsExchange, Topology.RouteOf(typeof(TreeObservations)).RoutingKey, e =>
+        {
+            if (MessageCodec.Decode(e) is TreeObservations batch)
+            {
+                var at = Stopwatch.GetTimestamp();
+                foreach (var o in batch.Observations)
+                {
+                    fused.Enqueue((at, o.CameraId, o.LastFrameSequence));
+                }
+            }
+            return Task.CompletedTask;
+        }, CancellationToken.None);
         var clock = Stopwatch.StartNew();
         var result = await new ScanPipeline(configuration, loggerFactory, TextWriter.Null)
             .RunOnBrokerAsync(timing, new ScanRequest(recording, outDirectory, pace), CancellationToken.None);
         var elapsed = clock.Elapsed;
-        return (result, elapsed, Latency(Path.Combine(outDirectory, RunResult.StoreFile), timing.Published, [.. updates]));
+        var toFusion = Percentiles([.. fused.Where(f => timing.Published.ContainsKey((f.Camera, f.LastFrame)))
+            .Select(f => Stopwatch.GetElapsedTime(timing.Published[(f.Camera, f.LastFrame)], f.At).TotalSeconds)]);
+        return (result, elapsed, new Latencies(Latency(Path.Combine(outDirectory, RunResult.StoreFile), timing.Published, [.. updates]), toFusion));
     }
 
     /// <summary>Per stored cluster: the first map update whose count includes it (rows are numbered in insertion order), minus when its last frame went out.</summary>
-    private static (double P50, double P99) Latency(string store, IReadOnlyDictionary<(string Camera, long Sequence), long> published, List<(long At, long Observations)> updates)
+    private static (double P50, double P99) Latency(string store, ConcurrentDictionary<(string Camera, long Sequence), long> published, List<(long At, long Observations)> updates)
     {
         var seconds = new List<double>();
         using var connection = new SqliteConnection($"Data Source={store};Mode=ReadOnly");
@@ -389,6 +410,11 @@ internal static class ThroughputBench
                 seconds.Add(Stopwatch.GetElapsedTime(sent, updates[u].At).TotalSeconds);
             }
         }
+        return Percentiles(seconds);
+    }
+
+    private static (double P50, double P99) Percentiles(List<double> seconds)
+    {
         seconds.Sort();
         return seconds.Count == 0 ? (double.NaN, double.NaN) : (Scorer.Percentile([.. seconds], 0.5), Scorer.Percentile([.. seconds], 0.99));
     }
@@ -402,7 +428,7 @@ internal static class ThroughputBench
     {
         private readonly ConcurrentDictionary<(string Camera, long Sequence), long> _published = new();
 
-        public IReadOnlyDictionary<(string Camera, long Sequence), long> Published => _published;
+        public ConcurrentDictionary<(string Camera, long Sequence), long> Published => _published;
 
         public override async Task PublishAsync(IMessage message, CancellationToken cancellationToken = default)
         {
