@@ -62,10 +62,33 @@ public sealed partial class RunStore : IDisposable
 
     public bool IsReadOnly { get; }
 
-    /// <summary>Opens the store for writing, creating the file and its schema when needed (idempotent).</summary>
+    /// <summary>
+    /// Opens the store for writing, creating the file and its schema when needed (idempotent). A new store is built under
+    /// another name and moved into place with its schema: a reader (the console lists run folders while the run starts)
+    /// never finds a store.gpkg that is not a run store yet, which it would have to report as damaged.
+    /// </summary>
     public static RunStore OpenOrCreate(string path)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        if (!File.Exists(path))
+        {
+            var building = path + ".new";
+            Delete(building); // left by a writer stopped while building it
+            OpenWithSchema(building).Dispose(); // closing the only connection folds the WAL in and removes -wal and -shm
+            try
+            {
+                File.Move(building, path);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                Delete(building); // another writer moved its store in first; write into that one
+            }
+        }
+        return OpenWithSchema(path);
+    }
+
+    private static RunStore OpenWithSchema(string path)
+    {
         var connection = Open(path, SqliteOpenMode.ReadWriteCreate);
         try
         {

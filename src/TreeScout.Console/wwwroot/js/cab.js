@@ -97,7 +97,9 @@
       runId = id;
       map.fitted = false;
       revision = null;
-      if (id) { loadTrees(null); } else { map.setTrees({ type: 'FeatureCollection', features: [] }); }
+      // A run's trees once the map writer has announced a map: capture films (and reports the run) before the map
+      // writer has created the run's store, whose trees would be refused until then. The first map event loads them.
+      if (id && run.mapUpdatedAtUtc) { loadTrees(null); } else { map.setTrees({ type: 'FeatureCollection', features: [] }); }
     }
   }
 
