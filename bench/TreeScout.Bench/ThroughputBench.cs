@@ -131,7 +131,17 @@ internal static class ThroughputBench
             foreach (var transport in transports)
             {
                 var folder = Path.Combine(root, variant, transport);
-                await using var rabbitMq = transport == "rabbitmq" ? await RabbitMqWorkers.StartAsync(settings, Path.Combine(folder, "writer"), loggerFactory) : null;
+                RabbitMqWorkers? started;
+                try
+                {
+                    started = transport == "rabbitmq" ? await RabbitMqWorkers.StartAsync(settings, Path.Combine(folder, "writer"), loggerFactory) : null;
+                }
+                catch (InvalidOperationException ex)
+                {
+                    Console.Error.WriteLine($"{variant}, {transport}: {ex.Message}");
+                    return 1;
+                }
+                await using var rabbitMq = started;
                 Func<string, ReplayPace, Task<Timed>> scan = rabbitMq is null
                     ? (outDirectory, pace) => ScanEmbeddedAsync(recording, outDirectory, pace, configuration, loggerFactory)
                     : (outDirectory, pace) => rabbitMq.ScanAsync(recording, outDirectory, pace);
@@ -285,8 +295,9 @@ internal static class ThroughputBench
                     environment["TREESCOUT__Logging__Format"] = "text";
                     environment["TREESCOUT__MapWriter__StoreRoot"] = storeRoot;
                     var name = project["TreeScout.".Length..];
-                    workers._workers.Add((char.ToLowerInvariant(name[0]) + name[1..],
-                        await WorkerProcess.StartReadyAsync(WorkerProcess.ProjectDll("src", project), environment, port, TimeSpan.FromSeconds(90))));
+                    var worker = (Name: char.ToLowerInvariant(name[0]) + name[1..], Process: WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment));
+                    workers._workers.Add(worker);
+                    await WaitReadyAsync(worker.Name, worker.Process, port);
                 }
                 return workers;
             }
@@ -294,6 +305,27 @@ internal static class ThroughputBench
             {
                 await workers.DisposeAsync();
                 throw;
+            }
+        }
+
+        /// <summary>Waits for a worker's /readyz; one that exits first (a bad setting) is reported with its last output.</summary>
+        private static async Task WaitReadyAsync(string name, WorkerProcess process, int port)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the {name} worker exited before it was ready; its last output:\n{string.Join('\n', process.Lines.TakeLast(20))}");
+                }
+                try
+                {
+                    await HealthEndpoint.WaitForStatusAsync(port, "/readyz", System.Net.HttpStatusCode.OK, TimeSpan.FromSeconds(1));
+                    return;
+                }
+                catch (TimeoutException) when (DateTime.UtcNow < deadline)
+                {
+                }
             }
         }
 
