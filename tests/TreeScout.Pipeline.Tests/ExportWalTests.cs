@@ -34,7 +34,10 @@ public sealed class ExportWalTests(ITestOutputHelper output)
             }
             var loneBefore = Path.Combine(root, "lone-before.gpkg");
             File.Copy(crashed.StorePath, loneBefore);
-            Assert.Throws<RunStoreException>(() => RunStore.OpenReadOnly(loneBefore)); // the problem: everything is in the -wal
+            using (var before = RunStore.OpenReadOnly(loneBefore))
+            {
+                Assert.Empty(before.ReadTrees()); // the problem: the store was created with its schema, but the trees are in the -wal
+            }
 
             var exports = Path.Combine(root, "exports");
             await using (var export = WorkerProcess.Start(WorkerProcess.ProjectDll("src", "TreeScout.Cli", "treescout"), new Dictionary<string, string>(),
