@@ -288,16 +288,9 @@ internal static class ThroughputBench
                 foreach (var project in WorkerProjects)
                 {
                     var port = WorkerProcess.FreePort();
-                    var environment = settings.Where(s => s.Value is not null).ToDictionary(s => "TREESCOUT__" + s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
-                    environment["TREESCOUT__Broker__Uri"] = workers._vhost.Uri.ToString();
-                    environment["TREESCOUT__Health__BindAddress"] = "127.0.0.1";
-                    environment["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture);
-                    environment["TREESCOUT__Logging__Format"] = "text";
-                    environment["TREESCOUT__MapWriter__StoreRoot"] = storeRoot;
                     var name = project["TreeScout.".Length..];
-                    var worker = (Name: char.ToLowerInvariant(name[0]) + name[1..], Process: WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment));
-                    workers._workers.Add(worker);
-                    await WaitReadyAsync(worker.Name, worker.Process, port);
+                    workers._workers.Add((char.ToLowerInvariant(name[0]) + name[1..], await WorkerProcess.StartReadyAsync(WorkerProcess.ProjectDll("src", project),
+                        WorkerProcess.WorkerEnvironment(workers._vhost.Uri, port, storeRoot, settings.Where(s => s.Value is not null).ToDictionary(s => s.Key, s => s.Value!)), port, TimeSpan.FromSeconds(90))));
                 }
                 return workers;
             }
@@ -305,27 +298,6 @@ internal static class ThroughputBench
             {
                 await workers.DisposeAsync();
                 throw;
-            }
-        }
-
-        /// <summary>Waits for a worker's /readyz; one that exits first (a bad setting) is reported with its last output.</summary>
-        private static async Task WaitReadyAsync(string name, WorkerProcess process, int port)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-            while (true)
-            {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"the {name} worker exited before it was ready; its last output:\n{string.Join('\n', process.Lines.TakeLast(20))}");
-                }
-                try
-                {
-                    await HealthEndpoint.WaitForStatusAsync(port, "/readyz", System.Net.HttpStatusCode.OK, TimeSpan.FromSeconds(1));
-                    return;
-                }
-                catch (TimeoutException) when (DateTime.UtcNow < deadline)
-                {
-                }
             }
         }
 

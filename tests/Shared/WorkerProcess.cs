@@ -71,22 +71,57 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts a worker with its health endpoint on <paramref name="healthPort"/> (set in <paramref name="environment"/>)
-    /// and returns once /readyz answers 200; a worker not ready in time is killed and the timeout rethrown (its output went to <paramref name="echo"/>).
+    /// and returns once /readyz answers 200; a worker not ready in time is killed and the timeout rethrown (its output went
+    /// to <paramref name="echo"/>), one that exits first (a bad setting) is reported at once with its last output.
     /// </summary>
     public static async Task<WorkerProcess> StartReadyAsync(string dll, IReadOnlyDictionary<string, string> environment, int healthPort, TimeSpan patience, IEnumerable<string>? args = null, Action<string>? echo = null)
     {
         var worker = Start(dll, environment, args, echo);
+        var deadline = DateTime.UtcNow + patience;
         try
         {
-            await HealthEndpoint.WaitForStatusAsync(healthPort, "/readyz", HttpStatusCode.OK, patience);
-            return worker;
+            while (true)
+            {
+                if (worker.HasExited)
+                {
+                    throw new InvalidOperationException($"{Path.GetFileName(dll)} exited ({worker._process.ExitCode}) before it was ready; its last output:\n{string.Join('\n', worker.Lines.TakeLast(20))}");
+                }
+                try
+                {
+                    await HealthEndpoint.WaitForStatusAsync(healthPort, "/readyz", HttpStatusCode.OK, TimeSpan.FromSeconds(1));
+                    return worker;
+                }
+                catch (TimeoutException) when (DateTime.UtcNow < deadline)
+                {
+                }
+            }
         }
-        catch (TimeoutException)
+        catch
         {
             await worker.DisposeAsync();
             throw;
         }
     }
+
+    /// <summary>
+    /// A worker process's environment on <paramref name="broker"/>: health endpoint on 127.0.0.1:<paramref name="healthPort"/>,
+    /// text logs, the map writer's run stores under <paramref name="storeRoot"/>; <paramref name="settings"/> (Section:Key or
+    /// TREESCOUT__ names) come first.
+    /// </summary>
+    public static Dictionary<string, string> WorkerEnvironment(Uri broker, int healthPort, string storeRoot, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = (settings ?? new Dictionary<string, string>()).ToDictionary(
+            s => s.Key.StartsWith(EnvironmentPrefix, StringComparison.Ordinal) ? s.Key : EnvironmentPrefix + s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
+        environment[EnvironmentPrefix + "Broker__Uri"] = broker.ToString();
+        environment[EnvironmentPrefix + "Health__BindAddress"] = "127.0.0.1";
+        environment[EnvironmentPrefix + "Health__Port"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        environment[EnvironmentPrefix + "Logging__Format"] = "text";
+        environment[EnvironmentPrefix + "MapWriter__StoreRoot"] = storeRoot;
+        return environment;
+    }
+
+    /// <summary>The prefix of the workers' settings in the environment (WorkerHost.EnvironmentPrefix; this file does not reference the workers).</summary>
+    private const string EnvironmentPrefix = "TREESCOUT__";
 
     /// <summary>Waits for an output line matching <paramref name="match"/>; fails with the output so far on timeout or exit.</summary>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what)

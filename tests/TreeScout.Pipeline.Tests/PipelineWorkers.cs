@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using TreeScout.Tests;
 using Xunit.Abstractions;
@@ -48,14 +47,7 @@ public sealed class PipelineWorkers : IAsyncDisposable
     public static (WorkerProcess Process, int HealthPort) Start(string project, Uri broker, string storeRoot, ITestOutputHelper output, IReadOnlyDictionary<string, string>? settings = null)
     {
         var port = WorkerProcess.FreePort();
-        var environment = new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
-        {
-            ["TREESCOUT__Broker__Uri"] = broker.ToString(),
-            ["TREESCOUT__Health__BindAddress"] = "127.0.0.1",
-            ["TREESCOUT__Health__Port"] = port.ToString(CultureInfo.InvariantCulture),
-            ["TREESCOUT__Logging__Format"] = "text",
-            ["TREESCOUT__MapWriter__StoreRoot"] = storeRoot,
-        };
+        var environment = WorkerProcess.WorkerEnvironment(broker, port, storeRoot, settings);
         var name = project["TreeScout.".Length..];
         return (WorkerProcess.Start(WorkerProcess.ProjectDll("src", project), environment, echo: l => output.WriteLine($"[{name}] {l}")), port);
     }
