@@ -16,6 +16,7 @@ using TreeScout.Messaging;
 // dotnet run -c Release --project bench/TreeScout.Bench -- [bench [--band TOP,BOTTOM] [--review]|evaluate [--score T]|sweep TRUTH.json] [--detector CARD] [--stage CARD] [--threads N] [--rounds N] [--write-card]
 // dotnet run -c Release --project bench/TreeScout.Bench -- throughput [--rows 2] [--trees-per-row 100] [--row-spacing 3.5] [--speed-kmh 10] [--fps 10] [--seed 23001]
 //     [--variants full-rate,decimated,canopy-band,both] [--report VARIANT] [--sightings 6] [--precision fp32|int8] [--transport embedded,rabbitmq]
+// dotnet run -c Release --project bench/TreeScout.Bench -- counts [--scenarios one-side,one-side-curved,both-sides,both-sides-curved] [--seed N] [--crops DIR]
 // dotnet run -c Release --project bench/TreeScout.Bench -- precision [--detectors A.json,B.json] [--stages A.json,B.json] [--rounds N] [--stage-batch 32] [--write-card]
 // dotnet run -c Release --project bench/TreeScout.Bench -- calibrate-int8 --card CARD.json --graph AUGMENTED.onnx --images LIST.txt --out STATS.json
 // Run from the repository root (models/, samples/, ../shared).
@@ -23,6 +24,10 @@ var mode = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal
 if (mode == "throughput")
 {
     return await ThroughputBench.RunAsync(args);
+}
+if (mode == "counts")
+{
+    return await CountsBench.RunAsync(args);
 }
 var writeCard = args.Contains("--write-card");
 string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;

@@ -40,7 +40,7 @@ public static class TreeAggregate
     /// <list type="bullet">
     /// <item>clusters_seen_left / clusters_seen_right: confident clusters seen from each side of the row;</item>
     /// <item>clusters_total: the whole-tree count, confident clusters only, a cluster seen from both sides counted once
-    /// (<see cref="WholeTreeCount"/>, ADR 0035); the per-stage counts share it out in proportion to the stages seen;
+    /// (<see cref="WholeTreeCount"/>, ADR 0074); the per-stage counts share it out in proportion to the stages seen;
     /// clusters_low_confidence: the others;</item>
     /// <item>frames_seen: the union of the clusters' frame ranges, per camera (low-confidence clusters included);</item>
     /// <item>density_per_m: clusters_total / <see cref="TreeRecord.SpacingM"/>, none while the spacing is unknown;</item>

@@ -26,7 +26,10 @@ public sealed class BothSidesTests
         // 30 seen from the left, 25 from the right: 0.8 × 27.5 = 22 of them were seen from both sides.
         Assert.Equal(30 + 25 - 22, WholeTreeCount.Of(30, 25, 0));
         Assert.Equal(30, WholeTreeCount.Of(30, 0, 0)); // one side only: its count
-        Assert.Equal(30, WholeTreeCount.Of(30, 2, 0)); // 0.8 × 16 = 12.8, but no more than the 2 glimpsed from the right
+        Assert.Equal(30 + 2 - 4, WholeTreeCount.Of(30, 2, 0)); // 0.8 × 16 = 12.8, but no more than twice the 2 glimpsed from the right
+        // Unbalanced by noise (14 against 30): 0.8 × 22 = 17.6 → 18 seen twice, which the smaller side alone (14) would have cut short.
+        Assert.Equal(30 + 14 - 18, WholeTreeCount.Of(30, 14, 0));
+        Assert.Equal(WholeTreeCount.Of(14, 30, 0), WholeTreeCount.Of(30, 14, 0));
         Assert.Equal(31 + 30 - 24 + 4, WholeTreeCount.Of(31, 30, 4)); // 0.8 × 30.5 = 24.4 → 24 seen twice; 4 of unknown side as they are
         Assert.Equal(0, WholeTreeCount.Of(0, 0, 0));
     }

@@ -121,9 +121,9 @@ public sealed class ObservationCausesTests
         var c = Scorer.Compute(truth, result).Clusters;
         Assert.Equal((2, 2, 7), (c.MatchedVisible, c.MatchedHidden, c.FalsePositives));
         // b no cluster; c far row; d-again and i split tracks (i by position); e hidden; f between trees; g misplaced.
-        Assert.Equal(new CauseBreakdown(7, 1, 1, 2, 1, 1, 1, 1), c.FalsePositiveCauses);
+        Assert.Equal(new CauseBreakdown(7, 1, 1, 0, 2, 1, 1, 1, 1), c.FalsePositiveCauses);
         // c-far-own (by position, its own cluster) and h are hidden clusters seen; a hidden cluster's own match is no split.
-        Assert.Equal(new CauseBreakdown(2, 0, 0, 0, 2, 0, 0, 1), c.MatchedHiddenCauses);
+        Assert.Equal(new CauseBreakdown(2, 0, 0, 0, 0, 2, 0, 0, 1), c.MatchedHiddenCauses);
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public sealed class ObservationCausesTests
             foreach (var (b, total) in new[] { (c.FalsePositiveCauses, c.FalsePositives), (c.MatchedHiddenCauses, c.MatchedHidden) })
             {
                 Assert.Equal(total, b.Total);
-                Assert.Equal(total, b.NoCluster + b.FarRow + b.SplitTrack + b.HiddenCluster + b.BetweenTrees + b.Misplaced);
+                Assert.Equal(total, b.NoCluster + b.FarRow + b.OtherSide + b.SplitTrack + b.HiddenCluster + b.BetweenTrees + b.Misplaced);
             }
         }
     }
@@ -146,10 +146,28 @@ public sealed class ObservationCausesTests
     public void A_far_row_sighting_is_far_row_even_when_its_cluster_was_matched_on_its_own_row()
     {
         var (truth, result) = Scene();
-        var causes = new ObservationCauses(truth, Plane, new ScoreOptions(), result.Trees.ToDictionary(t => t.TreeId, t => t));
+        var causes = new ObservationCauses(truth, Plane, new ScoreOptions(), result.Trees.ToDictionary(t => t.TreeId, t => t), result.Observations);
         var far = result.Observations.Single(o => o.ObservationId == "c-far");
         Assert.Equal((ObservationCause.FarRow, false), causes.Classify(far, new Dictionary<string, string> { ["far"] = "c-far-own" }));
         // Without its frames it is identified by position: no cluster within the tolerance.
         Assert.Equal((ObservationCause.NoCluster, true), causes.Classify(far with { Sightings = null }, new Dictionary<string, string>()));
+    }
+
+    [Fact]
+    public void A_second_track_of_a_cluster_is_other_side_when_seen_from_the_other_alley_and_split_track_from_the_same()
+    {
+        var (truth, result) = Scene();
+        ResultObservation Sided(string id, string side) => result.Observations.Single(o => o.ObservationId == id) with { RowSide = side };
+        ResultObservation[] observations = [Sided("d-twice", RowSides.Left), Sided("d-twice-again", RowSides.Right)];
+        var causes = new ObservationCauses(truth, Plane, new ScoreOptions(), result.Trees.ToDictionary(t => t.TreeId, t => t), observations);
+        var matched = new Dictionary<string, string> { ["twice"] = "d-twice" };
+        Assert.Equal((ObservationCause.OtherSide, false), causes.Classify(observations[1], matched));
+        Assert.Equal((ObservationCause.SplitTrack, false), causes.Classify(observations[1] with { RowSide = RowSides.Left }, matched));
+        // A side unknown on either observation (a store from before sides were kept) is no evidence of the other alley.
+        Assert.Equal((ObservationCause.SplitTrack, false), causes.Classify(observations[1] with { RowSide = null }, matched));
+
+        var c = Scorer.Compute(truth, result with { Observations = [.. result.Observations.Select(o => o.ObservationId == "d-twice-again" ? observations[1] : o.ObservationId == "d-twice" ? observations[0] : o)] }).Clusters;
+        Assert.Equal(new CauseBreakdown(7, 1, 1, 1, 1, 1, 1, 1, 1), c.FalsePositiveCauses);
+        Assert.Equal(6, c.FalsePositiveCauses.CountedTotal);
     }
 }

@@ -133,8 +133,8 @@ public sealed class ScorerTests
         Assert.Equal(8, c.Observations);
         Assert.Equal((5, 1, 2), (c.MatchedVisible, c.MatchedHidden, c.FalsePositives));
         // No frames in this truth: causes by position. o6 and o7 have no cluster within the tolerance; o5 found hidden c7.
-        Assert.Equal(new CauseBreakdown(2, 2, 0, 0, 0, 0, 0, 2), c.FalsePositiveCauses);
-        Assert.Equal(new CauseBreakdown(1, 0, 0, 0, 1, 0, 0, 1), c.MatchedHiddenCauses);
+        Assert.Equal(new CauseBreakdown(2, 2, 0, 0, 0, 0, 0, 0, 2), c.FalsePositiveCauses);
+        Assert.Equal(new CauseBreakdown(1, 0, 0, 0, 0, 1, 0, 0, 1), c.MatchedHiddenCauses);
         Assert.Equal(3, c.AttributedCorrectly); // o1, o4, o8
         Assert.Equal(0.5, c.AttributionShare, 9);
         Assert.Equal(5.0 / 6, c.Recall, 9);

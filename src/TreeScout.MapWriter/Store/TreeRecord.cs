@@ -30,7 +30,7 @@ public sealed record TreeRecord
 
     /// <summary>
     /// The tree's whole-tree count: confident clusters attributed to it (low-confidence ones are not counted, see
-    /// <see cref="ClustersLowConfidence"/>), a cluster seen from both sides of the row counted once (ADR 0035).
+    /// <see cref="ClustersLowConfidence"/>), a cluster seen from both sides of the row counted once (ADR 0074).
     /// </summary>
     public int ClustersTotal { get; init; }
 

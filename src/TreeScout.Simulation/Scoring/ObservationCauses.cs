@@ -12,7 +12,13 @@ public enum ObservationCause
     /// <summary>Its cluster hangs in another row than the one it was placed in (seen through the faced row).</summary>
     FarRow,
 
-    /// <summary>Its cluster is already matched to another observation: one cluster, several tracks.</summary>
+    /// <summary>
+    /// Its cluster is matched to an observation seen from the other side of the row: a cluster both alleys saw. The
+    /// whole-tree count takes these out by estimate (ADR 0074), so they are false positives of the one-to-one match only.
+    /// </summary>
+    OtherSide,
+
+    /// <summary>Its cluster is already matched to another observation from the same side: one cluster, several tracks.</summary>
     SplitTrack,
 
     /// <summary>Its cluster is one the visibility rule does not count (under 40 % visible, or in fewer than 2 frames).</summary>
@@ -26,12 +32,15 @@ public enum ObservationCause
 }
 
 /// <summary>Observations per cause (they add up to <see cref="Total"/>); how many were identified by position for want of their frames.</summary>
-public sealed record CauseBreakdown(int Total, int NoCluster, int FarRow, int SplitTrack, int HiddenCluster, int BetweenTrees, int Misplaced, int IdentifiedByPosition)
+public sealed record CauseBreakdown(int Total, int NoCluster, int FarRow, int OtherSide, int SplitTrack, int HiddenCluster, int BetweenTrees, int Misplaced, int IdentifiedByPosition)
 {
+    /// <summary>The observations that add to a tree's count: all but <see cref="OtherSide"/>.</summary>
+    public int CountedTotal => Total - OtherSide;
+
     public static CauseBreakdown Of(IReadOnlyCollection<(ObservationCause Cause, bool ByPosition)> causes)
     {
         int Count(ObservationCause cause) => causes.Count(c => c.Cause == cause);
-        return new CauseBreakdown(causes.Count, Count(ObservationCause.NoCluster), Count(ObservationCause.FarRow), Count(ObservationCause.SplitTrack),
+        return new CauseBreakdown(causes.Count, Count(ObservationCause.NoCluster), Count(ObservationCause.FarRow), Count(ObservationCause.OtherSide), Count(ObservationCause.SplitTrack),
             Count(ObservationCause.HiddenCluster), Count(ObservationCause.BetweenTrees), Count(ObservationCause.Misplaced), causes.Count(c => c.ByPosition));
     }
 }
@@ -59,10 +68,13 @@ public sealed class ObservationCauses
     private readonly List<(TruthTree Tree, double E, double N)> _standing;
     private readonly Dictionary<string, string> _trueTreeOfResult;
     private readonly Dictionary<string, string> _rowOfTree;
+    private readonly Dictionary<string, string?> _rowSideOf;
 
     /// <param name="treeOf">Each found true tree's result tree (the scorer's tree match).</param>
-    public ObservationCauses(GroundTruth truth, LocalTangentPlane plane, ScoreOptions options, IReadOnlyDictionary<string, ResultTree> treeOf)
+    /// <param name="observations">The run's observations (the side of the row each was seen from).</param>
+    public ObservationCauses(GroundTruth truth, LocalTangentPlane plane, ScoreOptions options, IReadOnlyDictionary<string, ResultTree> treeOf, IEnumerable<ResultObservation> observations)
     {
+        _rowSideOf = observations.ToDictionary(o => o.ObservationId, o => o.RowSide, StringComparer.Ordinal);
         _plane = plane;
         _options = options;
         _clusters = truth.Clusters.ToDictionary(c => c.ClusterId, StringComparer.Ordinal);
@@ -78,7 +90,7 @@ public sealed class ObservationCauses
 
     /// <summary>
     /// The cause of an observation that is a false positive or matched a hidden cluster; <paramref name="matchedBy"/> says
-    /// which observation each matched cluster went to. Precedence: no cluster, far row, split track, hidden cluster,
+    /// which observation each matched cluster went to. Precedence: no cluster, far row, other side, split track, hidden cluster,
     /// between trees, misplaced.
     /// </summary>
     public (ObservationCause Cause, bool ByPosition) Classify(ResultObservation observation, IReadOnlyDictionary<string, string> matchedBy)
@@ -100,7 +112,8 @@ public sealed class ObservationCauses
         }
         if (matchedBy.TryGetValue(seen.ClusterId, out var other) && other != observation.ObservationId)
         {
-            return (ObservationCause.SplitTrack, byPosition);
+            var otherSide = observation.RowSide is { } side && _rowSideOf.TryGetValue(other, out var its) && its is not null && its != side;
+            return (otherSide ? ObservationCause.OtherSide : ObservationCause.SplitTrack, byPosition);
         }
         if (!seen.Visible)
         {

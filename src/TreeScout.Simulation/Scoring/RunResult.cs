@@ -13,10 +13,10 @@ public sealed record ResultTree(
     string TreeId, string? RowId, double Latitude, double Longitude, int ClustersTotal, IReadOnlyDictionary<BbchStage, int> ClustersByStage,
     IReadOnlyDictionary<string, int>? ClustersBySide = null);
 
-/// <summary>One blossom cluster the run reports; <paramref name="Sightings"/> when the run says which frames saw it.</summary>
+/// <summary>One blossom cluster the run reports; <paramref name="Sightings"/> when the run says which frames saw it, <paramref name="RowSide"/> the side of the row it was seen from (<see cref="RowSides"/>) when known.</summary>
 public sealed record ResultObservation(
     string ObservationId, string? TreeId, double Latitude, double Longitude, double? HeightM, bool LowConfidence, BbchStage? Stage,
-    ObservationSightings? Sightings = null);
+    ObservationSightings? Sightings = null, string? RowSide = null);
 
 /// <summary>The camera and the first and last frame (sequence numbers) of the track an observation was reported from.</summary>
 public sealed record ObservationSightings(string CameraId, long FirstFrame, long LastFrame);
@@ -84,7 +84,8 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
     private static List<ResultObservation> ReadObservations(SqliteConnection db, string path)
     {
         using var command = db.CreateCommand();
-        command.CommandText = "SELECT observation_id, tree_id, height_m, low_confidence, stage, geom, camera_id, first_frame, last_frame FROM observations ORDER BY observation_id";
+        var side = HasColumn(db, "observations", "row_side") ? "row_side" : "NULL";
+        command.CommandText = $"SELECT observation_id, tree_id, height_m, low_confidence, stage, geom, camera_id, first_frame, last_frame, {side} FROM observations ORDER BY observation_id";
         using var reader = command.ExecuteReader();
         var observations = new List<ResultObservation>();
         while (reader.Read())
@@ -100,7 +101,8 @@ public sealed record RunResult(IReadOnlyList<ResultTree> Trees, IReadOnlyList<Re
                 reader.IsDBNull(2) ? null : reader.GetDouble(2),
                 !reader.IsDBNull(3) && reader.GetInt64(3) != 0,
                 stage,
-                new ObservationSightings(reader.GetString(6), reader.GetInt64(7), reader.GetInt64(8))));
+                new ObservationSightings(reader.GetString(6), reader.GetInt64(7), reader.GetInt64(8)),
+                reader.IsDBNull(9) ? null : reader.GetString(9)));
         }
         return observations;
     }

@@ -83,7 +83,7 @@ public static class ScoreReport
     }
 
     private static string Causes(CauseBreakdown b) => string.Create(CultureInfo.InvariantCulture,
-        $"{b.Total} = no cluster {b.NoCluster} + far row {b.FarRow} + split track {b.SplitTrack} + hidden cluster {b.HiddenCluster} + between trees {b.BetweenTrees} + misplaced {b.Misplaced}")
+        $"{b.Total} = no cluster {b.NoCluster} + far row {b.FarRow} + other side {b.OtherSide} + split track {b.SplitTrack} + hidden cluster {b.HiddenCluster} + between trees {b.BetweenTrees} + misplaced {b.Misplaced}")
         + (b.IdentifiedByPosition > 0 ? string.Create(CultureInfo.InvariantCulture, $"   ({b.IdentifiedByPosition} by position: no frames)") : "");
 
     private static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "-";

@@ -229,7 +229,7 @@ public static class Scorer
         var low = result.Observations.Where(o => o.LowConfidence).ToList();
         var lowMatched = pairs.Where(p => p.Observation.LowConfidence).ToList();
         // What the observations that are not a visible cluster's own match were sightings of (ObservationCauses).
-        var causes = new ObservationCauses(truth, plane, options, treeOf);
+        var causes = new ObservationCauses(truth, plane, options, treeOf, result.Observations);
         var matchedBy = pairs.ToDictionary(p => p.Cluster.ClusterId, p => p.Observation.ObservationId, StringComparer.Ordinal);
         var falsePositives = result.Observations.Where(o => !usedObservations.Contains(o.ObservationId)).Select(o => causes.Classify(o, matchedBy)).ToList();
         var hidden = pairs.Where(p => !p.Cluster.Visible).Select(p => causes.Classify(p.Observation, matchedBy)).ToList();
