@@ -48,8 +48,8 @@ public sealed class RunReview(RunCatalog catalog, TimeProvider time, ConsoleRunC
     }
 
     /// <summary>
-    /// Unreviewed frames first; among them the uncertain ones (most uncertain first, where a label teaches the detector
-    /// most), then the every-nth ones in camera and frame order; reviewed frames after, in the same order.
+    /// Unreviewed frames first, in the order `treescout dataset next` lists them (<see cref="Labelling.ReviewQueue.Order"/>:
+    /// most uncertain first, spread over the run); reviewed frames after, in the same order.
     /// </summary>
     public ReviewQueue Queue(string runId)
     {
@@ -68,14 +68,17 @@ public sealed class RunReview(RunCatalog catalog, TimeProvider time, ConsoleRunC
         return new ReviewQueue(runId, folder.Progress(), Order(entries));
     }
 
-    public static IReadOnlyList<ReviewQueueEntry> Order(IEnumerable<ReviewQueueEntry> entries) =>
-    [
-        .. entries
-            .OrderBy(e => e.Status is null ? 0 : 1)
-            .ThenBy(e => e.Reason == SampleReason.Uncertain ? 0 : 1)
-            .ThenByDescending(e => e.Reason == SampleReason.Uncertain ? e.Uncertainty : 0)
-            .ThenBy(e => e.Id, StringComparer.Ordinal),
-    ];
+    public static IReadOnlyList<ReviewQueueEntry> Order(IEnumerable<ReviewQueueEntry> entries)
+    {
+        var all = entries.ToList();
+        return
+        [
+            .. Labelling.ReviewQueue.Order(all.Where(e => e.Status is null), Key),
+            .. Labelling.ReviewQueue.Order(all.Where(e => e.Status is not null), Key),
+        ];
+    }
+
+    private static (string, long, double, string) Key(ReviewQueueEntry e) => (e.CameraId, e.Sequence, e.Uncertainty, e.Id);
 
     public ReviewFrame Frame(string runId, string sampleId)
     {

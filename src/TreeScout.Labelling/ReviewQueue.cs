@@ -14,25 +14,34 @@ public static class ReviewQueue
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        var open = folder.SampleIds().Where(id => folder.Labels(id) is null).Select(id => folder.Sample(id)!);
+        return [.. Order(open, s => (s.CameraId, s.Sequence, s.Uncertainty, s.Id), minFrameGap).Take(count)];
+    }
+
+    /// <summary>
+    /// Every one of <paramref name="frames"/> in review order (what <see cref="Next"/> lists first comes first): most
+    /// uncertain first, a frame within <paramref name="minFrameGap"/> frames of one already placed from the same camera
+    /// after every frame that is not. The console's queue and `treescout dataset next` both order by this.
+    /// </summary>
+    public static IReadOnlyList<T> Order<T>(IEnumerable<T> frames, Func<T, (string CameraId, long Sequence, double Uncertainty, string Id)> key, int minFrameGap = DefaultMinFrameGap)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(minFrameGap);
-        var open = folder.SampleIds()
-            .Where(id => folder.Labels(id) is null)
-            .Select(id => folder.Sample(id)!)
-            .OrderByDescending(s => s.Uncertainty)
-            .ThenBy(s => s.Id, StringComparer.Ordinal)
-            .ToList();
-        var picked = new List<ReviewSample>();
-        var waiting = new List<ReviewSample>();
-        foreach (var sample in open)
+        var placed = new List<(string CameraId, long Sequence)>();
+        var first = new List<T>();
+        var waiting = new List<T>();
+        foreach (var frame in frames.OrderByDescending(f => key(f).Uncertainty).ThenBy(f => key(f).Id, StringComparer.Ordinal))
         {
-            if (picked.Count == count)
+            var (camera, sequence, _, _) = key(frame);
+            if (placed.Any(p => p.CameraId == camera && Math.Abs(p.Sequence - sequence) < minFrameGap))
             {
-                break;
+                waiting.Add(frame);
             }
-            var nearPicked = picked.Any(p => p.CameraId == sample.CameraId && Math.Abs(p.Sequence - sample.Sequence) < minFrameGap);
-            (nearPicked ? waiting : picked).Add(sample);
+            else
+            {
+                placed.Add((camera, sequence));
+                first.Add(frame);
+            }
         }
-        picked.AddRange(waiting.Take(count - picked.Count));
-        return picked;
+        return [.. first, .. waiting];
     }
 }

@@ -26,7 +26,7 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
     private readonly ReviewRuns _review = ReviewRuns.Of(sampleRuns);
 
     [Fact]
-    public async Task The_queue_has_unreviewed_uncertain_frames_first_then_every_nth_ones_then_reviewed_ones_with_the_runs_progress()
+    public async Task The_queue_lists_unreviewed_frames_as_dataset_next_does_then_reviewed_ones_with_the_runs_progress()
     {
         var runs = _review.NewRunsFolder();
         await using var console = new ConsoleFactory(runs);
@@ -36,9 +36,12 @@ public sealed class ReviewApiTests(SampleRuns sampleRuns)
 
         var queue = await client.GetFromJsonAsync<JsonElement>($"/api/runs/{_review.RunId}/review");
 
-        var expected = _review.Samples.Where(s => s.Reason == SampleReason.Uncertain).OrderByDescending(s => s.Uncertainty).Select(s => s.Id)
-            .Concat(_review.Samples.Where(s => s.Reason == SampleReason.EveryNth && s.Id != firstEveryNth.Id).Select(s => s.Id))
-            .Append(firstEveryNth.Id);
+        // The frames `treescout dataset next` lists, in its order, then the reviewed one. The kept frames are 20 frames
+        // apart (more than the 10-frame spread), so that order is the most uncertain first, whatever the reason it was kept.
+        var expected = Labelling.ReviewQueue.Next(ReviewRuns.Folder(runs, _review.RunId), 100).Select(s => s.Id).Append(firstEveryNth.Id).ToList();
+        Assert.Equal(
+            _review.Samples.Where(s => s.Id != firstEveryNth.Id).OrderByDescending(s => s.Uncertainty).ThenBy(s => s.Id, StringComparer.Ordinal).Select(s => s.Id).Append(firstEveryNth.Id),
+            expected);
         Assert.Equal(expected, queue.GetProperty("samples").EnumerateArray().Select(s => s.GetProperty("id").GetString()));
         var progress = queue.GetProperty("progress");
         Assert.Equal(6, progress.GetProperty("samples").GetInt32());
