@@ -143,6 +143,9 @@ internal static class CountsBench
             ["biasPerTree"] = Math.Round(score["trees"]!["countBias"]!.GetValue<double>(), 2),
             ["meanTrueCount"] = Math.Round(meanTrue, 1),
             ["biasShare"] = Math.Round(biasShare, 3),
+            // What an agronomist's whole-tree hand count would show of the same counts (from one side the scan sees part
+            // of the tree, so against the whole tree the false positives and the unseen side partly cancel).
+            ["wholeTreeBiasShare"] = Math.Round(whole["raw"]!["bias"]!.GetValue<double>() / trees.Average(t => (double)t.ClustersTotal), 3),
             ["attribution"] = Math.Round(attribution, 4),
             ["wholeTreeR2Raw"] = Round(whole["raw"]!["r2"]),
             ["wholeTreeCorrelationR2"] = Round(whole["raw"]!["correlationR2"]),
