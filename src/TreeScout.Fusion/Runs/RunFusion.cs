@@ -257,7 +257,7 @@ public sealed class RunFusion
                 {
                     if (lane.Tracker.IsConfirmed(part) && !IsSeenThroughFacedRow(part, lane.Tracker))
                     {
-                        Report(_builder.Build(part, cameraId, ClockSigma(part)), null, final: false);
+                        Report(_builder.Build(part, cameraId, ClockSigma(part), provisional: true), null, final: false);
                     }
                     else
                     {
@@ -292,7 +292,7 @@ public sealed class RunFusion
                 {
                     // A track held until its pass is registered is shown now, at the position GNSS gives.
                     var held = lane.Passes.Hold(track);
-                    Report(_builder.Build(track, cameraId, ClockSigma(track)), track, final: !held);
+                    Report(_builder.Build(track, cameraId, ClockSigma(track), provisional: held), track, final: !held);
                 }
             }
             _ended.Clear();
