@@ -64,9 +64,16 @@ public sealed record BlossomClusterObservation
     /// <summary>
     /// Version of this observation (docs/adr/0073): fusion shows a cluster when its track leaves the view (revision 1)
     /// and publishes a higher revision when the final one differs; a reader keeps the highest revision of an id and
-    /// ignores a lower or equal one (a redelivery). Absent from older senders, whose observations were final: 1.
+    /// ignores a lower or equal one (a redelivery). Absent from older senders, whose observations were final: 1 (the
+    /// source-generated reader sets a missing member to 0, so anything below 1 reads as 1).
     /// </summary>
-    public int Revision { get; init; } = 1;
+    public int Revision
+    {
+        get => _revision;
+        init => _revision = Math.Max(1, value);
+    }
+
+    private readonly int _revision = 1;
 
     /// <summary>
     /// This revision takes the observation off the map: the track it came from turned out to be another cluster's, or

@@ -11,13 +11,14 @@ public sealed class ObservationRevisionTests
     private const string From = "R01-T002";
     private const string To = "R01-T003";
 
-    /// <summary>A store with the run's plan and observations, and one confident observation of <see cref="From"/> to correct.</summary>
-    private static (RunStore Store, BlossomClusterObservation Cluster) Seeded(TempDir dir, SyntheticRun run)
+    /// <summary>A store with a run's plan and observations, and one confident observation of <see cref="From"/> to correct.</summary>
+    private static (SyntheticRun Run, RunStore Store, BlossomClusterObservation Cluster) Seeded(TempDir dir, string runId)
     {
+        var run = new SyntheticRun(runId, rows: 1, treesPerRow: 5);
         var store = RunStore.OpenOrCreate(dir["store.gpkg"]);
         store.AddPlannedTrees(run.Plan.Trees, run.Plan.Trees.ToDictionary(t => t.Id, _ => SyntheticRun.TreeSpacingM));
         store.AddObservations(Guid.NewGuid(), run.Observations, MapWriterTestData.Gala);
-        return (store, run.Observations.First(o => o.TreeId == From && !o.LowConfidence));
+        return (run, store, run.Observations.First(o => o.TreeId == From && !o.LowConfidence));
     }
 
     private static Dictionary<string, int> Totals(RunStore store) => store.ReadTrees().ToDictionary(t => t.TreeId, t => t.ClustersTotal);
@@ -26,8 +27,7 @@ public sealed class ObservationRevisionTests
     public void A_higher_revision_moves_the_cluster_and_recomputes_both_trees()
     {
         using var dir = new TempDir();
-        var run = new SyntheticRun("run-revision", rows: 1, treesPerRow: 5);
-        var (store, cluster) = Seeded(dir, run);
+        var (run, store, cluster) = Seeded(dir, "run-revision");
         using var _ = store;
         var (from, to) = (run.ExpectedClusters[From], run.ExpectedClusters[To]);
         Assert.Equal((from, to), (Totals(store)[From], Totals(store)[To]));
@@ -46,8 +46,7 @@ public sealed class ObservationRevisionTests
     public void A_lower_or_equal_revision_is_a_redelivery_and_changes_nothing()
     {
         using var dir = new TempDir();
-        var run = new SyntheticRun("run-revision-old", rows: 1, treesPerRow: 5);
-        var (store, cluster) = Seeded(dir, run);
+        var (run, store, cluster) = Seeded(dir, "run-revision-old");
         using var _ = store;
         store.AddObservations(Guid.NewGuid(), [cluster with { Revision = 3, TreeId = To }], MapWriterTestData.Gala);
         var after = Totals(store);
@@ -66,8 +65,7 @@ public sealed class ObservationRevisionTests
     public void A_retraction_takes_the_cluster_off_its_tree_and_an_older_copy_cannot_bring_it_back()
     {
         using var dir = new TempDir();
-        var run = new SyntheticRun("run-retract", rows: 1, treesPerRow: 5);
-        var (store, cluster) = Seeded(dir, run);
+        var (run, store, cluster) = Seeded(dir, "run-retract");
         using var _ = store;
 
         var retracted = store.AddObservations(Guid.NewGuid(), [cluster with { Revision = 2, Retracted = true }], MapWriterTestData.Gala);
@@ -89,8 +87,7 @@ public sealed class ObservationRevisionTests
     public void A_store_written_before_revisions_gains_the_column_and_reads_its_observations_as_revision_1()
     {
         using var dir = new TempDir();
-        var run = new SyntheticRun("run-revision-migrate", rows: 1, treesPerRow: 5);
-        var (store, cluster) = Seeded(dir, run);
+        var (run, store, cluster) = Seeded(dir, "run-revision-migrate");
         store.Dispose();
         using (var db = new SqliteConnection($"Data Source={dir["store.gpkg"]};Pooling=False"))
         {
