@@ -33,9 +33,10 @@ public sealed record TreeFrames(string CameraId, long FirstFrame, long LastFrame
 
 /// <summary>
 /// A run's durable store (store.gpkg): a GeoPackage in SQLite WAL mode with synchronous=FULL, so a committed
-/// observation survives a power cut and GDAL can open the file at any time. Observations are keyed by their id
-/// (a newer revision replaces the stored one, a lower or equal one is ignored), and a tree's values are recomputed from its stored observations in the same transaction
-/// (<see cref="TreeAggregate.Of"/>), so redelivery, restarts and crashes can never double count. The store only reads
+/// observation survives a power cut and GDAL can open the file at any time. Observations are keyed by their id (a
+/// newer revision replaces the stored one, a lower or equal one is ignored), and a tree's values are recomputed from its
+/// stored observations in the same transaction (<see cref="TreeAggregate.Of"/>), so redelivery, restarts and crashes
+/// can never double count. The store only reads
 /// and writes; what the values are is <see cref="TreeAggregate"/>'s.
 /// </summary>
 public sealed partial class RunStore : IDisposable
@@ -421,7 +422,9 @@ public sealed partial class RunStore : IDisposable
         using var tx = _connection.BeginTransaction();
         var touched = new HashSet<string>(StringComparer.Ordinal);
         var (inserted, corrected) = (0, 0);
-        const string Columns = "geom, observation_id, tree_id, row_id, height_m, along_row_m, sigma_m, low_confidence, low_confidence_reason, stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id, row_side, revision";
+        // In the order of ObservationParameters.
+        const string Columns = "geom, observation_id, tree_id, row_id, height_m, along_row_m, sigma_m, low_confidence, low_confidence_reason, "
+            + "stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id, row_side, revision";
         using var insert = Command($"INSERT INTO observations ({Columns}) VALUES ({string.Join(", ", ObservationParameters)})", tx);
         using var update = Command($"UPDATE observations SET {string.Join(", ", Columns.Split(", ").Zip(ObservationParameters, (c, p) => $"{c} = {p}"))} WHERE observation_id = @id", tx);
         using var stored = Command($"SELECT tree_id, {_added["revision"]}, 1 FROM observations WHERE observation_id = @id UNION ALL SELECT NULL, revision, 0 FROM retracted_observations WHERE observation_id = @id", tx);
