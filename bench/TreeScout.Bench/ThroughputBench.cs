@@ -161,14 +161,14 @@ internal static class ThroughputBench
 
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
         Console.WriteLine($"{trees} trees, {frameCount} frames (2 cameras, {options.Fps} fps each, {options.SpeedKmh} km/h: {driven:F0} trees/h driven), rows {options.RowSpacingM} m apart, seed {options.Seed}, {sightings} sightings per cluster when decimating, {precision} models, load average {load}");
-        Console.WriteLine($"{"",-38}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"fusion p50/99",14}{"CPU s",7}{"CPU-bound trees/h",18}{"attribution",12}{"recall",8}{"count MAPE",11}{"stage",7}");
+        Console.WriteLine($"{"",-38}{"frames",7}{"inferred",9}{"decimated",10}{"shed",6}{"elapsed s",10}{"trees/h",9}{"p50 s",8}{"p99 s",8}{"fusion p50/99",14}{"final p50/99",13}{"corrected",10}{"CPU s",7}{"CPU-bound trees/h",18}{"attribution",12}{"recall",8}{"count MAPE",11}{"stage",7}");
         foreach (var r in results)
         {
             foreach (var (pace, run, score) in new[] { ("recorded timing", r.Recorded, r.RecordedScore), ("max rate", r.MaxRate, r.MaxRateScore) })
             {
                 var f = run.Result.Frames;
                 Console.WriteLine($"{r.Variant + ", " + r.Transport + ", " + pace,-38}{f.FramesPublished,7}{f.FramesPublished - f.FramesDecimated,9}{f.FramesDecimated,10}{f.FramesShed,6}{run.Elapsed.TotalSeconds,10:F1}{trees / run.Elapsed.TotalHours,9:F0}" +
-                    (pace == "max rate" ? $"{"—",8}{"—",8}{"—",12}" : $"{run.Latency.ToMap.P50,8:F2}{run.Latency.ToMap.P99,8:F2}{$"{run.Latency.ToFusion.P50:F1}/{run.Latency.ToFusion.P99:F1}",12}") +
+                    (pace == "max rate" ? $"{"—",8}{"—",8}{"—",12}{"—",13}{"—",10}" : $"{run.Latency.ToMap.P50,8:F2}{run.Latency.ToMap.P99,8:F2}{$"{run.Latency.ToFusion.P50:F1}/{run.Latency.ToFusion.P99:F1}",12}{$"{run.Latency.ToFinal.P50:F1}/{run.Latency.ToFinal.P99:F1}",13}{run.Latency.Corrected,10}") +
                     $"{run.CpuS,7:F1}{trees / (run.CpuS / Environment.ProcessorCount / 3600),18:F0}" +
                     $"{score.Clusters.AttributionShare,12:P1}{score.Clusters.Recall,8:P1}{score.Trees.CountMapePercent,10:F1}%{score.Stages.Accuracy,7:P0}");
             }
@@ -182,7 +182,7 @@ internal static class ThroughputBench
         {
             Console.WriteLine($"embedded: peak RSS of this process (every embedded run, the simulation and the scoring) {embeddedRss["embedded"]} MiB");
         }
-        Console.WriteLine($"inferred = frames the detector ran on; frame->map latency: from a cluster's last frame being captured to the map update that has it (the map writer announces updates every MapWriter:LiveUpdateInterval); trees/h = trees / elapsed; CPU s = the pipeline's CPU time (workers and feeder, not the broker); CPU-bound trees/h = what that CPU time allows on this machine's {Environment.ProcessorCount} cores with nothing else running (an upper bound); stage = matched clusters whose BBCH stage is right");
+        Console.WriteLine($"inferred = frames the detector ran on; frame->map latency: from a cluster's last frame being captured to the first map update that shows it, provisional or not (the map writer announces updates every MapWriter:LiveUpdateInterval); final = the same for the cluster's final version (docs/adr/0073), corrected = clusters whose final version differs from the one first shown; trees/h = trees / elapsed; CPU s = the pipeline's CPU time (workers and feeder, not the broker); CPU-bound trees/h = what that CPU time allows on this machine's {Environment.ProcessorCount} cores with nothing else running (an upper bound); stage = matched clusters whose BBCH stage is right");
         var reported = results.Where(r => r.Variant == report).OrderBy(r => r.Transport == "rabbitmq" ? 0 : 1).First();
         var json = Json(reported, driven, driveS, reported.Transport == "rabbitmq" ? reported.RssMiBByWorker : embeddedRss);
         json["variant"] = reported.Variant;
@@ -218,6 +218,10 @@ internal static class ThroughputBench
             ["frameToMapP99S"] = Math.Round(r.Recorded.Latency.ToMap.P99, 2),
             ["frameToFusionP50S"] = Math.Round(r.Recorded.Latency.ToFusion.P50, 2),
             ["frameToFusionP99S"] = Math.Round(r.Recorded.Latency.ToFusion.P99, 2),
+            ["frameToFinalP50S"] = Math.Round(r.Recorded.Latency.ToFinal.P50, 2),
+            ["frameToFinalP99S"] = Math.Round(r.Recorded.Latency.ToFinal.P99, 2),
+            ["observationsCorrected"] = r.Recorded.Latency.Corrected,
+            ["observationsRetracted"] = r.Recorded.Latency.Retracted,
             ["attribution"] = Math.Round(r.RecordedScore.Clusters.AttributionShare, 4),
             ["recall"] = Math.Round(r.RecordedScore.Clusters.Recall, 4),
             ["countMape"] = r.RecordedScore.Trees.CountMapePercent is { } mape ? Math.Round(mape, 1) : null,
@@ -352,8 +356,17 @@ internal static class ThroughputBench
     }
 
     /// <summary>Feeds the run through a bus that notes when each frame went out and each map update came.</summary>
-    /// <summary>Seconds from a cluster's last frame going out to the map update that has it (<see cref="ToMap"/>), and to fusion publishing it (<see cref="ToFusion"/>).</summary>
-    private sealed record Latencies((double P50, double P99) ToMap, (double P50, double P99) ToFusion);
+    /// <summary>
+    /// Seconds from a cluster's last frame going out to the first map update that shows it (<see cref="ToMap"/>: its first,
+    /// possibly provisional revision, docs/adr/0073), to fusion publishing that revision (<see cref="ToFusion"/>), and from
+    /// the last frame of its final revision to the first map update after fusion published that one (<see cref="ToFinal"/>;
+    /// the same as <see cref="ToMap"/> for a cluster never corrected). <see cref="Corrected"/>: clusters on the map whose
+    /// final revision differs from the first; <see cref="Retracted"/>: clusters shown and then taken off.
+    /// </summary>
+    private sealed record Latencies((double P50, double P99) ToMap, (double P50, double P99) ToFusion, (double P50, double P99) ToFinal, int Corrected, int Retracted);
+
+    /// <summary>One revision of an observation as fusion published it, and when the bench saw it go out.</summary>
+    private sealed record Revision(long At, string Camera, long LastFrame, int Number, bool Retracted);
 
     private static async Task<(ScanResult Result, TimeSpan Elapsed, Latencies Latency)> FeedAsync(
         IMessageBus feeder, string recording, string outDirectory, ReplayPace pace, IConfiguration configuration, ILoggerFactory loggerFactory)
@@ -368,8 +381,9 @@ internal static class ThroughputBench
             }
             return Task.CompletedTask;
         }, CancellationToken.None);
-        // When fusion published each cluster (by its camera and last frame): splits the frame->map latency into fusion's part and the map writer's.
-        var fused = new ConcurrentQueue<(long At, string Camera, long LastFrame)>();
+        // Every revision fusion published of each cluster: splits the frame->map latency into fusion's part and the map
+        // writer's, and tells the first appearance from the final version.
+        var fused = new ConcurrentDictionary<Guid, List<Revision>>();
         await using var observations = await feeder.ListenAsync(Topology.ObservationsExchange, Topology.RouteOf(typeof(TreeObservations)).RoutingKey, e =>
         {
             if (MessageCodec.Decode(e) is TreeObservations batch)
@@ -377,7 +391,11 @@ internal static class ThroughputBench
                 var at = Stopwatch.GetTimestamp();
                 foreach (var o in batch.Observations)
                 {
-                    fused.Enqueue((at, o.CameraId, o.LastFrameSequence));
+                    var revisions = fused.GetOrAdd(o.ObservationId, _ => []);
+                    lock (revisions)
+                    {
+                        revisions.Add(new Revision(at, o.CameraId, o.LastFrameSequence, o.Revision, o.Retracted));
+                    }
                 }
             }
             return Task.CompletedTask;
@@ -386,35 +404,54 @@ internal static class ThroughputBench
         var result = await new ScanPipeline(configuration, loggerFactory, TextWriter.Null)
             .RunOnBrokerAsync(timing, new ScanRequest(recording, outDirectory, pace), CancellationToken.None);
         var elapsed = clock.Elapsed;
-        var toFusion = Percentiles([.. fused.Where(f => timing.Published.ContainsKey((f.Camera, f.LastFrame)))
-            .Select(f => Stopwatch.GetElapsedTime(timing.Published[(f.Camera, f.LastFrame)], f.At).TotalSeconds)]);
-        return (result, elapsed, new Latencies(Latency(Path.Combine(outDirectory, RunResult.StoreFile), timing.Published, [.. updates]), toFusion));
+        var versions = fused.ToDictionary(f => f.Key, f => f.Value.DistinctBy(r => r.Number).OrderBy(r => r.Number).ToList());
+        double? Since(Revision r, long at) => timing.Published.TryGetValue((r.Camera, r.LastFrame), out var sent) ? Stopwatch.GetElapsedTime(sent, at).TotalSeconds : null;
+        var toFusion = Percentiles([.. versions.Values.Select(v => Since(v[0], v[0].At)).OfType<double>()]);
+        return (result, elapsed, Latency(Path.Combine(outDirectory, RunResult.StoreFile), versions, [.. updates], Since, toFusion));
     }
 
-    /// <summary>Per stored cluster: the first map update whose count includes it (rows are numbered in insertion order), minus when its last frame went out.</summary>
-    private static (double P50, double P99) Latency(string store, ConcurrentDictionary<(string Camera, long Sequence), long> published, List<(long At, long Observations)> updates)
+    /// <summary>
+    /// Per stored cluster: the first map update whose count includes it (rows are numbered in the order they were first
+    /// stored; a correction keeps its row) and that came after fusion published its first revision, minus when that
+    /// revision's last frame went out; for a corrected cluster also the first map update after its final revision went out.
+    /// </summary>
+    private static Latencies Latency(string store, Dictionary<Guid, List<Revision>> versions, List<(long At, long Observations)> updates,
+        Func<Revision, long, double?> since, (double P50, double P99) toFusion)
     {
-        var seconds = new List<double>();
+        var (toMap, toFinal) = (new List<double>(), new List<double>());
+        var corrected = 0;
         using var connection = new SqliteConnection($"Data Source={store};Mode=ReadOnly");
         connection.Open();
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT camera_id, last_frame FROM observations ORDER BY fid";
+        cmd.CommandText = "SELECT observation_id FROM observations ORDER BY fid";
         using var r = cmd.ExecuteReader();
         var ordinal = 0L;
-        var u = 0;
         while (r.Read())
         {
             ordinal++;
-            while (u < updates.Count && updates[u].Observations < ordinal)
+            if (!versions.TryGetValue(Guid.Parse(r.GetString(0)), out var revisions))
             {
-                u++;
+                continue;
             }
-            if (u < updates.Count && published.TryGetValue((r.GetString(0), r.GetInt64(1)), out var sent))
+            var (first, final) = (revisions[0], revisions[^1]);
+            var shown = updates.FindIndex(u => u.Observations >= ordinal && u.At >= first.At);
+            if (shown < 0 || since(first, updates[shown].At) is not { } seconds)
             {
-                seconds.Add(Stopwatch.GetElapsedTime(sent, updates[u].At).TotalSeconds);
+                continue;
+            }
+            toMap.Add(seconds);
+            if (final.Number == first.Number)
+            {
+                toFinal.Add(seconds);
+                continue;
+            }
+            corrected++;
+            if (updates.FindIndex(u => u.At >= final.At) is var after and >= 0 && since(final, updates[after].At) is { } finalSeconds)
+            {
+                toFinal.Add(finalSeconds);
             }
         }
-        return Percentiles(seconds);
+        return new Latencies(Percentiles(toMap), toFusion, Percentiles(toFinal), corrected, versions.Values.Count(v => v[^1].Retracted));
     }
 
     private static (double P50, double P99) Percentiles(List<double> seconds)

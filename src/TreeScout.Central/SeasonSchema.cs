@@ -92,6 +92,11 @@ public static class SeasonSchema
         -- Both sides of a row (docs/adr/0035): clusters_total is the whole-tree count, these the confident clusters per side.
         ALTER TABLE trees ADD COLUMN IF NOT EXISTS clusters_seen_left int NOT NULL DEFAULT 0;
         ALTER TABLE trees ADD COLUMN IF NOT EXISTS clusters_seen_right int NOT NULL DEFAULT 0;
+        -- Provisional observations corrected later (docs/adr/0073): a newer revision replaces the stored one; a retracted one
+        -- leaves its revision here, so an older copy arriving late cannot bring it back. Existing observations are revision 1.
+        ALTER TABLE observations ADD COLUMN IF NOT EXISTS revision int NOT NULL DEFAULT 1;
+        CREATE TABLE IF NOT EXISTS retracted_observations (
+          run_id text NOT NULL, observation_id uuid NOT NULL, revision int NOT NULL, PRIMARY KEY (run_id, observation_id));
         INSERT INTO schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
         """;
 

@@ -12,7 +12,7 @@ using TreeScout.Orchard;
 namespace TreeScout.Central;
 
 /// <summary>What one message changed in the season store.</summary>
-public sealed record IngestOutcome(int ObservationsInserted, int ObservationsDuplicate, int TreesUpdated)
+public sealed record IngestOutcome(int ObservationsInserted, int ObservationsDuplicate, int TreesUpdated, int ObservationsCorrected = 0)
 {
     /// <summary>A message the season store acknowledges without keeping anything of it.</summary>
     public static readonly IngestOutcome NothingKept = new(0, 0, 0);
@@ -127,8 +127,9 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
     }
 
     /// <summary>
-    /// TreeObservations: inserts the observations not stored yet (the key includes the observation id), creates the trees
-    /// that confident new observations name, and recomputes the trees that gained one. A run whose RunStarted has not
+    /// TreeObservations: stores each observation whose revision is newer than the stored one (the key includes the
+    /// observation id; a lower or equal revision is a redelivery), takes retracted ones off the map, creates the trees that
+    /// confident observations name, and recomputes the trees that gained or lost one (docs/adr/0073). A run whose RunStarted has not
     /// arrived yet is created with what is known (tractor, season); RunStarted completes it later.
     /// </summary>
     /// <exception cref="MalformedMessageException">An observation no store can hold, or from a season out of range.</exception>
@@ -156,20 +157,39 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await EnsureRunAsync(connection, tx, tractorId, message.RunId, seasons.Min(), cancellationToken);
+        // The newest revision of each id in the message, kept only when it is newer than what is stored (or retracted).
+        var stored = await StoredRevisionsAsync(connection, tx, message.RunId, [.. message.Observations.Select(o => o.ObservationId).Distinct()], cancellationToken);
+        var newer = message.Observations.GroupBy(o => o.ObservationId).Select(g => g.MaxBy(o => o.Revision)!)
+            .Where(o => !stored.TryGetValue(o.ObservationId, out var known) || o.Revision > known.Revision).ToList();
+        var touched = new HashSet<string>(newer.Select(o => stored.GetValueOrDefault(o.ObservationId).Tree).OfType<string>(), StringComparer.Ordinal);
+        var retracted = newer.Where(o => o.Retracted).ToList();
+        var shown = newer.Where(o => !o.Retracted).ToList();
+        await Exec(connection, tx, """
+            DELETE FROM observations WHERE run_id = @r AND observation_id = ANY(@gone);
+            DELETE FROM retracted_observations WHERE run_id = @r AND observation_id = ANY(@back);
+            INSERT INTO retracted_observations (run_id, observation_id, revision) SELECT @r, t.id, t.rev FROM unnest(@gone, @revs) AS t(id, rev)
+            ON CONFLICT (run_id, observation_id) DO UPDATE SET revision = excluded.revision WHERE excluded.revision > retracted_observations.revision
+            """, cancellationToken, ("r", message.RunId), ("gone", retracted.Select(o => o.ObservationId).ToArray()),
+            ("revs", retracted.Select(o => o.Revision).ToArray()), ("back", shown.Select(o => o.ObservationId).ToArray()));
         var inserted = new List<(string? TreeId, bool Low, string? RowId)>();
         await using (var insert = new NpgsqlCommand("""
             INSERT INTO observations (season, run_id, observation_id, message_id, tree_id, low_confidence, stage, score, camera_id,
-              first_frame, last_frame, observed_at, geom, observation)
+              first_frame, last_frame, observed_at, geom, observation, revision)
             SELECT o.season, @r, o.id, @m, o.tree, o.low, o.stage, o.score, o.cam, o.first, o.last, o.at,
-                   ST_SetSRID(ST_MakePoint(o.lon, o.lat), 4326), o.json::jsonb
-            FROM unnest(@season, @id, @tree, @low, @stage, @score, @cam, @first, @last, @at, @lon, @lat, @json)
-                 WITH ORDINALITY AS o(season, id, tree, low, stage, score, cam, first, last, at, lon, lat, json, ord)
+                   ST_SetSRID(ST_MakePoint(o.lon, o.lat), 4326), o.json::jsonb, o.rev
+            FROM unnest(@season, @id, @tree, @low, @stage, @score, @cam, @first, @last, @at, @lon, @lat, @json, @rev)
+                 WITH ORDINALITY AS o(season, id, tree, low, stage, score, cam, first, last, at, lon, lat, json, rev, ord)
             ORDER BY o.ord
-            ON CONFLICT DO NOTHING
+            ON CONFLICT (season, run_id, observation_id) DO UPDATE SET message_id = excluded.message_id, tree_id = excluded.tree_id,
+              low_confidence = excluded.low_confidence, stage = excluded.stage, score = excluded.score, camera_id = excluded.camera_id,
+              first_frame = excluded.first_frame, last_frame = excluded.last_frame, observed_at = excluded.observed_at,
+              geom = excluded.geom, observation = excluded.observation, revision = excluded.revision
+            WHERE excluded.revision > observations.revision
             RETURNING tree_id, low_confidence, observation ->> 'rowId'
             """, connection, tx))
         {
-            var o = message.Observations;
+            var o = shown;
+            insert.Parameters.AddWithValue("rev", o.Select(x => x.Revision).ToArray());
             insert.Parameters.AddWithValue("r", message.RunId);
             insert.Parameters.AddWithValue("m", message.MessageId);
             insert.Parameters.AddWithValue("season", o.Select(x => SeasonOf(x.ObservedAtUtc)).ToArray());
@@ -204,10 +224,31 @@ public sealed class SeasonStore(NpgsqlDataSource db, VarietyCatalog varieties, M
                 ("rows", new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = newTrees.Select(t => t.RowId).ToArray() }),
                 ("stages", new int[BbchStages.Count]));
         }
-        var touched = inserted.Where(i => i.TreeId is not null).Select(i => i.TreeId!).Distinct(StringComparer.Ordinal).ToArray();
-        var updated = touched.Length == 0 ? 0 : await RecomputeAsync(connection, tx, message.RunId, touched, cancellationToken);
+        touched.UnionWith(inserted.Select(i => i.TreeId).OfType<string>());
+        var updated = touched.Count == 0 ? 0 : await RecomputeAsync(connection, tx, message.RunId, [.. touched], cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        return new IngestOutcome(inserted.Count, n - inserted.Count, updated);
+        var corrected = newer.Count(o => stored.ContainsKey(o.ObservationId));
+        var added = shown.Count(o => !stored.ContainsKey(o.ObservationId));
+        return new IngestOutcome(added, n - newer.Count, updated, corrected);
+    }
+
+    /// <summary>The stored revision of each of a run's observations (a retracted one's too) and the tree it is on.</summary>
+    private static async Task<Dictionary<Guid, (string? Tree, int Revision)>> StoredRevisionsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, string runId, Guid[] ids, CancellationToken cancellationToken)
+    {
+        await using var select = new NpgsqlCommand("""
+            SELECT observation_id, tree_id, revision FROM observations WHERE run_id = @r AND observation_id = ANY(@ids)
+            UNION ALL SELECT observation_id, NULL, revision FROM retracted_observations WHERE run_id = @r AND observation_id = ANY(@ids)
+            """, connection, tx);
+        select.Parameters.AddWithValue("r", runId);
+        select.Parameters.AddWithValue("ids", ids);
+        var stored = new Dictionary<Guid, (string?, int)>();
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            stored[reader.GetGuid(0)] = (reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2));
+        }
+        return stored;
     }
 
     /// <summary>RunStopped: when capture ended and why.</summary>

@@ -2,7 +2,7 @@ namespace TreeScout.Contracts;
 
 /// <summary>
 /// One blossom cluster, seen in one or more consecutive frames, geo-referenced and attributed to a tree.
-/// Fusion emits each physical cluster once (de-duplicated across overlapping frames).
+/// Fusion emits each physical cluster once (de-duplicated across overlapping frames), possibly in several revisions.
 /// </summary>
 public sealed record BlossomClusterObservation
 {
@@ -60,6 +60,26 @@ public sealed record BlossomClusterObservation
 
     /// <summary>GNSS time at which the cluster was best seen.</summary>
     public required DateTimeOffset ObservedAtUtc { get; init; }
+
+    /// <summary>
+    /// Version of this observation (docs/adr/0073): fusion shows a cluster when its track leaves the view (revision 1)
+    /// and publishes a higher revision when the final one differs; a reader keeps the highest revision of an id and
+    /// ignores a lower or equal one (a redelivery). Absent from older senders, whose observations were final: 1 (the
+    /// source-generated reader sets a missing member to 0, so anything below 1 reads as 1).
+    /// </summary>
+    public int Revision
+    {
+        get => _revision;
+        init => _revision = Math.Max(1, value);
+    }
+
+    private readonly int _revision = 1;
+
+    /// <summary>
+    /// This revision takes the observation off the map: the track it came from turned out to be another cluster's, or
+    /// one seen through the faced row. A later, higher revision may show it again.
+    /// </summary>
+    public bool Retracted { get; init; }
 }
 
 /// <summary>A batch of cluster observations that fusion finalised together.</summary>

@@ -38,6 +38,7 @@ public sealed class MapWriterHandler(
 {
     public const string ObservationsWritten = "observations_written";
     public const string ObservationsDuplicate = "observations_duplicate";
+    public const string ObservationsCorrected = "observations_corrected";
     public const string MapsWritten = "maps_written";
     public const string ReviewFramesKept = "review_frames_kept";
     public const string ReviewFramesPruned = "review_frames_pruned";
@@ -167,13 +168,14 @@ public sealed class MapWriterHandler(
         }, cancellationToken);
         counters.Add(ObservationsWritten, result.Inserted);
         counters.Add(ObservationsDuplicate, result.Duplicates);
+        counters.Add(ObservationsCorrected, result.Corrected);
         if (result.Duplicates > 0)
         {
             logger.LogInformation("Run {RunId}: {Duplicates} of {Count} observations in {MessageId} were already stored (redelivery)",
                 message.RunId, result.Duplicates, message.Observations.Count, message.MessageId);
         }
         var now = clock.GetUtcNow();
-        if (result.Inserted > 0 && now - session.LastLiveUpdate >= options.Value.LiveUpdateInterval)
+        if (result.Inserted + result.Corrected > 0 && now - session.LastLiveUpdate >= options.Value.LiveUpdateInterval)
         {
             session.LastLiveUpdate = now;
             CopyWalToStore(session.Store);

@@ -1,3 +1,4 @@
+using TreeScout.Contracts;
 using TreeScout.MapWriter;
 using TreeScout.MapWriter.Tests;
 using TreeScout.Messaging;
@@ -38,6 +39,43 @@ public sealed class SeasonStoreTests
         Assert.Equal(run.Observations.Count, await db.ScalarAsync<long>("SELECT count(DISTINCT observation_id) FROM observations_2026"));
         TractorReference.AssertSameTrees(TractorReference.Trees(run), await store.ReadTreesAsync(run.RunId, None));
         Assert.Equal(run.ExpectedClusters.Values.Sum(), (await store.ReadTreesAsync(run.RunId, None)).Sum(t => t.ClustersTotal));
+    }
+
+    /// <summary>Provisional observations corrected later (docs/adr/0073): the highest revision of each id is kept, as on the tractor.</summary>
+    [Fact]
+    public async Task Corrected_and_retracted_observations_end_as_the_map_writers_trees()
+    {
+        await using var db = await TestSeasonStore.CreateAsync();
+        var run = new SyntheticRun("20260421-090000-noord-3-c3d4", rows: 1, treesPerRow: 5);
+        var store = db.Store;
+        await store.StartRunAsync("t-01", run.Started, None);
+        foreach (var batch in run.Batches)
+        {
+            await store.AddObservationsAsync("t-01", batch, None);
+        }
+        var onT2 = run.Observations.Where(o => o.TreeId == "R01-T002" && !o.LowConfidence).Take(3).ToList();
+        var (moved, retracted, twice) = (onT2[0], onT2[1], onT2[2]);
+        TreeObservations Batch(params BlossomClusterObservation[] observations) => new() { MessageId = Guid.NewGuid(), RunId = run.RunId, Observations = observations };
+        List<TreeObservations> corrections =
+        [
+            Batch(moved with { Revision = 2, TreeId = "R01-T003" }, retracted with { Revision = 2, Retracted = true }),
+            // A redelivered first revision, and two revisions of one cluster in one message: the higher one counts.
+            Batch(moved, retracted, twice with { Revision = 3, TreeId = "R01-T004" }, twice with { Revision = 2, TreeId = "R01-T001" }),
+        ];
+        var outcomes = new List<IngestOutcome>();
+        foreach (var batch in corrections)
+        {
+            outcomes.Add(await store.AddObservationsAsync("t-01", batch, None));
+        }
+
+        Assert.Equal((0, 0, 2), (outcomes[0].ObservationsInserted, outcomes[0].ObservationsDuplicate, outcomes[0].ObservationsCorrected));
+        Assert.Equal((0, 3, 1), (outcomes[1].ObservationsInserted, outcomes[1].ObservationsDuplicate, outcomes[1].ObservationsCorrected));
+        var trees = (await store.ReadTreesAsync(run.RunId, None)).ToDictionary(t => t.TreeId, t => t.ClustersTotal);
+        Assert.Equal(
+            (run.ExpectedClusters["R01-T002"] - 3, run.ExpectedClusters["R01-T003"] + 1, run.ExpectedClusters["R01-T004"] + 1, run.ExpectedClusters["R01-T001"]),
+            (trees["R01-T002"], trees["R01-T003"], trees["R01-T004"], trees["R01-T001"]));
+        Assert.Equal(run.Observations.Count - 1, await store.CountObservationsAsync(run.RunId, None));
+        TractorReference.AssertSameTrees(TractorReference.Trees(run, [.. run.Batches, .. corrections]), await store.ReadTreesAsync(run.RunId, None));
     }
 
     [Fact]

@@ -35,10 +35,45 @@ public sealed class FusionRestartTests(SimulatedRecordings recordings) : IClassF
         Assert.Equal(0, crashed.Fused.FramesMissing);
     }
 
-    private static List<(Guid, string?, double, double)> Summary(IEnumerable<BlossomClusterObservation> observations) =>
-        [.. observations.DistinctBy(o => o.ObservationId).OrderBy(o => o.ObservationId).Select(o => (o.ObservationId, o.TreeId, o.Latitude, o.Longitude))];
+    /// <summary>
+    /// Float GNSS: each registered pass's clusters are shown on the map when their tracks leave the view, at the position
+    /// GNSS gives, and corrected (same id, higher revision) once the pass is registered; their frames stay unacknowledged
+    /// until the corrected version is published, and a crash replays the same ids and revisions.
+    /// </summary>
+    [Fact]
+    public async Task Provisional_observations_are_corrected_under_their_id_and_hold_their_frames_until_then()
+    {
+        var scan = SimulatedScan.FromRecording(recordings.For(FusionAccuracyTests.Base(24) with { TreesPerRow = 5, Gnss = GnssFixType.Float }), DetectionNoise.Realistic, "sim-provisional");
+        var messages = scan.ArrivalOrder(TimeSpan.Zero).ToList();
+        var options = new FusionOptions { ProgressInterval = TimeSpan.FromSeconds(1) };
 
-    private sealed record Outcome(List<BlossomClusterObservation> Observations, RunFused Fused, int CrashAfter, int Redelivered);
+        var clean = await FuseAsync(scan, messages, options, crashAfter: null);
+        var crashed = await FuseAsync(scan, messages, options, crashAfter: messages.Count / 2);
+
+        var byId = clean.Published.GroupBy(p => p.Observation.ObservationId).ToList();
+        var corrected = byId.Where(g => g.Count() > 1).ToList();
+        Assert.True(corrected.Count > 20, $"{corrected.Count} of {byId.Count} observations corrected");
+        foreach (var versions in byId)
+        {
+            // Published in revision order 1, 2, …, each one differing from the one before.
+            Assert.Equal(Enumerable.Range(1, versions.Count()), versions.Select(v => v.Observation.Revision));
+            Assert.All(versions.Zip(versions.Skip(1)), pair => Assert.NotEqual(
+                (pair.First.Observation.Latitude, pair.First.Observation.Longitude, pair.First.Observation.TreeId),
+                (pair.Second.Observation.Latitude, pair.Second.Observation.Longitude, pair.Second.Observation.TreeId)));
+            // Every version but the last went out while the cluster's frames were still unacknowledged.
+            Assert.All(versions.SkipLast(1), v => Assert.False(v.LastFrameAcknowledged, $"{v.Observation.ObservationId} r{v.Observation.Revision}"));
+        }
+        var shown = Summary(clean.Observations);
+        Assert.Equal(clean.Fused.ObservationsPublished, shown.Count);
+        Assert.Equal(shown, Summary(crashed.Observations));
+    }
+
+    /// <summary>What the map shows at the end: each id's highest revision, unless that took it off the map.</summary>
+    private static List<(Guid, int, string?, double, double)> Summary(IEnumerable<BlossomClusterObservation> observations) =>
+        [.. observations.GroupBy(o => o.ObservationId).Select(g => g.MaxBy(o => o.Revision)!).Where(o => !o.Retracted)
+            .OrderBy(o => o.ObservationId).Select(o => (o.ObservationId, o.Revision, o.TreeId, o.Latitude, o.Longitude))];
+
+    private sealed record Outcome(List<BlossomClusterObservation> Observations, List<(BlossomClusterObservation Observation, bool LastFrameAcknowledged)> Published, RunFused Fused, int CrashAfter, int Redelivered);
 
     /// <summary>
     /// Feeds the run's messages 50 ms apart. With <paramref name="crashAfter"/>, the process is dropped after that many
@@ -48,9 +83,10 @@ public sealed class FusionRestartTests(SimulatedRecordings recordings) : IClassF
     {
         var (rows, projection) = scan.PlanRows();
         var start = scan.Started.StartedAtUtc;
-        var publisher = new Collector();
-        var fusion = new RunFusion(scan.Started, options, rows, projection, start);
         var acks = new Ack[messages.Count];
+        var frames = messages.Select((m, i) => (m, i)).Where(x => x.m is FrameDetections).ToDictionary(x => (((FrameDetections)x.m).CameraId, ((FrameDetections)x.m).Sequence), x => x.i);
+        var publisher = new Collector(o => acks[frames[(o.CameraId, o.LastFrameSequence)]]?.Done ?? false);
+        var fusion = new RunFusion(scan.Started, options, rows, projection, start);
         var redelivered = 0;
         var now = start;
         for (var i = 0; i < messages.Count; i++)
@@ -78,7 +114,7 @@ public sealed class FusionRestartTests(SimulatedRecordings recordings) : IClassF
         now += options.QuietTimeout;
         await fusion.AdvanceAsync(publisher, now, (_, _) => { }, CancellationToken.None);
         Assert.NotNull(publisher.Fused);
-        return new(publisher.Observations, publisher.Fused, crashAfter ?? 0, redelivered);
+        return new(publisher.Observations, publisher.Published, publisher.Fused, crashAfter ?? 0, redelivered);
 
         async Task DeliverAsync(int i)
         {
@@ -107,9 +143,12 @@ public sealed class FusionRestartTests(SimulatedRecordings recordings) : IClassF
         public void Acknowledge() => Done = true;
     }
 
-    private sealed class Collector : IMessagePublisher
+    /// <summary>Keeps what fusion publishes; <paramref name="acknowledged"/> says whether an observation's last frame was acknowledged when it went out.</summary>
+    private sealed class Collector(Func<BlossomClusterObservation, bool> acknowledged) : IMessagePublisher
     {
         public List<BlossomClusterObservation> Observations { get; } = [];
+
+        public List<(BlossomClusterObservation, bool)> Published { get; } = [];
 
         public List<RunFusionProgress> Progress { get; } = [];
 
@@ -121,6 +160,7 @@ public sealed class FusionRestartTests(SimulatedRecordings recordings) : IClassF
             {
                 case TreeObservations batch:
                     Observations.AddRange(batch.Observations);
+                    Published.AddRange(batch.Observations.Select(o => (o, acknowledged(o))));
                     break;
                 case RunFusionProgress progress:
                     Progress.Add(progress);

@@ -89,6 +89,38 @@ public class MessageCodecTests
         Assert.Equal(fix, MessageCodec.Decode(envelope));
     }
 
+    /// <summary>An observation's revision (docs/adr/0073) travels in the body; one from a sender that predates it is revision 1, not retracted.</summary>
+    [Fact]
+    public void Observation_revisions_round_trip_and_an_older_senders_observation_is_its_first_and_final_revision()
+    {
+        var corrected = new TreeObservations
+        {
+            MessageId = Guid.NewGuid(),
+            RunId = "run-1",
+            Observations =
+            [
+                new BlossomClusterObservation
+                {
+                    ObservationId = Guid.NewGuid(), Latitude = 51.93, Longitude = 5.70, PositionSigmaM = 0.03, LowConfidence = false,
+                    Stage = BbchStage.Bbch65, StageProbabilities = [0.5f, 0.5f], Score = 0.9f, FramesSeen = 4, FirstFrameSequence = 10,
+                    LastFrameSequence = 13, CameraId = "left", GnssQuality = GnssQuality.RtkFixed, ObservedAtUtc = DateTimeOffset.UnixEpoch,
+                    Revision = 3, Retracted = true,
+                },
+            ],
+        };
+        var envelope = MessageCodec.Encode(corrected);
+        var decoded = Assert.IsType<TreeObservations>(MessageCodec.Decode(envelope)).Observations.Single();
+        Assert.Equal((3, true), (decoded.Revision, decoded.Retracted));
+
+        var body = Encoding.UTF8.GetString(envelope.Body.Span);
+        var older = body.Replace(",\"revision\":3", "", StringComparison.Ordinal).Replace(",\"retracted\":true", "", StringComparison.Ordinal);
+        Assert.DoesNotContain("revision", older, StringComparison.Ordinal);
+        Assert.DoesNotContain("retracted", older, StringComparison.Ordinal);
+        var old = Assert.IsType<TreeObservations>(MessageCodec.Decode(envelope with { Body = Encoding.UTF8.GetBytes(older) })).Observations.Single();
+        Assert.Equal((1, false), (old.Revision, old.Retracted));
+        Assert.Equal(decoded with { Revision = 1, Retracted = false, StageProbabilities = old.StageProbabilities }, old);
+    }
+
     [Theory]
     [InlineData("gnss-fix", "1", "{not json", "not valid JSON")]
     [InlineData("gnss-fix", "9", "{}", "unsupported schema version 9")]

@@ -68,7 +68,11 @@ public abstract class RowMap
     {
     }
 
-    public abstract TreeAssignment AssignTree(RowPoint point);
+    /// <summary>
+    /// The tree a point on a row belongs to. A <paramref name="provisional"/> assignment (a provisional observation,
+    /// docs/adr/0073) leaves the map as it is, so the final observations are numbered as if it had not been made.
+    /// </summary>
+    public abstract TreeAssignment AssignTree(RowPoint point, bool provisional = false);
 }
 
 /// <summary>Rows and trees of a block plan in the block's UTM zone.</summary>
@@ -120,7 +124,7 @@ public sealed class PlanRowMap : RowMap
         return Math.Sqrt(p.LateralM * p.LateralM + beyond * beyond);
     });
 
-    public override TreeAssignment AssignTree(RowPoint point) =>
+    public override TreeAssignment AssignTree(RowPoint point, bool provisional = false) =>
         Math.Abs(point.LateralM) > _maxLateral
             ? new TreeAssignment(null, _fallbackSpacing, $"{Math.Abs(point.LateralM):F1} m off row {point.Row.Id}: not on a planted row")
             : point.Row.AssignTree(point.AlongM, _fallbackSpacing);
@@ -213,7 +217,7 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
         return best;
     }
 
-    public override TreeAssignment AssignTree(RowPoint point)
+    public override TreeAssignment AssignTree(RowPoint point, bool provisional = false)
     {
         if (!_treeOrigin.TryGetValue(point.Row, out var origin))
         {
@@ -223,9 +227,14 @@ public sealed class InferredRowMap(double treeSpacingM, double rowSpacingM) : Ro
                 // this cluster would shift every tree of the row, so it is reported without a tree instead.
                 return new TreeAssignment(null, treeSpacingM, $"row {point.Row.Id}'s trees are not numbered yet (no settled cluster on it)");
             }
-            // Numbered once, at the row's first cluster: ids already published must not change.
-            _treeOrigin[point.Row] = origin = Math.Min(smallest[^1], point.AlongM);
-            _canopyStart.Remove(point.Row);
+            // Numbered once, at the row's first final cluster: ids already published as final must not change (a
+            // provisional one is numbered from what is seen so far and corrected if the final numbering differs).
+            origin = Math.Min(smallest[^1], point.AlongM);
+            if (!provisional)
+            {
+                _treeOrigin[point.Row] = origin;
+                _canopyStart.Remove(point.Row);
+            }
         }
         var index = (int)Math.Floor((point.AlongM - origin) / treeSpacingM) + 1;
         if (index < 1 && point.AlongM >= origin - treeSpacingM / 2)

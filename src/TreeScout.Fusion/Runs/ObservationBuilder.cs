@@ -17,7 +17,8 @@ namespace TreeScout.Fusion.Runs;
 public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projection, double calibrationSigmaM)
 {
     /// <param name="pass">The along-row GNSS offset measured for the track's pass (docs/fusion.md), if it was registered.</param>
-    public BlossomClusterObservation Build(ClusterTrack track, string cameraId, TimeSpan clockSigma, PassOffset pass = default)
+    /// <param name="provisional">Built for a provisional observation (docs/adr/0073): it does not number an inferred row's trees.</param>
+    public BlossomClusterObservation Build(ClusterTrack track, string cameraId, TimeSpan clockSigma, PassOffset pass = default, bool provisional = false)
     {
         var sightings = track.Sightings;
         var estimate = track.Estimate;
@@ -65,7 +66,7 @@ public sealed class ObservationBuilder(RowMap rows, Func<UtmProjection> projecti
             + track.TriangulationSigmaM * track.TriangulationSigmaM + calibrationSigmaM * calibrationSigmaM);
 
         var place = rows.Nearest(estimate);
-        var tree = place is { } p ? rows.AssignTree(p) : new TreeAssignment(null, double.NaN, "no row near the cluster");
+        var tree = place is { } p ? rows.AssignTree(p, provisional) : new TreeAssignment(null, double.NaN, "no row near the cluster");
         string? reason = poseFlag;
         if (reason is null && tree.Problem is not null)
         {

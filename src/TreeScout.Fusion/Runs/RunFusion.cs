@@ -50,8 +50,14 @@ public sealed class RunFusion
     private readonly ClockOffsetEstimator _clock;
     private readonly ObservationBuilder _builder;
     private readonly SortedDictionary<DateTimeOffset, List<IDeferredAcknowledgement>> _fixAcks = [];
-    private readonly List<(BlossomClusterObservation Observation, ClusterTrack Track)> _ready = [];
+    private readonly List<Pending> _ready = [];
     private readonly List<ClusterTrack> _ended = [];
+
+    // Provisional observations (docs/adr/0073): what each open track shows on the map (its parts' ids), and the last
+    // revision published of every observation not final yet (a retracted one too: a later revision may take its id up).
+    private readonly List<(Guid Root, List<ClusterTrack> Parts)> _provisional = [];
+    private readonly Dictionary<Guid, List<Guid>> _shownByTrack = [];
+    private readonly Dictionary<Guid, BlossomClusterObservation> _shown = [];
     private RunStopped? _stopped;
 
     // The run's account in the run ledger (RunFusionProgress): fixes due for acknowledgement at the next checkpoint, fixes
@@ -242,23 +248,51 @@ public sealed class RunFusion
                 lane.Tracker.EndAll(_ended, oldest + 1);
             }
             count("tracks_split", lane.Tracker.SplitTracks - split);
+            // Tracks that left the view are shown before the re-acquisition window and their pass's registration are over.
+            lane.Tracker.TakeProvisional(_provisional);
+            foreach (var (root, parts) in _provisional)
+            {
+                Reconcile(root, parts);
+                foreach (var part in parts)
+                {
+                    if (lane.Tracker.IsConfirmed(part) && !IsSeenThroughFacedRow(part, lane.Tracker))
+                    {
+                        Report(_builder.Build(part, cameraId, ClockSigma(part), provisional: true), null, final: false);
+                    }
+                    else
+                    {
+                        Retract(part.Id, null);
+                    }
+                }
+                if (parts.Count > 0)
+                {
+                    _shownByTrack[root] = [.. parts.Select(p => p.Id)];
+                }
+            }
+            _provisional.Clear();
+            foreach (var parts in _ended.GroupBy(t => t.RootId))
+            {
+                Reconcile(parts.Key, [.. parts]);
+            }
             foreach (var track in _ended)
             {
                 if (!lane.Tracker.IsConfirmed(track))
                 {
                     Progress.TracksUnconfirmed++;
                     count("tracks_unconfirmed", 1);
-                    Release(track);
+                    Retract(track.Id, track);
                 }
-                else if (IsBeyondFacedRow(track, lane.Tracker.Camera) || lane.Tracker.IsFarByItsRays(track) || lane.Tracker.IsFarByItsBoxes(track))
+                else if (IsSeenThroughFacedRow(track, lane.Tracker))
                 {
                     // Seen through the faced row: that row's own pass counts it.
                     count("clusters_far_row", 1);
-                    Release(track);
+                    Retract(track.Id, track);
                 }
-                else if (!lane.Passes.Hold(track))
+                else
                 {
-                    _ready.Add((_builder.Build(track, cameraId, ClockSigma(track)), track));
+                    // A track held until its pass is registered is shown now, at the position GNSS gives.
+                    var held = lane.Passes.Hold(track);
+                    Report(_builder.Build(track, cameraId, ClockSigma(track), provisional: held), track, final: !held);
                 }
             }
             _ended.Clear();
@@ -267,7 +301,7 @@ public sealed class RunFusion
                 count(offset.GnssSigmaM is null ? "passes_unregistered" : "passes_registered", 1);
                 foreach (var track in tracks)
                 {
-                    _ready.Add((_builder.Build(track, cameraId, ClockSigma(track), offset), track));
+                    Report(_builder.Build(track, cameraId, ClockSigma(track), offset), track, final: true);
                 }
             }
         }
@@ -405,35 +439,117 @@ public sealed class RunFusion
     /// <summary>Enough frames saw canopy far from every row of the plan to say the plan does not fit the block scanned.</summary>
     public bool PlanDoesNotFit => Progress.FramesOffPlan >= _options.PlanMismatchFrames;
 
+    /// <summary>
+    /// An observation, whether to publish it (not when the map already shows it as it is), and the track whose frames it
+    /// releases once it and everything queued before it is published; <see cref="Final"/>: the track's last word, counted
+    /// in <see cref="RunProgress.ObservationsPublished"/>.
+    /// </summary>
+    private sealed record Pending(BlossomClusterObservation? Observation, bool Publish, ClusterTrack? Track, bool Final);
+
+    /// <summary>
+    /// Queues a track's observation: published as the next revision of its id unless the map already shows exactly this;
+    /// a final one forgets the id (its track is over) and releases the track's frames after it is published.
+    /// </summary>
+    private void Report(BlossomClusterObservation built, ClusterTrack? track, bool final)
+    {
+        var id = built.ObservationId;
+        var last = _shown.GetValueOrDefault(id);
+        var publish = last is null || last.Retracted || !SameContent(last, built);
+        var observation = publish ? built with { Revision = (last?.Revision ?? 0) + 1 } : last!;
+        if (final)
+        {
+            _shown.Remove(id);
+        }
+        else
+        {
+            _shown[id] = observation;
+        }
+        if (publish || final)
+        {
+            _ready.Add(new Pending(observation, publish, final ? track : null, final));
+        }
+    }
+
+    /// <summary>Takes a shown observation off the map (next revision, retracted); a dropped track's frames are released after that.</summary>
+    private void Retract(Guid id, ClusterTrack? track)
+    {
+        if (_shown.GetValueOrDefault(id) is { Retracted: false } last)
+        {
+            _shown[id] = last with { Revision = last.Revision + 1, Retracted = true };
+            _ready.Add(new Pending(_shown[id], true, track, false));
+        }
+        else if (track is not null)
+        {
+            _ready.Add(new Pending(null, false, track, false));
+        }
+    }
+
+    /// <summary>A track now shows <paramref name="parts"/> (none: it was joined to an older one): what it showed before and shows no more is retracted.</summary>
+    private void Reconcile(Guid root, List<ClusterTrack> parts)
+    {
+        if (_shownByTrack.Remove(root, out var before))
+        {
+            foreach (var id in before.Where(id => !parts.Exists(p => p.Id == id)))
+            {
+                Retract(id, null);
+            }
+        }
+    }
+
+    /// <summary>Everything but the revision is the same (the stage probabilities element by element).</summary>
+    private static bool SameContent(BlossomClusterObservation shown, BlossomClusterObservation built) =>
+        shown.StageProbabilities.AsSpan().SequenceEqual(built.StageProbabilities)
+        && shown with { StageProbabilities = built.StageProbabilities, Revision = built.Revision } == built;
+
     private async Task PublishReadyAsync(IMessagePublisher publisher, Action<string, long> count, CancellationToken cancellationToken)
     {
         while (_ready.Count > 0)
         {
-            var batch = _ready.Take(_options.MaxBatch).ToList();
-            var observations = batch.Select(b => b.Observation).ToList();
-            await publisher.PublishAsync(new TreeObservations
+            // Up to MaxBatch observations, with the entries between them that only release a track.
+            var (take, observations) = (0, new List<BlossomClusterObservation>());
+            for (; take < _ready.Count && (observations.Count < _options.MaxBatch || !_ready[take].Publish); take++)
             {
-                MessageId = BatchId(observations),
-                RunId = RunId,
-                Observations = observations,
-            }, cancellationToken);
-            _ready.RemoveRange(0, batch.Count);
-            foreach (var (observation, track) in batch)
-            {
-                Progress.ObservationsPublished++;
-                if (observation.LowConfidence)
+                if (_ready[take] is { Publish: true, Observation: { } observation })
                 {
-                    Progress.ObservationsLowConfidence++;
+                    observations.Add(observation);
                 }
-                Release(track);
             }
-            count("observations_published", batch.Count);
+            if (observations.Count > 0)
+            {
+                await publisher.PublishAsync(new TreeObservations
+                {
+                    MessageId = BatchId(observations),
+                    RunId = RunId,
+                    Observations = observations,
+                }, cancellationToken);
+            }
+            foreach (var (observation, publish, track, final) in _ready.Take(take))
+            {
+                if (final)
+                {
+                    Progress.ObservationsPublished++;
+                    count("observations_published", 1);
+                    Progress.ObservationsLowConfidence += observation!.LowConfidence ? 1 : 0;
+                }
+                if (publish && (!final || observation!.Revision > 1))
+                {
+                    count(observation!.Retracted ? "observations_retracted" : final ? "observations_corrected" : "observations_provisional", 1);
+                }
+                if (track is not null)
+                {
+                    Release(track);
+                }
+            }
+            _ready.RemoveRange(0, take);
         }
     }
 
-    /// <summary>A batch's id follows from its content, so a replay that batches differently never collides with an earlier batch's id.</summary>
+    /// <summary>
+    /// A batch's id follows from its content (ids and revisions), so a replay that batches differently never collides
+    /// with an earlier batch's id.
+    /// </summary>
     private static Guid BatchId(List<BlossomClusterObservation> observations) =>
-        MessageIds.Derive(observations[0].ObservationId, "batch/" + string.Join(",", observations.Select(o => o.ObservationId.ToString("N"))));
+        MessageIds.Derive(observations[0].ObservationId, "batch/" + string.Join(",", observations.Select(o => o.Revision == 1 ? o.ObservationId.ToString("N") : $"{o.ObservationId:N}.{o.Revision}")));
 
     private TimeSpan ClockSigma(ClusterTrack track) => _clock.SigmaAt(track.Sightings[^1].Frame.CapturedAtUtc);
 
@@ -454,6 +570,10 @@ public sealed class RunFusion
         var side = camera.LateralM >= 0 ? 1 : -1;
         return new PassPoint(placed.AlongM, side * placed.LateralM, side, track.Sightings.Average(s => s.Pose.PositionSigmaM));
     }
+
+    /// <summary>Seen through the faced row (by where it lies, its rays or its boxes): that row's own pass counts it.</summary>
+    private bool IsSeenThroughFacedRow(ClusterTrack track, ClusterTracker tracker) =>
+        IsBeyondFacedRow(track, tracker.Camera) || tracker.IsFarByItsRays(track) || tracker.IsFarByItsBoxes(track);
 
     /// <summary>True when the cluster lies on another row than the one the camera was driving alongside when it saw it best.</summary>
     private bool IsBeyondFacedRow(ClusterTrack track, CameraModel camera)

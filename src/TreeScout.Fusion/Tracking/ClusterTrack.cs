@@ -44,6 +44,18 @@ public sealed class ClusterTrack
     /// <summary>Deterministic id: from the first frame that saw it and the detection's index there.</summary>
     public Guid Id => IdFor(Sightings[0].Frame.MessageId, Sightings[0].DetectionIndex);
 
+    /// <summary>
+    /// The id of the track this one was split from when it ended (its own while it is not a part of one): a track's
+    /// provisional observations are reconciled with the observations it ends as by this id.
+    /// </summary>
+    public Guid RootId
+    {
+        get => _rootId ?? Id;
+        init => _rootId = value;
+    }
+
+    private readonly Guid? _rootId;
+
     /// <summary>The id of a track that starts on detection <paramref name="detectionIndex"/> of a frame's detections message.</summary>
     public static Guid IdFor(Guid frameDetectionsMessageId, int detectionIndex) => MessageIds.Derive(frameDetectionsMessageId, $"cluster/{detectionIndex}");
 }

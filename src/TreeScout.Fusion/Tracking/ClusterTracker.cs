@@ -57,6 +57,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
 
     private readonly List<ClusterTrack> _active = [];
     private readonly List<(ClusterTrack Track, long EndedAt)> _dormant = [];
+    private readonly List<(Guid Root, List<ClusterTrack> Parts)> _provisional = [];
     private readonly List<(double Cost, int Track, int Detection)> _pairs = [];
     private readonly CommonShift _commonShift = new(options);
     private readonly List<double> _frameOffsetsU = [];
@@ -225,6 +226,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
             else if (gone)
             {
                 _dormant.Add((track, sequence));
+                _provisional.Add((track.Id, Preview(track)));
             }
             else
             {
@@ -287,6 +289,28 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         }
     }
 
+    /// <summary>
+    /// What each track shows on the map before it ends (docs/adr/0073), in the order it happened since the last call: a
+    /// track that went out of view shows the parts it would end as now (it may still be rejoined); a young track joined to
+    /// an older one shows nothing any more (its sightings are the older track's). Fusion publishes these as provisional
+    /// observations; when the track ends, its final observations replace them.
+    /// </summary>
+    public void TakeProvisional(List<(Guid Root, List<ClusterTrack> Parts)> shown)
+    {
+        shown.AddRange(_provisional);
+        _provisional.Clear();
+    }
+
+    /// <summary>A track as it would end now (split in two if it followed two clusters); the track itself is left as it is.</summary>
+    private List<ClusterTrack> Preview(ClusterTrack track)
+    {
+        var copy = new ClusterTrack { Estimate = track.Estimate, MatchEstimate = track.MatchEstimate, TriangulationSigmaM = track.TriangulationSigmaM };
+        copy.Sightings.AddRange(track.Sightings);
+        var parts = new List<ClusterTrack>(1);
+        End(copy, parts, preview: true);
+        return parts;
+    }
+
     /// <summary>An older track, last seen before <paramref name="young"/> started, whose cluster is the same point.</summary>
     private bool SameCluster(ClusterTrack old, ClusterTrack young) =>
         old.Sightings[^1].Frame.Sequence < young.Sightings[0].Frame.Sequence
@@ -295,6 +319,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
 
     private void Join(ClusterTrack old, ClusterTrack young)
     {
+        _provisional.Add((young.Id, []));
         old.Sightings.AddRange(young.Sightings);
         old.Misses = 0;
         Estimate(old);
@@ -551,9 +576,10 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
     /// Ends a track; a track that followed two clusters is ended as two. Neighbouring clusters a few centimetres apart
     /// take turns hiding behind each other, so one track can collect both: its sightings then do not meet in one point
     /// (after each frame's common shift is taken out) but in two. A two-means split of the sightings is kept when each
-    /// part has <see cref="TrackerOptions.MinSightings"/> and the split explains the boxes markedly better.
+    /// part has <see cref="TrackerOptions.MinSightings"/> and the split explains the boxes markedly better. A
+    /// <paramref name="preview"/> (of a copy, see <see cref="Preview"/>) is not counted in <see cref="SplitTracks"/>.
     /// </summary>
-    private void End(ClusterTrack track, List<ClusterTrack> ended)
+    private void End(ClusterTrack track, List<ClusterTrack> ended, bool preview = false)
     {
         var n = track.Sightings.Count;
         var splittable = n >= 2 * options.MinSightings;
@@ -561,9 +587,9 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
         var sum = Residuals(track.MatchEstimate, track.Sightings, residuals);
         if (splittable && sum / n >= options.SplitMinRmsPx * options.SplitMinRmsPx && Split(track, residuals!, sum) is ({ } a, { } b))
         {
-            SplitTracks++;
-            End(a, ended);
-            End(b, ended);
+            SplitTracks += preview ? 0 : 1;
+            End(a, ended, preview);
+            End(b, ended, preview);
             return;
         }
         // A posteriori variance factor: boxes that do not meet in one point (beyond the pixel noise) widen the position's
@@ -613,7 +639,7 @@ public sealed class ClusterTracker(CameraModel camera, RowMap rows, TrackerOptio
 
     private ClusterTrack? Part(ClusterTrack track, bool[] side, bool which)
     {
-        var part = new ClusterTrack { Estimate = track.Estimate, MatchEstimate = track.MatchEstimate };
+        var part = new ClusterTrack { Estimate = track.Estimate, MatchEstimate = track.MatchEstimate, RootId = track.RootId };
         for (var i = 0; i < side.Length; i++)
         {
             if (side[i] == which)

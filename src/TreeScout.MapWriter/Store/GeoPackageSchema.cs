@@ -58,27 +58,30 @@ internal static class GeoPackageSchema
           frames_seen INTEGER NOT NULL, first_frame INTEGER NOT NULL, last_frame INTEGER NOT NULL, camera_id TEXT NOT NULL,
           gnss_quality TEXT NOT NULL, observed_at TEXT NOT NULL, stage_probabilities TEXT, message_id TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS observations_tree_id ON observations(tree_id);
+        CREATE TABLE IF NOT EXISTS retracted_observations (observation_id TEXT NOT NULL PRIMARY KEY, revision INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS run_metadata (
           fid INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, value TEXT);
         INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
           ('trees', 'features', 'trees', 'Trees of the block with per-tree blossom aggregates and thinning prescription', 4326),
           ('observations', 'features', 'observations', 'Geo-referenced blossom clusters (one row per physical cluster)', 4326),
-          ('run_metadata', 'attributes', 'run_metadata', 'Run id, block, variety, models, GNSS summary', NULL);
+          ('run_metadata', 'attributes', 'run_metadata', 'Run id, block, variety, models, GNSS summary', NULL),
+          ('retracted_observations', 'attributes', 'retracted_observations', 'Observations fusion took back off the map, with the revision that did', NULL);
         INSERT OR IGNORE INTO gpkg_geometry_columns VALUES
           ('trees', 'geom', 'POINT', 4326, 0, 0),
           ('observations', 'geom', 'POINT', 4326, 0, 0);
         """;
 
     /// <summary>
-    /// Columns added after the first stores were written (both sides of the row, ADR 0035): <see cref="RunStore"/> adds
-    /// each one an existing store lacks when it opens it for writing (its old observations keep an unknown side, so its
-    /// counts do not change), and reads a store opened read-only without them as if they were empty.
+    /// Columns added after the first stores were written (both sides of the row, ADR 0035; revisions, ADR 0073):
+    /// <see cref="RunStore"/> adds each one an existing store lacks when it opens it for writing (its old observations
+    /// keep an unknown side and are revision 1, so its counts do not change), and reads a store opened read-only without them as if they were empty.
     /// </summary>
     public static readonly IReadOnlyList<(string Table, string Column, string Declaration, string Absent)> AddedColumns =
     [
         ("observations", "row_side", "TEXT", "NULL"),
         ("trees", "clusters_seen_left", "INTEGER NOT NULL DEFAULT 0", "0"),
         ("trees", "clusters_seen_right", "INTEGER NOT NULL DEFAULT 0", "0"),
+        ("observations", "revision", "INTEGER NOT NULL DEFAULT 1", "1"),
     ];
 
     /// <summary>

@@ -25,23 +25,24 @@ public sealed class RunStoreException : Exception
     }
 }
 
-/// <summary>What one <see cref="RunStore.AddObservations"/> call changed.</summary>
-public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated);
+/// <summary>What one <see cref="RunStore.AddObservations"/> call changed: <paramref name="Corrected"/> counts the newer revisions of stored (or retracted) observations.</summary>
+public sealed record IngestResult(int Inserted, int Duplicates, int TreesUpdated, int Corrected = 0);
 
 /// <summary>Frames <see cref="FirstFrame"/>..<see cref="LastFrame"/> of a camera saw a cluster of <see cref="TreeId"/>.</summary>
 public sealed record TreeFrames(string CameraId, long FirstFrame, long LastFrame, string TreeId);
 
 /// <summary>
 /// A run's durable store (store.gpkg): a GeoPackage in SQLite WAL mode with synchronous=FULL, so a committed
-/// observation survives a power cut and GDAL can open the file at any time. Observations are keyed by their id
-/// (INSERT OR IGNORE), and a tree's values are recomputed from its stored observations in the same transaction
-/// (<see cref="TreeAggregate.Of"/>), so redelivery, restarts and crashes can never double count. The store only reads
+/// observation survives a power cut and GDAL can open the file at any time. Observations are keyed by their id (a
+/// newer revision replaces the stored one, a lower or equal one is ignored), and a tree's values are recomputed from its
+/// stored observations in the same transaction (<see cref="TreeAggregate.Of"/>), so redelivery, restarts and crashes
+/// can never double count. The store only reads
 /// and writes; what the values are is <see cref="TreeAggregate"/>'s.
 /// </summary>
 public sealed partial class RunStore : IDisposable
 {
     private static readonly string[] ObservationParameters =
-        ["@g", "@id", "@tree", "@row", "@h", "@along", "@sigma", "@low", "@reason", "@stage", "@score", "@frames", "@first", "@last", "@cam", "@q", "@at", "@probs", "@msg", "@side"];
+        ["@g", "@id", "@tree", "@row", "@h", "@along", "@sigma", "@low", "@reason", "@stage", "@score", "@frames", "@first", "@last", "@cam", "@q", "@at", "@probs", "@msg", "@side", "@rev"];
 
     private static readonly string[] AggregateParameters = ["@total", "@left", "@right", "@low", "@frames", "@density", "@conf", "@score", "@excess", "@dose", "@rate", "@zone", "@geom", "@t"];
     private readonly SqliteConnection _connection;
@@ -410,79 +411,122 @@ public sealed partial class RunStore : IDisposable
     // ---------------------------------------------------------------- observations
 
     /// <summary>
-    /// One transaction: inserts the observations that are not stored yet, creates trees that confident observations
-    /// name but the plan does not have, and recomputes the values (and prescription) of every tree that gained one.
+    /// One transaction: stores each observation whose revision is newer than the stored one (a lower or equal revision is
+    /// a redelivery: ignored), takes a retracted one off the map (keeping its revision, so an older copy arriving late
+    /// cannot bring it back), creates trees that confident observations name but the plan does not have, and recomputes
+    /// the values (and prescription) of every tree that gained or lost one: a corrected observation that moved to
+    /// another tree recomputes both (docs/adr/0073).
     /// </summary>
     public IngestResult AddObservations(Guid messageId, IReadOnlyList<BlossomClusterObservation> observations, VarietyProfile? profile)
     {
         using var tx = _connection.BeginTransaction();
         var touched = new HashSet<string>(StringComparer.Ordinal);
-        var inserted = 0;
-        using (var insert = Command("""
-            INSERT OR IGNORE INTO observations (geom, observation_id, tree_id, row_id, height_m, along_row_m, sigma_m, low_confidence,
-              low_confidence_reason, stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id, row_side)
-            VALUES (@g, @id, @tree, @row, @h, @along, @sigma, @low, @reason, @stage, @score, @frames, @first, @last, @cam, @q, @at, @probs, @msg, @side)
-            """, tx))
-        using (var addTree = Command("INSERT OR IGNORE INTO trees (tree_id, row_id, tree_index, in_plan) VALUES (@id, @row, @idx, 0)", tx))
+        var (inserted, corrected) = (0, 0);
+        // In the order of ObservationParameters.
+        const string Columns = "geom, observation_id, tree_id, row_id, height_m, along_row_m, sigma_m, low_confidence, low_confidence_reason, "
+            + "stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id, row_side, revision";
+        using var insert = Command($"INSERT INTO observations ({Columns}) VALUES ({string.Join(", ", ObservationParameters)})", tx);
+        using var update = Command($"UPDATE observations SET {string.Join(", ", Columns.Split(", ").Zip(ObservationParameters, (c, p) => $"{c} = {p}"))} WHERE observation_id = @id", tx);
+        using var stored = Command($"SELECT tree_id, {_added["revision"]}, 1 FROM observations WHERE observation_id = @id UNION ALL SELECT NULL, revision, 0 FROM retracted_observations WHERE observation_id = @id", tx);
+        using var retract = Command("DELETE FROM observations WHERE observation_id = @id; INSERT OR REPLACE INTO retracted_observations (observation_id, revision) VALUES (@id, @rev)", tx);
+        using var unretract = Command("DELETE FROM retracted_observations WHERE observation_id = @id", tx);
+        using var addTree = Command("INSERT OR IGNORE INTO trees (tree_id, row_id, tree_index, in_plan) VALUES (@id, @row, @idx, 0)", tx);
+        var pi = ObservationParameters.ToDictionary(n => n, n => Param(insert, n), StringComparer.Ordinal);
+        var pu = ObservationParameters.ToDictionary(n => n, n => Param(update, n), StringComparer.Ordinal);
+        var storedId = stored.Parameters.Add("@id", SqliteType.Text);
+        var retractId = retract.Parameters.Add("@id", SqliteType.Text);
+        var retractRevision = retract.Parameters.Add("@rev", SqliteType.Integer);
+        var unretractId = unretract.Parameters.Add("@id", SqliteType.Text);
+        var treeId = addTree.Parameters.Add("@id", SqliteType.Text);
+        var treeRow = addTree.Parameters.Add("@row", SqliteType.Text);
+        var treeIdx = addTree.Parameters.Add("@idx", SqliteType.Integer);
+        var written = new List<BlossomClusterObservation>();
+        var duplicates = 0;
+        foreach (var o in observations)
         {
-            var p = new Dictionary<string, SqliteParameter>(StringComparer.Ordinal);
-            foreach (var name in ObservationParameters)
+            var id = o.ObservationId.ToString("D");
+            storedId.Value = id;
+            (string? Tree, long Revision, bool Live)? before = null;
+            using (var r = stored.ExecuteReader())
             {
-                p[name] = Param(insert, name);
+                if (r.Read())
+                {
+                    before = (NullableString(r, 0), r.GetInt64(1), r.GetInt64(2) != 0);
+                }
             }
-            var treeId = addTree.Parameters.Add("@id", SqliteType.Text);
-            var treeRow = addTree.Parameters.Add("@row", SqliteType.Text);
-            var treeIdx = addTree.Parameters.Add("@idx", SqliteType.Integer);
-            foreach (var o in observations)
+            if (before is { } known && o.Revision <= known.Revision)
             {
-                p["@g"].Value = GeoPackagePoint.Write(o.Latitude, o.Longitude);
-                p["@id"].Value = o.ObservationId.ToString("D");
-                p["@tree"].Value = (object?)o.TreeId ?? DBNull.Value;
-                p["@row"].Value = (object?)o.RowId ?? DBNull.Value;
-                p["@h"].Value = (object?)o.HeightM ?? DBNull.Value;
-                p["@along"].Value = (object?)o.AlongRowM ?? DBNull.Value;
-                p["@sigma"].Value = o.PositionSigmaM;
-                p["@low"].Value = o.LowConfidence ? 1 : 0;
-                p["@reason"].Value = (object?)o.LowConfidenceReason ?? DBNull.Value;
-                p["@stage"].Value = BbchStages.Label(o.Stage);
-                p["@score"].Value = (double)o.Score;
-                p["@frames"].Value = o.FramesSeen;
-                p["@first"].Value = o.FirstFrameSequence;
-                p["@last"].Value = o.LastFrameSequence;
-                p["@cam"].Value = o.CameraId;
-                p["@q"].Value = JsonNamingPolicy.CamelCase.ConvertName(o.GnssQuality.ToString());
-                p["@at"].Value = o.ObservedAtUtc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
-                p["@probs"].Value = string.Join(",", o.StageProbabilities.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
-                p["@msg"].Value = messageId.ToString("D");
-                p["@side"].Value = RowSides.IsKnown(o.RowSide) ? o.RowSide : DBNull.Value;
-                if (insert.ExecuteNonQuery() == 0)
-                {
-                    continue; // already stored: a redelivery or a replay after a crash
-                }
-                inserted++;
-                if (o.TreeId is null)
-                {
-                    continue;
-                }
-                if (!o.LowConfidence)
-                {
-                    // A tree the plan does not have (or a run without plan): created from a confident observation only,
-                    // so an uncertain position never invents a tree.
-                    treeId.Value = o.TreeId;
-                    treeRow.Value = (object?)o.RowId ?? DBNull.Value;
-                    treeIdx.Value = TreeIndexOf(o.TreeId) is { } idx ? idx : DBNull.Value;
-                    addTree.ExecuteNonQuery();
-                }
-                touched.Add(o.TreeId);
+                duplicates++; // already stored: a redelivery, a replay after a crash, or an older revision arriving late
+                continue;
             }
+            if (before?.Tree is { } oldTree)
+            {
+                touched.Add(oldTree);
+            }
+            if (o.Retracted)
+            {
+                (retractId.Value, retractRevision.Value) = (id, o.Revision);
+                retract.ExecuteNonQuery();
+                corrected++;
+                continue;
+            }
+            var replaces = before is { Live: true };
+            Fill(replaces ? pu : pi, o, messageId);
+            (replaces ? update : insert).ExecuteNonQuery();
+            (inserted, corrected) = replaces ? (inserted, corrected + 1) : (inserted + 1, corrected);
+            if (before is { Live: false })
+            {
+                unretractId.Value = id;
+                unretract.ExecuteNonQuery();
+            }
+            written.Add(o);
+            if (o.TreeId is null)
+            {
+                continue;
+            }
+            if (!o.LowConfidence)
+            {
+                // A tree the plan does not have (or a run without plan): created from a confident observation only,
+                // so an uncertain position never invents a tree.
+                treeId.Value = o.TreeId;
+                treeRow.Value = (object?)o.RowId ?? DBNull.Value;
+                treeIdx.Value = TreeIndexOf(o.TreeId) is { } idx ? idx : DBNull.Value;
+                addTree.ExecuteNonQuery();
+            }
+            touched.Add(o.TreeId);
         }
-        if (inserted > 0)
+        if (written.Count > 0)
         {
-            GrowExtent("observations", observations.Min(o => o.Longitude), observations.Min(o => o.Latitude), observations.Max(o => o.Longitude), observations.Max(o => o.Latitude), tx);
+            GrowExtent("observations", written.Min(o => o.Longitude), written.Min(o => o.Latitude), written.Max(o => o.Longitude), written.Max(o => o.Latitude), tx);
         }
         var updated = RecomputeTrees(touched, profile, tx);
         tx.Commit();
-        return new IngestResult(inserted, observations.Count - inserted, updated);
+        return new IngestResult(inserted, duplicates, updated, corrected);
+    }
+
+    private static void Fill(Dictionary<string, SqliteParameter> p, BlossomClusterObservation o, Guid messageId)
+    {
+        p["@g"].Value = GeoPackagePoint.Write(o.Latitude, o.Longitude);
+        p["@id"].Value = o.ObservationId.ToString("D");
+        p["@tree"].Value = (object?)o.TreeId ?? DBNull.Value;
+        p["@row"].Value = (object?)o.RowId ?? DBNull.Value;
+        p["@h"].Value = (object?)o.HeightM ?? DBNull.Value;
+        p["@along"].Value = (object?)o.AlongRowM ?? DBNull.Value;
+        p["@sigma"].Value = o.PositionSigmaM;
+        p["@low"].Value = o.LowConfidence ? 1 : 0;
+        p["@reason"].Value = (object?)o.LowConfidenceReason ?? DBNull.Value;
+        p["@stage"].Value = BbchStages.Label(o.Stage);
+        p["@score"].Value = (double)o.Score;
+        p["@frames"].Value = o.FramesSeen;
+        p["@first"].Value = o.FirstFrameSequence;
+        p["@last"].Value = o.LastFrameSequence;
+        p["@cam"].Value = o.CameraId;
+        p["@q"].Value = JsonNamingPolicy.CamelCase.ConvertName(o.GnssQuality.ToString());
+        p["@at"].Value = o.ObservedAtUtc.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+        p["@probs"].Value = string.Join(",", o.StageProbabilities.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+        p["@msg"].Value = messageId.ToString("D");
+        p["@side"].Value = RowSides.IsKnown(o.RowSide) ? o.RowSide : DBNull.Value;
+        p["@rev"].Value = o.Revision;
     }
 
     /// <summary>Sets the spacing of the given trees and recomputes their values (density depends on it).</summary>

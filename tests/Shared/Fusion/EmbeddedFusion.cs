@@ -9,7 +9,7 @@ using TreeScout.Messaging;
 
 namespace TreeScout.Tests;
 
-/// <summary>What fusion published for a run, and its worker counters.</summary>
+/// <summary>What fusion published for a run (each observation's last revision, the retracted ones left out: what the map shows), and its worker counters.</summary>
 public sealed record FusionOutput(IReadOnlyList<BlossomClusterObservation> Observations, RunFused Fused, IReadOnlyDictionary<string, long> Counters, IReadOnlyList<string> Warnings);
 
 /// <summary>
@@ -51,14 +51,15 @@ public static class EmbeddedFusion
             }
         }
         var fusion = workers.Services[WorkerRole.Fusion];
-        return new FusionOutput([.. collector.Observations], result, fusion.GetRequiredService<WorkerCounters>().Snapshot(), fusion.GetRequiredService<WorkerWarnings>().Snapshot());
+        return new FusionOutput(collector.Map(), result, fusion.GetRequiredService<WorkerCounters>().Snapshot(), fusion.GetRequiredService<WorkerWarnings>().Snapshot());
     }
 }
 
-/// <summary>Stands in for the map writer's consumer: keeps what fusion published.</summary>
+/// <summary>Stands in for the map writer's consumer: keeps what fusion published, the highest revision of each observation (docs/adr/0073).</summary>
 public sealed class ObservationCollector : IMessageHandler<TreeObservations>, IMessageHandler<RunFused>, IMessageHandler<RunStarted>
 {
-    public ConcurrentQueue<BlossomClusterObservation> Observations { get; } = new();
+    private readonly ConcurrentDictionary<Guid, (long First, BlossomClusterObservation Last)> _latest = new();
+    private long _received;
 
     public TaskCompletionSource<RunFused> Fused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -66,10 +67,14 @@ public sealed class ObservationCollector : IMessageHandler<TreeObservations>, IM
     {
         foreach (var o in message.Observations)
         {
-            Observations.Enqueue(o);
+            var first = Interlocked.Increment(ref _received);
+            _latest.AddOrUpdate(o.ObservationId, (first, o), (_, known) => o.Revision > known.Last.Revision ? (known.First, o) : known);
         }
         return Task.CompletedTask;
     }
+
+    /// <summary>What the map shows: each observation's highest revision unless it retracted it, in the order they first came.</summary>
+    public List<BlossomClusterObservation> Map() => [.. _latest.Values.Where(v => !v.Last.Retracted).OrderBy(v => v.First).Select(v => v.Last)];
 
     public Task HandleAsync(RunFused message, MessageContext context, CancellationToken cancellationToken)
     {
