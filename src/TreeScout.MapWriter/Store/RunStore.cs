@@ -425,14 +425,14 @@ public sealed partial class RunStore : IDisposable
         // In the order of ObservationParameters.
         const string Columns = "geom, observation_id, tree_id, row_id, height_m, along_row_m, sigma_m, low_confidence, low_confidence_reason, "
             + "stage, score, frames_seen, first_frame, last_frame, camera_id, gnss_quality, observed_at, stage_probabilities, message_id, row_side, revision";
-        using var insert = Command($"INSERT INTO observations ({Columns}) VALUES ({string.Join(", ", ObservationParameters)})", tx);
-        using var update = Command($"UPDATE observations SET {string.Join(", ", Columns.Split(", ").Zip(ObservationParameters, (c, p) => $"{c} = {p}"))} WHERE observation_id = @id", tx);
+        // A newer revision of a stored observation updates its row in place (the row keeps its place in the store's order).
+        using var write = Command($"INSERT INTO observations ({Columns}) VALUES ({string.Join(", ", ObservationParameters)}) "
+            + $"ON CONFLICT (observation_id) DO UPDATE SET {string.Join(", ", Columns.Split(", ").Select(c => $"{c} = excluded.{c}"))}", tx);
         using var stored = Command($"SELECT tree_id, {_added["revision"]}, 1 FROM observations WHERE observation_id = @id UNION ALL SELECT NULL, revision, 0 FROM retracted_observations WHERE observation_id = @id", tx);
         using var retract = Command("DELETE FROM observations WHERE observation_id = @id; INSERT OR REPLACE INTO retracted_observations (observation_id, revision) VALUES (@id, @rev)", tx);
         using var unretract = Command("DELETE FROM retracted_observations WHERE observation_id = @id", tx);
         using var addTree = Command("INSERT OR IGNORE INTO trees (tree_id, row_id, tree_index, in_plan) VALUES (@id, @row, @idx, 0)", tx);
-        var pi = ObservationParameters.ToDictionary(n => n, n => Param(insert, n), StringComparer.Ordinal);
-        var pu = ObservationParameters.ToDictionary(n => n, n => Param(update, n), StringComparer.Ordinal);
+        var p = ObservationParameters.ToDictionary(n => n, n => Param(write, n), StringComparer.Ordinal);
         var storedId = stored.Parameters.Add("@id", SqliteType.Text);
         var retractId = retract.Parameters.Add("@id", SqliteType.Text);
         var retractRevision = retract.Parameters.Add("@rev", SqliteType.Integer);
@@ -470,10 +470,9 @@ public sealed partial class RunStore : IDisposable
                 corrected++;
                 continue;
             }
-            var replaces = before is { Live: true };
-            Fill(replaces ? pu : pi, o, messageId);
-            (replaces ? update : insert).ExecuteNonQuery();
-            (inserted, corrected) = replaces ? (inserted, corrected + 1) : (inserted + 1, corrected);
+            Fill(p, o, messageId);
+            write.ExecuteNonQuery();
+            (inserted, corrected) = before is { Live: true } ? (inserted, corrected + 1) : (inserted + 1, corrected);
             if (before is { Live: false })
             {
                 unretractId.Value = id;
